@@ -66,7 +66,6 @@ export const messages = {
   MS2110: { severity: 'error', template: '{knob} must be in {range}, found {value}' },
   MS2111: { severity: 'error', template: 'kv_heads ({kv_heads}) must not exceed heads ({heads})' },
   MS2112: { severity: 'error', template: '{what} needs {needs}' },
-  MS2113: { severity: 'error', template: '{knob} ({value}) must be a multiple of {multiple}' },
 
   // ── training recipe ─────────────────────────────────────────────────────────
   MS2201: { severity: 'error', template: "train refers to unknown model '{name}'{suggestion}" },
@@ -78,11 +77,6 @@ export const messages = {
 
   // ── warnings ────────────────────────────────────────────────────────────────
   MS3001: { severity: 'warning', template: "{text} is {value}; if you meant {binary} (a power of two) write {suggestion}" },
-  MS3002: { severity: 'warning', template: '{what}' },
-
-  // ── code generation and devices ─────────────────────────────────────────────
-  MS4001: { severity: 'error', template: "the GPU path does not support {knob} yet: {detail}" },
-  MS4002: { severity: 'error', template: 'the device limit {limit} ({have}) is too small: {needs}' },
 
   // ── command line and files ──────────────────────────────────────────────────
   MS5001: { severity: 'error', template: "cannot read '{path}': {reason}" },

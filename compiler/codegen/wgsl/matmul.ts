@@ -1,0 +1,175 @@
+/**
+ * WGSL matmul kernels specialised to constant shapes:
+ *
+ *   variant 'nn':  C[M,N] = A[M,K] · B[K,N]
+ *   variant 'nt':  C[M,N] = A[M,K] · Bᵀ, B stored [N,K]   (tied LM head, dX = dY · Wᵀ)
+ *   variant 'tn':  C[M,N] = Aᵀ · B,  A stored [K,M]       (weight gradients dW = Xᵀ · dY)
+ *
+ * then C += bias[N] (optional) and C = act(C) (none | relu | gelu_tanh | gelu), optionally
+ * `batch` independent matmuls laid out one after another (A, B and C each contiguous per
+ * batch entry; bias shared). All buffers are row-major f32. Correct for any M, N, K >= 1.
+ *
+ * Two tunings, chosen from the adapter class (runtime/device.ts → adapterClass):
+ *  - 'cpu' (lavapipe/llvmpipe): register blocking, no shared memory, no barriers
+ *    (matmul-cpu.ts). Measured tuning notes are in that file.
+ *  - 'gpu': a classic shared-memory tiled kernel (matmul-gpu.ts).
+ *
+ * Every access is in bounds by construction (tails are clamped on read and guarded on
+ * write), so kernels are safe to run with Dawn's robustness transform disabled.
+ */
+import { activationWgsl, type Activation } from './epilogue.js';
+import { emitCpuMatmul, cpuMatmulGeometry, DEFAULT_CPU_TILE, type CpuTile } from './matmul-cpu.js';
+import { emitGpuMatmul, gpuMatmulGeometry } from './matmul-gpu.js';
+
+export type { Activation } from './epilogue.js';
+export type { CpuTile } from './matmul-cpu.js';
+export type MatmulVariant = 'nn' | 'nt' | 'tn';
+export type KernelTuning = 'cpu' | 'gpu';
+
+export interface MatmulSpec {
+  M: number;
+  N: number;
+  K: number;
+  /** Default 'nn'. */
+  variant?: MatmulVariant;
+  /** Add bias[N] before the activation. */
+  bias?: boolean;
+  /** Default 'none'. */
+  activation?: Activation;
+  /** Independent matmuls in one dispatch (dispatch z). Default 1. */
+  batch?: number;
+  tuning: KernelTuning;
+  /** Override the 'cpu' register tile (for tuning experiments). */
+  cpuTile?: Partial<CpuTile>;
+  /** Name used for the entry point, e.g. 'matmul_qkv'. Default 'matmul'. */
+  name?: string;
+}
+
+export interface KernelBinding {
+  group: 0;
+  binding: number;
+  name: 'A' | 'B' | 'bias' | 'C';
+  access: 'read' | 'read_write';
+  /** Logical shape including the batch dimension when batch > 1 (bias: [N]). */
+  shape: number[];
+  /** Bytes the buffer must hold (at least). */
+  bytes: number;
+}
+
+export interface GeneratedKernel {
+  code: string;
+  entryPoint: string;
+  workgroupSize: [number, number, number];
+  dispatch: [number, number, number];
+  bindings: KernelBinding[];
+  /** 2·M·N·K·batch (the bias/activation epilogue is not counted). */
+  flops: number;
+  /** Minimum bytes moved: every input read once, C written once. */
+  bytes: number;
+}
+
+/** The spec with defaults filled in; what the emitters work from. */
+export interface ResolvedMatmul {
+  M: number; N: number; K: number;
+  variant: MatmulVariant;
+  bias: boolean;
+  activation: Activation;
+  batch: number;
+  tuning: KernelTuning;
+  entryPoint: string;
+}
+
+const MAX_WORKGROUPS_PER_DIM = 65535; // WebGPU's guaranteed minimum for maxComputeWorkgroupsPerDimension
+
+function resolve(spec: MatmulSpec): ResolvedMatmul {
+  for (const d of ['M', 'N', 'K'] as const) {
+    const v = spec[d];
+    if (!Number.isInteger(v) || v < 1) throw new Error(`matmul: ${d} must be an integer >= 1, got ${v}`);
+  }
+  const batch = spec.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`matmul: batch must be an integer >= 1, got ${batch}`);
+  const entryPoint = spec.name ?? 'matmul';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entryPoint)) throw new Error(`matmul: name '${entryPoint}' is not a WGSL identifier`);
+  return {
+    M: spec.M, N: spec.N, K: spec.K,
+    variant: spec.variant ?? 'nn',
+    bias: spec.bias ?? false,
+    activation: spec.activation ?? 'none',
+    batch, tuning: spec.tuning, entryPoint,
+  };
+}
+
+function shapes(r: ResolvedMatmul): { A: number[]; B: number[]; C: number[] } {
+  const b = r.batch > 1 ? [r.batch] : [];
+  return {
+    A: [...b, ...(r.variant === 'tn' ? [r.K, r.M] : [r.M, r.K])],
+    B: [...b, ...(r.variant === 'nt' ? [r.N, r.K] : [r.K, r.N])],
+    C: [...b, r.M, r.N],
+  };
+}
+
+function bindingsOf(r: ResolvedMatmul): KernelBinding[] {
+  const s = shapes(r);
+  const size = (shape: number[]) => 4 * shape.reduce((x, y) => x * y, 1);
+  const list: KernelBinding[] = [
+    { group: 0, binding: 0, name: 'A', access: 'read', shape: s.A, bytes: size(s.A) },
+    { group: 0, binding: 1, name: 'B', access: 'read', shape: s.B, bytes: size(s.B) },
+  ];
+  if (r.bias) list.push({ group: 0, binding: 2, name: 'bias', access: 'read', shape: [r.N], bytes: 4 * r.N });
+  list.push({ group: 0, binding: 3, name: 'C', access: 'read_write', shape: s.C, bytes: size(s.C) });
+  return list;
+}
+
+const VARIANT_TEXT: Record<MatmulVariant, string> = {
+  nn: 'C[M,N] = A[M,K] · B[K,N]',
+  nt: 'C[M,N] = A[M,K] · B[N,K]ᵀ',
+  tn: 'C[M,N] = A[K,M]ᵀ · B[K,N]',
+};
+
+function header(r: ResolvedMatmul, flops: number, bytes: number, tuningNote: string): string {
+  const s = shapes(r);
+  const epi = [r.bias ? ' + bias[N]' : '', r.activation !== 'none' ? `, then ${r.activation}` : ''].join('');
+  const fmt = (n: number) => n.toLocaleString('en-US');
+  return [
+    `// Generated by mspec (compiler/codegen/wgsl/matmul.ts). Do not edit.`,
+    `// ${r.entryPoint}: ${VARIANT_TEXT[r.variant]}${epi}${r.batch > 1 ? `, for each of ${r.batch} batch entries` : ''}`,
+    `//   M=${r.M} N=${r.N} K=${r.K}${r.batch > 1 ? ` batch=${r.batch}` : ''}; row-major f32;` +
+      ` A ${JSON.stringify(s.A)}, B ${JSON.stringify(s.B)}, C ${JSON.stringify(s.C)}${r.bias ? `, bias [${r.N}]` : ''}`,
+    `//   FLOPs: ${fmt(flops)} (2·M·N·K${r.batch > 1 ? '·batch' : ''}); bytes moved (each input read once, C written once): ${fmt(bytes)}`,
+    `//   tuning: ${tuningNote}`,
+  ].join('\n');
+}
+
+/** Generates the kernel for `spec`. Bindings: A=0, B=1, bias=2 (if any), C=3, all in group 0. */
+export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
+  const r = resolve(spec);
+  const bindings = bindingsOf(r);
+  const flops = 2 * r.M * r.N * r.K * r.batch;
+  const bytes = bindings.reduce((sum, b) => sum + b.bytes, 0);
+  const geometry = r.tuning === 'cpu'
+    ? cpuMatmulGeometry(r, { ...DEFAULT_CPU_TILE, ...spec.cpuTile })
+    : gpuMatmulGeometry(r);
+  for (const [axis, n] of geometry.dispatch.entries()) {
+    if (n > MAX_WORKGROUPS_PER_DIM) {
+      throw new Error(`matmul ${r.entryPoint}: needs ${n} workgroups along dispatch axis ${axis}, over WebGPU's ${MAX_WORKGROUPS_PER_DIM}; split the matmul`);
+    }
+  }
+  const body = r.tuning === 'cpu'
+    ? emitCpuMatmul(r, { ...DEFAULT_CPU_TILE, ...spec.cpuTile })
+    : emitGpuMatmul(r);
+  const code = [
+    header(r, flops, bytes, geometry.note),
+    '',
+    activationWgsl(r.activation),
+    '',
+    body,
+    '',
+  ].join('\n');
+  return { code, entryPoint: r.entryPoint, workgroupSize: geometry.workgroupSize, dispatch: geometry.dispatch, bindings, flops, bytes };
+}
+
+export interface KernelGeometry {
+  workgroupSize: [number, number, number];
+  dispatch: [number, number, number];
+  note: string;
+}

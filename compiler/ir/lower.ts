@@ -1,0 +1,303 @@
+/**
+ * ModelSpec → forward graph, for all three architectures, every layer spelled out.
+ *
+ * Conventions (they decide parameter names and counts, so they are written down here):
+ *   - one token table `embed.tokens.weight`, shared by both stacks of an encoder–decoder
+ *     model and read again by a tied LM head;
+ *   - everything else of the embedding block (learned position table, segment table,
+ *     embedding norm) and the T5 relative-bias table exist once per stack, shared by its
+ *     layers; single-stack models have no `encoder.`/`decoder.` prefix;
+ *   - a decoder layer with cross-attention runs self-attention, cross-attention, MLP; in a
+ *     `parallel` layer only self-attention and MLP are parallel, cross-attention follows them;
+ *   - a post-norm parallel layer has one norm after the summed branches (`shared_norm` has no
+ *     second norm to share);
+ *   - the BERT pooler is a dense layer with bias, then tanh, on the first position;
+ *   - an LM head ends in softmax cross-entropy against `targets`, so the graph is the
+ *     training forward; the logits are an output too.
+ */
+import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.js';
+import {
+  type AttentionSpec,
+  GATED,
+  type LayerSpec,
+  type MlpSpec,
+  type ModelSpec,
+  type NormSpec,
+  type StackSpec,
+} from '../semantics/model.js';
+import { type Component, type Graph, GraphBuilder, IRError } from './graph.js';
+import type { Act, AttentionAttrs } from './ops.js';
+import type { Sym } from './tensor.js';
+
+export interface Lowered {
+  readonly graph: Graph;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+export function lower(model: ModelSpec): Lowered {
+  const b = new GraphBuilder();
+  try {
+    new Lowering(model, b).run();
+    return { graph: b.finish(), diagnostics: [] };
+  } catch (e) {
+    if (!(e instanceof IRError)) throw e;
+    // The partial graph is returned for inspection; it will not pass verify().
+    const detail = `lowering model '${model.name}': ${e.message}`;
+    return { graph: b.finish(), diagnostics: [diagnostic('MS9001', model.span, { detail })] };
+  }
+}
+
+/** What the layers of one stack read besides the residual stream. */
+interface StackCtx {
+  readonly prefix: string;
+  readonly role: StackSpec['role'];
+  /** i32 positions (seq), when RoPE needs them. */
+  readonly positions: number | null;
+  /** The stack's shared T5 relative-bias table. */
+  readonly relBias: number | null;
+  /** Encoder output (B, S, C) for cross-attention. */
+  readonly memory: number | null;
+}
+
+const GATE_FN: Readonly<Record<string, Act>> = { swiglu: 'silu', geglu: 'gelu', reglu: 'relu' };
+
+function need<T>(v: T | null | undefined, what: string): T {
+  if (v === null || v === undefined) throw new IRError(`missing ${what}`);
+  return v;
+}
+
+class Lowering {
+  private tokenTable: number | null = null;
+  private readonly C: number;
+
+  constructor(
+    private readonly m: ModelSpec,
+    private readonly b: GraphBuilder,
+  ) {
+    this.C = m.d_model;
+  }
+
+  run(): void {
+    const m = this.m;
+    if (m.arch === 'encoder_decoder') {
+      const memory = this.stack(need(m.encoder, 'encoder stack'), 'encoder.', 'S', 'src_', null);
+      this.head(this.stack(need(m.decoder, 'decoder stack'), 'decoder.', 'T', '', memory));
+    } else {
+      const s = m.arch === 'decoder' ? need(m.decoder, 'decoder stack') : need(m.encoder, 'encoder stack');
+      this.head(this.stack(s, '', 'T', '', null));
+    }
+  }
+
+  private tokens(): number {
+    this.tokenTable ??= this.b.param({
+      name: 'embed.tokens.weight',
+      shape: [this.m.vocab, this.C],
+      component: 'embeddings',
+      role: 'token',
+    });
+    return this.tokenTable;
+  }
+
+  /** Embeddings, layers and final norm of one stack; returns its output (B, seq, C). */
+  private stack(spec: StackSpec, prefix: string, seq: Sym, inPrefix: string, memory: number | null): number {
+    const { b, m, C } = this;
+    const pos = m.embedding.positions;
+    b.layer = null;
+    b.scope = `${prefix}embed`;
+    let x = b.op('embedding', [this.tokens(), b.input(`${inPrefix}tokens`, 'i32', ['B', seq])], {}, 'tokens'); // (B, seq, C)
+    const needsIds = pos.kind === 'learned' || pos.kind === 'sinusoidal' || pos.kind === 'rope';
+    const positions = needsIds ? b.input(`${inPrefix}positions`, 'i32', [seq]) : null;
+    if (pos.kind === 'learned') {
+      const shape = [m.context, C];
+      const table = b.param({ name: `${prefix}embed.positions.weight`, shape, component: 'embeddings', role: 'position' });
+      x = b.op('add', [x, b.op('embedding', [table, positions!], {}, 'positions')], {}); // (B, seq, C) + (seq, C)
+    } else if (pos.kind === 'sinusoidal') {
+      x = b.op('add', [x, b.op('sinusoidal', [positions!], { dim: C })], {});
+    }
+    if (m.embedding.segments > 0) {
+      const shape = [m.embedding.segments, C];
+      const table = b.param({ name: `${prefix}embed.segments.weight`, shape, component: 'embeddings', role: 'segment' });
+      const ids = b.input(`${inPrefix}segments`, 'i32', ['B', seq]);
+      x = b.op('add', [x, b.op('embedding', [table, ids], {}, 'segments')], {});
+    }
+    if (m.embedding.norm) x = this.norm(`${prefix}embed.norm`, m.embedding.norm, x);
+
+    // T5: one (buckets, heads) table per stack, read by every layer's self-attention.
+    const relBias =
+      pos.kind === 'relative' && spec.layers.length > 0
+        ? b.param({
+            name: `${prefix}rel_bias.weight`,
+            shape: [pos.buckets, spec.layers[0]!.attention.heads],
+            component: 'attention',
+            role: 'position',
+          })
+        : null;
+
+    const ctx: StackCtx = { prefix, role: spec.role, positions, relBias, memory };
+    for (const layer of spec.layers) x = this.layer(layer, x, ctx);
+    b.layer = null;
+    if (spec.final_norm) x = this.norm(`${prefix}norm`, spec.final_norm, x);
+    return x;
+  }
+
+  private layer(L: LayerSpec, x: number, ctx: StackCtx): number {
+    const b = this.b;
+    const p = `${ctx.prefix}layers.${L.index}.`;
+    b.layer = { stack: ctx.role, index: L.index };
+    const attn = (y: number) => this.attention(`${p}attn`, L.attention, y, y, ctx, false);
+    const ffn = (y: number) => (L.moe ? this.moe(`${p}moe`, L, y) : this.mlp(`${p}mlp`, L.mlp, y, 'mlp'));
+    const add = (r: number, y: number) => b.op('add', [r, y], {}, 'residual');
+
+    if (!L.parallel) {
+      x = this.sublayer(`${p}attn_norm`, L, x, attn);
+      if (L.cross_attention) x = this.sublayer(`${p}cross_norm`, L, x, (y) => this.cross(p, L, y, ctx));
+      return this.sublayer(`${p}mlp_norm`, L, x, ffn);
+    }
+    if (L.placement === 'post') {
+      x = this.norm(`${p}norm`, L.norm, add(add(x, attn(x)), ffn(x)));
+    } else if (L.shared_norm) {
+      const n = this.norm(`${p}norm`, L.norm, x);
+      x = add(add(x, attn(n)), ffn(n));
+    } else {
+      x = add(add(x, attn(this.norm(`${p}attn_norm`, L.norm, x))), ffn(this.norm(`${p}mlp_norm`, L.norm, x)));
+    }
+    if (L.cross_attention) x = this.sublayer(`${p}cross_norm`, L, x, (y) => this.cross(p, L, y, ctx));
+    return x;
+  }
+
+  /** One residual branch: pre-norm x + f(norm(x)), or post-norm norm(x + f(x)). */
+  private sublayer(normName: string, L: LayerSpec, x: number, f: (y: number) => number): number {
+    if (L.placement === 'pre') return this.b.op('add', [x, f(this.norm(normName, L.norm, x))], {}, 'residual');
+    return this.norm(normName, L.norm, this.b.op('add', [x, f(x)], {}, 'residual'));
+  }
+
+  private cross(p: string, L: LayerSpec, x: number, ctx: StackCtx): number {
+    const spec = need(L.cross_attention, 'cross-attention spec');
+    return this.attention(`${p}cross_attn`, spec, x, need(ctx.memory, 'encoder output for cross-attention'), ctx, true);
+  }
+
+  /** Projections, RoPE, the fused attention op and the output projection. */
+  private attention(name: string, a: AttentionSpec, x: number, kvFrom: number, ctx: StackCtx, cross: boolean): number {
+    const { b, C } = this;
+    const pos = this.m.embedding.positions;
+    const H = a.heads;
+    const K = a.kv_heads;
+    const D = a.head_dim;
+    b.scope = name;
+    let q = this.linear(`${name}.q`, x, C, H * D, a.bias, 'attention'); // (B, T, H·D)
+    let k = this.linear(`${name}.k`, kvFrom, C, K * D, a.bias, 'attention'); // (B, Tk, K·D)
+    const v = this.linear(`${name}.v`, kvFrom, C, K * D, a.bias, 'attention'); // (B, Tk, K·D)
+    // Positions belong to self-attention; cross-attention compares unrelated sequences.
+    if (!cross && pos.kind === 'rope') {
+      const ids = need(ctx.positions, 'positions for RoPE');
+      const rotary_dims = Math.round(D * pos.fraction);
+      q = b.op('rope', [q, ids], { heads: H, head_dim: D, rotary_dims, base: pos.base }, 'q_rot');
+      k = b.op('rope', [k, ids], { heads: K, head_dim: D, rotary_dims, base: pos.base }, 'k_rot');
+    }
+    const inKernel = !cross && (pos.kind === 'alibi' || pos.kind === 'relative') ? pos.kind : 'none';
+    const attrs: AttentionAttrs = {
+      heads: H,
+      kv_heads: K,
+      head_dim: D,
+      causal: a.causal,
+      window: a.window,
+      positions: inKernel,
+      buckets: inKernel === 'relative' && pos.kind === 'relative' ? pos.buckets : 0,
+      max_distance: inKernel === 'relative' && pos.kind === 'relative' ? pos.max_distance : 0,
+      dropout: a.dropout,
+      cross,
+    };
+    const ins = inKernel === 'relative' ? [q, k, v, need(ctx.relBias, 'relative-bias table')] : [q, k, v];
+    const y = b.op('attention', ins, attrs); // (B, T, H·D)
+    return this.linear(`${name}.o`, y, H * D, C, a.bias, 'attention');
+  }
+
+  /** Dense MLP: up (and gate) → activation → down. */
+  private mlp(name: string, spec: MlpSpec, x: number, component: Component): number {
+    const { b, C } = this;
+    const F = spec.hidden;
+    b.scope = name;
+    let h: number; // (B, T, F)
+    if (GATED.has(spec.activation)) {
+      const gate = this.linear(`${name}.gate`, x, C, F, spec.bias, component);
+      const up = this.linear(`${name}.up`, x, C, F, spec.bias, component);
+      h = b.op('glu', [gate, up], { fn: GATE_FN[spec.activation]! });
+    } else {
+      h = b.op(spec.activation as Act, [this.linear(`${name}.up`, x, C, F, spec.bias, component)], {});
+    }
+    return this.linear(`${name}.down`, h, F, C, spec.bias, component);
+  }
+
+  /** Routed experts (each `mlp`-shaped) + shared experts; the router is a plain linear. */
+  private moe(name: string, L: LayerSpec, x: number): number {
+    const { b, C } = this;
+    const moe = need(L.moe, 'MoE spec');
+    const { experts: E, top_k: k } = moe;
+    const F = L.mlp.hidden;
+    b.scope = name;
+    const logits = this.linear(`${name}.router`, x, C, E, moe.router_bias, 'router'); // (B, T, E)
+    const idx = b.op('moe_select', [logits], { top_k: k }, 'experts_chosen'); // (B, T, k) i32
+    const gates = b.op('moe_gates', [logits, idx], { renormalize: moe.renormalize }, 'gates'); // (B, T, k)
+    const bias = L.mlp.bias;
+    const routed = (proj: string, src: number, inDim: number, out: number) => {
+      b.scope = name;
+      const ps = (kind: string, shape: number[]) =>
+        Array.from({ length: E }, (_, e) =>
+          b.param({ name: `${name}.experts.${e}.${proj}.${kind}`, shape, component: 'experts', expert: true }),
+        );
+      const ins = [src, idx, ...ps('weight', [out, inDim]), ...(bias ? ps('bias', [out]) : [])];
+      return b.op('expert_linear', ins, { experts: E, top_k: k, bias }, proj); // (B, T, k, out)
+    };
+    let h: number; // (B, T, k, F)
+    if (GATED.has(L.mlp.activation)) {
+      h = b.op('glu', [routed('gate', x, C, F), routed('up', x, C, F)], { fn: GATE_FN[L.mlp.activation]! });
+    } else {
+      h = b.op(L.mlp.activation as Act, [routed('up', x, C, F)], {});
+    }
+    let y = b.op('moe_combine', [routed('down', h, F, C), gates], {}); // (B, T, C)
+    for (let j = 0; j < moe.shared_experts; j++) {
+      y = b.op('add', [y, this.mlp(`${name}.shared.${j}`, L.mlp, x, 'mlp')], {});
+    }
+    return y;
+  }
+
+  private linear(name: string, x: number, inDim: number, out: number, bias: boolean, component: Component): number {
+    const b = this.b;
+    const ins = [x, b.param({ name: `${name}.weight`, shape: [out, inDim], component })];
+    if (bias) ins.push(b.param({ name: `${name}.bias`, shape: [out], component }));
+    return b.op('linear', ins, { bias, activation: null }, name.slice(name.lastIndexOf('.') + 1));
+  }
+
+  private norm(name: string, spec: NormSpec, x: number): number {
+    const b = this.b;
+    b.scope = name;
+    const ins = [x];
+    if (spec.scale) ins.push(b.param({ name: `${name}.weight`, shape: [this.C], component: 'norms' }));
+    if (spec.bias) ins.push(b.param({ name: `${name}.bias`, shape: [this.C], component: 'norms' }));
+    const attrs = { eps: spec.eps, scale: spec.scale, bias: spec.bias };
+    return spec.kind === 'layernorm' ? b.op('layernorm', ins, attrs) : b.op('rmsnorm', ins, attrs);
+  }
+
+  /** LM head + loss, and/or the pooler; the hidden states are an output when there is no LM head. */
+  private head(h: number): void {
+    const { b, m, C } = this;
+    b.layer = null;
+    b.scope = 'head';
+    if (m.head.kind === 'lm') {
+      const weight = m.embedding.tied ? this.tokens() : b.param({ name: 'lm_head.weight', shape: [m.vocab, C], component: 'head' });
+      const ins = [h, weight];
+      if (m.head.bias) ins.push(b.param({ name: 'lm_head.bias', shape: [m.vocab], component: 'head' }));
+      const logits = b.op('linear', ins, { bias: m.head.bias, activation: null }, 'logits'); // (B, T, V)
+      const loss = b.op('softmax_xent', [logits, b.input('targets', 'i32', ['B', 'T'])], {}, 'loss'); // ()
+      b.output(logits);
+      b.output(loss);
+    } else {
+      b.output(h);
+    }
+    if (m.head.pooler) {
+      b.scope = 'pooler';
+      const first = b.op('take_first', [h], {}); // (B, C)
+      b.output(b.op('tanh', [this.linear('pooler', first, C, C, true, 'head')], {}, 'pooled'));
+    }
+  }
+}

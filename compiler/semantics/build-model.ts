@@ -1,0 +1,236 @@
+/**
+ * Knob tree → ModelSpec: applies contextual defaults, resolves each stack layer by layer,
+ * checks the architecture's constraints, and records every resolved value for `diff`.
+ */
+import type { Expr, ModelNode, TrainNode } from '../ast/nodes.js';
+import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
+import type { Span } from '../diagnostics/span.js';
+import { Access, argNum, KnobRecorder } from './access.js';
+import { buildLayer, type LayerEnv, normFrom } from './build-layer.js';
+import { buildTrain, type DataHost, tokenizerVocab } from './build-train.js';
+import { type EvalContext, type Frame, fmtNum, frame } from './evaluate.js';
+import type { Architecture, EmbeddingSpec, HeadSpec, LayerSpec, ModelSpec, NormSpec, Positions, ResolvedKnob, StackRole, StackSpec } from './model.js';
+import { modelSchema } from './schema.js';
+import { selectLayers } from './selectors.js';
+import { overlay, type Tree } from './tree.js';
+
+export interface ModelInput {
+  readonly node: ModelNode;
+  readonly file: string;
+  /** Model nodes from the farthest base to this one. */
+  readonly chain: readonly ModelNode[];
+  readonly tree: Tree;
+  /** The train section for this model (its own or its nearest base's), already merged. */
+  readonly train?: { readonly node: TrainNode; readonly tree: Tree; readonly file: string };
+}
+
+export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost): ModelSpec {
+  const trainTok = input.train ? trainTokenizer(input.train.tree) : undefined;
+  const ctx: EvalContext = {
+    bag,
+    active: [],
+    memo: new Map(),
+    tokenizerVocab: (span) => tokenizerVocab(bag, span, input.node.name.name, input.train, trainTok, host),
+  };
+  const a = new Access(ctx);
+  const rec = new KnobRecorder();
+  const name = input.node.name;
+  const lets = frame(input.tree.sections.get('let'), modelSchema.sections.let!, 'let', null, true);
+  const top: Frame = frame(input.tree, modelSchema, 'model', lets);
+
+  const arch = a.str<Architecture>(top, 'arch', 'decoder');
+  rec.set('arch', 'model', arch.value, arch.span);
+  const d = a.required(top, 'd_model', name.span);
+  const ctxLen = a.required(top, 'context', name.span);
+  const vocab = a.required(top, 'vocab', name.span);
+  const positive = (g: { value: number; span?: Span | undefined } | undefined, knob: string, fallback: number) => {
+    if (!g) return fallback;
+    if (g.value < 1) {
+      bag.report('MS2109', g.span, { knob, value: fmtNum(g.value) });
+      return fallback;
+    }
+    return g.value;
+  };
+  const d_model = positive(d, 'd_model', 1);
+  const context = positive(ctxLen, 'context', 1);
+  const vocab_raw = positive(vocab, 'vocab', 1);
+  const multiple = a.positive(top, 'vocab_multiple', 1);
+  const padded = Math.ceil(vocab_raw / multiple.value) * multiple.value;
+  warnDecimalK(bag, input.tree.knobs.get('context')?.expr);
+  rec.set('d_model', 'model', d_model, d?.span);
+  rec.set('context', 'model', context, ctxLen?.span);
+  rec.set('vocab', 'model', vocab_raw, vocab?.span);
+  if (multiple.span) rec.set('vocab_padded', 'model', padded, multiple.span);
+  const defaultBias = a.bool(top, 'bias', true).value;
+  const defaultDropout = a.rate(top, 'dropout', 0).value;
+
+  const embedding = buildEmbedding(a, top, input.tree, rec, context, defaultDropout);
+  const head = buildHead(a, input.tree, top, rec);
+  const envBase = { access: a, bag, arch: arch.value, d_model, context, positions: embedding.positions, defaultBias, defaultDropout, modelSpan: name.span };
+
+  let encoder: StackSpec | null = null;
+  let decoder: StackSpec | null = null;
+  if (arch.value === 'encoder_decoder') {
+    encoder = buildStack({ ...envBase, role: 'encoder' }, top, input.tree, input.tree.sections.get('encoder'), rec);
+    decoder = buildStack({ ...envBase, role: 'decoder' }, top, input.tree, input.tree.sections.get('decoder'), rec);
+  } else {
+    for (const s of ['encoder', 'decoder'] as const) {
+      const t = input.tree.sections.get(s);
+      const first = t && [...t.knobs.values(), ...[...t.sections.values()].flatMap((x) => [...x.knobs.values()])][0];
+      if (first) bag.report('MS2020', first.keySpan, { name: s, reason: `separate ${s} stacks need arch = encoder_decoder` }, { hint: 'set arch = encoder_decoder, or move these knobs to the top-level block' });
+    }
+    const stack = buildStack({ ...envBase, role: arch.value }, top, input.tree, undefined, rec);
+    if (arch.value === 'encoder') encoder = stack;
+    else decoder = stack;
+  }
+
+  const knobs = new Map<string, ResolvedKnob>(rec.map);
+  const train = input.train ? buildTrain(bag, ctx, top, input.train, arch.value, decoder ?? encoder, head, context, knobs, trainTok) : null;
+  return {
+    name: name.name,
+    file: input.file,
+    span: name.span,
+    lineage: input.chain.slice(0, -1).map((m) => m.name.name).reverse(),
+    arch: arch.value,
+    vocab: padded,
+    vocab_raw,
+    context,
+    d_model,
+    embedding,
+    encoder,
+    decoder,
+    head,
+    train,
+    knobs,
+  };
+}
+
+/** `context = 4k` is 4,000 tokens; people who write it usually mean 4,096. */
+function warnDecimalK(bag: DiagnosticBag, e: Expr | true | undefined): void {
+  if (!e || e === true || e.kind !== 'Number') return;
+  const m = /^([0-9][0-9_]*)k$/i.exec(e.raw);
+  if (!m) return;
+  const n = Number(m[1]!.replace(/_/g, ''));
+  const binary = n * 1024;
+  if ((binary & (binary - 1)) === 0) bag.report('MS3001', e.span, { text: e.raw, value: e.value, binary, suggestion: `${n}Ki` });
+}
+
+function trainTokenizer(tree: Tree): string | undefined {
+  const s = tree.knobs.get('tokenizer');
+  if (!s) return 'char';
+  return s.expr !== true && s.expr.kind === 'Name' ? s.expr.name : undefined;
+}
+
+function buildEmbedding(a: Access, top: Frame, tree: Tree, rec: KnobRecorder, context: number, dropout: number): EmbeddingSpec {
+  const f = frame(tree.sections.get('embedding'), modelSchema.sections.embedding!, 'embedding', top);
+  const pv = a.variant(f, 'positions');
+  let positions: Positions = { kind: 'learned' };
+  if (pv?.value) {
+    const v = pv.value;
+    if (v.name === 'rope') {
+      const base = argNum(v, 'base', 10000);
+      const fraction = argNum(v, 'fraction', 1);
+      if (!(base > 0)) a.ctx.bag.report('MS2106', pv.span, { knob: 'rope base', value: fmtNum(base) });
+      if (!(fraction > 0 && fraction <= 1)) a.ctx.bag.report('MS2110', pv.span, { knob: 'rope fraction', range: '(0, 1]', value: fmtNum(fraction) });
+      positions = { kind: 'rope', base, fraction };
+    } else if (v.name === 'relative') {
+      const buckets = argNum(v, 'buckets', 32);
+      const max_distance = argNum(v, 'max_distance', 128);
+      if (buckets < 2 || max_distance < 1) a.ctx.bag.report('MS2109', pv.span, { knob: 'relative buckets and max_distance', value: `${buckets}, ${max_distance}` });
+      positions = { kind: 'relative', buckets, max_distance };
+    } else positions = { kind: v.name as 'learned' | 'sinusoidal' | 'alibi' | 'none' };
+  }
+  rec.set('embedding.positions', 'embedding', positionsText(positions), pv?.span);
+  const tied = a.bool(f, 'tied', true);
+  rec.set('embedding.tied', 'embedding', tied.value, tied.span);
+  const segments = a.positive(f, 'segments', 0, true);
+  rec.set('embedding.segments', 'embedding', segments.value, segments.span);
+  const nv = a.variant(f, 'norm');
+  const norm: NormSpec | null = nv?.value ? normFrom(a, nv.value, nv.span) : null;
+  rec.set('embedding.norm', 'embedding', normText(norm), nv?.span);
+  const drop = a.rate(f, 'dropout', dropout);
+  rec.set('embedding.dropout', 'embedding', drop.value, drop.span);
+  void context;
+  return { positions, tied: tied.value, segments: segments.value, norm, dropout: drop.value };
+}
+
+function buildHead(a: Access, tree: Tree, top: Frame, rec: KnobRecorder): HeadSpec {
+  const f = frame(tree.sections.get('head'), modelSchema.sections.head!, 'head', top);
+  const kind = a.str<'lm' | 'none'>(f, 'kind', 'lm');
+  const bias = a.bool(f, 'bias', false);
+  const pooler = a.bool(f, 'pooler', false);
+  rec.set('head.kind', 'head', kind.value, kind.span);
+  rec.set('head.bias', 'head', bias.value, bias.span);
+  rec.set('head.pooler', 'head', pooler.value, pooler.span);
+  if (kind.value === 'none' && bias.value && bias.span) a.ctx.bag.report('MS2112', bias.span, { what: 'head bias', needs: 'kind: lm' });
+  return { kind: kind.value, bias: bias.value, pooler: pooler.value };
+}
+
+function buildStack(env: LayerEnv, top: Frame, tree: Tree, stackTree: Tree | undefined, rec: KnobRecorder): StackSpec {
+  const a = env.access;
+  const prefix = env.arch === 'encoder_decoder' ? `${env.role}.` : '';
+  const stackSchema = modelSchema.sections[env.role]!;
+  const sf = stackTree ? frame(stackTree, stackSchema, env.role, top) : top;
+  let n: number;
+  let nSpan: Span | undefined;
+  if (stackTree?.knobs.has('layers')) {
+    const g = a.positive(sf, 'layers', 1);
+    n = g.value;
+    nSpan = g.span;
+  } else {
+    const g = a.required(top, 'layers', env.modelSpan);
+    n = g && g.value >= 1 ? g.value : 1;
+    if (g && g.value < 1) env.bag.report('MS2109', g.span, { knob: 'layers', value: fmtNum(g.value) });
+    nSpan = g?.span;
+  }
+  rec.set(`${prefix}layers`, 'model', n, nSpan);
+  if (n > 4096) {
+    env.bag.report('MS2110', nSpan, { knob: 'layers', range: '[1, 4096]', value: n });
+    n = 1;
+  }
+  const base = overlay(tree.sections.get('block'), stackTree?.sections.get('block'));
+  const picks = base.selected.map((s) => ({ s, set: selectLayers(a.ctx, top, s.selector, n) }));
+  const layers: LayerSpec[] = [];
+  const perLayer: KnobRecorder[] = [];
+  for (let i = 0; i < n; i++) {
+    let eff = overlay(base, undefined);
+    for (const p of picks) if (p.set?.has(i)) eff = overlay(eff, p.s.tree);
+    const r = new KnobRecorder();
+    layers.push(buildLayer(env, sf, eff, i, r));
+    perLayer.push(r);
+  }
+  collapseLayers(perLayer, `${prefix}`, rec);
+
+  const fv = stackTree?.knobs.has('final_norm') ? a.variant(sf, 'final_norm') : a.variant(top, 'final_norm');
+  let final_norm: NormSpec | null;
+  if (fv) final_norm = fv.value ? normFrom(a, fv.value, fv.span) : null;
+  else final_norm = layers[0]?.placement === 'pre' ? layers[0].norm : null;
+  rec.set(`${prefix}final_norm`, 'block', normText(final_norm), fv?.span);
+  return { role: env.role as StackRole, layers, final_norm };
+}
+
+/** Per-layer values → `block.x` when every layer agrees, else `layers[i].x` for each layer. */
+function collapseLayers(perLayer: KnobRecorder[], prefix: string, rec: KnobRecorder): void {
+  const paths = new Set(perLayer.flatMap((r) => [...r.map.keys()]));
+  for (const p of paths) {
+    const vals = perLayer.map((r) => r.map.get(p));
+    const same = vals.every((v) => v !== undefined && JSON.stringify(v.value) === JSON.stringify(vals[0]!.value));
+    if (same) {
+      const withSpan = vals.find((v) => v?.span);
+      rec.set(`${prefix}block.${p}`, vals[0]!.group, vals[0]!.value, withSpan?.span);
+    } else {
+      vals.forEach((v, i) => v && rec.set(`${prefix}layers[${i}].${p}`, v.group, v.value, v.span));
+    }
+  }
+}
+
+export function normText(n: NormSpec | null): string {
+  if (!n) return 'none';
+  return n.kind === 'layernorm' ? `layernorm(eps: ${fmtNum(n.eps)}, bias: ${n.bias})` : `rmsnorm(eps: ${fmtNum(n.eps)})`;
+}
+
+export function positionsText(p: Positions): string {
+  if (p.kind === 'rope') return `rope(base: ${fmtNum(p.base)}, fraction: ${fmtNum(p.fraction)})`;
+  if (p.kind === 'relative') return `relative(buckets: ${p.buckets}, max_distance: ${p.max_distance})`;
+  return p.kind;
+}

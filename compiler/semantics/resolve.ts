@@ -1,0 +1,157 @@
+/**
+ * A program: the entry file plus everything it imports (transitively, each file once), its
+ * models and train sections in one namespace. Resolution validates every body against the
+ * knob table, follows `extends` chains (unknown bases and cycles are diagnostics) and builds
+ * a ModelSpec for each model the entry file defines.
+ */
+import type { Entry, FileNode, ModelNode, TrainNode } from '../ast/nodes.js';
+import { DiagnosticBag } from '../diagnostics/diagnostic.js';
+import type { SourceFile } from '../diagnostics/span.js';
+import { parse } from '../syntax/parse.js';
+import { buildModel } from './build-model.js';
+import type { DataHost } from './build-train.js';
+import type { ModelSpec } from './model.js';
+import { modelSchema, trainSchema } from './schema.js';
+import { didYouMean } from './suggest.js';
+import { buildTree, applyBody, emptyTree } from './tree.js';
+import { validateBody } from './validate.js';
+import { posix } from 'node:path';
+
+export interface Host extends DataHost {
+  /** The file's text, or an error message (not found, a directory, unreadable). */
+  readFile(path: string): string | { error: string };
+}
+
+export interface ResolvedModel {
+  readonly spec: ModelSpec;
+  /** False when resolving this model reported an error (the spec then holds fallbacks). */
+  readonly ok: boolean;
+}
+
+export interface Program {
+  readonly entry: string;
+  readonly sources: Map<string, SourceFile>;
+  readonly files: Map<string, FileNode>;
+  /** Models defined in the entry file, in source order. */
+  readonly models: ResolvedModel[];
+  /** Every model name in the program (for `file#name` suggestions). */
+  readonly modelNames: string[];
+  readonly bag: DiagnosticBag;
+}
+
+interface Located<N> {
+  readonly node: N;
+  readonly file: string;
+}
+
+/** Resolves `entry` (a path as the user wrote it) and its imports. `only` limits which models are built. */
+export function resolveProgram(entry: string, host: Host, only?: string): Program {
+  const bag = new DiagnosticBag();
+  const sources = new Map<string, SourceFile>();
+  const files = new Map<string, FileNode>();
+  loadFiles(entry, host, bag, sources, files);
+
+  const models = new Map<string, Located<ModelNode>>();
+  const trains = new Map<string, Located<TrainNode>[]>();
+  const rejected = new Set<Entry>();
+  for (const [file, ast] of files) {
+    for (const item of ast.items) {
+      if (item.kind === 'Model') {
+        const prev = models.get(item.name.name);
+        if (prev) {
+          bag.report('MS2006', item.name.span, { what: 'model', name: item.name.name }, { related: [{ span: prev.node.name.span, message: 'first defined here' }] });
+          continue;
+        }
+        models.set(item.name.name, { node: item, file });
+        validateBody(bag, item.body, modelSchema, 'model', rejected);
+      } else if (item.kind === 'Train') {
+        const list = trains.get(item.target.name) ?? [];
+        list.push({ node: item, file });
+        trains.set(item.target.name, list);
+        validateBody(bag, item.body, trainSchema, 'train', rejected);
+      }
+    }
+  }
+  for (const [target, list] of trains) {
+    if (!models.has(target)) {
+      for (const t of list) bag.report('MS2201', t.node.target.span, { name: target, suggestion: didYouMean(target, models.keys()) });
+    } else if (list.length > 1) {
+      for (const t of list.slice(1)) bag.report('MS2206', t.node.target.span, { name: target, count: list.length }, { related: [{ span: list[0]!.node.target.span, message: 'first train section' }] });
+    }
+  }
+
+  const out: ResolvedModel[] = [];
+  const entryAst = files.get(entry);
+  for (const item of entryAst?.items ?? []) {
+    if (item.kind !== 'Model' || models.get(item.name.name)?.node !== item) continue;
+    if (only !== undefined && item.name.name !== only) continue;
+    const before = bag.all.filter((d) => d.severity === 'error').length;
+    const chain = extendsChain(item, models, bag);
+    if (!chain) continue;
+    const tree = buildTree(chain.map((c) => c.node), rejected);
+    const trainAt = [...chain].reverse().find((c) => trains.get(c.node.name.name)?.length);
+    const trainLoc = trainAt ? trains.get(trainAt.node.name.name)![0]! : undefined;
+    let train: { node: TrainNode; tree: ReturnType<typeof emptyTree>; file: string } | undefined;
+    if (trainLoc) {
+      const t = emptyTree();
+      applyBody(t, trainLoc.node.body, trainLoc.node.target.name, rejected);
+      train = { node: trainLoc.node, tree: t, file: trainLoc.file };
+    }
+    const spec = buildModel(bag, { node: item, file: entry, chain: chain.map((c) => c.node), tree, ...(train ? { train } : {}) }, host);
+    const after = bag.all.filter((d) => d.severity === 'error').length;
+    out.push({ spec, ok: after === before && !hasErrorsIn(bag, chain.map((c) => c.file)) });
+  }
+  return { entry, sources, files, models: out, modelNames: [...models.keys()], bag };
+}
+
+function hasErrorsIn(bag: DiagnosticBag, files: string[]): boolean {
+  return bag.all.some((d) => d.severity === 'error' && d.span && files.includes(d.span.file));
+}
+
+function loadFiles(entry: string, host: Host, bag: DiagnosticBag, sources: Map<string, SourceFile>, files: Map<string, FileNode>): void {
+  const queue: { path: string; from?: { span: import('../diagnostics/span.js').Span } }[] = [{ path: entry }];
+  while (queue.length) {
+    const { path, from } = queue.shift()!;
+    if (files.has(path)) continue;
+    const text = host.readFile(path);
+    if (typeof text !== 'string') {
+      if (from) bag.report('MS2007', from.span, { path, reason: text.error }, { hint: 'import paths are relative to the importing file' });
+      else bag.report('MS5001', undefined, { path, reason: text.error });
+      files.set(path, { kind: 'File', path, items: [], comments: [], span: { file: path, start: 0, end: 0 } });
+      continue;
+    }
+    sources.set(path, { path, text });
+    const r = parse(text, path);
+    bag.addAll(r.diagnostics);
+    files.set(path, r.file);
+    for (const item of r.file.items) {
+      if (item.kind !== 'Import') continue;
+      const target = posix.normalize(posix.join(posix.dirname(path), item.path.value));
+      queue.push({ path: target, from: { span: item.path.span } });
+    }
+  }
+}
+
+function extendsChain(start: ModelNode, models: Map<string, Located<ModelNode>>, bag: DiagnosticBag): Located<ModelNode>[] | undefined {
+  const chain: Located<ModelNode>[] = [];
+  const seen = new Set<string>();
+  let cur: Located<ModelNode> | undefined = models.get(start.name.name);
+  while (cur) {
+    if (seen.has(cur.node.name.name)) {
+      const names = [...chain.map((c) => c.node.name.name), cur.node.name.name];
+      bag.report('MS2009', start.base?.span ?? start.name.span, { cycle: names.join(' → ') });
+      return undefined;
+    }
+    seen.add(cur.node.name.name);
+    chain.unshift(cur);
+    const base = cur.node.base;
+    if (!base) break;
+    const next = models.get(base.name);
+    if (!next) {
+      bag.report('MS2008', base.span, { name: base.name, suggestion: didYouMean(base.name, models.keys()) }, { hint: 'define the base model in this file or import the file that defines it' });
+      return undefined;
+    }
+    cur = next;
+  }
+  return chain;
+}

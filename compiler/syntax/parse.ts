@@ -1,0 +1,138 @@
+/**
+ * The syntax phase's one entry point: text → AST + diagnostics. It never throws: lexical
+ * and parse errors are diagnostics, the parser recovers and the builder keeps what it can,
+ * and anything unexpected (a bug) becomes MS9001 with whatever was built so far.
+ */
+import { EOF, type IRecognitionException, type IToken } from 'chevrotain';
+import { buildFile } from '../ast/build.js';
+import type { FileNode } from '../ast/nodes.js';
+import { type Diagnostic, DiagnosticBag, diagnostic } from '../diagnostics/diagnostic.js';
+import { lineColAt, lineStarts, span } from '../diagnostics/span.js';
+import { tokenize, tokenSpan } from './lexer.js';
+import { parser, type StrayRun } from './parser.js';
+import { LBrace, LBracket, LParen, RBrace, RBracket, RParen } from './tokens.js';
+
+export interface ParseResult {
+  file: FileNode;
+  diagnostics: Diagnostic[];
+}
+
+/**
+ * Deeper bracket nesting than this is refused up front: the parser and builder recurse once
+ * per level, and no real spec comes close.
+ */
+export const MAX_NESTING = 200;
+
+export function parse(text: string, path: string): ParseResult {
+  const bag = new DiagnosticBag();
+  const source = typeof text === 'string' ? text : String(text);
+  let file: FileNode = { kind: 'File', path, items: [], comments: [], span: span(path, 0, source.length) };
+  try {
+    const lexed = tokenize(source, path);
+    bag.addAll(lexed.diagnostics);
+    file = { ...file, comments: lexed.comments };
+    const tooDeep = findTooDeep(lexed.tokens);
+    if (tooDeep) {
+      bag.report('MS1011', tokenSpan(path, tooDeep), {
+        found: quote(tooDeep.image),
+        context: `brackets nest more than ${MAX_NESTING} deep`,
+      });
+      return { file, diagnostics: [...bag.all] };
+    }
+    parser.input = lexed.tokens;
+    const cst = parser.file();
+    bag.addAll(parseDiagnostics(parser.errors, parser.strays, lexed.diagnostics, source, path));
+    file = buildFile(cst, path, source, lexed.comments);
+  } catch (e) {
+    bag.report('MS9001', span(path, 0, 0), { detail: `parse failed: ${e instanceof Error ? e.message : String(e)}` });
+  }
+  return { file, diagnostics: [...bag.all] };
+}
+
+function findTooDeep(tokens: readonly IToken[]): IToken | undefined {
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.tokenType === LParen || t.tokenType === LBracket || t.tokenType === LBrace) {
+      if (++depth > MAX_NESTING) return t;
+    } else if (t.tokenType === RParen || t.tokenType === RBracket || t.tokenType === RBrace) {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+  return undefined;
+}
+
+/** `'text'` for a message, shortened so one huge token does not swamp the line. */
+function quote(image: string): string {
+  return `'${image.length > 24 ? `${image.slice(0, 23)}…` : image}'`;
+}
+
+const isEof = (t: IToken) => t.tokenType === EOF || !Number.isFinite(t.startOffset) || t.startOffset < 0;
+
+const TOP_LEVEL = "a file contains only 'import', 'model' and 'train' items";
+
+interface Located {
+  readonly at: number;
+  readonly diagnostic: Diagnostic;
+  /** Tokens recovery skipped after this error: errors on them are its consequences. */
+  readonly skipped: readonly IToken[];
+}
+
+/**
+ * Chevrotain's exceptions and the parser's stray runs → MS1010 (expected X, found Y), MS1012
+ * (at end of file) or MS1011 (junk between items). The error message provider in parser.ts has
+ * already put the human "expected" phrase in each exception's `message`.
+ *
+ * Recovery can report one mistake more than once. Keep one error per source line (roughly
+ * one per entry), none on a token that recovery skipped for an earlier error, and none on a
+ * token that already has a lexical error (an unterminated string is not also "unexpected").
+ */
+function parseDiagnostics(
+  errors: readonly IRecognitionException[],
+  strays: readonly StrayRun[],
+  lexical: readonly Diagnostic[],
+  text: string,
+  path: string,
+): Diagnostic[] {
+  const found: Located[] = [
+    ...errors.map((e) => ({
+      at: isEof(e.token) ? text.length : e.token.startOffset,
+      diagnostic: fromException(e, text, path),
+      skipped: (e as { resyncedTokens?: IToken[] }).resyncedTokens ?? [],
+    })),
+    ...strays.filter((s) => !isEof(s.token)).map((s) => ({ at: s.token.startOffset, diagnostic: fromStray(s, path), skipped: [] })),
+  ];
+  found.sort((a, b) => a.at - b.at);
+  const starts = lineStarts(text);
+  const skipped = new Set<number>(lexical.map((d) => d.span?.start ?? -1));
+  const linesWithError = new Set<number>();
+  const out: Diagnostic[] = [];
+  for (const f of found) {
+    const line = lineColAt(text, f.at, starts).line;
+    if (skipped.has(f.at) || linesWithError.has(line)) continue;
+    linesWithError.add(line);
+    for (const t of f.skipped) if (!isEof(t)) skipped.add(t.startOffset);
+    out.push(f.diagnostic);
+  }
+  return out;
+}
+
+function fromException(e: IRecognitionException, text: string, path: string): Diagnostic {
+  const t = e.token;
+  if (isEof(t)) return diagnostic('MS1012', span(path, text.length, text.length), { expected: e.message });
+  // Only the top-level rule on the stack: the input continued after the last item.
+  if (e.context.ruleStack.length <= 1) return diagnostic('MS1011', tokenSpan(path, t), { found: quote(t.image), context: TOP_LEVEL });
+  return diagnostic('MS1010', tokenSpan(path, t), { expected: e.message, found: quote(t.image) });
+}
+
+function fromStray({ token, context }: StrayRun, path: string): Diagnostic {
+  const found = quote(token.image);
+  const at = tokenSpan(path, token);
+  switch (context) {
+    case 'top':
+      return diagnostic('MS1011', at, { found, context: token.tokenType === RBrace ? 'there is no open block to close' : TOP_LEVEL });
+    case 'header':
+      return diagnostic('MS1010', at, { expected: "'{'", found });
+    case 'block':
+      return diagnostic('MS1010', at, { expected: "an entry or '}'", found });
+  }
+}

@@ -1,0 +1,149 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Acquiring a WebGPU device: in Node through Dawn (npm `webgpu`), in a browser through
+ * navigator.gpu. Fails with a GpuUnavailableError that says what is missing and what to do;
+ * turns a lost device into rejected promises (see gpu/queue.ts) rather than hangs; and
+ * release() destroys the device so Node can exit.
+ */
+import { GpuUnavailableError, SETUP_HINT } from './gpu/errors.js';
+import { describeAdapter, type AdapterClass, type AdapterDescription } from './gpu/describe.js';
+import { resolveDeviceDescriptor, type FeatureAndLimitRequest } from './gpu/limits.js';
+
+export { GpuUnavailableError, DeviceLostError, SETUP_HINT } from './gpu/errors.js';
+export type { GpuUnavailableReason } from './gpu/errors.js';
+export { classifyAdapter, describeAdapter, filterDawnNoise, DAWN_STARTUP_NOISE } from './gpu/describe.js';
+export type { AdapterClass, AdapterDescription } from './gpu/describe.js';
+export type { FeatureAndLimitRequest, LimitRequest } from './gpu/limits.js';
+export { waitForQueue, readBuffer, uploadBuffer, unlessLost, sleep } from './gpu/queue.js';
+export type { ReadOptions } from './gpu/queue.js';
+export { compileKernel, bindKernel, encodeKernel, KernelCompileError } from './gpu/kernel.js';
+export type { KernelLike } from './gpu/kernel.js';
+
+export interface AcquireOptions extends FeatureAndLimitRequest {
+  powerPreference?: GPUPowerPreference;
+  /** Node (Dawn) only: extra flags for Dawn's create(), e.g. 'backend=vulkan', 'adapter=NAME'. */
+  dawnFlags?: readonly string[];
+  /**
+   * Node (Dawn) only: turn off Dawn's robustness transform (the bounds clamps it adds to every
+   * buffer access). 5-10% faster on lavapipe. Only for kernels whose every access is in
+   * bounds by construction: an out-of-bounds access is then undefined behaviour.
+   */
+  disableRobustness?: boolean;
+  label?: string;
+  /** Validation / out-of-memory errors nobody captured. Default: console.error. */
+  onUncapturedError?: (error: GPUError) => void;
+}
+
+export interface DeviceLostInfo {
+  reason: string;
+  message: string;
+}
+
+export interface GpuContext {
+  /** The device; throws after release(). */
+  readonly device: GPUDevice;
+  readonly adapter: AdapterDescription;
+  /** Which kernel tuning suits this adapter. */
+  readonly adapterClass: AdapterClass;
+  readonly features: ReadonlySet<string>;
+  /** The device's limits (what was granted, which is at least what was asked). */
+  readonly limits: Readonly<Record<string, number>>;
+  /** Resolves when the device is lost, including by release() (reason 'destroyed'). */
+  readonly lost: Promise<DeviceLostInfo>;
+  readonly isLost: boolean;
+  /** Destroys the device (pending waits reject with DeviceLostError) and drops references. */
+  release(): void;
+}
+
+/** One Dawn instance per flag set: each create() re-enumerates adapters (and re-prints Dawn's start-up warnings). */
+const dawnInstances = new Map<string, GPU>();
+
+function isNode(): boolean {
+  return typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+}
+
+async function findGpu(opts: AcquireOptions): Promise<GPU> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  if (nav?.gpu && !opts.dawnFlags?.length && !opts.disableRobustness) return nav.gpu;
+  if (!isNode()) {
+    throw new GpuUnavailableError(
+      'This browser has no WebGPU (navigator.gpu is missing). Use a browser with WebGPU enabled ' +
+      '(Chrome/Edge 113+, Firefox 141+, Safari 26+), served over https or localhost.',
+      { reason: 'no-webgpu' });
+  }
+  const flags = [...(opts.dawnFlags ?? [])];
+  if (opts.disableRobustness) flags.push('enable-dawn-features=disable_robustness');
+  const key = flags.join('\n');
+  const cached = dawnInstances.get(key);
+  if (cached) return cached;
+  let mod: { create(flags: string[]): GPU; globals: object };
+  try {
+    mod = await import('webgpu');
+  } catch (cause) {
+    throw new GpuUnavailableError(
+      `Could not load the npm package 'webgpu' (Dawn's Node bindings): ${(cause as Error).message}. ` +
+      'Run `npm ci` in the project, then, on a GPU-less Linux machine, ' + SETUP_HINT + '.',
+      { reason: 'no-webgpu', cause });
+  }
+  Object.assign(globalThis, mod.globals); // GPUBufferUsage, GPUMapMode, ...
+  const gpu = mod.create(flags);
+  dawnInstances.set(key, gpu);
+  return gpu;
+}
+
+export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuContext> {
+  const gpu = await findGpu(opts);
+  const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+  if (!adapter) {
+    const where = isNode()
+      ? 'Dawn (npm `webgpu`) found no WebGPU adapter: no GPU driver and no software Vulkan driver is installed'
+      : 'navigator.gpu.requestAdapter() returned null (WebGPU is disabled or blocklisted for this GPU)';
+    throw new GpuUnavailableError(`${where}. To fix it, ${isNode() ? SETUP_HINT : 'enable WebGPU in the browser settings or use another machine'}.`,
+      { reason: 'no-adapter' });
+  }
+  const description = describeAdapter(adapter);
+  const descriptor = resolveDeviceDescriptor(adapter, description.summary, opts, opts.label);
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice(descriptor);
+  } catch (cause) {
+    throw new GpuUnavailableError(
+      `The WebGPU adapter (${description.summary}) refused to create a device: ${(cause as Error).message}`,
+      { reason: 'device-request-failed', cause });
+  }
+  return wrapDevice(device, description, opts);
+}
+
+function wrapDevice(device: GPUDevice, adapter: AdapterDescription, opts: AcquireOptions): GpuContext {
+  let current: GPUDevice | null = device;
+  let isLost = false;
+  const lost: Promise<DeviceLostInfo> = device.lost.then((info) => {
+    isLost = true;
+    return { reason: String(info.reason), message: info.message };
+  });
+  const report = opts.onUncapturedError ?? ((e: GPUError) => console.error(`WebGPU error: ${e.message}`));
+  device.addEventListener('uncapturederror', (ev) => report((ev as GPUUncapturedErrorEvent).error));
+
+  const limits: Record<string, number> = {};
+  for (const name in device.limits) {
+    const v = (device.limits as unknown as Record<string, unknown>)[name];
+    if (typeof v === 'number') limits[name] = v;
+  }
+  return {
+    get device(): GPUDevice {
+      if (!current) throw new Error('This GpuContext was released; acquire a new device with acquireDevice().');
+      return current;
+    },
+    adapter,
+    adapterClass: adapter.adapterClass,
+    features: new Set(device.features),
+    limits,
+    lost,
+    get isLost() { return isLost; },
+    release() {
+      if (!current) return;
+      current.destroy();
+      current = null;
+    },
+  };
+}
