@@ -1,6 +1,6 @@
 /** The compiler's view of the file system and data, for the command line. */
 import { readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { builtinCorpusText, isBuiltinCorpus } from '../../runtime/data/corpus.js';
 import type { Host } from '../semantics/resolve.js';
 
@@ -19,7 +19,7 @@ export const nodeHost: Host = {
     }
   },
   charVocab(data, specFile) {
-    const key = isBuiltinCorpus(data) ? data : resolve(dirname(specFile), data);
+    const key = isBuiltinCorpus(data) ? data : join(dirname(specFile), data);
     let v = vocabCache.get(key);
     if (v === undefined) {
       v = computeCharVocab(data, key);

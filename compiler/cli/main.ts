@@ -67,10 +67,10 @@ export function cli(argv: string[]): Argv {
       (y) =>
         y
           .positional('files', { type: 'string', array: true, demandOption: true })
-          .option('write', { type: 'boolean', default: false, describe: 'rewrite the files in place' })
-          .option('check', { type: 'boolean', default: false, describe: 'exit 1 if a file is not formatted' })
+          .option('write', { type: 'boolean', describe: 'rewrite the files in place' })
+          .option('check', { type: 'boolean', describe: 'exit 1 if a file is not formatted' })
           .conflicts('write', 'check'),
-      (a) => guarded(() => runFmt({ files: a.files as string[], write: a.write, check: a.check })),
+      (a) => guarded(() => runFmt({ files: a.files as string[], write: a.write ?? false, check: a.check ?? false })),
     )
     .demandCommand(1, 'name a command: check, info, diff or fmt')
     .strict()

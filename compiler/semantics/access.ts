@@ -23,6 +23,8 @@ export class Access {
   /** A knob that must be set: reports MS2004 at `at` when it is not. */
   required(f: Frame, name: string, at: Span): Got<number> | undefined {
     if (!f.tree.knobs.has(name)) {
+      const rejected = this.ctx.rejectedKeys;
+      if (rejected && (rejected.has(name) || rejected.has(f.where.split('.').pop()!))) return undefined;
       this.ctx.bag.report('MS2004', at, { name, where: f.where }, { hint: `add ${name}: <value> to ${f.where}` });
       return undefined;
     }

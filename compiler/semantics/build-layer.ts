@@ -15,6 +15,8 @@ const blockSchema = modelSchema.sections.block!;
 const section = (name: string): SectionDef => blockSchema.sections[name]!;
 
 export interface LayerEnv {
+  /** False when d_model, context or vocab failed to resolve: skip checks that would only echo that. */
+  readonly dimsKnown: boolean;
   readonly access: Access;
   readonly bag: DiagnosticBag;
   readonly role: StackRole;
@@ -83,7 +85,7 @@ function buildAttention(env: LayerEnv, f: Frame, group: string, rec: KnobRecorde
   else if (defaults && !a.has(f, 'heads')) headDim = defaults.head_dim;
   else {
     headDim = Math.max(1, Math.floor(env.d_model / heads));
-    if (env.d_model % heads !== 0 && headsSpan) {
+    if (env.d_model % heads !== 0 && headsSpan && env.dimsKnown) {
       env.bag.report('MS2101', headsSpan, { heads, d_model: env.d_model }, { hint: headsHint(env.d_model, heads) });
     }
   }
@@ -98,7 +100,7 @@ function buildAttention(env: LayerEnv, f: Frame, group: string, rec: KnobRecorde
     window = w.value;
     if (w.span && window !== null) {
       if (window < 1) env.bag.report('MS2109', w.span, { knob: 'window', value: fmtNum(window) });
-      else if (window > env.context) env.bag.report('MS2105', w.span, { window, context: env.context }, { hint: 'use window: none for global attention, or raise context' });
+      else if (window > env.context && env.dimsKnown) env.bag.report('MS2105', w.span, { window, context: env.context }, { hint: 'use window: none for global attention, or raise context' });
     }
     rec.set(`${group}.window`, group, window, w.span);
   } else causal = false;
@@ -147,6 +149,7 @@ function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; m
   rec.set('mlp.bias', 'mlp', bias.value, bias.span);
   const mlp = { activation: activation.value, hidden: hidden.value, bias: bias.value };
   const experts = a.positive(f, 'experts', 1);
+  rec.set('mlp.experts', 'mlp', experts.value, experts.span);
   if (experts.value <= 1) {
     for (const k of MOE_KNOBS) {
       const s = a.spanOf(f, k);
@@ -154,7 +157,6 @@ function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; m
     }
     return { mlp, moe: null };
   }
-  rec.set('mlp.experts', 'mlp', experts.value, experts.span);
   const topK = a.has(f, 'top_k') ? a.positive(f, 'top_k', 1) : undefined;
   if (!topK) env.bag.report('MS2004', experts.span ?? env.modelSpan, { name: 'top_k', where: 'block.mlp' }, { hint: 'a mixture of experts routes each token to top_k experts; Mixtral uses 2, Switch 1' });
   const k = topK?.value ?? 1;

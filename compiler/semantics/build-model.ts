@@ -22,6 +22,7 @@ export interface ModelInput {
   readonly tree: Tree;
   /** The train section for this model (its own or its nearest base's), already merged. */
   readonly train?: { readonly node: TrainNode; readonly tree: Tree; readonly file: string };
+  readonly rejectedKeys?: ReadonlySet<string>;
 }
 
 export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost): ModelSpec {
@@ -30,6 +31,7 @@ export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost
     bag,
     active: [],
     memo: new Map(),
+    ...(input.rejectedKeys ? { rejectedKeys: input.rejectedKeys } : {}),
     tokenizerVocab: (span) => tokenizerVocab(bag, span, input.node.name.name, input.train, trainTok, host),
   };
   const a = new Access(ctx);
@@ -66,7 +68,7 @@ export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost
 
   const embedding = buildEmbedding(a, top, input.tree, rec, context, defaultDropout);
   const head = buildHead(a, input.tree, top, rec);
-  const envBase = { access: a, bag, arch: arch.value, d_model, context, positions: embedding.positions, defaultBias, defaultDropout, modelSpan: name.span };
+  const envBase = { dimsKnown: d !== undefined && vocab !== undefined && ctxLen !== undefined, access: a, bag, arch: arch.value, d_model, context, positions: embedding.positions, defaultBias, defaultDropout, modelSpan: name.span };
 
   let encoder: StackSpec | null = null;
   let decoder: StackSpec | null = null;
@@ -189,7 +191,9 @@ function buildStack(env: LayerEnv, top: Frame, tree: Tree, stackTree: Tree | und
     n = 1;
   }
   const base = overlay(tree.sections.get('block'), stackTree?.sections.get('block'));
-  const picks = base.selected.map((s) => ({ s, set: selectLayers(a.ctx, top, s.selector, n) }));
+  // `block[sel] { }` entries live in the tree that holds them (the model, or a stack section).
+  const selected = [...tree.selected, ...(stackTree?.selected ?? [])];
+  const picks = selected.map((s) => ({ s, set: selectLayers(a.ctx, top, s.selector, n) }));
   const layers: LayerSpec[] = [];
   const perLayer: KnobRecorder[] = [];
   for (let i = 0; i < n; i++) {

@@ -29,6 +29,8 @@ export interface EvalContext {
   readonly active: Setting[];
   /** Numeric results per setting and frame (settings are re-evaluated per layer frame). */
   readonly memo: Map<Setting, Map<Frame, number | undefined>>;
+  /** Names of entries validation rejected: a "missing knob" about them would only echo that error. */
+  readonly rejectedKeys?: ReadonlySet<string>;
 }
 
 export type VariantValue = { readonly name: string; readonly args: ReadonlyMap<string, Typed> };

@@ -97,7 +97,8 @@ export function resolveProgram(entry: string, host: Host, only?: string): Progra
       applyBody(t, trainLoc.node.body, trainLoc.node.target.name, rejected);
       train = { node: trainLoc.node, tree: t, file: trainLoc.file };
     }
-    const spec = buildModel(bag, { node: item, file: entry, chain: chain.map((c) => c.node), tree, ...(train ? { train } : {}) }, host);
+    const rejectedKeys = new Set([...rejected].map((e) => e.key.name));
+    const spec = buildModel(bag, { node: item, file: entry, chain: chain.map((c) => c.node), tree, rejectedKeys, ...(train ? { train } : {}) }, host);
     const after = bag.all.filter((d) => d.severity === 'error').length;
     out.push({ spec, ok: after === before && !hasErrorsIn(bag, chain.map((c) => c.file)) });
   }
@@ -134,15 +135,15 @@ function loadFiles(entry: string, host: Host, bag: DiagnosticBag, sources: Map<s
 
 function extendsChain(start: ModelNode, models: Map<string, Located<ModelNode>>, bag: DiagnosticBag): Located<ModelNode>[] | undefined {
   const chain: Located<ModelNode>[] = [];
-  const seen = new Set<string>();
+  const walked: string[] = [];
   let cur: Located<ModelNode> | undefined = models.get(start.name.name);
   while (cur) {
-    if (seen.has(cur.node.name.name)) {
-      const names = [...chain.map((c) => c.node.name.name), cur.node.name.name];
-      bag.report('MS2009', start.base?.span ?? start.name.span, { cycle: names.join(' → ') });
+    const name = cur.node.name.name;
+    if (walked.includes(name)) {
+      bag.report('MS2009', start.base?.span ?? start.name.span, { cycle: [...walked, name].join(' → ') }, { hint: 'a model cannot extend itself, directly or through its bases' });
       return undefined;
     }
-    seen.add(cur.node.name.name);
+    walked.push(name);
     chain.unshift(cur);
     const base = cur.node.base;
     if (!base) break;

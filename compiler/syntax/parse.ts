@@ -10,7 +10,7 @@ import { type Diagnostic, DiagnosticBag, diagnostic } from '../diagnostics/diagn
 import { lineColAt, lineStarts, span } from '../diagnostics/span.js';
 import { tokenize, tokenSpan } from './lexer.js';
 import { parser, type StrayRun } from './parser.js';
-import { LBrace, LBracket, LParen, RBrace, RBracket, RParen } from './tokens.js';
+import { LBrace, LBracket, LParen, Minus, Plus, RBrace, RBracket, RParen } from './tokens.js';
 
 export interface ParseResult {
   file: FileNode;
@@ -18,8 +18,8 @@ export interface ParseResult {
 }
 
 /**
- * Deeper bracket nesting than this is refused up front: the parser and builder recurse once
- * per level, and no real spec comes close.
+ * Deeper nesting than this is refused up front: the parser and builder recurse once per level
+ * (brackets, and a run of prefix signs `- - - x`), and no real spec comes close.
  */
 export const MAX_NESTING = 200;
 
@@ -35,7 +35,7 @@ export function parse(text: string, path: string): ParseResult {
     if (tooDeep) {
       bag.report('MS1011', tokenSpan(path, tooDeep), {
         found: quote(tooDeep.image),
-        context: `brackets nest more than ${MAX_NESTING} deep`,
+        context: `nesting is deeper than ${MAX_NESTING} levels`,
       });
       return { file, diagnostics: [...bag.all] };
     }
@@ -51,12 +51,13 @@ export function parse(text: string, path: string): ParseResult {
 
 function findTooDeep(tokens: readonly IToken[]): IToken | undefined {
   let depth = 0;
+  let signs = 0;
   for (const t of tokens) {
-    if (t.tokenType === LParen || t.tokenType === LBracket || t.tokenType === LBrace) {
-      if (++depth > MAX_NESTING) return t;
-    } else if (t.tokenType === RParen || t.tokenType === RBracket || t.tokenType === RBrace) {
-      depth = Math.max(0, depth - 1);
-    }
+    const type = t.tokenType;
+    signs = type === Minus || type === Plus ? signs + 1 : 0;
+    if (type === LParen || type === LBracket || type === LBrace) depth++;
+    else if (type === RParen || type === RBracket || type === RBrace) depth = Math.max(0, depth - 1);
+    if (depth + signs > MAX_NESTING) return t;
   }
   return undefined;
 }

@@ -59,35 +59,49 @@ function mutate(text: string, m: Mutation): string {
 const mutatedSeed = fc
   .tuple(fc.constantFrom(...SEEDS), fc.array(mutation, { minLength: 1, maxLength: 6 }))
   .map(([seed, ms]) => ms.reduce(mutate, seed));
+/** Trivia inserted next to existing whitespace: mostly still valid, so it exercises the formatter. */
+const TRIVIA = [' ', '\n', '\n\n', '\t', ',', ';', '// note\n', '/* c */', '/* two\n   lines */', '\n// own line\n'];
+const withTrivia = fc
+  .tuple(fc.constantFrom(...SEEDS), fc.array(fc.tuple(fc.nat(), fc.constantFrom(...TRIVIA)), { minLength: 1, maxLength: 8 }))
+  .map(([seed, inserts]) =>
+    inserts.reduce((text, [n, t]) => {
+      const spaces = [...text.matchAll(/\s/g)].map((m) => m.index);
+      const at = spaces[n % spaces.length] ?? 0;
+      return text.slice(0, at) + t + text.slice(at);
+    }, seed),
+  );
 /** Token soup: grammatical-looking noise that drives the parser's recovery hard. */
 const soup = fc.array(fc.constantFrom(...SNIPPETS), { maxLength: 60 }).map((xs) => xs.join(' '));
 const input = fc.oneof(
-  { weight: 6, arbitrary: mutatedSeed },
+  { weight: 5, arbitrary: mutatedSeed },
+  { weight: 2, arbitrary: withTrivia },
   { weight: 2, arbitrary: soup },
   { weight: 1, arbitrary: fc.string({ maxLength: 200, unit: 'binary' }) },
 );
 
-function check(text: string): void {
+const inRange = (s: { start: number; end: number }, length: number) =>
+  Number.isInteger(s.start) && Number.isInteger(s.end) && 0 <= s.start && s.start <= s.end && s.end <= length;
+
+/** Plain checks collected into one list (one `expect` per case keeps 10,000 runs fast). */
+function problems(text: string): string[] {
+  const out: string[] = [];
   const r = parse(text, PATH);
   for (const d of r.diagnostics) {
-    expect(d.code).toMatch(/^MS1\d{3}$/);
-    expect(d.span).toBeDefined();
-    const s = d.span!;
-    expect(s.file).toBe(PATH);
-    expect(Number.isInteger(s.start) && Number.isInteger(s.end)).toBe(true);
-    expect(0 <= s.start && s.start <= s.end && s.end <= text.length).toBe(true);
+    if (!/^MS1\d{3}$/.test(d.code)) out.push(`unexpected code ${d.code}: ${d.message}`);
+    if (!d.span || d.span.file !== PATH || !inRange(d.span, text.length)) out.push(`bad span on ${d.code}: ${JSON.stringify(d.span)}`);
   }
   for (const n of nodesWithSpans(r.file)) {
-    const s = n.span;
-    expect(Number.isInteger(s.start) && Number.isInteger(s.end) && 0 <= s.start && s.start <= s.end && s.end <= text.length).toBe(true);
+    if (n.span.file !== PATH || !inRange(n.span, text.length)) out.push(`bad span on ${n.kind}: ${JSON.stringify(n.span)}`);
   }
-  if (r.diagnostics.length > 0) return;
+  if (r.diagnostics.length > 0 || out.length > 0) return out;
+
   const formatted = formatFile(r.file, text);
   const again = parse(formatted, PATH);
-  expect(again.diagnostics).toEqual([]);
-  expect(shape(again.file)).toEqual(shape(r.file));
-  expect(again.file.comments.map((c) => c.text)).toEqual(r.file.comments.map((c) => c.text));
-  expect(formatFile(again.file, formatted)).toBe(formatted);
+  if (again.diagnostics.length > 0) return [`formatted text has errors: ${again.diagnostics[0]!.message}`, formatted];
+  if (JSON.stringify(shape(again.file)) !== JSON.stringify(shape(r.file))) out.push('formatting changed the AST', formatted);
+  if (again.file.comments.map((c) => c.text).join('\n') !== r.file.comments.map((c) => c.text).join('\n')) out.push('formatting changed the comments', formatted);
+  if (formatFile(again.file, formatted) !== formatted) out.push('formatting is not idempotent', formatted);
+  return out;
 }
 
 describe('parse on arbitrary input', () => {
@@ -96,6 +110,11 @@ describe('parse on arbitrary input', () => {
   });
 
   it('never throws, locates every diagnostic, and formats clean results faithfully', () => {
-    fc.assert(fc.property(input, (text) => check(text)), { numRuns: 10_000 });
+    fc.assert(
+      fc.property(input, (text) => {
+        expect(problems(text)).toEqual([]);
+      }),
+      { numRuns: 10_000 },
+    );
   }, 60_000);
 });
