@@ -101,10 +101,12 @@ class Printer {
   }
 
   print(): string {
+    const items = [...this.file.items].sort((a, b) => a.span.start - b.span.start);
+    const header = this.fileHeader(items[0]?.span.start);
     const imports: string[][] = [];
     const others: string[][] = [];
     let prevEnd = 0;
-    for (const item of [...this.file.items].sort((a, b) => a.span.start - b.span.start)) {
+    for (const item of items) {
       const lines = this.ownLineComments(item.span.start, '', prevEnd, true);
       if (lines.length > 0 && this.blankBetween(this.lastEnd, item.span.start)) lines.push('');
       const { lines: itemLines, end } = this.item(item);
@@ -112,12 +114,30 @@ class Printer {
       (item.kind === 'Import' ? imports : others).push(lines);
       prevEnd = end;
     }
-    const chunks = [...(imports.length > 0 ? [imports.map((c) => c.join('\n')).join('\n')] : []), ...others.map((c) => c.join('\n'))];
+    const chunks = [
+      ...(header.length > 0 ? [header.join('\n')] : []),
+      ...(imports.length > 0 ? [imports.map((c) => c.join('\n')).join('\n')] : []),
+      ...others.map((c) => c.join('\n')),
+    ];
     let out = chunks.join('\n\n');
     // Comments after the last item.
     const tail = this.ownLineComments(this.text.length + 1, '', prevEnd, true);
     if (tail.length > 0) out += out === '' ? tail.join('\n') : `${this.blankBetween(prevEnd, this.firstTailStart) ? '\n\n' : '\n'}${tail.join('\n')}`;
     return out === '' ? '' : `${out}\n`;
+  }
+
+  /**
+   * Comments at the top of the file that are separated from the first item by a blank line
+   * describe the file, not that item: they stay first even when imports are moved up.
+   */
+  private fileHeader(firstItemStart: number | undefined): string[] {
+    if (firstItemStart === undefined) return [];
+    const before = this.comments.filter((c) => c.span.start < firstItemStart);
+    let last = -1;
+    for (let k = 0; k < before.length; k++) {
+      if (this.blankBetween(before[k]!.span.end, before[k + 1]?.span.start ?? firstItemStart)) last = k;
+    }
+    return last < 0 ? [] : this.ownLineComments(before[last]!.span.end, '', 0, true);
   }
 
   // ── comments ────────────────────────────────────────────────────────────────

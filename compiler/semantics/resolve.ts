@@ -127,7 +127,8 @@ function loadFiles(entry: string, host: Host, bag: DiagnosticBag, sources: Map<s
     files.set(path, r.file);
     for (const item of r.file.items) {
       if (item.kind !== 'Import') continue;
-      const target = posix.normalize(posix.join(posix.dirname(path), item.path.value));
+      const rel = item.path.value;
+      const target = posix.normalize(posix.isAbsolute(rel) ? rel : posix.join(posix.dirname(path), rel));
       queue.push({ path: target, from: { span: item.path.span } });
     }
   }
