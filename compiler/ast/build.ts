@@ -156,6 +156,10 @@ class AstBuilder extends BaseVisitor {
     return undefined;
   }
 
+  keywordEntry(): undefined {
+    return undefined;
+  }
+
   block(ctx: Ctx): Entry[] {
     return this.all<Entry>(nodes(ctx, 'entries'));
   }

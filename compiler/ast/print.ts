@@ -107,8 +107,8 @@ class Printer {
     const others: string[][] = [];
     let prevEnd = 0;
     for (const item of items) {
-      const lines = this.ownLineComments(item.span.start, '', prevEnd, true);
-      if (lines.length > 0 && this.blankBetween(this.lastEnd, item.span.start)) lines.push('');
+      const { lines, end: commentsEnd } = this.ownLineComments(item.span.start, '', prevEnd, true);
+      if (lines.length > 0 && this.blankBetween(commentsEnd, item.span.start)) lines.push('');
       const { lines: itemLines, end } = this.item(item);
       lines.push(...itemLines);
       (item.kind === 'Import' ? imports : others).push(lines);
@@ -119,11 +119,11 @@ class Printer {
       ...(imports.length > 0 ? [imports.map((c) => c.join('\n')).join('\n')] : []),
       ...others.map((c) => c.join('\n')),
     ];
-    let out = chunks.join('\n\n');
-    // Comments after the last item.
-    const tail = this.ownLineComments(this.text.length + 1, '', prevEnd, true);
-    if (tail.length > 0) out += out === '' ? tail.join('\n') : `${this.blankBetween(prevEnd, this.firstTailStart) ? '\n\n' : '\n'}${tail.join('\n')}`;
-    return out === '' ? '' : `${out}\n`;
+    // Comments after the last item (or all of them, in a file without items).
+    const tail = this.ownLineComments(Infinity, '', prevEnd, chunks.length === 0).lines;
+    if (tail.length > 0 && chunks.length > 0) chunks[chunks.length - 1] += `\n${tail.join('\n')}`;
+    else if (tail.length > 0) chunks.push(tail.join('\n'));
+    return chunks.length === 0 ? '' : `${chunks.join('\n\n')}\n`;
   }
 
   /**
@@ -137,30 +137,24 @@ class Printer {
     for (let k = 0; k < before.length; k++) {
       if (this.blankBetween(before[k]!.span.end, before[k + 1]?.span.start ?? firstItemStart)) last = k;
     }
-    return last < 0 ? [] : this.ownLineComments(before[last]!.span.end, '', 0, true);
+    return last < 0 ? [] : this.ownLineComments(before[last]!.span.end, '', 0, true).lines;
   }
 
   // ── comments ────────────────────────────────────────────────────────────────
-  /** End of the last thing emitted by ownLineComments (for blank-line decisions). */
-  private lastEnd = 0;
-  private firstTailStart = 0;
-
   /**
-   * Every not-yet-printed comment that starts before `pos`, each on its own line, keeping one
-   * blank line where the source had any (but never a blank line as the first line when
-   * `first` says the caller is at the start of a block).
+   * Every not-yet-printed comment that starts before `pos`, each on its own line, with one
+   * blank line where the source had any since `prevEnd` (but none first when `atStart`, at
+   * the top of a block). `end` is where the last comment ended in the source.
    */
-  private ownLineComments(pos: number, indent: string, prevEnd: number, first: boolean): string[] {
+  private ownLineComments(pos: number, indent: string, prevEnd: number, atStart: boolean): { lines: string[]; end: number } {
     const lines: string[] = [];
-    this.lastEnd = prevEnd;
-    while (this.next < this.comments.length && this.comments[this.next]!.span.start < pos) {
-      const c = this.comments[this.next++]!;
-      if (lines.length === 0) this.firstTailStart = c.span.start;
-      if ((lines.length > 0 || !first) && this.blankBetween(this.lastEnd, c.span.start)) lines.push('');
+    let end = prevEnd;
+    for (const c of this.takeBefore(pos)) {
+      if ((lines.length > 0 || !atStart) && this.blankBetween(end, c.span.start)) lines.push('');
       lines.push(indent + c.text);
-      this.lastEnd = c.span.end;
+      end = c.span.end;
     }
-    return lines;
+    return { lines, end };
   }
 
   /** Comments starting before `pos` (inside a construct printed on one line). */
@@ -271,13 +265,13 @@ class Printer {
     let prevEnd = bodyStart;
     for (const entry of body) {
       const comments = this.ownLineComments(entry.span.start, indent, prevEnd, lines.length === 0);
-      lines.push(...comments);
-      if (lines.length > 0 && this.blankBetween(this.lastEnd, entry.span.start)) lines.push('');
+      lines.push(...comments.lines);
+      if (lines.length > 0 && this.blankBetween(comments.end, entry.span.start)) lines.push('');
       const printed = this.entry(entry, indent, inSection);
       lines.push(...printed.lines);
       prevEnd = printed.end;
     }
-    lines.push(...this.ownLineComments(bodyEnd, indent, prevEnd, lines.length === 0));
+    lines.push(...this.ownLineComments(bodyEnd, indent, prevEnd, lines.length === 0).lines);
     return lines;
   }
 

@@ -135,5 +135,7 @@ function fromStray({ token, context }: StrayRun, path: string): Diagnostic {
       return diagnostic('MS1010', at, { expected: "'{'", found });
     case 'block':
       return diagnostic('MS1010', at, { expected: "an entry or '}'", found });
+    case 'keyword':
+      return diagnostic('MS1011', at, { found, context: `'${token.image}' is a keyword and cannot name a knob` });
   }
 }

@@ -6,7 +6,7 @@
  *   file      := (item | ',' | ';' | topStray)*
  *   item      := 'import' String | 'model' Ident ('extends' Ident)? headerStray? block
  *              | 'train' Ident headerStray? block
- *   block     := '{' (entry | ',' | ';' | stray)* '}'
+ *   block     := '{' (entry | ',' | ';' | stray | keywordEntry)* '}'
  *   entry     := Ident ( ('=' | ':') expression | selector? block )?
  *   selector  := '[' selItem (',' selItem)* ','? ']'
  *   selItem   := expression sliceTail? | sliceTail          sliceTail := ':' expr? (':' expr?)?
@@ -39,7 +39,7 @@ function oneOf(phrases: readonly string[]): string {
   return `${unique.slice(0, -1).join(', ')} or ${unique[unique.length - 1]}`;
 }
 
-export const ITEM_START = "'model', 'train' or 'import'";
+const ITEM_START = "'model', 'train' or 'import'";
 
 const isToken = (t: IToken | undefined, type: TokenType) => t !== undefined && t.tokenType === type;
 
@@ -66,7 +66,7 @@ const errorMessages: IParserErrorMessageProvider = {
 };
 
 /** Where a stray run was found, which decides the message parse.ts gives it. */
-export type StrayContext = 'top' | 'header' | 'block';
+export type StrayContext = 'top' | 'header' | 'block' | 'keyword';
 
 export interface StrayRun {
   readonly token: IToken;
@@ -85,6 +85,10 @@ class SpecParser extends CstParser {
   override reset(): void {
     super.reset();
     this.strays = [];
+  }
+
+  private isAssignOp(t: IToken): boolean {
+    return t.tokenType === T.Equals || t.tokenType === T.Colon;
   }
 
   private recordStray(context: StrayContext): void {
@@ -148,15 +152,28 @@ class SpecParser extends CstParser {
 
   block = this.RULE('block', () => {
     this.CONSUME(T.LBrace);
-    this.MANY(() =>
-      this.OR([
-        { ALT: () => this.SUBRULE(this.entry, { LABEL: 'entries' }) },
-        { ALT: () => this.CONSUME(T.Comma) },
-        { ALT: () => this.CONSUME(T.Semicolon) },
-        { ALT: () => this.SUBRULE(this.stray) },
-      ]),
-    );
+    this.MANY({
+      // `model`, `train` or `import` ends the block (its `}` is missing) unless it is
+      // followed by `=` or `:`, i.e. used as a knob name.
+      GATE: () => !this.LA(1).tokenType.CATEGORIES?.includes(T.ItemKeyword) || this.isAssignOp(this.LA(2)),
+      DEF: () =>
+        this.OR([
+          { ALT: () => this.SUBRULE(this.entry, { LABEL: 'entries' }) },
+          { ALT: () => this.CONSUME(T.Comma) },
+          { ALT: () => this.CONSUME(T.Semicolon) },
+          { ALT: () => this.SUBRULE(this.stray) },
+          { ALT: () => this.SUBRULE(this.keywordEntry) },
+        ]),
+    });
     this.CONSUME(T.RBrace);
+  });
+
+  /** `model = gpt`: an item keyword used as a knob name. Reported, then parsed and dropped. */
+  keywordEntry = this.RULE('keywordEntry', () => {
+    this.recordStray('keyword');
+    this.CONSUME(T.ItemKeyword);
+    this.OR([{ ALT: () => this.CONSUME(T.Equals) }, { ALT: () => this.CONSUME(T.Colon) }]);
+    this.SUBRULE(this.expression);
   });
 
   /** Input in a block that cannot start an entry: `x: 1 ] y: 2`, or a `{ ... }` after a value. */

@@ -41,6 +41,9 @@ export const BlockComment = createToken({
  */
 export const Stray = createToken({ name: 'Stray', pattern: Lexer.NA });
 
+/** `model`, `train`, `import`: the words that start an item (and so may end a block). */
+export const ItemKeyword = createToken({ name: 'ItemKeyword', pattern: Lexer.NA });
+
 // ── literals ──────────────────────────────────────────────────────────────────
 /**
  * Any run that starts with a digit (or `.` then a digit) and continues with word characters,
@@ -70,22 +73,22 @@ export const Identifier = createToken({
 // Keywords must come before Identifier in the token list (the lexer takes the first pattern
 // that matches), and `longer_alt: Identifier` makes `modelx` or `none_of_these` lex as one
 // identifier instead of a keyword followed by the rest.
-const keyword = (word: string, stray: boolean) =>
+const keyword = (word: string, category: TokenType) =>
   createToken({
     name: `Kw_${word}`,
     pattern: new RegExp(word),
     longer_alt: Identifier,
     label: `'${word}'`,
-    categories: stray ? [Stray] : [],
+    categories: [category],
   });
 
-export const Model = keyword('model', false);
-export const Extends = keyword('extends', true);
-export const Import = keyword('import', false);
-export const Train = keyword('train', false);
-export const True = keyword('true', true);
-export const False = keyword('false', true);
-export const None = keyword('none', true);
+export const Model = keyword('model', ItemKeyword);
+export const Import = keyword('import', ItemKeyword);
+export const Train = keyword('train', ItemKeyword);
+export const Extends = keyword('extends', Stray);
+export const True = keyword('true', Stray);
+export const False = keyword('false', Stray);
+export const None = keyword('none', Stray);
 
 // ── punctuation ───────────────────────────────────────────────────────────────
 const punct = (name: string, text: string, stray = true) =>
@@ -112,6 +115,7 @@ export const Dot = punct('Dot', '.');
 /** Order matters: comments before `/`, numbers before `.`, keywords before Identifier. */
 export const allTokens: TokenType[] = [
   Stray,
+  ItemKeyword,
   WhiteSpace,
   LineComment,
   BlockComment,

@@ -275,6 +275,13 @@ describe('recovery', () => {
     expect(m?.kind === 'Model' && m.body.map((e) => e.key.name)).toEqual(['a', 'c']);
   });
 
+  it('reports a keyword used as a knob name once, and keeps going', () => {
+    const text = 'train t {\n  model = gpt\n  steps = 10\n}\nmodel b { x = 1 }';
+    const r = parse(text, P);
+    expect(firstLines(r.diagnostics, P, text)).toEqual(["t.model:2:3: error MS1011: unexpected 'model'; 'model' is a keyword and cannot name a knob"]);
+    expect(r.file.items.map((i) => i.kind)).toEqual(['Train', 'Model']);
+  });
+
   it('reports a lexical error once, not again as a parse error', () => {
     const text = 'model m {\n  x = 4kb\n  y = "open\n}';
     expect(errors(text)).toEqual(["t.model:2:7: error MS1003: invalid number '4kb'", 't.model:3:7: error MS1002: unterminated string literal']);
