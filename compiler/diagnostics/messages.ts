@@ -78,6 +78,10 @@ export const messages = {
   // ── warnings ────────────────────────────────────────────────────────────────
   MS3001: { severity: 'warning', template: "{text} is {value}; if you meant {binary} (a power of two) write {suggestion}" },
 
+  // ── code generation and devices ─────────────────────────────────────────────
+  MS4001: { severity: 'error', template: 'the GPU path does not support {what} yet' },
+  MS4002: { severity: 'error', template: 'the device limit {limit} ({have}) is too small: {needs}' },
+
   // ── command line and files ──────────────────────────────────────────────────
   MS5001: { severity: 'error', template: "cannot read '{path}': {reason}" },
   MS5002: { severity: 'error', template: '{what}' },

@@ -1,0 +1,89 @@
+/**
+ * A kernel plan: everything the runtime needs to run a compiled model, as plain JSON data
+ * (it is written to manifest.json by `mspec build`). The compiler makes it; the runtime only
+ * allocates what it lists and dispatches it in order, so the runtime never needs the
+ * compiler.
+ */
+
+export interface PlanBuffer {
+  readonly name: string;
+  readonly bytes: number;
+  /**
+   * param: a weight (shared by every plan of one model); cache: a KV cache (shared by the
+   * prefill and decode plans); input/output: what the caller writes and reads; uniform: the
+   * Step uniform; activation: scratch of one plan.
+   */
+  readonly kind: 'param' | 'cache' | 'input' | 'output' | 'activation' | 'uniform';
+  readonly dtype: 'f32' | 'i32' | 'u32';
+  readonly shape: readonly number[];
+}
+
+export interface PlanBinding {
+  readonly binding: number;
+  readonly name: string;
+  readonly access: 'read' | 'read_write' | 'uniform';
+  readonly bytes: number;
+}
+
+export interface PlanKernel {
+  readonly name: string;
+  readonly code: string;
+  readonly entryPoint: string;
+  readonly dispatch: readonly [number, number, number];
+  readonly bindings: readonly PlanBinding[];
+  readonly flops: number;
+  readonly bytes: number;
+  /** IR op kinds this kernel implements (the fusion it does). */
+  readonly fuses: readonly string[];
+}
+
+export type PlanStep =
+  | {
+      readonly kind: 'kernel';
+      /** Index into KernelPlan.kernels (kernels with identical code are shared). */
+      readonly kernel: number;
+      /** Kernel binding name → plan buffer name. */
+      readonly bind: Readonly<Record<string, string>>;
+      /** Where in the model it comes from, e.g. `layers.2.attn`. */
+      readonly scope: string;
+    }
+  | {
+      /** Copy `rows` rows of `src` into the KV cache `dst` starting at row Step.offset. */
+      readonly kind: 'cache_write';
+      readonly src: string;
+      readonly dst: string;
+      readonly rowBytes: number;
+      readonly rows: number;
+      readonly scope: string;
+    };
+
+export interface KernelPlan {
+  readonly model: string;
+  /** forward: training/eval shape, no cache; prefill / decode: sampling with a KV cache. */
+  readonly mode: 'forward' | 'prefill' | 'decode';
+  readonly B: number;
+  readonly T: number;
+  readonly vocab: number;
+  readonly context: number;
+  readonly buffers: readonly PlanBuffer[];
+  readonly kernels: readonly PlanKernel[];
+  readonly steps: readonly PlanStep[];
+  /** Buffer names the caller uses. */
+  readonly io: {
+    readonly tokens: string;
+    readonly targets: string | null;
+    readonly logits: string;
+    readonly loss: string | null;
+    /** The Step uniform: { offset: u32, kv_len: u32 } (padded to 16 bytes). */
+    readonly step: string;
+  };
+}
+
+export interface ParamInfo {
+  readonly name: string;
+  readonly shape: readonly number[];
+  /** AdamW decays it (matrices and tables). */
+  readonly decay: boolean;
+  /** Init rule: normal(0, std) for matrices/tables, zeros for biases, ones for norm scales. */
+  readonly init: { readonly kind: 'normal'; readonly std: number } | { readonly kind: 'zeros' } | { readonly kind: 'ones' };
+}
