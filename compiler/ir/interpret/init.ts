@@ -1,0 +1,54 @@
+/**
+ * Deterministic GPT-2-style initial weights (nanoGPT's `_init_weights`):
+ *   - biases (`*.bias`, norm shifts included): 0;
+ *   - norm scales (component `norms`): 1;
+ *   - every other matrix or table (embeddings, projections, router, T5 bias table): N(0, 0.02²);
+ *   - residual output projections — attention out `*attn.o.weight` (cross-attention too) and
+ *     MLP/expert `*down.weight` — N(0, (0.02/√(2·L))²), L = the number of layers in the
+ *     parameter's own stack, so each residual stream's variance stays O(1) at any depth.
+ * Each parameter draws from its own stream, makeRng(deriveSeed(seed, name)), so its values
+ * depend only on (seed, name, shape) — not on which other parameters exist or their order.
+ */
+import type { Graph, Param } from '../graph.js';
+import { deriveSeed, makeRng } from '../random.js';
+import { numelOf } from './common.js';
+
+export type InitRule = { readonly kind: 'zeros' } | { readonly kind: 'ones' } | { readonly kind: 'normal'; readonly std: number };
+
+const BASE_STD = 0.02;
+const RESIDUAL_OUT = /(?:^|\.|_)attn\.o\.weight$|(?:^|\.)down\.weight$/;
+
+/** How each parameter is initialised, by name: the rule the GPU runtime follows too. */
+export function initRules(graph: Graph): Map<string, InitRule> {
+  const layers = new Map<string, number>(); // stack role → layer count
+  for (const p of graph.params) {
+    if (p.layer) layers.set(p.layer.stack, Math.max(layers.get(p.layer.stack) ?? 0, p.layer.index + 1));
+  }
+  return new Map(graph.params.map((p) => [p.name, ruleFor(p, layers)]));
+}
+
+function ruleFor(p: Param, layers: ReadonlyMap<string, number>): InitRule {
+  if (p.name.endsWith('.bias')) return { kind: 'zeros' };
+  if (p.component === 'norms') return { kind: 'ones' };
+  if (p.layer && RESIDUAL_OUT.test(p.name)) {
+    return { kind: 'normal', std: BASE_STD / Math.sqrt(2 * layers.get(p.layer.stack)!) };
+  }
+  return { kind: 'normal', std: BASE_STD };
+}
+
+/** Initial values of every parameter of `graph`, by name. */
+export function initParams(graph: Graph, seed: number): Map<string, Float32Array> {
+  const rules = initRules(graph);
+  const out = new Map<string, Float32Array>();
+  for (const p of graph.params) {
+    const rule = rules.get(p.name)!;
+    const data = new Float32Array(numelOf(p.shape));
+    if (rule.kind === 'ones') data.fill(1);
+    else if (rule.kind === 'normal') {
+      const rng = makeRng(deriveSeed(seed, p.name));
+      for (let i = 0; i < data.length; i++) data[i] = rule.std * rng.normal();
+    }
+    out.set(p.name, data);
+  }
+  return out;
+}
