@@ -1,0 +1,60 @@
+/**
+ * Tokenizers: byte-level (UTF-8 bytes, vocabulary 256) and character-level (the sorted set of
+ * characters of a corpus, stored with the model so sampling needs no corpus). GPT-2 BPE comes
+ * with the training work (through a well-kept npm package, not a hand-written BPE).
+ */
+export interface Tokenizer {
+  readonly kind: 'byte' | 'char';
+  readonly vocab: number;
+  encode(text: string): number[];
+  decode(ids: readonly number[]): string;
+  /** JSON-able description stored in checkpoints and manifests. */
+  toJSON(): TokenizerData;
+}
+
+export type TokenizerData = { kind: 'byte' } | { kind: 'char'; chars: string[] };
+
+/** A user-facing tokenizer problem (a prompt character outside a char vocabulary, …). */
+export class TokenizerError extends Error {
+  override readonly name = 'TokenizerError';
+}
+
+export function byteTokenizer(): Tokenizer {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  return {
+    kind: 'byte',
+    vocab: 256,
+    encode: (text) => Array.from(enc.encode(text)),
+    decode: (ids) => dec.decode(new Uint8Array(ids)),
+    toJSON: () => ({ kind: 'byte' }),
+  };
+}
+
+export function charTokenizer(chars: readonly string[]): Tokenizer {
+  const index = new Map(chars.map((c, i) => [c, i]));
+  return {
+    kind: 'char',
+    vocab: chars.length,
+    encode(text) {
+      const ids: number[] = [];
+      for (const c of Array.from(text)) {
+        const id = index.get(c);
+        if (id === undefined) throw new TokenizerError(`the character ${JSON.stringify(c)} is not in this model's character vocabulary (${chars.length} characters from its training corpus)`);
+        ids.push(id);
+      }
+      return ids;
+    },
+    decode: (ids) => ids.map((i) => chars[i] ?? '\uFFFD').join(''),
+    toJSON: () => ({ kind: 'char', chars: [...chars] }),
+  };
+}
+
+/** The character vocabulary of a text: its distinct characters in code-point order. */
+export function charsOf(text: string): string[] {
+  return [...new Set(Array.from(text))].sort((a, b) => a.codePointAt(0)! - b.codePointAt(0)!);
+}
+
+export function tokenizerFrom(data: TokenizerData): Tokenizer {
+  return data.kind === 'char' ? charTokenizer(data.chars) : byteTokenizer();
+}
