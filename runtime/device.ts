@@ -20,13 +20,16 @@ export { compileKernel, bindKernel, encodeKernel, KernelCompileError } from './g
 export type { KernelLike } from './gpu/kernel.js';
 
 export interface AcquireOptions extends FeatureAndLimitRequest {
+  /** Enable the 'subgroups' feature when the adapter has it (default true; kernels use it on lavapipe). */
+  subgroups?: boolean;
   powerPreference?: GPUPowerPreference;
   /** Node (Dawn) only: extra flags for Dawn's create(), e.g. 'backend=vulkan', 'adapter=NAME'. */
   dawnFlags?: readonly string[];
   /**
    * Node (Dawn) only: turn off Dawn's robustness transform (the bounds clamps it adds to every
-   * buffer access). 5-10% faster on lavapipe. Only for kernels whose every access is in
-   * bounds by construction: an out-of-bounds access is then undefined behaviour.
+   * buffer access). The design notes measured 5-10% on lavapipe; our matmul showed no
+   * difference (lavapipe bounds-checks every access itself). Only for kernels whose every
+   * access is in bounds by construction: an out-of-bounds access is then undefined behaviour.
    */
   disableRobustness?: boolean;
   label?: string;
@@ -46,6 +49,8 @@ export interface GpuContext {
   /** Which kernel tuning suits this adapter. */
   readonly adapterClass: AdapterClass;
   readonly features: ReadonlySet<string>;
+  /** Smallest subgroup size when the 'subgroups' feature is enabled on the device, else 0. */
+  readonly subgroupMinSize: number;
   /** The device's limits (what was granted, which is at least what was asked). */
   readonly limits: Readonly<Record<string, number>>;
   /** Resolves when the device is lost, including by release() (reason 'destroyed'). */
@@ -93,16 +98,25 @@ async function findGpu(opts: AcquireOptions): Promise<GPU> {
 
 export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuContext> {
   const gpu = await findGpu(opts);
-  const adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+  let adapter: GPUAdapter | null;
+  const flagNote = opts.dawnFlags?.length ? ` with Dawn flags [${opts.dawnFlags.join(', ')}]` : '';
+  try {
+    adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
+  } catch (cause) {
+    // Dawn throws (rather than returning null) when flags such as adapter=NAME match nothing.
+    throw new GpuUnavailableError(`Dawn found no matching WebGPU adapter${flagNote}: ${(cause as Error).message}`,
+      { reason: 'no-adapter', cause });
+  }
   if (!adapter) {
     const where = isNode()
-      ? 'Dawn (npm `webgpu`) found no WebGPU adapter: no GPU driver and no software Vulkan driver is installed'
+      ? `Dawn (npm \`webgpu\`) found no WebGPU adapter${flagNote}: no usable GPU driver and no software Vulkan driver`
       : 'navigator.gpu.requestAdapter() returned null (WebGPU is disabled or blocklisted for this GPU)';
     throw new GpuUnavailableError(`${where}. To fix it, ${isNode() ? SETUP_HINT : 'enable WebGPU in the browser settings or use another machine'}.`,
       { reason: 'no-adapter' });
   }
   const description = describeAdapter(adapter);
-  const descriptor = resolveDeviceDescriptor(adapter, description.summary, opts, opts.label);
+  const optionalFeatures = [...(opts.optionalFeatures ?? []), ...(opts.subgroups === false ? [] : ['subgroups'])];
+  const descriptor = resolveDeviceDescriptor(adapter, description.summary, { ...opts, optionalFeatures }, opts.label);
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice(descriptor);
@@ -137,6 +151,7 @@ function wrapDevice(device: GPUDevice, adapter: AdapterDescription, opts: Acquir
     adapter,
     adapterClass: adapter.adapterClass,
     features: new Set(device.features),
+    subgroupMinSize: device.features.has('subgroups') ? adapter.subgroupMinSize : 0,
     limits,
     lost,
     get isLost() { return isLost; },

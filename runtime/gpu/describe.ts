@@ -15,6 +15,9 @@ export interface AdapterDescription {
   description: string;
   /** The adapter reports itself as a fallback (software) adapter. */
   isFallbackAdapter: boolean;
+  /** Subgroup sizes the adapter may use (0 when it does not say). */
+  subgroupMinSize: number;
+  subgroupMaxSize: number;
   adapterClass: AdapterClass;
   /** One line for logs: "mesa / software / llvmpipe: Mesa 25.0.7 ... [cpu]". */
   summary: string;
@@ -30,7 +33,7 @@ export function classifyAdapter(info: Pick<AdapterDescription, 'vendor' | 'archi
 
 export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
   // Dawn exposes isFallbackAdapter on info (the newer spec); older ones on the adapter.
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean; subgroupMinSize?: number; subgroupMaxSize?: number };
   const legacy = adapter as GPUAdapter & { isFallbackAdapter?: boolean };
   const base = {
     vendor: info.vendor ?? '',
@@ -40,8 +43,9 @@ export function describeAdapter(adapter: GPUAdapter): AdapterDescription {
     isFallbackAdapter: Boolean(info.isFallbackAdapter ?? legacy.isFallbackAdapter ?? false),
   };
   const adapterClass = classifyAdapter(base);
+  const subgroups = { subgroupMinSize: info.subgroupMinSize ?? 0, subgroupMaxSize: info.subgroupMaxSize ?? 0 };
   const parts = [base.vendor, base.architecture, base.description].map((s) => s || '?');
-  return { ...base, adapterClass, summary: `${parts.join(' / ')} [${adapterClass}]` };
+  return { ...base, ...subgroups, adapterClass, summary: `${parts.join(' / ')} [${adapterClass}]` };
 }
 
 /**

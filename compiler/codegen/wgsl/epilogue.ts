@@ -4,9 +4,9 @@
  * component-wise, and `T(c)` splats a constant to either type).
  */
 
-export type Activation = 'none' | 'relu' | 'gelu_tanh' | 'gelu';
+export type Activation = 'none' | 'relu' | 'gelu_tanh' | 'gelu' | 'silu';
 
-export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu_tanh', 'gelu'];
+export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu_tanh', 'gelu', 'silu'];
 
 /** Accuracy of each activation's WGSL against its exact f64 definition (beyond f32 rounding). */
 export const ACTIVATION_ACCURACY: Readonly<Record<Activation, string>> = {
@@ -19,6 +19,8 @@ export const ACTIVATION_ACCURACY: Readonly<Record<Activation, string>> = {
   // |gelu - approx| <= 0.5 * |x| * 1.5e-7 (7.5e-8 |x|) plus f32 rounding; for x < 0 it uses
   // erfc directly, so there is no cancellation in 1 + erf(x/sqrt 2).
   gelu: '|error| <= 7.5e-8 * |x| + f32 rounding (A&S 7.1.26 erfc, |err| <= 1.5e-7)',
+  // x * sigmoid(x) written as x / (1 + exp(-x)): no NaN for large |x|.
+  silu: 'f32 rounding (a few ulp of exp)',
 };
 
 function template(act: Exclude<Activation, 'none'>, T: string, name: string): string {
@@ -33,6 +35,8 @@ function template(act: Exclude<Activation, 'none'>, T: string, name: string): st
         `  return x / (${T}(1.0) + exp(${T}(-2.0) * u));`,
         `}`,
       ].join('\n');
+    case 'silu':
+      return `fn ${name}(x: ${T}) -> ${T} { return x / (${T}(1.0) + exp(-x)); } // x * sigmoid(x)`;
     case 'gelu':
       return [
         `// 0.5 x (1 + erf(x / sqrt 2)) with erfc from Abramowitz & Stegun 7.1.26 (|err| <= 1.5e-7).`,
@@ -63,6 +67,7 @@ export function activationReference(act: Activation): (x: number) => number {
     case 'relu': return (x) => Math.max(x, 0);
     case 'gelu_tanh': return (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
     case 'gelu': return (x) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+    case 'silu': return (x) => x / (1 + Math.exp(-x));
   }
 }
 

@@ -1,19 +1,45 @@
 /**
- * The 'cpu' matmul tuning, for software adapters (Mesa lavapipe/llvmpipe).
+ * The 'cpu' matmul tuning, for software adapters (Mesa lavapipe/llvmpipe, measured on Mesa
+ * 25.0 with LLVM 15 on a 2-core AVX-512 machine).
  *
- * lavapipe runs a workgroup as a loop over SIMD-8 slices of invocations on one CPU thread,
- * each invocation one SIMD lane ("SoA": a vec4 is four 8-wide registers). So:
- *  - no shared memory and no barriers: they are plain memory and a loop split there;
- *  - each invocation accumulates a TM-row × (4·TN4)-column block in registers;
- *  - A is addressed only through the workgroup id, so lavapipe sees the address is uniform
- *    and loads each A element once per SIMD slice (a broadcast) instead of once per lane;
- *  - B is read as vec4<f32> rows when the layout allows (N % 4 == 0 for nn/tn, K % 4 == 0
- *    for nt, where the vec4 runs along K and is transposed in registers).
- * Tails: row and column indices are clamped on read (extra lanes recompute the last valid
- * row/column) and guarded on write, so the k-loop has no branches.
+ * How lavapipe runs a compute shader: a workgroup is a loop over SIMD-8 slices of
+ * invocations on one CPU thread, one invocation per SIMD lane ("SoA": a vec4 is four 8-wide
+ * registers). Arithmetic is cheap; what costs is memory access. A storage-buffer load whose
+ * address is not a compile-time constant is emitted lane by lane (extract the address,
+ * bounds-check, branch, scalar load, insert) — about ten instructions per lane and
+ * component, even when every lane uses the same address (the address is only treated as
+ * uniform when it is built from constants, which a loop counter is not). So the kernel is
+ * designed to minimise lane-loads per FMA:
+ *  - no shared memory, no barriers: every invocation accumulates a TM-row × 4·TN4-column
+ *    block of C in registers (TM·TN4 vec4 accumulators; 8×1 fits the 32 vector registers);
+ *  - B is read as vec4<f32> rows (N % 4 == 0 for nn/tn; for nt the vec4 runs along K and is
+ *    transposed in registers), each lane loading only the columns it owns;
+ *  - A (the operand every lane of a subgroup shares): with subgroups, lane l loads row l's
+ *    next k-values (a vec4 along K) and subgroupBroadcast hands each to all lanes, so each A element
+ *    is loaded once per subgroup instead of once per lane ('shareA'). Without subgroups
+ *    every lane loads its rows' values itself (about half the speed).
+ * Tails: rows and columns are clamped on read (extra lanes recompute the last valid
+ * row/column) and guarded on write, so the k-loop has no branches and every access is in
+ * bounds (safe with Dawn's robustness off); K % kStep is handled by a second, short loop.
  *
- * Tuning log (1024³ nn, lavapipe on 2 cores, sleeping wait, robustness on; GFLOP/s):
- * see TUNING_NOTES below; the default tile is the best measured.
+ * TUNING LOG (1024³ nn unless noted, GFLOP/s, bench/tune-matmul.mjs: interleaved rounds, best
+ * of each; this shared 2-core machine drifts by up to 2x, so only same-run numbers compare.
+ * TensorFlow.js's WebGPU backend in the same conditions: 6.2 quiet, 3.2 when loaded):
+ *   no sharing, 8 rows × vec4, workgroup 64, k step 4 (A as vec4) ....... 10.3
+ *     k step 1: 10.5;  k step 8: 2.8-6 (and 3x the compile time);  a*b+c vs fma(): same
+ *     (lavapipe splits fma into mul+add anyway); workgroup 16: 11.2, 32: 10.1, 8: 9.6
+ *     4 rows × vec4: 9.6;  4 rows × 2 vec4: 4.0;  8 rows × 2 vec4: 2.5;  16 rows: 1.9
+ *     (beyond 32 accumulators LLVM spills)
+ *   lanes on rows instead (each lane 1 row × 32 columns, B address shared): 1.5-2.4
+ *   shareA (subgroupBroadcast of A), 8 rows × vec4:
+ *     k step 4, workgroup 16: 22-24  <- default;  workgroup 8: 24 (same; 16 also fills a
+ *       16-wide subgroup);  k step 8: 17-20;  workgroup 32/64/128 (k8): 11-16
+ *     2 vec4 per lane: 9-13;  16 rows (two broadcast groups): 6.5
+ *     nt: 18.5 (no sharing 11.0);  tn: 20.6 (no sharing 4.5)
+ *   B from an rgba32float texture (textureLoad) instead of a buffer: +15% in a prototype;
+ *     not adopted, it would force matmul operands into textures.
+ *   Dawn's robustness transform on vs off: no measurable difference (lavapipe
+ *     bounds-checks every buffer access itself).
  */
 import type { KernelGeometry, ResolvedMatmul } from './matmul.js';
 
@@ -24,48 +50,65 @@ export interface CpuTile {
   vec4s: number;
   /** Invocations per workgroup (along x). */
   workgroupSize: number;
-  /** Emit fma() rather than a*b+c. */
-  fma: boolean;
-  /** k values per loop iteration when K % kStep == 0 (else 1). */
+  /** k values per main-loop iteration (1, 4 or 8). */
   kStep: number;
-  /** Read A as vec4 along K when kStep is 4 and the layout allows. */
-  aVec: boolean;
+  /** Share A through subgroupBroadcast when the device has subgroups of >= rows lanes. */
+  shareA: boolean;
 }
 
-export const DEFAULT_CPU_TILE: CpuTile = { rows: 8, vec4s: 1, workgroupSize: 64, fma: true, kStep: 4, aVec: true };
+export const DEFAULT_CPU_TILE: CpuTile = { rows: 8, vec4s: 1, workgroupSize: 16, kStep: 4, shareA: true };
 
-export const TUNING_NOTES = `
-(filled in from bench/tune-matmul.mjs runs)
-`;
+interface Layout {
+  shareA: boolean;
+  aVec: boolean; // A declared as vec4 along K (nn/nt, K % 4 == 0)
+  bVec: boolean; // B declared as vec4 (nn/tn: along N; nt: along K)
+  cVec: boolean; // C and bias declared as vec4 (N % 4 == 0)
+  kStep: number;
+  tailStep: number;
+  N4: number;
+  colsGuarded: boolean;
+  rowsGuarded: boolean;
+}
 
-function layout(r: ResolvedMatmul, t: CpuTile) {
-  const { N, K, variant } = r;
-  const kStep = K % t.kStep === 0 ? t.kStep : 1;
-  const aVec = t.aVec && kStep === 4 && variant !== 'tn'; // A rows read as vec4 along K
-  const bVec = variant === 'nt' ? K % 4 === 0 && kStep === 4 : N % 4 === 0;
-  const cVec = N % 4 === 0;
-  return { aVec, bVec, cVec, kStep, N4: Math.ceil(N / 4), K4: K / 4 };
+function layoutOf(r: ResolvedMatmul, t: CpuTile): Layout {
+  const { M, N, K, variant } = r;
+  const aVec = variant !== 'tn' && K % 4 === 0;
+  const bVec = variant === 'nt' ? K % 4 === 0 : N % 4 === 0;
+  const vecK = aVec || (variant === 'nt' && bVec); // blocks must then start at multiples of 4
+  const shareA = t.shareA && r.subgroupMinSize >= t.rows;
+  let kStep = [1, 4, 8].includes(t.kStep) ? t.kStep : 4;
+  if (vecK && kStep < 4) kStep = 4;
+  const N4 = Math.ceil(N / 4);
+  return {
+    shareA,
+    aVec, bVec, cVec: N % 4 === 0, kStep,
+    tailStep: vecK ? 4 : 1,
+    N4,
+    colsGuarded: N4 % (t.workgroupSize * t.vec4s) !== 0,
+    rowsGuarded: M % t.rows !== 0,
+  };
 }
 
 export function cpuMatmulGeometry(r: ResolvedMatmul, t: CpuTile): KernelGeometry {
-  const N4 = Math.ceil(r.N / 4);
+  const L = layoutOf(r, t);
   return {
     workgroupSize: [t.workgroupSize, 1, 1],
-    dispatch: [Math.ceil(N4 / (t.workgroupSize * t.vec4s)), Math.ceil(r.M / t.rows), r.batch],
-    note: `cpu (no shared memory; each invocation ${t.rows} rows × ${4 * t.vec4s} columns; workgroup ${t.workgroupSize})`,
+    dispatch: [Math.ceil(L.N4 / (t.workgroupSize * t.vec4s)), Math.ceil(r.M / t.rows), r.batch],
+    note: `cpu (registers only; each invocation ${t.rows} rows × ${4 * t.vec4s} columns; workgroup ${t.workgroupSize}; ` +
+      `k step ${L.kStep}; A ${L.shareA ? 'shared by subgroupBroadcast' : 'loaded per lane'})`,
   };
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 const COMP = ['x', 'y', 'z', 'w'];
 const ty = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
+const plus = (kk: number) => (kk === 0 ? 'k' : `(k + ${kk}u)`);
 
-export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): string {
+/** WGSL for a matmul 'cpu' kernel: enable directives (go first) and the rest. */
+export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[]; body: string } {
   const { M, N, K, variant, batch } = r;
-  const L = layout(r, t);
+  const L = layoutOf(r, t);
   const TM = t.rows, TN4 = t.vec4s, WG = t.workgroupSize;
-  const rowsGuarded = M % TM !== 0;
-  const colsGuarded = L.N4 % (WG * TN4) !== 0;
   const out: string[] = [];
   const line = (s: string, depth = 1) => out.push('  '.repeat(depth) + s);
 
@@ -76,93 +119,126 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): string {
   out.push(`@group(0) @binding(3) var<storage, read_write> C: array<${ty(L.cVec)}>;`);
   out.push('');
   out.push(`@compute @workgroup_size(${WG})`);
-  out.push(`fn ${r.entryPoint}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {`);
+  out.push(`fn ${r.entryPoint}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>` +
+    `${L.shareA ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {`);
 
   // Batch offsets, in units of each array's element type.
-  const off = (name: string) => (batch > 1 ? name : '0u');
+  const aOff = batch > 1 ? 'aOff' : '0u', bOff = batch > 1 ? 'bOff' : '0u', cOff = batch > 1 ? 'cOff' : '0u';
   if (batch > 1) {
     line(`let aOff = wg.z * ${(M * K) / (L.aVec ? 4 : 1)}u;`);
     line(`let bOff = wg.z * ${(K * N) / (L.bVec ? 4 : 1)}u;`);
     line(`let cOff = wg.z * ${(M * N) / (L.cVec ? 4 : 1)}u;`);
   }
-  const aOff = off('aOff'), bOff = off('bOff'), cOff = off('cOff');
-
-  line(`// Rows depend only on the workgroup id (uniform: lavapipe loads A once per SIMD slice).`);
+  const aStride = L.aVec ? K / 4 : K; // row stride of A (nn/nt) in elements of A
   line(`let row0 = wg.y * ${TM}u;`);
-  for (const i of range(TM)) line(rowsGuarded ? `let r${i} = min(row0 + ${i}u, M - 1u);` : `let r${i} = row0 + ${i}u;`);
-  line(`// vec4 column groups of C handled by this invocation (clamped copies for reading).`);
+  if (L.shareA) {
+    line(`// Lane l loads row l's k-values; subgroupBroadcast shares them with the other lanes.`);
+    line(`let myRow = min(row0 + lane, M - 1u);`);
+    if (variant !== 'tn') line(`let aMine = ${aOff} + myRow * ${aStride}u;`);
+  } else {
+    for (const i of range(TM)) {
+      line(L.rowsGuarded ? `let r${i} = min(row0 + ${i}u, M - 1u);` : `let r${i} = row0 + ${i}u;`);
+      if (variant !== 'tn') line(`let a${i}Base = ${aOff} + r${i} * ${aStride}u;`);
+    }
+  }
+  line(`// vec4 column groups of C owned by this invocation (cc: clamped copies for reading).`);
   for (const j of range(TN4)) {
     line(`let c${j} = wg.x * ${WG * TN4}u + ${j * WG}u + lid.x;`);
-    line(colsGuarded ? `let cc${j} = min(c${j}, N4 - 1u);` : `let cc${j} = c${j};`);
+    line(L.colsGuarded ? `let cc${j} = min(c${j}, N4 - 1u);` : `let cc${j} = c${j};`);
   }
-  // Scalar column indices where B or C is addressed per element.
-  const needScalarCols = !L.bVec || !L.cVec || variant === 'nt';
-  if (needScalarCols) {
+  if (!L.bVec || !L.cVec || variant === 'nt') {
     for (const j of range(TN4)) for (const q of range(4)) {
-      line(N % 4 === 0 && !colsGuarded ? `let n${j}_${q} = cc${j} * 4u + ${q}u;` : `let n${j}_${q} = min(cc${j} * 4u + ${q}u, N - 1u);`);
+      line(N % 4 === 0 && !L.colsGuarded ? `let n${j}_${q} = cc${j} * 4u + ${q}u;` : `let n${j}_${q} = min(cc${j} * 4u + ${q}u, N - 1u);`);
     }
   }
-  // Row bases of A.
-  for (const i of range(TM)) {
-    if (variant === 'tn') continue;
-    line(`let a${i}Base = ${aOff} + r${i} * ${L.aVec ? K / 4 : K}u;`);
+  if (variant === 'nt') {
+    for (const j of range(TN4)) for (const q of range(4)) line(`let b${j}_${q}Base = ${bOff} + n${j}_${q} * ${L.bVec ? K / 4 : K}u;`);
   }
-  if (variant === 'nt') for (const j of range(TN4)) for (const q of range(4)) line(`let b${j}_${q}Base = ${bOff} + n${j}_${q} * ${L.bVec ? K / 4 : K}u;`);
-
   for (const i of range(TM)) for (const j of range(TN4)) line(`var acc${i}_${j} = vec4<f32>(0.0);`);
-  line(`for (var k = 0u; k < K; k += ${L.kStep}u) {`);
-  // A values a{i}_{kk} (scalars).
-  const aExpr: string[][] = range(TM).map(() => []);
-  for (const i of range(TM)) {
-    if (variant !== 'tn' && L.aVec) {
-      line(`let a${i} = A[a${i}Base + k / 4u];`, 2);
-      for (const kk of range(L.kStep)) aExpr[i]![kk] = `a${i}.${COMP[kk]}`;
-    } else {
-      for (const kk of range(L.kStep)) {
-        const kIdx = kk === 0 ? 'k' : `(k + ${kk}u)`;
-        const idx = variant === 'tn' ? `${aOff} + ${kIdx} * M + r${i}` : `a${i}Base + ${kIdx}`;
-        line(`let a${i}_${kk} = A[${idx}];`, 2);
-        aExpr[i]![kk] = `a${i}_${kk}`;
-      }
-    }
-  }
-  // B values b{j}_{kk} (vec4 over 4 columns).
-  for (const j of range(TN4)) {
-    if (variant === 'nt' && L.bVec) {
-      for (const q of range(4)) line(`let bt${j}_${q} = B[b${j}_${q}Base + k / 4u];`, 2);
-      for (const kk of range(L.kStep)) {
-        line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `bt${j}_${q}.${COMP[kk]}`).join(', ')});`, 2);
-      }
-      continue;
-    }
-    for (const kk of range(L.kStep)) {
-      const kIdx = kk === 0 ? 'k' : `(k + ${kk}u)`;
-      if (variant === 'nt') {
-        line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `B[b${j}_${q}Base + ${kIdx}]`).join(', ')});`, 2);
-      } else if (L.bVec) {
-        line(`let b${j}_${kk} = B[${bOff} + ${kIdx} * N4 + cc${j}];`, 2);
+
+  /** Loads and FMAs for k .. k+S-1 (k a multiple of 4 whenever S >= 4). */
+  const kBlock = (S: number) => {
+    const d = 2;
+    // a(i, kk): the A value of row i at k + kk, as an expression.
+    let a: (i: number, kk: number) => string;
+    if (L.shareA) {
+      const mine: string[] = [];
+      if (variant !== 'tn' && L.aVec) {
+        for (const h of range(S / 4)) line(`let am${h} = A[aMine + k / 4u${h ? ` + ${h}u` : ''}];`, d);
+        for (const kk of range(S)) mine.push(`am${kk >> 2}.${COMP[kk & 3]}`);
       } else {
-        line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `B[${bOff} + ${kIdx} * N + n${j}_${q}]`).join(', ')});`, 2);
+        for (const kk of range(S)) {
+          const idx = variant === 'tn' ? `${aOff} + ${plus(kk)} * M + myRow` : `aMine + ${plus(kk)}`;
+          line(`let am${kk} = A[${idx}];`, d);
+          mine.push(`am${kk}`);
+        }
+      }
+      a = (i, kk) => `subgroupBroadcast(${mine[kk]}, ${i}u)`;
+    } else {
+      const names: string[][] = range(TM).map(() => []);
+      for (const i of range(TM)) {
+        if (variant !== 'tn' && L.aVec) {
+          for (const h of range(S / 4)) line(`let a${i}_${h} = A[a${i}Base + k / 4u${h ? ` + ${h}u` : ''}];`, d);
+          for (const kk of range(S)) names[i]!.push(`a${i}_${kk >> 2}.${COMP[kk & 3]}`);
+        } else {
+          for (const kk of range(S)) {
+            const idx = variant === 'tn' ? `${aOff} + ${plus(kk)} * M + r${i}` : `a${i}Base + ${plus(kk)}`;
+            line(`let a${i}_${kk} = A[${idx}];`, d);
+            names[i]!.push(`a${i}_${kk}`);
+          }
+        }
+      }
+      a = (i, kk) => names[i]![kk]!;
+    }
+    // b(j, kk): vec4 of B over this invocation's 4 columns of group j at k + kk.
+    for (const j of range(TN4)) {
+      if (variant === 'nt' && L.bVec) {
+        for (const q of range(4)) for (const h of range(S / 4)) {
+          line(`let bt${j}_${q}_${h} = B[b${j}_${q}Base + k / 4u${h ? ` + ${h}u` : ''}];`, d);
+        }
+        for (const kk of range(S)) {
+          line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `bt${j}_${q}_${kk >> 2}.${COMP[kk & 3]}`).join(', ')});`, d);
+        }
+        continue;
+      }
+      for (const kk of range(S)) {
+        if (variant === 'nt') {
+          line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `B[b${j}_${q}Base + ${plus(kk)}]`).join(', ')});`, d);
+        } else if (L.bVec) {
+          line(`let b${j}_${kk} = B[${bOff} + ${plus(kk)} * N4 + cc${j}];`, d);
+        } else {
+          line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `B[${bOff} + ${plus(kk)} * N + n${j}_${q}]`).join(', ')});`, d);
+        }
       }
     }
+    for (const kk of range(S)) for (const i of range(TM)) for (const j of range(TN4)) {
+      line(`acc${i}_${j} = fma(vec4<f32>(${a(i, kk)}), b${j}_${kk}, acc${i}_${j});`, d);
+    }
+  };
+
+  const kMain = K - (K % L.kStep);
+  if (kMain > 0) {
+    line(`for (var k = 0u; k < ${kMain}u; k += ${L.kStep}u) {`);
+    kBlock(L.kStep);
+    line('}');
   }
-  for (const kk of range(L.kStep)) for (const i of range(TM)) for (const j of range(TN4)) {
-    const a = aExpr[i]![kk]!, b = `b${j}_${kk}`, acc = `acc${i}_${j}`;
-    line(t.fma ? `${acc} = fma(vec4<f32>(${a}), ${b}, ${acc});` : `${acc} += ${a} * ${b};`, 2);
+  if (kMain < K) {
+    line(`for (var k = ${kMain}u; k < K; k += ${L.tailStep}u) {`);
+    kBlock(L.tailStep);
+    line('}');
   }
-  line('}');
 
   // Epilogue: bias, activation, guarded store.
   for (const j of range(TN4)) {
-    const depth = colsGuarded ? 2 : 1;
-    if (colsGuarded) line(`if (c${j} < N4) {`);
+    const depth = L.colsGuarded ? 2 : 1;
+    if (L.colsGuarded) line(`if (c${j} < N4) {`);
     if (r.bias) {
       line(L.cVec ? `let bias${j} = bias[cc${j}];` : `let bias${j} = vec4<f32>(${range(4).map((q) => `bias[n${j}_${q}]`).join(', ')});`, depth);
     }
     for (const i of range(TM)) {
       const v = `act4(acc${i}_${j}${r.bias ? ` + bias${j}` : ''})`;
-      const rowDepth = rowsGuarded ? depth + 1 : depth;
-      if (rowsGuarded) line(`if (row0 + ${i}u < M) {`, depth);
+      const rowDepth = L.rowsGuarded ? depth + 1 : depth;
+      if (L.rowsGuarded) line(`if (row0 + ${i}u < M) {`, depth);
       if (L.cVec) {
         line(`C[${cOff} + (row0 + ${i}u) * N4 + c${j}] = ${v};`, rowDepth);
       } else {
@@ -172,10 +248,10 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): string {
           line(`if (${col} < N) { C[${cOff} + (row0 + ${i}u) * N + ${col}] = v${i}_${j}.${COMP[q]}; }`, rowDepth);
         }
       }
-      if (rowsGuarded) line('}', depth);
+      if (L.rowsGuarded) line('}', depth);
     }
-    if (colsGuarded) line('}');
+    if (L.colsGuarded) line('}');
   }
   out.push('}');
-  return out.join('\n');
+  return { enables: L.shareA ? ['enable subgroups;'] : [], body: out.join('\n') };
 }

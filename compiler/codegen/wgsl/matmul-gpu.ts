@@ -1,9 +1,11 @@
 /**
  * The 'gpu' matmul tuning: the classic shared-memory tiled kernel. A 16×16 workgroup
- * computes a 64×64 tile of C, stepping K by 16; each invocation owns a 4×4 block at stride
- * 16 (rows ty + 16i, columns tx + 16j), so global loads and stores of neighbouring
- * invocations are adjacent. Tiles are staged with bounds checks (zero fill), so any
- * M, N, K works. Correctness is tested on lavapipe; speed matters only on real GPUs.
+ * computes a 64×64 tile of C, stepping K by 16 through workgroup memory; each invocation
+ * owns a 4×4 block (rows 4·ty.., columns 4·tx..) held as four vec4 accumulators and reads
+ * its A and B fragments from workgroup memory as one vec4 each per k. Tiles are staged with
+ * bounds checks (zero fill), so any M, N, K works. Correctness is tested on lavapipe, where
+ * this kernel is slow (shared memory and barriers cost there; see matmul-cpu.ts); its
+ * speed matters only on real GPUs.
  */
 import type { KernelGeometry, ResolvedMatmul } from './matmul.js';
 
@@ -18,6 +20,7 @@ export function gpuMatmulGeometry(r: ResolvedMatmul): KernelGeometry {
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+const COMP = ['x', 'y', 'z', 'w'];
 
 export function emitGpuMatmul(r: ResolvedMatmul): string {
   const { M, N, K, variant, batch } = r;
@@ -32,21 +35,22 @@ export function emitGpuMatmul(r: ResolvedMatmul): string {
     ? `let kk = e % ${BK}u; let nn = e / ${BK}u;`
     : `let nn = e % ${TILE}u; let kk = e / ${TILE}u;`;
   const off = (name: string, size: number) => (batch > 1 ? `wg.z * ${size}u + ` : '') + name;
+  const V = TILE / 4; // vec4s per tile row
   const L: string[] = [];
   L.push(`const M = ${M}u;`, `const N = ${N}u;`, `const K = ${K}u;`);
   L.push(`@group(0) @binding(0) var<storage, read> A: array<f32>;`);
   L.push(`@group(0) @binding(1) var<storage, read> B: array<f32>;`);
   if (r.bias) L.push(`@group(0) @binding(2) var<storage, read> bias: array<f32>;`);
   L.push(`@group(0) @binding(3) var<storage, read_write> C: array<f32>;`);
-  L.push(`var<workgroup> As: array<f32, ${TILE * BK}>; // [kk][mm]`);
-  L.push(`var<workgroup> Bs: array<f32, ${TILE * BK}>; // [kk][nn]`);
+  L.push(`var<workgroup> As: array<vec4<f32>, ${BK * V}>; // [kk][mm / 4], component mm % 4`);
+  L.push(`var<workgroup> Bs: array<vec4<f32>, ${BK * V}>; // [kk][nn / 4], component nn % 4`);
   L.push('');
   L.push(`@compute @workgroup_size(${THREADS}, ${THREADS})`);
   L.push(`fn ${r.entryPoint}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,`);
   L.push(`        @builtin(local_invocation_index) tid: u32) {`);
   L.push(`  let m0 = wg.y * ${TILE}u;`);
   L.push(`  let n0 = wg.x * ${TILE}u;`);
-  for (const i of range(PER)) for (const j of range(PER)) L.push(`  var acc${i}_${j} = 0.0;`);
+  for (const i of range(PER)) L.push(`  var acc${i} = vec4<f32>(0.0); // row 4·ty + ${i}, columns 4·tx ..`);
   L.push(`  for (var k0 = 0u; k0 < K; k0 += ${BK}u) {`);
   L.push(`    for (var e = tid; e < ${TILE * BK}u; e += ${THREADS * THREADS}u) {`);
   L.push(`      {`);
@@ -54,28 +58,32 @@ export function emitGpuMatmul(r: ResolvedMatmul): string {
   L.push(`        let m = m0 + mm; let k = k0 + kk;`);
   L.push(`        var v = 0.0;`);
   L.push(`        if (m < M && k < K) { v = A[${off(aIdx, M * K)}]; }`);
-  L.push(`        As[kk * ${TILE}u + mm] = v;`);
+  L.push(`        As[kk * ${V}u + mm / 4u][mm % 4u] = v;`);
   L.push(`      }`);
   L.push(`      {`);
   L.push(`        ${bSplit}`);
   L.push(`        let n = n0 + nn; let k = k0 + kk;`);
   L.push(`        var v = 0.0;`);
   L.push(`        if (n < N && k < K) { v = B[${off(bIdx, K * N)}]; }`);
-  L.push(`        Bs[kk * ${TILE}u + nn] = v;`);
+  L.push(`        Bs[kk * ${V}u + nn / 4u][nn % 4u] = v;`);
   L.push(`      }`);
   L.push(`    }`);
   L.push(`    workgroupBarrier();`);
   L.push(`    for (var kk = 0u; kk < ${BK}u; kk++) {`);
-  for (const i of range(PER)) L.push(`      let a${i} = As[kk * ${TILE}u + lid.y + ${i * THREADS}u];`);
-  for (const j of range(PER)) L.push(`      let b${j} = Bs[kk * ${TILE}u + lid.x + ${j * THREADS}u];`);
-  for (const i of range(PER)) for (const j of range(PER)) L.push(`      acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`);
+  L.push(`      let a = As[kk * ${V}u + lid.y];`);
+  L.push(`      let b = Bs[kk * ${V}u + lid.x];`);
+  for (const i of range(PER)) L.push(`      acc${i} = fma(vec4<f32>(a.${COMP[i]}), b, acc${i});`);
   L.push(`    }`);
   L.push(`    workgroupBarrier();`);
   L.push(`  }`);
-  for (const i of range(PER)) for (const j of range(PER)) {
+  for (const i of range(PER)) {
     L.push(`  {`);
-    L.push(`    let m = m0 + lid.y + ${i * THREADS}u; let n = n0 + lid.x + ${j * THREADS}u;`);
-    L.push(`    if (m < M && n < N) { C[${off('m * N + n', M * N)}] = act(acc${i}_${j}${r.bias ? ' + bias[n]' : ''}); }`);
+    L.push(`    let m = m0 + lid.y * ${PER}u + ${i}u;`);
+    L.push(`    if (m < M) {`);
+    for (const j of range(PER)) {
+      L.push(`      { let n = n0 + lid.x * ${PER}u + ${j}u; if (n < N) { C[${off('m * N + n', M * N)}] = act(acc${i}.${COMP[j]}${r.bias ? ' + bias[n]' : ''}); } }`);
+    }
+    L.push(`    }`);
     L.push(`  }`);
   }
   L.push('}');

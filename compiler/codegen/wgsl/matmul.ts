@@ -5,7 +5,7 @@
  *   variant 'nt':  C[M,N] = A[M,K] · Bᵀ, B stored [N,K]   (tied LM head, dX = dY · Wᵀ)
  *   variant 'tn':  C[M,N] = Aᵀ · B,  A stored [K,M]       (weight gradients dW = Xᵀ · dY)
  *
- * then C += bias[N] (optional) and C = act(C) (none | relu | gelu_tanh | gelu), optionally
+ * then C += bias[N] (optional) and C = act(C) (none | relu | gelu_tanh | gelu | silu), optionally
  * `batch` independent matmuls laid out one after another (A, B and C each contiguous per
  * batch entry; bias shared). All buffers are row-major f32. Correct for any M, N, K >= 1.
  *
@@ -39,6 +39,11 @@ export interface MatmulSpec {
   /** Independent matmuls in one dispatch (dispatch z). Default 1. */
   batch?: number;
   tuning: KernelTuning;
+  /**
+   * The device's minimum subgroup size when the 'subgroups' feature is enabled on it
+   * (GpuContext.subgroupMinSize); 0 or absent: the kernel uses no subgroup operations.
+   */
+  subgroupMinSize?: number;
   /** Override the 'cpu' register tile (for tuning experiments). */
   cpuTile?: Partial<CpuTile>;
   /** Name used for the entry point, e.g. 'matmul_qkv'. Default 'matmul'. */
@@ -77,6 +82,7 @@ export interface ResolvedMatmul {
   batch: number;
   tuning: KernelTuning;
   entryPoint: string;
+  subgroupMinSize: number;
 }
 
 const MAX_WORKGROUPS_PER_DIM = 65535; // WebGPU's guaranteed minimum for maxComputeWorkgroupsPerDimension
@@ -96,6 +102,7 @@ function resolve(spec: MatmulSpec): ResolvedMatmul {
     bias: spec.bias ?? false,
     activation: spec.activation ?? 'none',
     batch, tuning: spec.tuning, entryPoint,
+    subgroupMinSize: spec.subgroupMinSize ?? 0,
   };
 }
 
@@ -154,11 +161,12 @@ export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
       throw new Error(`matmul ${r.entryPoint}: needs ${n} workgroups along dispatch axis ${axis}, over WebGPU's ${MAX_WORKGROUPS_PER_DIM}; split the matmul`);
     }
   }
-  const body = r.tuning === 'cpu'
+  const { enables, body } = r.tuning === 'cpu'
     ? emitCpuMatmul(r, { ...DEFAULT_CPU_TILE, ...spec.cpuTile })
-    : emitGpuMatmul(r);
+    : { enables: [], body: emitGpuMatmul(r) };
   const code = [
     header(r, flops, bytes, geometry.note),
+    ...enables,
     '',
     activationWgsl(r.activation),
     '',
