@@ -14,7 +14,7 @@ import { type Host, type Program, resolveProgram } from './semantics/resolve.js'
 import { didYouMean } from './semantics/suggest.js';
 import { nodeHost } from './cli/host.js';
 
-export const MSPEC_VERSION = '0.1.0';
+export { MSPEC_VERSION } from './version.js';
 
 export interface CompileOptions extends AnalyzeOptions {
   /** Build only this model of the file (`file.model#name`). */

@@ -11,6 +11,9 @@ import { runCheck } from './check.js';
 import { runDiff } from './diff.js';
 import { runFmt } from './fmt.js';
 import { runInfo } from './info.js';
+import { runBuild } from './build.js';
+import { runSample } from './sample.js';
+import { inGpuChild, runInGpuChild } from './gpu-child.js';
 
 type Handler = () => number | Promise<number>;
 
@@ -72,7 +75,38 @@ export function cli(argv: string[]): Argv {
           .conflicts('write', 'check'),
       (a) => guarded(() => runFmt({ files: a.files as string[], write: a.write ?? false, check: a.check ?? false })),
     )
-    .demandCommand(1, 'name a command: check, info, diff or fmt')
+    .command(
+      'build <target>',
+      'generate WGSL kernels, a TypeScript module and a manifest for each model',
+      (y) =>
+        y
+          .positional('target', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
+          .option('out', { alias: 'o', type: 'string', default: 'out', describe: 'output folder (one subfolder per model)' })
+          .option('explain', { type: 'boolean', default: false, describe: 'print the fused-kernel plan' })
+          .option('tuning', { choices: ['auto', 'cpu', 'gpu'] as const, default: 'auto' as const, describe: "kernel tuning: 'cpu' for software adapters (lavapipe), 'gpu' otherwise; auto asks the adapter" })
+          .option('runtime-import', { type: 'string', default: 'mspec/runtime', describe: 'module specifier the generated module imports the runtime from' }),
+      (a) => guarded(() => inGpuChild() ? runBuild({ target: a.target as string, out: a.out, explain: a.explain, tuning: a.tuning, runtimeImport: a['runtime-import'] }) : runInGpuChild()),
+    )
+    .command(
+      'sample <target>',
+      'generate text from a spec (seeded init) or a checkpoint (.safetensors), streaming tokens',
+      (y) =>
+        y
+          .positional('target', { type: 'string', demandOption: true, describe: 'file.model[#name] or a .safetensors checkpoint' })
+          .option('prompt', { type: 'string', default: '', describe: 'text to continue' })
+          .option('max-tokens', { type: 'number', default: 100 })
+          .option('temperature', { type: 'number', default: 1, describe: '0 = greedy' })
+          .option('top-k', { type: 'number', default: 0, describe: 'keep the k most likely tokens (0 = all)' })
+          .option('top-p', { type: 'number', default: 1, describe: 'nucleus sampling threshold' })
+          .option('seed', { type: 'number', default: 0 })
+          .option('stop', { type: 'string', array: true, default: [] as string[], describe: 'stop after this string (repeatable)' })
+          .option('slide', { type: 'boolean', default: false, describe: 'at the context limit keep the last half of the window instead of stopping' }),
+      (a) =>
+        guarded(() =>
+          !inGpuChild() ? runInGpuChild() : runSample({ target: a.target as string, prompt: a.prompt, maxTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], seed: a.seed, stop: a.stop as string[], slide: a.slide }),
+        ),
+    )
+    .demandCommand(1, 'name a command: check, info, diff, fmt, build or sample')
     .strict()
     .recommendCommands()
     .version(MSPEC_VERSION)

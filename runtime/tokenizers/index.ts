@@ -1,10 +1,12 @@
 /**
- * Tokenizers: byte-level (UTF-8 bytes, vocabulary 256) and character-level (the sorted set of
- * characters of a corpus, stored with the model so sampling needs no corpus). GPT-2 BPE comes
- * with the training work (through a well-kept npm package, not a hand-written BPE).
+ * Tokenizers: byte-level (UTF-8 bytes, vocabulary 256), character-level (the sorted set of
+ * characters of a corpus, stored with the model so sampling needs no corpus) and GPT-2 BPE
+ * (vocabulary 50257, through the `gpt-tokenizer` npm package; see ./gpt2.ts).
  */
+import { gpt2Tokenizer } from './gpt2.js';
+
 export interface Tokenizer {
-  readonly kind: 'byte' | 'char';
+  readonly kind: 'byte' | 'char' | 'gpt2';
   readonly vocab: number;
   encode(text: string): number[];
   decode(ids: readonly number[]): string;
@@ -12,7 +14,7 @@ export interface Tokenizer {
   toJSON(): TokenizerData;
 }
 
-export type TokenizerData = { kind: 'byte' } | { kind: 'char'; chars: string[] };
+export type TokenizerData = { kind: 'byte' } | { kind: 'char'; chars: string[] } | { kind: 'gpt2' };
 
 /** A user-facing tokenizer problem (a prompt character outside a char vocabulary, …). */
 export class TokenizerError extends Error {
@@ -56,5 +58,12 @@ export function charsOf(text: string): string[] {
 }
 
 export function tokenizerFrom(data: TokenizerData): Tokenizer {
-  return data.kind === 'char' ? charTokenizer(data.chars) : byteTokenizer();
+  switch (data.kind) {
+    case 'char':
+      return charTokenizer(data.chars);
+    case 'gpt2':
+      return gpt2Tokenizer();
+    default:
+      return byteTokenizer();
+  }
 }

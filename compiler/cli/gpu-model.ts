@@ -1,0 +1,78 @@
+/**
+ * Shared by `build` and `sample`: compile a spec (from files, or from the sources a
+ * checkpoint carries) for the GPU, with its tokenizer, reporting problems as diagnostics.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { compileForGpu, type SpecSources } from '../codegen/compile-model.js';
+import type { KernelTuning } from '../codegen/wgsl/matmul.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import type { SourceFile } from '../diagnostics/span.js';
+import { compileFile, type CompiledModel } from '../index.js';
+import type { Host } from '../semantics/resolve.js';
+import type { CompiledModelData } from '../../runtime/model-runtime.js';
+import { builtinCorpusText, isBuiltinCorpus } from '../../runtime/data/corpus.js';
+import { charsOf, type TokenizerData } from '../../runtime/tokenizers/index.js';
+import { nodeHost } from './host.js';
+
+export interface GpuModel {
+  readonly model: CompiledModel;
+  readonly data: CompiledModelData;
+}
+
+export interface GpuCompile {
+  readonly models: GpuModel[];
+  readonly diagnostics: Diagnostic[];
+  readonly sources: ReadonlyMap<string, SourceFile>;
+}
+
+/** Compiles every model of `file` (or just `model`) for the GPU. `host` defaults to the file system. */
+export function compileGpu(file: string, opts: { model?: string | undefined; tuning: KernelTuning; subgroupMinSize?: number; host?: Host }): GpuCompile {
+  const r = compileFile(file, { model: opts.model, ...(opts.host ? { host: opts.host } : {}) });
+  const diagnostics = [...r.diagnostics];
+  const models: GpuModel[] = [];
+  if (diagnostics.some((d) => d.severity === 'error')) return { models, diagnostics, sources: r.sources };
+  const sources: SpecSources = { entry: file, files: Object.fromEntries([...r.sources].map(([k, v]) => [k, v.text])) };
+  for (const m of r.models) {
+    if (!m.ok || !m.graph) continue;
+    let tokenizer: TokenizerData | null;
+    try {
+      tokenizer = tokenizerFor(m, file, opts.host);
+    } catch (e) {
+      diagnostics.push({ code: 'MS5002', severity: 'error', message: (e as Error).message, span: m.spec.span });
+      continue;
+    }
+    const c = compileForGpu(m.spec, m.graph, sources, { tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize ?? 0, tokenizer });
+    diagnostics.push(...c.diagnostics);
+    if (c.data) models.push({ model: m, data: c.data });
+  }
+  return { models, diagnostics, sources: r.sources };
+}
+
+function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerData | null {
+  const t = m.spec.train;
+  if (!t) return m.spec.vocab >= 256 ? { kind: 'byte' } : null;
+  if (t.tokenizer === 'byte') return { kind: 'byte' };
+  if (t.tokenizer === 'char') {
+    let text: string;
+    if (isBuiltinCorpus(t.data)) text = builtinCorpusText(t.data);
+    else {
+      const path = join(dirname(file), t.data);
+      const got = host ? host.readFile(path) : readFileSync(path, 'utf8');
+      if (typeof got !== 'string') throw new Error(`cannot read the training data '${path}' to build the character vocabulary: ${got.error}`);
+      text = got;
+    }
+    const chars = charsOf(text);
+    if (chars.length !== m.spec.vocab) throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab}`);
+    return { kind: 'char', chars };
+  }
+  throw new Error("the gpt2 tokenizer is not available for sampling yet; use tokenizer = byte or char");
+}
+
+/** A host that serves the files a checkpoint carries (its spec and everything it imports). */
+export function memoryHost(files: Readonly<Record<string, string>>): Host {
+  return {
+    readFile: (p) => files[p] ?? { error: 'not in the checkpoint' },
+    charVocab: (data, specFile) => nodeHost.charVocab(data, specFile),
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The generated TypeScript module of one model (written with ts-morph: structures added in
+ * one batch, bodies through the code writer). It is a thin, typed face over the runtime: the
+ * parameter table (names, shapes, offsets into one flat f32 view), the model's dimensions,
+ * and init / load / save / forward / generate. The plans (WGSL kernels, buffers, dispatch
+ * order) travel beside it in plan.json.
+ */
+import { Project, StructureKind, VariableDeclarationKind, type SourceFile } from 'ts-morph';
+import type { ModelSpec } from '../../semantics/model.js';
+import type { CompiledModelData } from '../../../runtime/model-runtime.js';
+
+export function className(model: string): string {
+  const parts = model.split(/[^A-Za-z0-9]+/).filter(Boolean);
+  const name = parts.map((p) => p[0]!.toUpperCase() + p.slice(1)).join('');
+  return /^[0-9]/.test(name) ? `Model${name}` : name || 'Model';
+}
+
+export interface ModuleOptions {
+  /** How the module imports the runtime, e.g. 'mspec/runtime'. */
+  readonly runtimeImport: string;
+}
+
+export function generateModule(project: Project, path: string, spec: ModelSpec, data: CompiledModelData, opts: ModuleOptions): SourceFile {
+  const cls = className(spec.name);
+  let offset = 0;
+  const params = data.params.map((p) => {
+    const n = p.shape.reduce((a, b) => a * b, 1);
+    const entry = { name: p.name, shape: [...p.shape], offset, size: n };
+    offset += n;
+    return entry;
+  });
+  const layers = spec.decoder?.layers ?? [];
+  const l0 = layers[0]!;
+  const config = {
+    vocab: spec.vocab,
+    context: spec.context,
+    d_model: spec.d_model,
+    layers: layers.length,
+    heads: l0.attention.heads,
+    kv_heads: l0.attention.kv_heads,
+    head_dim: l0.attention.head_dim,
+    positions: spec.embedding.positions.kind,
+    tied: spec.embedding.tied,
+  };
+  const file = project.createSourceFile(path, '', { overwrite: true });
+  file.addImportDeclarations([
+    { moduleSpecifier: opts.runtimeImport, namedImports: ['ModelRuntime', { name: 'CompiledModelData', isTypeOnly: true }, { name: 'GenerateOptions', isTypeOnly: true }, { name: 'GpuContext', isTypeOnly: true }] },
+    { moduleSpecifier: './plan.json', defaultImport: 'plan', attributes: [{ name: 'type', value: 'json' }] },
+  ]);
+  file.addVariableStatement({
+    isExported: true,
+    declarationKind: VariableDeclarationKind.Const,
+    docs: ['Every parameter: its name (as in checkpoints), shape, and offset/size in a flat f32 view of all weights.'],
+    declarations: [{ name: 'PARAMETERS', initializer: `${JSON.stringify(params)} as const` }],
+  });
+  file.addVariableStatement({
+    isExported: true,
+    declarationKind: VariableDeclarationKind.Const,
+    docs: ['The resolved dimensions of the model.'],
+    declarations: [{ name: 'CONFIG', initializer: `${JSON.stringify(config)} as const` }],
+  });
+  file.addClass({
+    kind: StructureKind.Class,
+    name: cls,
+    isExported: true,
+    docs: [`${spec.name}: ${layers.length} layers, d_model ${spec.d_model}, ${config.heads} heads (${config.kv_heads} KV), context ${spec.context}, vocab ${spec.vocab}; ${data.params.length} tensors, ${offset} parameters.`],
+    properties: [
+      { name: 'parameters', isStatic: true, isReadonly: true, initializer: 'PARAMETERS' },
+      { name: 'config', isStatic: true, isReadonly: true, initializer: 'CONFIG' },
+      { name: 'parameterCount', isStatic: true, isReadonly: true, initializer: String(offset) },
+    ],
+    ctors: [{ parameters: [{ name: 'runtime', type: 'ModelRuntime', isReadonly: true }], statements: [], docs: ['Use the static create() instead.'] }],
+    methods: [
+      {
+        name: 'create',
+        isStatic: true,
+        isAsync: true,
+        docs: ['Compiles the kernels on a WebGPU device (Dawn in Node, navigator.gpu in a browser).'],
+        parameters: [{ name: 'opts', type: '{ gpu?: GpuContext }', initializer: '{}' }],
+        returnType: `Promise<${cls}>`,
+        statements: [`return new ${cls}(await ModelRuntime.create(plan as unknown as CompiledModelData, opts));`],
+      },
+      { name: 'init', docs: ['Deterministic GPT-2-style initialisation from a seed.'], parameters: [{ name: 'seed', type: 'number' }], returnType: 'void', statements: ['this.runtime.init(seed);'] },
+      { name: 'load', docs: ['Loads a safetensors checkpoint; every tensor is checked against the spec.'], parameters: [{ name: 'path', type: 'string' }], returnType: 'void', statements: ['this.runtime.load(path);'] },
+      { name: 'save', docs: ['Saves a safetensors checkpoint (atomically) with the spec in its metadata.'], parameters: [{ name: 'path', type: 'string' }], returnType: 'Promise<void>', statements: ['return this.runtime.save(path);'] },
+      { name: 'forward', docs: ['Logits (T × vocab, row-major) for every position of `tokens` (at most the context).'], parameters: [{ name: 'tokens', type: 'readonly number[]' }], returnType: 'Promise<Float32Array>', statements: ['return this.runtime.logits(tokens);'] },
+      { name: 'generate', docs: ['Streams sampled token ids after `prompt`, using the KV cache.'], parameters: [{ name: 'prompt', type: 'readonly number[]' }, { name: 'opts', type: 'GenerateOptions' }], returnType: 'AsyncGenerator<number>', statements: ['return this.runtime.generate(prompt, opts);'] },
+      { name: 'release', docs: ['Frees the GPU buffers and, if this model acquired it, the device.'], returnType: 'void', statements: ['this.runtime.release();'] },
+    ],
+  });
+  file.formatText({ indentSize: 2 });
+  file.insertText(0, `// Generated by mspec ${data.mspecVersion} from ${data.spec.path} (model ${spec.name}, spec sha256 ${data.spec.hash}).\n// Do not edit: run \`mspec build\` again after changing the spec.\n`);
+  return file;
+}

@@ -1,0 +1,43 @@
+/**
+ * Elementwise sum of two same-shaped tensors (parallel attention + MLP branches, residual
+ * adds that no norm follows): out = a + b, or a += b in place.
+ */
+import type { WgslKernel } from '../kernel-types.js';
+import { assemble, Bindings, checkInt, entryName, linear, product, vecType, vectorWidth } from './common.js';
+
+export interface AddSpec {
+  shape: number[];
+  /** a += b (binding a is read_write, no out). Default false. */
+  inPlace?: boolean;
+  /** Entry point; default 'add'. */
+  name?: string;
+}
+
+/** Bindings: a [shape] (read, or read_write in place), b [shape], out [shape] (unless in place). */
+export function generateAdd(spec: AddSpec): WgslKernel {
+  const entryPoint = entryName('add', spec.name);
+  spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
+  const n = product(spec.shape);
+  const w = vectorWidth(n);
+  const inPlace = spec.inPlace ?? false;
+  const b = new Bindings(entryPoint)
+    .storage('a', inPlace ? 'read_write' : 'read', spec.shape, vecType(w))
+    .storage('b', 'read', spec.shape, vecType(w));
+  if (!inPlace) b.storage('out', 'read_write', spec.shape, vecType(w));
+  const lin = linear(entryPoint, n / w);
+  return assemble({
+    entryPoint,
+    fuses: ['add'],
+    shapes: { a: spec.shape, b: spec.shape },
+    notes: [`${inPlace ? 'a += b' : 'out = a + b'}, one invocation per ${w === 4 ? 'vec4' : 'value'}`],
+    bindings: b,
+    workgroupSize: lin.workgroupSize,
+    dispatch: lin.dispatch,
+    flops: n,
+    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}
+  ${inPlace ? 'a' : 'out'}[i] = a[i] + b[i];
+}`,
+  });
+}

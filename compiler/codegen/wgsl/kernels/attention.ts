@@ -1,0 +1,124 @@
+/**
+ * Fused multi-head attention with an online softmax (FlashAttention's recurrence), never
+ * materialising the Tq×Tk scores:
+ *   O[b, t, h, :] = Σ_j softmax_j(q·k_j / sqrt(D) + bias(h, i, j)) · v_j
+ * Layouts (row-major f32): Q and O (B, Tq, H·D); K and V (B, Tk, Kh·D) where Tk is the
+ * capacity (a KV cache holds `context` rows) and only the first kv_len rows (Step uniform)
+ * are valid. Query t sits at absolute position i = offset + t (Step uniform) and sees keys
+ *   causal:      j <= i  (and j > i − window with a sliding window)
+ *   non-causal:  every j < kv_len
+ * GQA/MQA: head h reads kv head floor(h·Kh/H). ALiBi: bias = −slope_h·(i − j).
+ *
+ * Two emitters (same results; tests check both):
+ *  - attention-simple.ts: one invocation per (b, h, t), each reading its own K/V rows. Any
+ *    adapter; decode; devices without subgroups.
+ *  - attention-subgroup.ts: a subgroup of SG consecutive queries shares each K/V row through
+ *    subgroupBroadcast (prefill/training when subgroupMinSize is known and Tq >= SG).
+ * Both keep q, the running max, the denominator and a D-long accumulator in private memory
+ * and use no workgroup memory and no barriers (what lavapipe runs best).
+ */
+import type { KernelTuning, WgslKernel } from '../kernel-types.js';
+import { alibiSlopes } from './alibi.js';
+import type { ResolvedAttention } from './attention-common.js';
+import { emitSimpleAttention } from './attention-simple.js';
+import { emitSubgroupAttention } from './attention-subgroup.js';
+import { assemble, Bindings, checkInt, entryName, f32, vecType, vectorWidth } from './common.js';
+
+export interface AttentionSpec {
+  B: number;
+  /** Queries per batch entry (T for training/prefill, 1 for decode). */
+  Tq: number;
+  /** Rows of K and V per batch entry (T without a cache; the context length with one). */
+  Tk: number;
+  heads: number;
+  /** Divides heads (heads for MHA, 1 for MQA). */
+  kv_heads: number;
+  /** <= 256. */
+  head_dim: number;
+  causal: boolean;
+  /** Sliding window in tokens (causal only); null/absent: every key. */
+  window?: number | null;
+  alibi?: boolean;
+  /** Score scale; default 1/sqrt(head_dim). */
+  scale?: number;
+  /** Also write lse (B, H, Tq): each row's log-sum-exp of the scaled scores, for the backward. */
+  lse?: boolean;
+  /** Default 'gpu'. For the simple variant 'cpu' uses workgroups of 8 (lavapipe's SIMD width), 'gpu' 64. */
+  tuning?: KernelTuning;
+  /**
+   * GpuContext.subgroupMinSize when 'subgroups' is enabled; 0/absent: none. With 4..64 and
+   * Tq >= it, the subgroup variant is chosen.
+   */
+  subgroupMinSize?: number;
+  /** Force an emitter (tests, tuning); default: subgroup when possible, else simple. */
+  variant?: 'simple' | 'subgroup';
+  /**
+   * Keys per online-softmax block (1, 2, 4 or 8); default 1. On lavapipe blocks did not run
+   * faster (B=1 T=64 H=4 D=32: 1.25 ms at 1, 1.33 at 4, 0.99 at 8) but cost 2-15x the
+   * compile time (LLVM unrolls every block), so blocks are for real GPUs to try.
+   */
+  keyBlock?: number;
+  /** Entry point; default 'attention'. */
+  name?: string;
+}
+
+/** Bindings: q [B, Tq, H·D], k and v [B, Tk, Kh·D], out [B, Tq, H·D], lse [B, H, Tq] (optional), step (uniform). */
+export function generateAttention(spec: AttentionSpec): WgslKernel {
+  const entryPoint = entryName('attention', spec.name);
+  for (const d of ['B', 'Tq', 'Tk', 'heads', 'kv_heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
+  const { B, Tq, Tk, heads: H, kv_heads: Kh, head_dim: D, causal } = spec;
+  const window = spec.window ?? null;
+  if (window !== null) {
+    checkInt(entryPoint, 'window', window);
+    if (!causal) throw new Error(`${entryPoint}: a sliding window needs causal attention`);
+  }
+  if (H % Kh !== 0) throw new Error(`${entryPoint}: heads ${H} must be a multiple of kv_heads ${Kh}`);
+  if (D > 256) throw new Error(`${entryPoint}: head_dim ${D} is over 256 (the accumulator lives in private memory); use more heads`);
+  const KB = spec.keyBlock ?? 1;
+  if (![1, 2, 4, 8].includes(KB)) throw new Error(`${entryPoint}: keyBlock must be 1, 2, 4 or 8`);
+  const w = vectorWidth(D);
+  const r: ResolvedAttention = {
+    entryPoint, B, Tq, Tk, H, Kh, D, w, D4: D / w, V: vecType(w), causal, window,
+    alibi: spec.alibi ?? false, scale: spec.scale ?? 1 / Math.sqrt(D), lse: spec.lse ?? false, keyBlock: KB,
+  };
+  const SG = spec.subgroupMinSize ?? 0;
+  const canShare = SG >= 4 && SG <= 64 && Tq >= SG;
+  const variant = spec.variant ?? (canShare ? 'subgroup' : 'simple');
+  if (variant === 'subgroup' && !(SG >= 4 && SG <= 64)) throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
+
+  const b = new Bindings(entryPoint)
+    .storage('q', 'read', [B, Tq, H * D], r.V)
+    .storage('k', 'read', [B, Tk, Kh * D], r.V)
+    .storage('v', 'read', [B, Tk, Kh * D], r.V)
+    .storage('out', 'read_write', [B, Tq, H * D], r.V);
+  if (r.lse) b.storage('lse', 'read_write', [B, H, Tq]);
+  b.step();
+  const emitted = variant === 'subgroup'
+    ? emitSubgroupAttention(r, SG)
+    : emitSimpleAttention(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
+
+  const span = window === null ? Tk : Math.min(Tk, window);
+  // Counted as compiler/ir/ops.ts counts attention: every query against `span` keys (the causal mask not subtracted).
+  const pairs = B * H * Tq * span;
+  const visible = causal ? `j <= i${window !== null ? ` and j > i − ${window}` : ''}` : 'every j < kv_len';
+  return assemble({
+    entryPoint,
+    fuses: ['attention'],
+    shapes: { q: [B, Tq, H * D], k: [B, Tk, Kh * D], v: [B, Tk, Kh * D] },
+    notes: [
+      `H=${H} Kh=${Kh} D=${D}; ${causal ? 'causal' : 'non-causal'}; query i = offset + t sees ${visible} (kv_len from the Step uniform, at most ${Tk})` +
+        `; scale ${r.scale}${r.alibi ? '; ALiBi bias −slope_h·(i − j)' : ''}${r.lse ? '; lse = row log-sum-exp' : ''}`,
+      variant === 'subgroup'
+        ? `online softmax; a subgroup of ${SG} queries shares each K/V row by subgroupBroadcast; no barriers`
+        : `online softmax, one invocation per (b, h, t), keys in blocks of ${KB}; no barriers`,
+      `FLOPs as compiler/ir/ops.ts counts them: 4·D per (query, key) over ${span} keys, the causal mask not subtracted`,
+    ],
+    bindings: b,
+    workgroupSize: emitted.workgroupSize,
+    dispatch: emitted.dispatch,
+    flops: pairs * (4 * D + 6),
+    prelude: r.alibi ? `const ALIBI = array<f32, ${H}>(${alibiSlopes(H).map(f32).join(', ')});` : undefined,
+    enables: variant === 'subgroup' ? ['subgroups'] : [],
+    main: emitted.main,
+  });
+}

@@ -1,0 +1,179 @@
+/**
+ * Shared plumbing for the kernel generators: spec checks, the binding table (one place that
+ * turns a binding into its WGSL declaration), dispatch grids that stay within WebGPU's
+ * 65535 workgroups per dimension, the header comment, and WGSL literal formatting.
+ */
+import {
+  STEP_BYTES, STEP_VAR, STEP_WGSL,
+  type KernelTuning, type WgslBinding, type WgslKernel,
+} from '../kernel-types.js';
+
+/** WebGPU's guaranteed minimum for maxComputeWorkgroupsPerDimension. */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+/** The storage-buffer budget every generator keeps to (WebGPU's default limit is 8). */
+export const MAX_STORAGE_BUFFERS = 8;
+
+export function checkInt(kernel: string, name: string, v: number | undefined, min = 1): void {
+  if (v === undefined) return;
+  if (!Number.isInteger(v) || v < min) throw new Error(`${kernel}: ${name} must be an integer >= ${min}, got ${v}`);
+}
+
+export function entryName(kernel: string, name: string | undefined): string {
+  const n = name ?? kernel;
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n) || n.startsWith('__')) throw new Error(`${kernel}: name '${n}' is not a WGSL identifier`);
+  return n;
+}
+
+/** A WGSL f32 literal for a finite JS number (always with a decimal point or exponent). */
+export function f32(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`cannot write ${x} as a WGSL f32 literal`);
+  const s = String(x);
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}
+
+export function u32(n: number): string {
+  return `${n}u`;
+}
+
+export const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Vector width for a contiguous last dimension: vec4 when it divides by 4, else scalars. */
+export function vectorWidth(n: number): 1 | 4 {
+  return n % 4 === 0 ? 4 : 1;
+}
+
+export const vecType = (w: 1 | 4): string => (w === 4 ? 'vec4<f32>' : 'f32');
+
+/** The binding table of one kernel, numbered in the order added, and their declarations. */
+export class Bindings {
+  readonly list: WgslBinding[] = [];
+  private readonly decls: string[] = [];
+  private usesStep = false;
+
+  constructor(private readonly kernel: string) {}
+
+  /** A storage buffer `array<elem>` whose logical f32/i32 shape is `shape`. */
+  storage(name: string, access: 'read' | 'read_write', shape: number[], elem = 'f32'): this {
+    const binding = this.list.length;
+    this.list.push({ group: 0, binding, name, access, shape, bytes: 4 * product(shape) });
+    this.decls.push(`@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${elem}>;`);
+    return this;
+  }
+
+  /** The shared Step uniform, readable in WGSL as `u_step.offset` / `u_step.kv_len`. */
+  step(): this {
+    const binding = this.list.length;
+    this.list.push({ group: 0, binding, name: 'step', access: 'uniform', shape: [], bytes: STEP_BYTES });
+    this.decls.push(`@group(0) @binding(${binding}) var<uniform> ${STEP_VAR}: Step;`);
+    this.usesStep = true;
+    return this;
+  }
+
+  wgsl(): string {
+    const storage = this.list.filter((b) => b.access !== 'uniform').length;
+    if (storage > MAX_STORAGE_BUFFERS) throw new Error(`internal: ${this.kernel} declares ${storage} storage buffers, over ${MAX_STORAGE_BUFFERS}`);
+    return [...(this.usesStep ? [STEP_WGSL, ''] : []), ...this.decls].join('\n');
+  }
+
+  bytes(): number {
+    return this.list.filter((b) => b.access !== 'uniform').reduce((n, b) => n + b.bytes, 0);
+  }
+}
+
+export interface Grid {
+  dispatch: [number, number, number];
+  /** WGSL defining `wg: u32`, the linear workgroup index, from `wid` (the workgroup_id builtin); returns when past the end. */
+  wgsl: string;
+}
+
+/** Lays `workgroups` out along x, spilling into y past 65535 (guarded when x·y overshoots). */
+export function grid(kernel: string, workgroups: number): Grid {
+  if (workgroups <= MAX_WORKGROUPS_PER_DIM) return { dispatch: [workgroups, 1, 1], wgsl: 'let wg = wid.x;' };
+  const y = Math.ceil(workgroups / MAX_WORKGROUPS_PER_DIM);
+  if (y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${kernel}: ${workgroups} workgroups exceed ${MAX_WORKGROUPS_PER_DIM}² ; split the work`);
+  const x = Math.ceil(workgroups / y);
+  const guard = x * y > workgroups ? `\n  if (wg >= ${u32(workgroups)}) { return; }` : '';
+  return { dispatch: [x, y, 1], wgsl: `let wg = wid.y * ${u32(x)} + wid.x;${guard}` };
+}
+
+/** A 1-D launch over `items` invocations: workgroups of `size`, the grid split as needed. */
+export function linear(kernel: string, items: number, size = 64): { workgroupSize: [number, number, number]; dispatch: [number, number, number]; wgsl: string } {
+  const g = grid(kernel, Math.ceil(items / size));
+  return {
+    workgroupSize: [size, 1, 1],
+    dispatch: g.dispatch,
+    // `i` is this invocation's item; `lid` the local_invocation_index builtin.
+    wgsl: `${g.wgsl}\n  let i = wg * ${u32(size)} + lid;\n  if (i >= ${u32(items)}) { return; }`,
+  };
+}
+
+/**
+ * Invocations per row for one-workgroup-per-row reductions over `width` items: a power of two.
+ * 'cpu' (lavapipe, measured on layernorm rows of 768 and 4096): a workgroup runs as SIMD-8
+ * slices on one thread and each barrier switches slices, so the best is one subgroup per row
+ * (subgroupAdd, no barrier at all: 3.6 GB/s at C = 768) or else a small tree (16: ~2 GB/s);
+ * 64 and more lanes with a tree ran at 0.5-0.9 GB/s. 'gpu': up to 256 lanes, ~4 items each.
+ */
+export function rowWorkgroupSize(width: number, tuning: KernelTuning, subgroupMinSize = 0): number {
+  if (tuning === 'cpu') return subgroupMinSize >= 4 && subgroupMinSize <= 64 ? subgroupMinSize : 16;
+  let wg = 8;
+  while (wg < 256 && wg * 4 < width) wg *= 2;
+  return wg;
+}
+
+export interface Assembly {
+  entryPoint: string;
+  fuses: string[];
+  /** Shapes for the header, e.g. { x: [B, T, C] }. */
+  shapes: Record<string, readonly number[]>;
+  /** Lines that say what the kernel computes and how (each becomes a `//   ` comment). */
+  notes: string[];
+  bindings: Bindings;
+  workgroupSize: [number, number, number];
+  dispatch: [number, number, number];
+  flops: number;
+  bytes?: number;
+  /** Helper functions and module-scope declarations, after the bindings. */
+  prelude?: string;
+  /** The entry point, complete with attributes. */
+  main: string;
+  enables?: string[];
+  workgroupStorageBytes?: number;
+}
+
+export function assemble(a: Assembly): WgslKernel {
+  const bytes = a.bytes ?? a.bindings.bytes();
+  const shapes = Object.entries(a.shapes).map(([k, s]) => `${k} [${s.join(', ')}]`).join(', ');
+  const head = [
+    `// generated by mspec — ${a.entryPoint}: fuses ${a.fuses.length ? a.fuses.join(', ') : 'no IR op (plumbing)'}; shapes ${shapes}; FLOPs ${a.flops}; bytes ${bytes}`,
+    ...a.notes.map((n) => `//   ${n}`),
+  ].join('\n');
+  const code = [
+    head,
+    ...(a.enables?.length ? a.enables.map((e) => `enable ${e};`) : []),
+    '',
+    a.bindings.wgsl(),
+    '',
+    ...(a.prelude ? [a.prelude, ''] : []),
+    a.main,
+    '',
+  ].join('\n');
+  const storage = a.bindings.list.filter((b) => b.access !== 'uniform');
+  return {
+    code,
+    entryPoint: a.entryPoint,
+    workgroupSize: a.workgroupSize,
+    dispatch: a.dispatch,
+    bindings: a.bindings.list,
+    flops: a.flops,
+    bytes,
+    fuses: a.fuses,
+    limits: {
+      maxStorageBufferBindingSize: Math.max(0, ...storage.map((b) => b.bytes)),
+      maxStorageBuffersPerShaderStage: storage.length,
+      maxComputeInvocationsPerWorkgroup: product(a.workgroupSize),
+      maxComputeWorkgroupStorageSize: a.workgroupStorageBytes ?? 0,
+    },
+    features: a.enables ?? [],
+  };
+}

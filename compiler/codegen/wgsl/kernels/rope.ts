@@ -1,0 +1,93 @@
+/**
+ * Rotary position embedding, HF Llama / GPT-NeoX convention ("rotate_half"): within the first
+ * `rotary_dims` of each head, value i pairs with i + rotary_dims/2 and the pair rotates by
+ *   angle = (offset + t) · inv_freq[i],  inv_freq[i] = base^(−2i / rotary_dims)
+ *   out[i]        = x[i]·cos − x[i + half]·sin
+ *   out[i + half] = x[i + half]·cos + x[i]·sin
+ * Dimensions past rotary_dims pass through. offset comes from the Step uniform. Works on Q
+ * (B, T, H·D) or K (B, T, Kh·D) alike (`heads` is H or Kh), in place or into `out`.
+ *
+ * Precision: inv_freq is computed in float64 and baked into the shader; the angle is an f32
+ * product, as in PyTorch's f32 RoPE, so its error grows with the position (~6e-8·angle).
+ */
+import type { WgslKernel } from '../kernel-types.js';
+import { assemble, Bindings, checkInt, entryName, f32, linear, u32 } from './common.js';
+
+export interface RopeSpec {
+  B: number;
+  T: number;
+  heads: number;
+  head_dim: number;
+  /** Even, <= head_dim; default head_dim. */
+  rotary_dims?: number;
+  /** Default 10000. */
+  base?: number;
+  /** Rotate x itself (x read_write, no out). Default false: x → out. */
+  inPlace?: boolean;
+  /** Entry point; default 'rope'. */
+  name?: string;
+}
+
+/** base^(−2i / rotary_dims) for i < rotary_dims / 2, in float64. */
+export function ropeInvFreq(rotaryDims: number, base: number): number[] {
+  return Array.from({ length: rotaryDims / 2 }, (_, i) => base ** (-(2 * i) / rotaryDims));
+}
+
+/** Bindings: x [B, T, heads·head_dim] (read_write in place), out [same] (unless in place), step (uniform). */
+export function generateRope(spec: RopeSpec): WgslKernel {
+  const entryPoint = entryName('rope', spec.name);
+  for (const d of ['B', 'T', 'heads', 'head_dim', 'rotary_dims'] as const) checkInt(entryPoint, d, spec[d]);
+  const { B, T, heads, head_dim: D } = spec;
+  const rot = spec.rotary_dims ?? D;
+  const base = spec.base ?? 10000;
+  if (rot % 2 !== 0 || rot > D) throw new Error(`${entryPoint}: rotary_dims ${rot} must be even and <= head_dim ${D}`);
+  if (!(base > 1)) throw new Error(`${entryPoint}: base must be > 1, got ${base}`);
+  const inPlace = spec.inPlace ?? false;
+  const half = rot / 2;
+  const shape = [B, T, heads * D];
+  const b = new Bindings(entryPoint).storage('x', inPlace ? 'read_write' : 'read', shape);
+  if (!inPlace) b.storage('out', 'read_write', shape);
+  b.step();
+  const dst = inPlace ? 'x' : 'out';
+  // One invocation per rotated pair; out of place also one per passed-through value.
+  const perHead = inPlace ? half : D - half;
+  const lin = linear(entryPoint, B * T * heads * perHead);
+  const passThrough = !inPlace && rot < D
+    ? `
+  if (j >= ${u32(half)}) {
+    out[head + j + ${u32(half)}] = x[head + j + ${u32(half)}];
+    return;
+  }`
+    : '';
+  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}
+  let j = i % ${u32(perHead)};
+  let rh = i / ${u32(perHead)};            // row · heads + h
+  let head = rh * ${u32(D)};${passThrough}
+  let pos = u_step.offset + (rh / ${u32(heads)}) % ${u32(T)};
+  let angle = f32(pos) * INV_FREQ[j];
+  let c = cos(angle);
+  let s = sin(angle);
+  let a = x[head + j];
+  let e = x[head + j + ${u32(half)}];
+  ${dst}[head + j] = a * c - e * s;
+  ${dst}[head + j + ${u32(half)}] = e * c + a * s;
+}`;
+  return assemble({
+    entryPoint,
+    fuses: ['rope'],
+    shapes: { x: shape },
+    notes: [
+      `rotate_half RoPE on the first ${rot} of ${D} dims of each of ${heads} heads, base ${base}; position = offset + t (Step uniform)` +
+        `${inPlace ? ', in place' : ', x → out'}`,
+      `one invocation per rotated pair${!inPlace && rot < D ? ' or passed-through value' : ''}`,
+    ],
+    bindings: b,
+    workgroupSize: lin.workgroupSize,
+    dispatch: lin.dispatch,
+    flops: B * T * heads * half * 8,
+    prelude: `const INV_FREQ = array<f32, ${half}>(${ropeInvFreq(rot, base).map(f32).join(', ')});`,
+    main,
+  });
+}
