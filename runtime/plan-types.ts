@@ -48,6 +48,20 @@ export type PlanStep =
       readonly scope: string;
     }
   | {
+      /** Zero these buffers (gradients at the start of a training step). */
+      readonly kind: 'clear';
+      readonly buffers: readonly string[];
+      readonly scope: string;
+    }
+  | {
+      /** Copy the first `bytes` bytes of `src` to `dst` (a first gradient contribution). */
+      readonly kind: 'copy';
+      readonly src: string;
+      readonly dst: string;
+      readonly bytes: number;
+      readonly scope: string;
+    }
+  | {
       /** Copy `rows` rows of `src` into the KV cache `dst` starting at row Step.offset. */
       readonly kind: 'cache_write';
       readonly src: string;
@@ -60,7 +74,7 @@ export type PlanStep =
 export interface KernelPlan {
   readonly model: string;
   /** forward: training/eval shape, no cache; prefill / decode: sampling with a KV cache. */
-  readonly mode: 'forward' | 'prefill' | 'decode';
+  readonly mode: 'forward' | 'prefill' | 'decode' | 'train';
   readonly B: number;
   readonly T: number;
   readonly vocab: number;
@@ -77,6 +91,18 @@ export interface KernelPlan {
     /** The Step uniform: { offset: u32, kv_len: u32 } (padded to 16 bytes). */
     readonly step: string;
   };
+  /** Training plans: the optimizer's buffers per parameter and the step's scalar outputs. */
+  readonly train?: TrainIo;
+}
+
+export interface TrainIo {
+  /** The Optim uniform written by the host each step (lr, betas, eps, wd, bias corrections). */
+  readonly optim: string;
+  /** [1] f32: the global gradient norm before clipping. */
+  readonly gradNorm: string;
+  /** [1] u32: 1 when the gradient norm is NaN or infinite. */
+  readonly nonfinite: string;
+  readonly params: readonly { readonly name: string; readonly grad: string; readonly m: string; readonly v: string; readonly decay: boolean }[];
 }
 
 export interface ParamInfo {

@@ -76,7 +76,15 @@ export function manifest(data: CompiledModelData): object {
     T: p.T,
     buffers: p.buffers.map((b) => ({ name: b.name, kind: b.kind, dtype: b.dtype, shape: b.shape, bytes: b.bytes })),
     kernels: p.kernels.map((k) => ({ name: k.name, fuses: k.fuses, dispatch: k.dispatch, flops: k.flops, bytes: k.bytes, bindings: k.bindings.map((b) => b.name) })),
-    dispatch: p.steps.map((s) => (s.kind === 'kernel' ? { kernel: p.kernels[s.kernel]!.name, scope: s.scope, bind: s.bind } : { cache_write: s.dst, from: s.src, rows: s.rows, scope: s.scope })),
+    dispatch: p.steps.map((s) =>
+      s.kind === 'kernel'
+        ? { kernel: p.kernels[s.kernel]!.name, scope: s.scope, bind: s.bind }
+        : s.kind === 'cache_write'
+          ? { cache_write: s.dst, from: s.src, rows: s.rows, scope: s.scope }
+          : s.kind === 'copy'
+            ? { copy: s.dst, from: s.src, bytes: s.bytes, scope: s.scope }
+            : { clear: s.buffers, scope: s.scope },
+    ),
     flops: p.steps.reduce((n, s) => n + (s.kind === 'kernel' ? p.kernels[s.kernel]!.flops : 0), 0),
   });
   return {
@@ -97,6 +105,14 @@ export function explain(p: KernelPlan): string {
   for (const s of p.steps) {
     if (s.kind === 'cache_write') {
       lines.push(`  ${s.scope.padEnd(28)} copy ${s.rows} row(s) → ${s.dst} at Step.offset`);
+      continue;
+    }
+    if (s.kind === 'copy') {
+      lines.push(`  ${s.scope.padEnd(28)} copy ${s.src} → ${s.dst}`);
+      continue;
+    }
+    if (s.kind === 'clear') {
+      lines.push(`  ${s.scope.padEnd(28)} zero ${s.buffers.length} buffer(s)`);
       continue;
     }
     const k = p.kernels[s.kernel]!;

@@ -18,7 +18,8 @@ import { generateRope } from '../codegen/wgsl/kernels/rope.js';
 import { generateSoftmaxXent, generateXentMean } from '../codegen/wgsl/kernels/softmax-xent.js';
 import type { Graph } from '../ir/graph.js';
 import type { ModelSpec } from '../semantics/model.js';
-import type { KernelPlan, PlanBuffer, PlanKernel, PlanStep } from '../../runtime/plan-types.js';
+import type { KernelPlan, PlanBuffer } from '../../runtime/plan-types.js';
+import { PlanBuilder } from './plan-builder.js';
 import { type Fused, fuse } from './fuse.js';
 
 export type PlanMode = KernelPlan['mode'];
@@ -38,55 +39,14 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
   const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' ? model.context : 1;
   const cached = mode !== 'forward';
   const groups = fuse(graph);
-  const buffers = new Map<string, PlanBuffer>();
-  const kernels: PlanKernel[] = [];
-  const kernelIndex = new Map<string, number>();
-  const steps: PlanStep[] = [];
-  const valueName = new Map<number, string>();
-
-  const rowsOf = (v: number): { rows: number; width: number } => {
-    const shape = graph.values[v]!.type.shape;
-    const width = shape[shape.length - 1] as number;
-    return { rows: shape.length === 1 ? 1 : B * (shape.length === 3 ? T : 1), width };
-  };
-  const dims = (v: number): number[] => graph.values[v]!.type.shape.map((d) => (d === 'B' ? B : d === 'T' || d === 'S' ? T : d));
-  const add = (b: PlanBuffer) => {
-    if (!buffers.has(b.name)) buffers.set(b.name, b);
-    return b.name;
-  };
-  for (const p of graph.params) {
-    valueName.set(p.value, add({ name: p.name, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * p.shape.reduce((a, b) => a * b, 1) }));
-  }
-  const buf = (v: number): string => {
-    const known = valueName.get(v);
-    if (known) return known;
-    const val = graph.values[v]!;
-    const shape = dims(v);
-    const kind = val.source === 'input' ? 'input' : graph.outputs.includes(v) ? 'output' : 'activation';
-    const name = val.source === 'input' ? val.name : `${val.name}#${v}`;
-    valueName.set(v, add({ name, kind, dtype: val.type.dtype === 'i32' ? 'i32' : 'f32', shape, bytes: 4 * shape.reduce((a, b) => a * b, 1) }));
-    return name;
-  };
-  const step = add({ name: 'step', kind: 'uniform', dtype: 'u32', shape: [4], bytes: 16 });
-  const emit = (k: WgslKernel, bind: Record<string, string>, scope: string) => {
-    let i = kernelIndex.get(k.code);
-    if (i === undefined) {
-      i = kernels.length;
-      kernelIndex.set(k.code, i);
-      kernels.push({
-        name: k.entryPoint,
-        code: k.code,
-        entryPoint: k.entryPoint,
-        dispatch: k.dispatch,
-        bindings: k.bindings.map((b) => ({ binding: b.binding, name: b.name, access: b.access, bytes: b.bytes })),
-        flops: k.flops,
-        bytes: k.bytes,
-        fuses: k.fuses ?? ['linear'],
-      });
-    }
-    for (const b of k.bindings) if (b.access === 'uniform') bind[b.name] = step;
-    steps.push({ kind: 'kernel', kernel: i, bind, scope });
-  };
+  const P = new PlanBuilder(graph, B, T);
+  const { buffers, kernels, steps } = P;
+  const add = (b: PlanBuffer) => P.add(b);
+  const buf = (v: number) => P.buf(v);
+  const dims = (v: number) => P.dims(v);
+  const rowsOf = (v: number) => P.rowsOf(v);
+  const step = P.step;
+  const emit = (k: WgslKernel, bind: Record<string, string>, scope: string) => P.emit(k, bind, scope);
 
   let logits: string | null = null;
   let loss: string | null = null;
