@@ -13,6 +13,7 @@ import { runFmt } from './fmt.js';
 import { runInfo } from './info.js';
 import { runBuild } from './build.js';
 import { runSample } from './sample.js';
+import { runTrain } from './train.js';
 import { inGpuChild, runInGpuChild } from './gpu-child.js';
 
 type Handler = () => number | Promise<number>;
@@ -106,7 +107,40 @@ export function cli(argv: string[]): Argv {
           !inGpuChild() ? runInGpuChild() : runSample({ target: a.target as string, prompt: a.prompt, maxTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], seed: a.seed, stop: a.stop as string[], slide: a.slide }),
         ),
     )
-    .demandCommand(1, 'name a command: check, info, diff, fmt, build or sample')
+    .command(
+      'train [target]',
+      'train a model on WebGPU from its spec (or --resume a run), with eval, checkpoints and a sample',
+      (y) =>
+        y
+          .positional('target', { type: 'string', describe: 'file.model or file.model#name' })
+          .option('resume', { type: 'string', describe: 'continue the run in this folder exactly where it stopped' })
+          .option('out', { type: 'string', describe: 'run folder (default runs/<model>)' })
+          .option('init', { type: 'string', describe: 'start from the weights of this checkpoint (fine-tuning)' })
+          .option('data', { type: 'string', describe: 'built-in corpus (moby-dick), text file, folder of text files, or .bin token file' })
+          .option('tokenizer', { choices: ['byte', 'char', 'gpt2'] as const })
+          .option('steps', { type: 'number' })
+          .option('batch', { type: 'number' })
+          .option('seed', { type: 'number' })
+          .option('eval-every', { type: 'number', describe: 'validation every N steps' })
+          .option('checkpoint-every', { type: 'number', describe: 'checkpoint every N steps (always at the end and on Ctrl-C)' })
+          .option('prompt', { type: 'string', describe: 'prompt for the sample printed at the end' })
+          .option('sample-tokens', { type: 'number', default: 200, describe: 'tokens to sample at the end (0 = none)' })
+          .check((a) => {
+            if (!a.target && !a.resume) throw new Error('name a spec to train, or --resume a run folder');
+            if (a.target && a.resume) throw new Error('give either a spec or --resume, not both');
+            return true;
+          }),
+      (a) =>
+        guarded(() =>
+          !inGpuChild()
+            ? runInGpuChild()
+            : runTrain({
+                target: a.target, resume: a.resume, out: a.out, init: a.init, data: a.data, tokenizer: a.tokenizer, steps: a.steps, batch: a.batch, seed: a.seed,
+                evalEvery: a['eval-every'], checkpointEvery: a['checkpoint-every'], prompt: a.prompt, sampleTokens: a['sample-tokens'],
+              }),
+        ),
+    )
+    .demandCommand(1, 'name a command: check, info, diff, fmt, build, sample or train')
     .strict()
     .recommendCommands()
     .version(MSPEC_VERSION)

@@ -1,0 +1,110 @@
+/**
+ * Attention backward, one invocation per output row, each reading the rows it needs itself
+ * (any adapter; devices without subgroups; T smaller than a subgroup):
+ *  - dq: one invocation per (b, h, query i), i fastest, walking its visible keys j;
+ *  - dkv: one invocation per (b, kv head g, key j), j fastest, walking the heads of group g
+ *    and, for each, the queries that see j (fixed order: deterministic, no atomics).
+ * Both recompute p_ij = exp(scale·q_i·k_j + bias_ij − lse_i) from the forward's lse and keep
+ * their D-long rows in private memory; no workgroup memory, no barriers.
+ */
+import { dotOf } from '../attention-common.js';
+import { f32, linear, u32 } from '../common.js';
+import { alibiLine, endKeyOf, endQueryOf, firstKeyOf, firstQueryOf, type ResolvedBackward } from './attention-bwd-common.js';
+
+export interface Emitted {
+  workgroupSize: [number, number, number];
+  dispatch: [number, number, number];
+  main: string;
+}
+
+/** dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j. */
+export function emitSimpleDq(r: ResolvedBackward, workgroupSize: number): Emitted {
+  const { entryPoint, B, T, H, Kh, D4, V, G } = r;
+  const lin = linear(entryPoint, B * H * T, workgroupSize);
+  const main = `@compute @workgroup_size(${workgroupSize})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}
+  let t = i % ${u32(T)};
+  let bh = i / ${u32(T)};
+  let h = bh % ${u32(H)};
+  let b = bh / ${u32(H)};
+  let lo = ${firstKeyOf(r, 't')};
+  let hi = ${endKeyOf(r, 't')};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}
+  let qb = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
+  let kvb = b * ${u32(T * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
+  let lse_i = lse[i];
+  let dt_i = dterm[i];
+  var qs: array<${V}, ${D4}>;
+  var os: array<${V}, ${D4}>;
+  var acc: array<${V}, ${D4}>;
+  for (var d = 0u; d < ${u32(D4)}; d++) {
+    qs[d] = q[qb + d] * ${f32(r.scale)};
+    os[d] = dout[qb + d];
+    acc[d] = ${V}(0.0);
+  }
+  for (var j = lo; j < hi; j++) {
+    let row = kvb + j * ${u32(Kh * D4)};
+    var s = 0.0;
+    var dp = 0.0;
+    for (var d = 0u; d < ${u32(D4)}; d++) {
+      s += ${dotOf(r, 'qs[d]', 'k[row + d]')};
+      dp += ${dotOf(r, 'os[d]', 'v[row + d]')};
+    }${alibiLine(r, 's', 't', 'j', '    ')}
+    let ds = exp(s - lse_i) * (dp - dt_i);
+    for (var d = 0u; d < ${u32(D4)}; d++) { acc[d] += ds * k[row + d]; }
+  }
+  for (var d = 0u; d < ${u32(D4)}; d++) { dq[qb + d] = acc[d] * ${f32(r.scale)}; }
+}`;
+  return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
+}
+
+/** dv_j = Σ_{h in g, i} p_ij dO_i;  dk_j = scale · Σ_{h in g, i} p_ij (dO_i·v_j − D_i) q_i. */
+export function emitSimpleDkv(r: ResolvedBackward, workgroupSize: number): Emitted {
+  const { entryPoint, B, T, H, Kh, D4, V, G } = r;
+  const lin = linear(entryPoint, B * Kh * T, workgroupSize);
+  const main = `@compute @workgroup_size(${workgroupSize})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}
+  let j = i % ${u32(T)};
+  let bg = i / ${u32(T)};
+  let g = bg % ${u32(Kh)};
+  let b = bg / ${u32(Kh)};
+  let lo = ${firstQueryOf(r, 'j')};
+  let hi = ${endQueryOf(r, 'j')};
+  let kvb = ((b * ${u32(T)} + j) * ${u32(Kh)} + g) * ${u32(D4)};
+  var ks: array<${V}, ${D4}>;
+  var vs: array<${V}, ${D4}>;
+  var gk: array<${V}, ${D4}>;
+  var gv: array<${V}, ${D4}>;
+  for (var d = 0u; d < ${u32(D4)}; d++) {
+    ks[d] = k[kvb + d] * ${f32(r.scale)};
+    vs[d] = v[kvb + d];
+    gk[d] = ${V}(0.0);
+    gv[d] = ${V}(0.0);
+  }
+  for (var hh = 0u; hh < ${u32(G)}; hh++) {
+    let h = g * ${u32(G)} + hh;
+    let bh = b * ${u32(H)} + h;${r.alibi ? '\n    let slope = ALIBI[h];' : ''}
+    for (var t = lo; t < hi; t++) {
+      let row = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
+      var s = 0.0;
+      var dp = 0.0;
+      for (var d = 0u; d < ${u32(D4)}; d++) {
+        s += ${dotOf(r, 'q[row + d]', 'ks[d]')};
+        dp += ${dotOf(r, 'dout[row + d]', 'vs[d]')};
+      }${alibiLine(r, 's', 't', 'j', '      ')}
+      let p = exp(s - lse[bh * ${u32(T)} + t]);
+      let ds = p * (dp - dterm[bh * ${u32(T)} + t]);
+      for (var d = 0u; d < ${u32(D4)}; d++) {
+        gv[d] += p * dout[row + d];
+        gk[d] += ds * q[row + d];
+      }
+    }
+  }
+  for (var d = 0u; d < ${u32(D4)}; d++) {
+    dk[kvb + d] = gk[d] * ${f32(r.scale)};
+    dv[kvb + d] = gv[d];
+  }
+}`;
+  return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
+}

@@ -1,0 +1,195 @@
+/**
+ * The backward of fused attention (attention.ts), FlashAttention-2 style: the T×T weights are
+ * never stored but recomputed from Q, K and the forward's lse (B, H, T):
+ *   p_ij = exp(scale·q_i·k_j + bias_ij − lse_i)        over the keys query i sees
+ *   D_i  = Σ_d dO_i·O_i                                  (generateAttentionBackwardPre)
+ *   dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j          (generateAttentionBackwardDq)
+ *   dv_j = Σ_{h in g} Σ_i p_ij dO_i
+ *   dk_j = scale · Σ_{h in g} Σ_i p_ij (dO_i·v_j − D_i) q_i  (generateAttentionBackwardDkv)
+ * for the training shapes: Tq = Tk = T, offset 0, every key valid (no Step uniform). Layouts
+ * as the forward: Q, O, dO, dq (B, T, H·D); K, V, dk, dv (B, T, Kh·D); lse, D (B, H, T).
+ * Visibility, GQA/MQA grouping (query head h reads kv head floor(h·Kh/H)), the default scale
+ * 1/sqrt(D) and the ALiBi bias −slope_h·(i − j) are the forward's. dk/dv of a kv head sum over
+ * the H/Kh query heads of its group inside the kernel in a fixed order: deterministic, no
+ * atomics. Each kernel writes every element of its outputs (no zero-fill needed).
+ *
+ * Two emitters (same results; tests check both): attention-bwd-simple.ts (one invocation per
+ * row; any adapter) and attention-bwd-subgroup.ts (a subgroup of SG rows shares each K/V or
+ * Q/dO row by subgroupBroadcast; when subgroupMinSize is in [4, 64] and T >= it).
+ */
+import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
+import { alibiSlopes } from '../alibi.js';
+import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from '../common.js';
+import type { ResolvedBackward } from './attention-bwd-common.js';
+import { emitSimpleDkv, emitSimpleDq, type Emitted } from './attention-bwd-simple.js';
+import { emitSubgroupDkv, emitSubgroupDq } from './attention-bwd-subgroup.js';
+
+export interface AttentionBackwardPreSpec {
+  B: number;
+  T: number;
+  heads: number;
+  head_dim: number;
+  /** Default 'gpu': workgroups of 64; 'cpu' 8 (lavapipe's SIMD width). */
+  tuning?: KernelTuning;
+  /** Entry point; default 'attention_bwd_pre'. */
+  name?: string;
+}
+
+export interface AttentionBackwardSpec {
+  B: number;
+  /** Queries = keys per batch entry (training: no KV cache, offset 0). */
+  T: number;
+  heads: number;
+  /** Divides heads (heads for MHA, 1 for MQA). */
+  kv_heads: number;
+  /** <= 256 (rows live in private memory). */
+  head_dim: number;
+  causal: boolean;
+  /** Sliding window in tokens (causal only): query i sees i − window < j <= i. */
+  window?: number | null;
+  alibi?: boolean;
+  /** Score scale; default 1/sqrt(head_dim). Must equal the forward's. */
+  scale?: number;
+  /** Default 'gpu'. The simple variant: 'cpu' workgroups of 8, 'gpu' 64. */
+  tuning?: KernelTuning;
+  /** GpuContext.subgroupMinSize when 'subgroups' is enabled; 0/absent: none. With 4..64 and T >= it, the subgroup variant is chosen. */
+  subgroupMinSize?: number;
+  /** Force an emitter (tests, tuning); default: subgroup when possible, else simple. */
+  variant?: 'simple' | 'subgroup';
+  /** Entry point; default 'attention_bwd_dq' / 'attention_bwd_dkv'. */
+  name?: string;
+}
+
+const FUSES = ['attention_backward'];
+
+/** Bindings: out [B, T, H·D], dout [B, T, H·D], dterm [B, H, T] (written). */
+export function generateAttentionBackwardPre(spec: AttentionBackwardPreSpec): WgslKernel {
+  const entryPoint = entryName('attention_bwd_pre', spec.name);
+  for (const d of ['B', 'T', 'heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
+  const { B, T, heads: H, head_dim: D } = spec;
+  const w = vectorWidth(D), D4 = D / w, V = vecType(w);
+  const b = new Bindings(entryPoint)
+    .storage('out', 'read', [B, T, H * D], V)
+    .storage('dout', 'read', [B, T, H * D], V)
+    .storage('dterm', 'read_write', [B, H, T]);
+  const lin = linear(entryPoint, B * H * T, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
+  const dot = w === 4 ? 'dot(dout[row + d], out[row + d])' : 'dout[row + d] * out[row + d]';
+  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}
+  let t = i % ${u32(T)};
+  let bh = i / ${u32(T)};
+  let h = bh % ${u32(H)};
+  let b = bh / ${u32(H)};
+  let row = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
+  var acc = 0.0;
+  for (var d = 0u; d < ${u32(D4)}; d++) { acc += ${dot}; }
+  dterm[i] = acc;
+}`;
+  return assemble({
+    entryPoint,
+    fuses: FUSES,
+    shapes: { out: [B, T, H * D], dout: [B, T, H * D], dterm: [B, H, T] },
+    notes: [
+      `backward of attention, first pass: D[b, h, i] = Σ_d dO[b, i, h, d]·O[b, i, h, d] (H=${H} D=${D}), one invocation per (b, h, i)`,
+      'FLOPs: 2·D per row',
+    ],
+    bindings: b,
+    workgroupSize: lin.workgroupSize,
+    dispatch: lin.dispatch,
+    flops: B * H * T * 2 * D,
+    main,
+  });
+}
+
+function resolve(spec: AttentionBackwardSpec, kernel: string): { r: ResolvedBackward; SG: number; variant: 'simple' | 'subgroup' } {
+  const entryPoint = entryName(kernel, spec.name);
+  for (const d of ['B', 'T', 'heads', 'kv_heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
+  const { B, T, heads: H, kv_heads: Kh, head_dim: D, causal } = spec;
+  const window = spec.window ?? null;
+  if (window !== null) {
+    checkInt(entryPoint, 'window', window);
+    if (!causal) throw new Error(`${entryPoint}: a sliding window needs causal attention`);
+  }
+  if (H % Kh !== 0) throw new Error(`${entryPoint}: heads ${H} must be a multiple of kv_heads ${Kh}`);
+  if (D > 256) throw new Error(`${entryPoint}: head_dim ${D} is over 256 (rows live in private memory); use more heads`);
+  const scale = spec.scale ?? 1 / Math.sqrt(D);
+  f32(scale); // finite
+  const w = vectorWidth(D);
+  const r: ResolvedBackward = {
+    entryPoint, B, T, Tq: T, Tk: T, H, Kh, G: H / Kh, D, w, D4: D / w, V: vecType(w), causal, window,
+    alibi: spec.alibi ?? false, scale, lse: true, keyBlock: 1,
+  };
+  const SG = spec.subgroupMinSize ?? 0;
+  const canShare = SG >= 4 && SG <= 64 && T >= SG;
+  const variant = spec.variant ?? (canShare ? 'subgroup' : 'simple');
+  if (variant === 'subgroup' && !(SG >= 4 && SG <= 64)) throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
+  return { r, SG, variant };
+}
+
+function describe(r: ResolvedBackward): string {
+  const visible = r.causal ? `j <= i${r.window !== null ? ` and j > i − ${r.window}` : ''}` : 'every j';
+  return `H=${r.H} Kh=${r.Kh} D=${r.D} T=${r.T}; ${r.causal ? 'causal' : 'non-causal'}; query i sees ${visible}; scale ${r.scale}` +
+    `${r.alibi ? '; ALiBi bias −slope_h·(i − j)' : ''}; p_ij = exp(scale·q_i·k_j + bias − lse_i) recomputed, never stored`;
+}
+
+function finish(r: ResolvedBackward, variant: 'simple' | 'subgroup', b: Bindings, e: Emitted, what: string, perPair: number, how: string): WgslKernel {
+  const span = r.window === null ? r.T : Math.min(r.T, r.window);
+  return assemble({
+    entryPoint: r.entryPoint,
+    fuses: FUSES,
+    shapes: { q: [r.B, r.T, r.H * r.D], k: [r.B, r.T, r.Kh * r.D], v: [r.B, r.T, r.Kh * r.D] },
+    notes: [
+      `backward of attention: ${what}`,
+      describe(r),
+      `${how}; no barriers`,
+      `FLOPs: ${perPair} per (query, key) over ${span} keys per query (as the forward counts, the causal mask not subtracted)`,
+    ],
+    bindings: b,
+    workgroupSize: e.workgroupSize,
+    dispatch: e.dispatch,
+    flops: r.B * r.H * r.T * span * perPair,
+    prelude: r.alibi ? `const ALIBI = array<f32, ${r.H}>(${alibiSlopes(r.H).map(f32).join(', ')});` : undefined,
+    enables: variant === 'subgroup' ? ['subgroups'] : [],
+    main: e.main,
+  });
+}
+
+/** Bindings: q, k, v, dout, lse [B, H, T], dterm [B, H, T], dq [B, T, H·D] (written). */
+export function generateAttentionBackwardDq(spec: AttentionBackwardSpec): WgslKernel {
+  const { r, SG, variant } = resolve(spec, 'attention_bwd_dq');
+  const { B, T, H, Kh, D, V } = r;
+  const b = new Bindings(r.entryPoint)
+    .storage('q', 'read', [B, T, H * D], V)
+    .storage('k', 'read', [B, T, Kh * D], V)
+    .storage('v', 'read', [B, T, Kh * D], V)
+    .storage('dout', 'read', [B, T, H * D], V)
+    .storage('lse', 'read', [B, H, T])
+    .storage('dterm', 'read', [B, H, T])
+    .storage('dq', 'read_write', [B, T, H * D], V);
+  const e = variant === 'subgroup' ? emitSubgroupDq(r, SG) : emitSimpleDq(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
+  return finish(r, variant, b, e, 'dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j', 6 * D + 6, variant === 'subgroup'
+    ? `a subgroup of ${SG} consecutive queries of one (b, h) per workgroup shares each K/V row by subgroupBroadcast`
+    : 'one invocation per (b, h, i)');
+}
+
+/** Bindings: q, k, v, dout, lse [B, H, T], dterm [B, H, T], dk and dv [B, T, Kh·D] (written). */
+export function generateAttentionBackwardDkv(spec: AttentionBackwardSpec): WgslKernel {
+  const { r, SG, variant } = resolve(spec, 'attention_bwd_dkv');
+  const { B, T, H, Kh, D, V } = r;
+  const b = new Bindings(r.entryPoint)
+    .storage('q', 'read', [B, T, H * D], V)
+    .storage('k', 'read', [B, T, Kh * D], V)
+    .storage('v', 'read', [B, T, Kh * D], V)
+    .storage('dout', 'read', [B, T, H * D], V)
+    .storage('lse', 'read', [B, H, T])
+    .storage('dterm', 'read', [B, H, T])
+    .storage('dk', 'read_write', [B, T, Kh * D], V)
+    .storage('dv', 'read_write', [B, T, Kh * D], V);
+  const e = variant === 'subgroup' ? emitSubgroupDkv(r, SG) : emitSimpleDkv(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
+  return finish(r, variant, b, e,
+    `dv_j = Σ_{h in group, i} p_ij dO_i, dk_j = scale · Σ p_ij (dO_i·v_j − D_i) q_i; the ${r.G} query heads of each kv head summed in the kernel in order`,
+    8 * D + 6, variant === 'subgroup'
+      ? `a subgroup of ${SG} consecutive keys of one (b, kv head) per workgroup shares each Q/dO row by subgroupBroadcast`
+      : 'one invocation per (b, kv head, j)');
+}

@@ -1,0 +1,118 @@
+/**
+ * Backward of the token (+ learned position) embedding (../embed.ts), the transpose of its
+ * gather, without atomics:
+ *   dtokens[v, :]    (+)= scale · Σ_{(b, t): clamp(ids[b, t]) = v} dout[b, t, :]
+ *   dpositions[p, :] (+)= scale · Σ_{t: min(offset + t, P − 1) = p} Σ_b dout[b, t, :]
+ * (ids clamped to [0, vocab − 1] and positions to P − 1 as the forward does; offset from the
+ * Step uniform, 0 in training). Every row of each table is written — rows no id or position
+ * touched get 0 (or keep what they held with `accumulate`) — so no clearing pass is needed.
+ *
+ * Deterministic by construction: one invocation per (table row, vec4 or value of C) scans
+ * all B·T ids in order and sums the matching rows of dout in that order. The scan costs
+ * O(vocab · B·T · C/4) id compares (plus B·T·C loads of dout): right for the small
+ * vocabularies of the models trained here, too slow for ~50k-token tables, where the path
+ * is a sort-based variant (sort (id, row) pairs, then one segmented sum per distinct id).
+ */
+import type { WgslKernel } from '../../kernel-types.js';
+import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from '../common.js';
+
+export interface EmbedBackwardSpec {
+  B: number;
+  T: number;
+  C: number;
+  /** Rows of the token table. */
+  vocab: number;
+  /** Rows of the learned position table; absent: no position embedding (no dpositions, no step). */
+  positions?: number;
+  /** The forward's scale (Gemma: sqrt(C)); default 1. */
+  scale?: number;
+  /**
+   * Add into dtokens (and dpositions) instead of overwriting: a tied token table also gets
+   * the LM head's weight gradient; and gradient accumulation over micro-batches. Default false.
+   */
+  accumulate?: boolean;
+  /** Entry point; default 'embed_backward'. */
+  name?: string;
+}
+
+/**
+ * Bindings, in order: ids (i32 [B, T]), dout [B, T, C], dtokens [vocab, C] (read_write),
+ * dpositions [positions, C] (read_write; learned positions only), step (uniform; learned
+ * positions only).
+ */
+export function generateEmbedBackward(spec: EmbedBackwardSpec): WgslKernel {
+  const k = 'embed_backward';
+  for (const d of ['B', 'T', 'C', 'vocab', 'positions'] as const) checkInt(k, d, spec[d]);
+  const entryPoint = entryName(k, spec.name);
+  const { B, T, C, vocab } = spec;
+  const P = spec.positions;
+  const scale = spec.scale ?? 1;
+  const acc = spec.accumulate ?? false;
+  const w = vectorWidth(C);
+  const V = vecType(w);
+  const C4 = C / w;
+  const rows = B * T;
+
+  const b = new Bindings(entryPoint)
+    .storage('ids', 'read', [B, T], 'i32')
+    .storage('dout', 'read', [B, T, C], V)
+    .storage('dtokens', 'read_write', [vocab, C], V);
+  if (P) b.storage('dpositions', 'read_write', [P, C], V).step();
+
+  const tokenItems = vocab * C4;
+  const lin = linear(entryPoint, tokenItems + (P ? P * C4 : 0));
+  const scaled = (v: string) => (scale === 1 ? v : `${v} * ${f32(scale)}`);
+  const store = (out: string, j: string) => `${out}[${j}] = ${acc ? `${out}[${j}] + ` : ''}${scaled('s')};`;
+  // Positions: p receives t = p − offset (when 0 <= t < T), and the last row P − 1 also every
+  // t whose position the forward clamped to it (offset + t >= P − 1).
+  const positions = P
+    ? `
+  if (i >= ${u32(tokenItems)}) {
+    let j = i - ${u32(tokenItems)};
+    let p = j / ${u32(C4)};
+    let c = j % ${u32(C4)};
+    let off = u_step.offset;
+    let t0 = select(0u, p - off, p >= off);
+    var t1 = select(0u, min(t0 + 1u, ${u32(T)}), p >= off);
+    if (p == ${u32(P - 1)}) { t1 = ${u32(T)}; }
+    var s = ${V}(0.0);
+    for (var t = t0; t < t1; t++) {
+      for (var bb = 0u; bb < ${u32(B)}; bb++) {
+        s += dout[(bb * ${u32(T)} + t) * ${u32(C4)} + c];
+      }
+    }
+    ${store('dpositions', 'j')}
+    return;
+  }`
+    : '';
+  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}${positions}
+  let v = i32(i / ${u32(C4)});
+  let c = i % ${u32(C4)};
+  var s = ${V}(0.0);
+  for (var n = 0u; n < ${u32(rows)}; n++) {
+    if (clamp(ids[n], 0i, ${vocab - 1}i) == v) {
+      s += dout[n * ${u32(C4)} + c];
+    }
+  }
+  ${store('dtokens', 'i')}
+}`;
+  const tableBytes = 4 * (vocab + (P ?? 0)) * C;
+  return assemble({
+    entryPoint,
+    fuses: P ? ['embedding_backward', 'embedding_backward'] : ['embedding_backward'],
+    shapes: { ids: [B, T], dout: [B, T, C], dtokens: [vocab, C], ...(P ? { dpositions: [P, C] } : {}) },
+    notes: [
+      `backward of embed: dtokens[v] ${acc ? '+=' : '='} ${scale === 1 ? '' : `${scale} · `}Σ dout rows whose id is v (ids clamped to [0, ${vocab - 1}])` +
+        `${P ? `; dpositions[p] ${acc ? '+=' : '='} ${scale === 1 ? '' : `${scale} · `}Σ_b dout[b, p − offset] (positions clamped to ${P - 1}; offset from the Step uniform)` : ''}`,
+      `one invocation per (table row, ${w === 4 ? 'vec4' : 'value'}); token rows scan all ${rows} ids in order: O(vocab·B·T·C/${w}) compares, deterministic, no atomics`,
+    ],
+    bindings: b,
+    workgroupSize: lin.workgroupSize,
+    dispatch: lin.dispatch,
+    flops: rows * C * (P ? 2 : 1) + (vocab + (P ?? 0)) * C * ((scale === 1 ? 0 : 1) + (acc ? 1 : 0)),
+    bytes: 4 * rows + 4 * rows * C * (P ? 2 : 1) + tableBytes * (acc ? 2 : 1),
+    main,
+  });
+}

@@ -1,0 +1,185 @@
+/**
+ * Backward of the normalisation in residual_norm (../residual-norm.ts), from the statistics
+ * the forward saved (its `stats` output, (mean, rstd) per row; mean is 0 for rmsnorm):
+ *   x̂ = (x − mean)·rstd,  g = dout · weight          (g = dout without a weight)
+ *   layernorm: dx = rstd · (g − mean(g) − x̂ · mean(g · x̂))
+ *   rmsnorm:   dx = rstd · (g − x̂ · mean(g · x̂))
+ * x is the normalised input (the residual sum s = x + y of the forward; with a branch both x
+ * and y receive this same gradient). `accumulate` adds the residual gradient that flows
+ * straight past the norm: dx = dresid + ∂, from a separate read input or in place.
+ *
+ * The parameter gradients are a reduction over rows, done by a second kernel without atomics
+ * (generateNormParamGrad): one invocation per column (vec4 of columns) looping over the rows
+ * in order, so every run sums in the same order:
+ *   dweight[c] = Σ_r dout[r, c] · x̂[r, c],  dbias[c] = Σ_r dout[r, c].
+ */
+import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
+import { assemble, Bindings, checkInt, entryName, f32, grid, linear, rowWorkgroupSize, u32, vecType, vectorWidth } from '../common.js';
+import type { NormKind } from '../residual-norm.js';
+import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from '../reduce.js';
+
+export interface ResidualNormBackwardSpec {
+  /** Rows (B·T). */
+  rows: number;
+  /** Row width. */
+  C: number;
+  norm: NormKind;
+  /** The forward's eps: already inside the saved rstd, so it only goes into the header. */
+  eps: number;
+  /** The forward multiplied by a weight (C). Default true. */
+  weight?: boolean;
+  /** The forward added a bias: dx does not depend on it (accepted so the forward's flags can be passed as they are). */
+  bias?: boolean;
+  /**
+   * Add the residual gradient: true reads it from `dresid` [rows, C] and writes dx = dresid + ∂;
+   * 'in_place' makes dx read_write and adds ∂ to what it holds. Default false: dx = ∂.
+   */
+  accumulate?: boolean | 'in_place';
+  /** Default 'gpu'. */
+  tuning?: KernelTuning;
+  /** The device's smallest subgroup size when 'subgroups' is enabled; 0 or absent: none. */
+  subgroupMinSize?: number;
+  /** Override the invocations per row (a power of two <= 256). */
+  workgroupSize?: number;
+  /** Entry point; default 'residual_norm_backward'. */
+  name?: string;
+}
+
+/**
+ * Bindings, in order: x [rows, C], stats [rows, 2], weight [C] (with a weight), dout [rows, C],
+ * dresid [rows, C] (accumulate: true), dx [rows, C] (read_write).
+ */
+export function generateResidualNormBackward(spec: ResidualNormBackwardSpec): WgslKernel {
+  const entryPoint = entryName('residual_norm_backward', spec.name);
+  checkInt(entryPoint, 'rows', spec.rows);
+  checkInt(entryPoint, 'C', spec.C);
+  if (!(spec.eps >= 0)) throw new Error(`${entryPoint}: eps must be >= 0, got ${spec.eps}`);
+  const { rows, C, norm } = spec;
+  const weight = spec.weight ?? true;
+  const acc = spec.accumulate ?? false;
+  const w = vectorWidth(C);
+  const V = vecType(w);
+  const C4 = C / w;
+  const sg = spec.subgroupMinSize ?? 0;
+  const WG = spec.workgroupSize ?? rowWorkgroupSize(C4, spec.tuning ?? 'gpu', sg);
+  const layer = norm === 'layernorm';
+  const R = layer ? 'vec2<f32>' : 'f32';
+
+  const b = new Bindings(entryPoint).storage('x', 'read', [rows, C], V).storage('stats', 'read', [rows, 2]);
+  if (weight) b.storage('weight', 'read', [C], V);
+  b.storage('dout', 'read', [rows, C], V);
+  if (acc === true) b.storage('dresid', 'read', [rows, C], V);
+  b.storage('dx', 'read_write', [rows, C], V);
+
+  const g = grid(entryPoint, rows);
+  const hsum = (e: string) => (w === 4 ? `dot(${e}, vec4<f32>(1.0))` : e);
+  const dotp = (a: string, e: string) => (w === 4 ? `dot(${a}, ${e})` : `${a} * ${e}`);
+  const load = `let g = dout[base + c]${weight ? ' * weight[c]' : ''};
+    let xh = (x[base + c]${layer ? ` - ${V}(mean)` : ''}) * rstd;`;
+  const sums = layer ? `acc += vec2<f32>(${hsum('g')}, ${dotp('g', 'xh')});` : `acc += ${dotp('g', 'xh')};`;
+  const grad = layer ? `(g - ${V}(m.x) - xh * m.y) * rstd` : '(g - xh * m) * rstd';
+  const into = acc === true ? `dresid[base + c] + ${grad}` : acc === 'in_place' ? `dx[base + c] + ${grad}` : grad;
+  const main = `@compute @workgroup_size(${WG})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${g.wgsl}
+  let base = wg * ${u32(C4)};${layer ? '\n  let mean = stats[2u * wg];' : ''}
+  let rstd = stats[2u * wg + 1u];
+  var acc = ${R}(0.0);
+  for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
+    ${load}
+    ${sums}
+  }
+  let m = wg_sum(acc, lid) / ${f32(C)};
+  for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
+    ${load}
+    dx[base + c] = ${into};
+  }
+}`;
+  const formula = layer ? 'dx = rstd·(g − mean(g) − x̂·mean(g·x̂))' : 'dx = rstd·(g − x̂·mean(g·x̂))';
+  const subgroups = useSubgroups(WG, sg);
+  return assemble({
+    entryPoint,
+    fuses: [`${norm}_backward`],
+    shapes: { x: [rows, C], stats: [rows, 2], dout: [rows, C] },
+    notes: [
+      `backward of ${norm} (eps ${spec.eps}, inside the saved rstd): x̂ = ${layer ? '(x − mean)·rstd' : 'x·rstd'}, g = dout${weight ? '·weight' : ''}; ${formula}` +
+        `${acc === true ? '; dx = dresid + that' : acc === 'in_place' ? '; added to dx in place' : ''}`,
+      `one workgroup of ${WG} per row, ${w === 4 ? 'vec4' : 'scalar'} loads; ${subgroups ? 'subgroupAdd' : 'tree'} reduction; x and dout read twice (FLOPs count both passes)`,
+    ],
+    bindings: b,
+    workgroupSize: [WG, 1, 1],
+    dispatch: g.dispatch,
+    flops: rows * C * (2 * ((weight ? 1 : 0) + (layer ? 2 : 1)) + (layer ? 3 : 2) + (layer ? 4 : 3) + (acc ? 1 : 0)),
+    prelude: workgroupReduceWgsl('sum', WG, sg, R),
+    workgroupStorageBytes: workgroupReduceBytes(WG, sg, R),
+    enables: subgroups ? ['subgroups'] : [],
+    main,
+  });
+}
+
+export interface NormParamGradSpec {
+  rows: number;
+  C: number;
+  norm: NormKind;
+  /** Write dweight (the forward had a weight). Default true. */
+  weight?: boolean;
+  /** Write dbias (the forward had a bias). Default false. */
+  bias?: boolean;
+  /** Add to dweight / dbias instead of overwriting them (gradient accumulation). Default false. */
+  accumulate?: boolean;
+  /** Entry point; default 'norm_param_grad'. */
+  name?: string;
+}
+
+/**
+ * Bindings, in order: x [rows, C] and stats [rows, 2] (with a weight), dout [rows, C],
+ * dweight [C] (with a weight), dbias [C] (with a bias).
+ */
+export function generateNormParamGrad(spec: NormParamGradSpec): WgslKernel {
+  const entryPoint = entryName('norm_param_grad', spec.name);
+  checkInt(entryPoint, 'rows', spec.rows);
+  checkInt(entryPoint, 'C', spec.C);
+  const { rows, C, norm } = spec;
+  const weight = spec.weight ?? true, bias = spec.bias ?? false, acc = spec.accumulate ?? false;
+  if (!weight && !bias) throw new Error(`${entryPoint}: nothing to compute (no weight and no bias)`);
+  const w = vectorWidth(C);
+  const V = vecType(w);
+  const C4 = C / w;
+  const layer = norm === 'layernorm';
+
+  const b = new Bindings(entryPoint);
+  if (weight) b.storage('x', 'read', [rows, C], V).storage('stats', 'read', [rows, 2]);
+  b.storage('dout', 'read', [rows, C], V);
+  if (weight) b.storage('dweight', 'read_write', [C], V);
+  if (bias) b.storage('dbias', 'read_write', [C], V);
+
+  const lin = linear(entryPoint, C4);
+  const body = [
+    '    let d = dout[r * ' + u32(C4) + ' + i];',
+    ...(weight ? [`    dw += d * (x[r * ${u32(C4)} + i]${layer ? ` - ${V}(stats[2u * r])` : ''}) * stats[2u * r + 1u];`] : []),
+    ...(bias ? ['    db += d;'] : []),
+  ].join('\n');
+  const store = (out: string, v: string) => `\n  ${out}[i] = ${acc ? `${out}[i] + ` : ''}${v};`;
+  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}${weight ? `\n  var dw = ${V}(0.0);` : ''}${bias ? `\n  var db = ${V}(0.0);` : ''}
+  for (var r = 0u; r < ${u32(rows)}; r++) {
+${body}
+  }${weight ? store('dweight', 'dw') : ''}${bias ? store('dbias', 'db') : ''}
+}`;
+  return assemble({
+    entryPoint,
+    fuses: [`${norm}_backward`],
+    shapes: { dout: [rows, C], ...(weight ? { x: [rows, C] } : {}) },
+    notes: [
+      `parameter gradients of ${norm}: ${[weight ? 'dweight = Σ_r dout·x̂' : '', bias ? 'dbias = Σ_r dout' : ''].filter(Boolean).join(', ')}` +
+        `${weight ? `, x̂ = ${layer ? '(x − mean)·rstd' : 'x·rstd'} from stats` : ''}${acc ? '; added to what they hold' : ''}`,
+      `one invocation per ${w === 4 ? 'vec4' : 'value'} of columns, rows summed in order (deterministic, no atomics)`,
+    ],
+    bindings: b,
+    workgroupSize: lin.workgroupSize,
+    dispatch: lin.dispatch,
+    flops: rows * C * ((weight ? (layer ? 4 : 3) : 0) + (bias ? 1 : 0)) + (acc ? C * ((weight ? 1 : 0) + (bias ? 1 : 0)) : 0),
+    main,
+  });
+}

@@ -1,0 +1,173 @@
+/**
+ * Global-norm gradient clipping (torch.nn.utils.clip_grad_norm_) without a CPU round trip:
+ *
+ *   generateSumSquares, dispatched once per parameter tensor:
+ *     partial[slot·parts + w] = Σ g² over the part of that tensor's gradient that workgroup w
+ *     of `parts` covers (a grid-stride loop, blocked per-invocation sums, then a workgroup
+ *     tree or subgroup reduction);
+ *   generateClipScale, dispatched once after all of them (one workgroup):
+ *     Σ       = sum of partial[0 .. slots·parts) in a fixed order
+ *     norm[0] = sqrt(Σ)
+ *     scale[0] = min(1, maxNorm / (norm + 1e-6))    (1 when maxNorm is 0: clipping off)
+ *     nonfinite[0] = 1 when Σ is NaN or ±Inf, else 0 (and then scale[0] = 0, which tells the
+ *     AdamW kernel to skip the step).
+ *
+ * With parts = 1 (the default) partial[slot] is exactly the tensor's Σ g². More parts spread
+ * one tensor over more workgroups (worth it for large tensors on a real GPU; on lavapipe a
+ * workgroup is one thread, so 2–4 parts use both cores); every sum-squares kernel of a run
+ * and the clip kernel must use the same `parts`. Every entry of `partial` is written each
+ * step, so it needs no zeroing. Everything is summed in a fixed order: the result is
+ * deterministic (bit-identical run to run on one adapter and configuration).
+ *
+ * A squared gradient entry that overflows f32 (|g| > 1.8e19) makes Σ infinite and is reported
+ * as non-finite. NaN/Inf are detected from the bits of Σ, not with `x != x`, because WGSL lets
+ * implementations assume floats are finite.
+ */
+import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
+import { assemble, Bindings, checkInt, entryName, f32, MAX_WORKGROUPS_PER_DIM, rowWorkgroupSize, u32, vecType, vectorWidth } from '../common.js';
+import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from '../reduce.js';
+
+/** Per-invocation partial sums are flushed every this many loads (blocked summation: f32 rounding grows with the block, not with n). */
+const BLOCK = 64;
+
+export interface SumSquaresSpec {
+  /** Floats in this gradient tensor. */
+  n: number;
+  /** This tensor's slot in `partial` (0 <= slot < slots). */
+  slot: number;
+  /** Parameter tensors in the model (slots of `partial`). */
+  slots: number;
+  /** Workgroups per tensor (and partial entries per slot); default 1. Must match generateClipScale's. */
+  parts?: number;
+  /** Default 'gpu'. */
+  tuning?: KernelTuning;
+  /** GpuContext.subgroupMinSize when 'subgroups' is enabled; 0/absent: none. */
+  subgroupMinSize?: number;
+  /** Override the invocations per workgroup (a power of two <= 256). */
+  workgroupSize?: number;
+  /** Entry point; default 'sum_squares'. */
+  name?: string;
+}
+
+function reductionSize(spec: { tuning?: KernelTuning; subgroupMinSize?: number; workgroupSize?: number }, width: number): number {
+  const tuning = spec.tuning ?? 'gpu';
+  return spec.workgroupSize ?? (tuning === 'gpu' ? 256 : rowWorkgroupSize(width, tuning, spec.subgroupMinSize ?? 0));
+}
+
+/** Bindings, in order: grad [n] (read), partial [slots·parts] (read_write). Dispatch: parts workgroups. */
+export function generateSumSquares(spec: SumSquaresSpec): WgslKernel {
+  const entryPoint = entryName('sum_squares', spec.name);
+  checkInt(entryPoint, 'n', spec.n);
+  checkInt(entryPoint, 'slots', spec.slots);
+  checkInt(entryPoint, 'slot', spec.slot, 0);
+  checkInt(entryPoint, 'parts', spec.parts);
+  const { n, slot, slots } = spec;
+  const parts = spec.parts ?? 1;
+  if (slot >= slots) throw new Error(`${entryPoint}: slot ${slot} is not below slots ${slots}`);
+  if (parts > MAX_WORKGROUPS_PER_DIM) throw new Error(`${entryPoint}: parts ${parts} exceeds ${MAX_WORKGROUPS_PER_DIM}`);
+  const w = vectorWidth(n);
+  const N = n / w;
+  const sg = spec.subgroupMinSize ?? 0;
+  const WG = reductionSize(spec, Math.ceil(N / parts));
+  const stride = WG * parts;
+  if (N + BLOCK * stride >= 2 ** 32) throw new Error(`${entryPoint}: n ${n} with ${parts} parts overflows the u32 loop bounds`);
+  const b = new Bindings(entryPoint)
+    .storage('grad', 'read', [n], vecType(w))
+    .storage('partial', 'read_write', [slots * parts]);
+  const sq = w === 4 ? 'dot(x, x)' : 'x * x';
+  return assemble({
+    entryPoint,
+    fuses: [],
+    shapes: { grad: [n], partial: [slots * parts] },
+    notes: [
+      `partial[${slot}·${parts} + workgroup] = Σ grad² over that workgroup's share (${parts} workgroup${parts > 1 ? 's' : ''} of ${WG}, grid-stride over ${w === 4 ? 'vec4' : 'scalar'}s)`,
+      `per-invocation sums in blocks of ${BLOCK} loads, then a ${useSubgroups(WG, sg) ? 'subgroup' : 'tree'} reduction: fixed order, deterministic`,
+    ],
+    bindings: b,
+    workgroupSize: [WG, 1, 1],
+    dispatch: [parts, 1, 1],
+    flops: 2 * n,
+    prelude: workgroupReduceWgsl('sum', WG, sg),
+    workgroupStorageBytes: workgroupReduceBytes(WG, sg),
+    enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
+    main: `@compute @workgroup_size(${WG})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  var total = 0.0;
+  for (var k0 = wid.x * ${u32(WG)} + lid; k0 < ${u32(N)}; k0 += ${u32(BLOCK * stride)}) {
+    let end = min(${u32(N)}, k0 + ${u32(BLOCK * stride)});
+    var acc = 0.0;
+    for (var k = k0; k < end; k += ${u32(stride)}) {
+      let x = grad[k];
+      acc += ${sq};
+    }
+    total += acc;
+  }
+  let s = wg_sum(total, lid);
+  if (lid == 0u) { partial[${u32(slot * parts)} + wid.x] = s; }
+}`,
+  });
+}
+
+export interface ClipScaleSpec {
+  /** Parameter tensors (slots of `partial`). */
+  slots: number;
+  /** Partial sums per slot; default 1. Must match the generateSumSquares kernels'. */
+  parts?: number;
+  /** Clip the global gradient norm to this; 0 turns clipping off (scale 1). */
+  maxNorm: number;
+  /** Default 'gpu'. */
+  tuning?: KernelTuning;
+  subgroupMinSize?: number;
+  /** Entry point; default 'clip_scale'. */
+  name?: string;
+}
+
+/**
+ * One workgroup. Bindings, in order: partial [slots·parts] (read), scale [1], norm [1],
+ * nonfinite (u32 [1]); all three outputs are written on every dispatch.
+ */
+export function generateClipScale(spec: ClipScaleSpec): WgslKernel {
+  const entryPoint = entryName('clip_scale', spec.name);
+  checkInt(entryPoint, 'slots', spec.slots);
+  checkInt(entryPoint, 'parts', spec.parts);
+  if (!(Number.isFinite(spec.maxNorm) && spec.maxNorm >= 0)) throw new Error(`${entryPoint}: maxNorm must be finite and >= 0, got ${spec.maxNorm}`);
+  const total = spec.slots * (spec.parts ?? 1);
+  const sg = spec.subgroupMinSize ?? 0;
+  const tuning = spec.tuning ?? 'gpu';
+  const WG = tuning === 'gpu' ? Math.min(256, 2 ** Math.ceil(Math.log2(Math.max(8, total)))) : rowWorkgroupSize(total, tuning, sg);
+  const b = new Bindings(entryPoint)
+    .storage('partial', 'read', [total])
+    .storage('scale', 'read_write', [1])
+    .storage('norm', 'read_write', [1])
+    .storage('nonfinite', 'read_write', [1], 'u32');
+  const clipped = spec.maxNorm > 0 ? `min(1.0, ${f32(spec.maxNorm)} / (nrm + ${f32(1e-6)}))` : '1.0';
+  return assemble({
+    entryPoint,
+    fuses: [],
+    shapes: { partial: [total] },
+    notes: [
+      `Σ = sum of partial (fixed order); norm = sqrt(Σ); scale = ${spec.maxNorm > 0 ? `min(1, ${spec.maxNorm} / (norm + 1e-6))` : '1 (clipping off)'}`,
+      'nonfinite = 1 and scale = 0 (AdamW skips the step) when Σ is NaN or Inf (tested on its bits)',
+    ],
+    bindings: b,
+    workgroupSize: [WG, 1, 1],
+    dispatch: [1, 1, 1],
+    flops: total + 4,
+    prelude: workgroupReduceWgsl('sum', WG, sg),
+    workgroupStorageBytes: workgroupReduceBytes(WG, sg),
+    enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
+    main: `@compute @workgroup_size(${WG})
+fn ${entryPoint}(@builtin(local_invocation_index) lid: u32) {
+  var acc = 0.0;
+  for (var k = lid; k < ${u32(total)}; k += ${u32(WG)}) { acc += partial[k]; }
+  let s = wg_sum(acc, lid);
+  if (lid == 0u) {
+    let bad = (bitcast<u32>(s) & 0x7f800000u) == 0x7f800000u; // exponent all ones: Inf or NaN
+    let nrm = sqrt(s);
+    norm[0] = nrm;
+    nonfinite[0] = select(0u, 1u, bad);
+    scale[0] = select(${clipped}, 0.0, bad);
+  }
+}`,
+  });
+}

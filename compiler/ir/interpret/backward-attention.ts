@@ -1,0 +1,149 @@
+/**
+ * Backward of attention and RoPE (interpret/attention.ts, interpret/rope.ts).
+ *
+ * Attention follows FlashAttention's backward, computed the plain way: the forward saves one
+ * log-sum-exp per (batch, head, query) — the op table's `saved.extra` (B, H, T) — so the
+ * backward rebuilds each probability as p_ij = exp(s_ij − lse_i) without a second softmax,
+ * and takes D_i = Σ_d dO_i·O_i from the saved output. Then for every visible key j:
+ *   dV_j += p_ij·dO_i,   dS_ij = p_ij·(dO_i·V_j − D_i),
+ *   dQ_i += dS_ij·K_j/√D,   dK_j += dS_ij·Q_i/√D.
+ * GQA sums dK, dV over the H/K query heads that read each kv head. ALiBi is a constant bias
+ * and needs nothing more; the T5 relative bias (a learned table) has no backward here and
+ * the VJP table reports it unsupported. Dropout is not applied in the forward reference,
+ * so these are the gradients of the deterministic (dropout-free) attention.
+ */
+import type { AttentionAttrs, OpAttrs } from '../ops.js';
+import { alibiSlopes, visible } from './attention.js';
+import { type BackwardFn, dOut, type SaveFn, stored } from './backward-common.js';
+import { floats, InterpretError, type Tensor } from './common.js';
+
+interface Scores {
+  /** Scaled, biased score of query i (head h, batch b) against key j, or −∞ when masked. */
+  score(b: number, h: number, i: number, j: number): number;
+}
+
+function scorer(q: Float32Array, k: Float32Array, shapes: { T: number; Tk: number }, a: AttentionAttrs): Scores {
+  if (a.positions === 'relative') {
+    throw new InterpretError('attention backward: the T5 relative position bias has no backward (unsupported by autodiff)');
+  }
+  const { heads: H, kv_heads: K, head_dim: D } = a;
+  const { T, Tk } = shapes;
+  const group = H / K;
+  const scale = 1 / Math.sqrt(D);
+  const slopes = a.positions === 'alibi' ? alibiSlopes(H) : null;
+  return {
+    score(b, h, i, j) {
+      if (!visible(i, j, a)) return -Infinity;
+      const qo = (b * T + i) * H * D + h * D; // q[b, i, h, :]
+      const ko = (b * Tk + j) * K * D + Math.floor(h / group) * D; // k[b, j, g, :]
+      let dot = 0;
+      for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
+      return dot * scale + (slopes ? -slopes[h]! * Math.abs(i - j) : 0);
+    },
+  };
+}
+
+function dims(ins: readonly Tensor[]) {
+  const [B, T] = ins[0]!.shape as [number, number, number];
+  return { B, T, Tk: ins[1]!.shape[1]! };
+}
+
+/** The log-sum-exp of each query's visible scores, (B, H, T); −∞ for a query that sees no key. */
+export const attentionSave: SaveFn<AttentionAttrs> = (ins, _out, a) => {
+  const { B, T, Tk } = dims(ins);
+  const s = scorer(floats(ins[0]!, 'attention q'), floats(ins[1]!, 'attention k'), { T, Tk }, a);
+  const H = a.heads;
+  const lse = new Float32Array(B * H * T);
+  const row = new Float64Array(Tk);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let i = 0; i < T; i++) {
+        let max = -Infinity;
+        for (let j = 0; j < Tk; j++) max = Math.max(max, (row[j] = s.score(b, h, i, j)));
+        let sum = 0;
+        if (max !== -Infinity) for (let j = 0; j < Tk; j++) sum += Math.exp(row[j]! - max);
+        lse[(b * H + h) * T + i] = max === -Infinity ? -Infinity : max + Math.log(sum);
+      }
+    }
+  }
+  return [{ shape: [B, H, T], data: lse }];
+};
+
+export const attentionBackward: BackwardFn<AttentionAttrs> = (args) => {
+  const { inputs: ins, attrs: a } = args;
+  const q = floats(ins[0]!, 'attention q');
+  const k = floats(ins[1]!, 'attention k');
+  const v = floats(ins[2]!, 'attention v');
+  const o = floats(args.output, 'attention output');
+  const lse = floats(args.extra[0]!, 'attention logsumexp');
+  const dy = dOut(args);
+  const { B, T, Tk } = dims(ins);
+  const s = scorer(q, k, { T, Tk }, a);
+  const { heads: H, kv_heads: K, head_dim: D } = a;
+  const group = H / K;
+  const scale = 1 / Math.sqrt(D);
+  const dq = new Float64Array(q.length);
+  const dk = new Float64Array(k.length);
+  const dv = new Float64Array(v.length);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const g = Math.floor(h / group);
+      for (let i = 0; i < T; i++) {
+        const m = lse[(b * H + h) * T + i]!;
+        if (m === -Infinity) continue; // no visible key: the output was 0 whatever q, k, v
+        const qo = (b * T + i) * H * D + h * D;
+        let Di = 0;
+        for (let d = 0; d < D; d++) Di += dy[qo + d]! * o[qo + d]!;
+        for (let j = 0; j < Tk; j++) {
+          const sij = s.score(b, h, i, j);
+          if (sij === -Infinity) continue;
+          const p = Math.exp(sij - m);
+          const kvo = (b * Tk + j) * K * D + g * D;
+          let dp = 0;
+          for (let d = 0; d < D; d++) {
+            dp += dy[qo + d]! * v[kvo + d]!;
+            dv[kvo + d] += p * dy[qo + d]!;
+          }
+          const ds = p * (dp - Di) * scale;
+          for (let d = 0; d < D; d++) {
+            dq[qo + d] += ds * k[kvo + d]!;
+            dk[kvo + d] += ds * q[qo + d]!;
+          }
+        }
+      }
+    }
+  }
+  return [stored(ins[0]!.shape, dq), stored(ins[1]!.shape, dk), stored(ins[2]!.shape, dv)];
+};
+
+/**
+ * RoPE is a rotation by p·θᵢ of each pair (i, i + R/2); its transpose rotates dout back by
+ * −p·θᵢ:  dx[i] = dy[i]·cos + dy[i + R/2]·sin,  dx[i + R/2] = dy[i + R/2]·cos − dy[i]·sin.
+ * Dims past rotary_dims pass dout through; positions get no cotangent.
+ */
+export const ropeBackward: BackwardFn<OpAttrs['rope']> = (args) => {
+  const [x, positions] = args.inputs as [Tensor, Tensor];
+  const pos = positions.data as Int32Array;
+  const dy = dOut(args);
+  const [B, T] = x.shape as [number, number, number];
+  const { heads: H, head_dim: D, rotary_dims: R, base } = args.attrs;
+  const half = R / 2;
+  const invFreq = Array.from({ length: half }, (_, i) => base ** ((-2 * i) / R));
+  const dx = Float32Array.from(dy);
+  for (let t = 0; t < T; t++) {
+    const cos = invFreq.map((f) => Math.cos(pos[t]! * f));
+    const sin = invFreq.map((f) => Math.sin(pos[t]! * f));
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const o = ((b * T + t) * H + h) * D; // (B, T, H, D)
+        for (let i = 0; i < half; i++) {
+          const d1 = dy[o + i]!;
+          const d2 = dy[o + i + half]!;
+          dx[o + i] = d1 * cos[i]! + d2 * sin[i]!;
+          dx[o + i + half] = d2 * cos[i]! - d1 * sin[i]!;
+        }
+      }
+    }
+  }
+  return [{ shape: [...x.shape], data: dx }, null];
+};

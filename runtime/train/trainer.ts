@@ -1,0 +1,146 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Runs training steps of a compiled model on a device: one command buffer per step (forward,
+ * backward, clipping, AdamW), the loss and gradient norm copied into a small read-back buffer
+ * and read while the next step runs, so the host never stalls the queue. The validation loss
+ * comes from a forward-only plan that shares the weights.
+ */
+import type { GpuContext } from '../device.js';
+import { unlessLost } from '../gpu/queue.js';
+import { PlanRunner, type BufferMap } from '../plan-runner.js';
+import type { KernelPlan, ParamInfo } from '../plan-types.js';
+import { deriveSeed, makeRng } from '../../compiler/ir/random.js';
+
+export interface OptimSettings {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+}
+
+export interface StepResult {
+  readonly step: number;
+  readonly loss: number;
+  readonly gradNorm: number;
+  readonly nonfinite: boolean;
+}
+
+export interface TrainPlans {
+  readonly train: KernelPlan;
+  readonly eval: KernelPlan;
+}
+
+export class Trainer {
+  readonly shared: BufferMap = new Map();
+  private train!: PlanRunner;
+  private evaluator!: PlanRunner;
+
+  private constructor(
+    readonly gpu: GpuContext,
+    readonly params: readonly ParamInfo[],
+    readonly plans: TrainPlans,
+  ) {}
+
+  static async create(gpu: GpuContext, params: readonly ParamInfo[], plans: TrainPlans): Promise<Trainer> {
+    const t = new Trainer(gpu, params, plans);
+    t.train = new PlanRunner(gpu, plans.train, t.shared);
+    t.evaluator = new PlanRunner(gpu, plans.eval, t.shared);
+    await Promise.all([t.train.compile(), t.evaluator.compile()]);
+    return t;
+  }
+
+  /** Same rule as ModelRuntime.init and the CPU interpreter's initParams; optimizer moments start at zero. */
+  init(seed: number): void {
+    for (const p of this.params) {
+      const n = p.shape.reduce((a, b) => a * b, 1);
+      const values = new Float32Array(n);
+      if (p.init.kind === 'ones') values.fill(1);
+      else if (p.init.kind === 'normal') {
+        const rng = makeRng(deriveSeed(seed, p.name));
+        for (let i = 0; i < n; i++) values[i] = p.init.std * rng.normal();
+      }
+      this.train.write(p.name, values);
+    }
+    for (const p of this.plans.train.train!.params) {
+      this.gpu.device.queue.writeBuffer(this.shared.get(p.m)!, 0, new Float32Array(this.size(p.name)));
+      this.gpu.device.queue.writeBuffer(this.shared.get(p.v)!, 0, new Float32Array(this.size(p.name)));
+    }
+  }
+
+  private size(name: string): number {
+    return this.params.find((p) => p.name === name)!.shape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Every tensor of the training state: weights, and with `optimizer` the AdamW moments (`m:`/`v:` names). */
+  async state(optimizer: boolean): Promise<Map<string, Float32Array>> {
+    const out = new Map<string, Float32Array>();
+    for (const p of this.plans.train.train!.params) {
+      out.set(p.name, await this.train.readF32(p.name));
+      if (optimizer) {
+        out.set(p.m, await this.train.readF32(p.m));
+        out.set(p.v, await this.train.readF32(p.v));
+      }
+    }
+    return out;
+  }
+
+  setState(tensors: ReadonlyMap<string, Float32Array>): void {
+    for (const [name, values] of tensors) {
+      const b = this.shared.get(name);
+      if (!b) throw new Error(`internal: no buffer ${name}`);
+      this.gpu.device.queue.writeBuffer(b, 0, values.buffer, values.byteOffset, values.byteLength);
+    }
+  }
+
+  /**
+   * Queues one optimizer step (1-based `t` for the bias corrections) on a batch. The result
+   * resolves once the GPU has run it; the caller may queue the next step first.
+   */
+  submitStep(t: number, inputs: Int32Array, targets: Int32Array, lr: number, o: OptimSettings): Promise<StepResult> {
+    const plan = this.plans.train;
+    this.train.write(plan.io.tokens, inputs);
+    this.train.write(plan.io.targets!, targets);
+    this.train.setStep(0, plan.T);
+    const bc1 = 1 / (1 - o.beta1 ** t);
+    const bc2 = 1 / (1 - o.beta2 ** t);
+    this.train.write(plan.train!.optim, new Float32Array([lr, o.beta1, o.beta2, o.eps, o.weightDecay, bc1, bc2, 0]));
+    const device = this.gpu.device;
+    const encoder = device.createCommandEncoder({ label: `train step ${t}` });
+    this.train.encode(encoder, 0);
+    const staging = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `step ${t} scalars` });
+    encoder.copyBufferToBuffer(this.shared.get(plan.io.loss!)!, 0, staging, 0, 4);
+    encoder.copyBufferToBuffer(this.shared.get(plan.train!.gradNorm)!, 0, staging, 4, 4);
+    encoder.copyBufferToBuffer(this.shared.get(plan.train!.nonfinite)!, 0, staging, 8, 4);
+    device.queue.submit([encoder.finish()]);
+    const done = unlessLost(device, staging.mapAsync(GPUMapMode.READ), 'training step');
+    return done.then(() => {
+      const view = staging.getMappedRange().slice(0);
+      staging.destroy();
+      const f = new Float32Array(view);
+      const u = new Uint32Array(view);
+      return { step: t, loss: f[0]!, gradNorm: f[1]!, nonfinite: u[2] !== 0 || !Number.isFinite(f[0]!) };
+    });
+  }
+
+  /** Mean validation loss over the given batches (forward only, weights shared). */
+  async evaluate(batches: Iterable<{ inputs: Int32Array; targets: Int32Array }>): Promise<number> {
+    const plan = this.plans.eval;
+    let sum = 0;
+    let n = 0;
+    for (const b of batches) {
+      this.evaluator.write(plan.io.tokens, b.inputs);
+      this.evaluator.write(plan.io.targets!, b.targets);
+      this.evaluator.setStep(0, plan.T);
+      this.evaluator.run(0);
+      sum += (await this.evaluator.readF32(plan.io.loss!, 0, 1))[0]!;
+      n++;
+    }
+    return sum / Math.max(1, n);
+  }
+
+  release(): void {
+    for (const b of new Set(this.shared.values())) b.destroy();
+    this.shared.clear();
+  }
+}
