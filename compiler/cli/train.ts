@@ -184,7 +184,9 @@ async function train(args: TrainArgs): Promise<number> {
       const meta = { ...runtimeMetadata(gpuModel.data!), 'mspec.step': String(step) };
       writeSafetensors(join(dir, 'last.safetensors'), { tensors: weights, metadata: meta });
       writeSafetensors(join(dir, 'optimizer.safetensors'), { tensors: moments, metadata: { 'mspec.step': String(step) } });
-      const st: RunState = { step, sampler: sampler.state, elapsed_s: elapsed };
+      // Batches are a pure function of (seed, step): the data position is the steps done (the
+      // sampler itself may already have drawn the batch of the step in flight).
+      const st: RunState = { step, sampler: { seed: sampler.state.seed, step }, elapsed_s: elapsed };
       writeFileAtomic(join(dir, 'state.json'), JSON.stringify(st, null, 2) + '\n');
     };
     const chart = () => {
@@ -248,7 +250,10 @@ async function train(args: TrainArgs): Promise<number> {
       inflight = next;
       inflightLr = lr;
     }
-    if (inflight && nanAt === null) await finish(await inflight, inflightLr);
+    if (inflight) {
+      if (nanAt === null) await finish(await inflight, inflightLr);
+      else await inflight.catch(() => undefined); // let the step already queued drain before the device goes
+    }
     bar?.stop();
     process.off('SIGINT', onSigint);
     if (nanAt !== null) {

@@ -6,7 +6,7 @@ import { bindKernel, compileKernel, encodeKernel, readBuffer, uploadBuffer } fro
 import { activationReference } from '../../compiler/codegen/wgsl/epilogue.js';
 import type { GeneratedKernel, MatmulSpec } from '../../compiler/codegen/wgsl/matmul.js';
 
-export interface MatmulInputs { A: Float32Array; B: Float32Array; bias?: Float32Array }
+export interface MatmulInputs { A: Float32Array; B: Float32Array; bias?: Float32Array; gate?: Float32Array }
 
 /** Deterministic uniform(-1, 1) values (xorshift32), so failures reproduce. */
 export function randomArray(n: number, seed: number): Float32Array {
@@ -23,14 +23,17 @@ export function inputsFor(kernel: GeneratedKernel, seed: number): MatmulInputs {
   const size = (name: string) => kernel.bindings.find((b) => b.name === name)!.bytes / 4;
   const inputs: MatmulInputs = { A: randomArray(size('A'), seed), B: randomArray(size('B'), seed + 1) };
   if (kernel.bindings.some((b) => b.name === 'bias')) inputs.bias = randomArray(size('bias'), seed + 2);
+  if (kernel.bindings.some((b) => b.name === 'gate')) inputs.gate = randomArray(size('gate'), seed + 3);
   return inputs;
 }
 
-/** C in float64, straight from the definition (variant, batch, bias, activation). */
+/** C in float64, straight from the definition (variant, batch, bias, activation or gate). */
 export function referenceMatmul(spec: MatmulSpec, x: MatmulInputs): Float64Array {
   const { M, N, K } = spec;
   const batch = spec.batch ?? 1, variant = spec.variant ?? 'nn';
   const act = activationReference(spec.activation ?? 'none');
+  const gateFn = spec.gate ? activationReference(spec.gate.fn) : null;
+  if (gateFn && !x.gate) throw new Error('referenceMatmul: a gated spec needs inputs.gate');
   const C = new Float64Array(batch * M * N);
   for (let z = 0; z < batch; z++) {
     const a0 = z * M * K, b0 = z * K * N, c0 = z * M * N;
@@ -42,7 +45,8 @@ export function referenceMatmul(spec: MatmulSpec, x: MatmulInputs): Float64Array
           const b = variant === 'nt' ? x.B[b0 + n * K + k]! : x.B[b0 + k * N + n]!;
           s += a * b;
         }
-        C[c0 + m * N + n] = act(s + (x.bias ? x.bias[n]! : 0));
+        const y = s + (x.bias ? x.bias[n]! : 0);
+        C[c0 + m * N + n] = gateFn ? gateFn(x.gate![c0 + m * N + n]!) * y : act(y);
       }
     }
   }
@@ -57,6 +61,7 @@ export async function runMatmul(device: GPUDevice, kernel: GeneratedKernel, x: M
     C: device.createBuffer({ size: bytesC, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC, label: 'C' }),
   };
   if (x.bias) buffers.bias = uploadBuffer(device, x.bias, 'bias');
+  if (x.gate) buffers.gate = uploadBuffer(device, x.gate, 'gate');
   try {
     const pipeline = await compileKernel(device, kernel);
     const encoder = device.createCommandEncoder();

@@ -1,5 +1,6 @@
 /**
- * Matmul epilogues: the activation applied to each output element after the optional bias.
+ * Matmul epilogues: the activation applied to each output element after the optional bias,
+ * or the gate function of a gated epilogue (C = fn(gate) · (A·B + bias), for GLU MLPs).
  * Each function is emitted for f32 and vec4<f32> from one template (WGSL built-ins are
  * component-wise, and `T(c)` splats a constant to either type).
  */
@@ -7,6 +8,11 @@
 export type Activation = 'none' | 'relu' | 'gelu_tanh' | 'gelu' | 'silu';
 
 export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu_tanh', 'gelu', 'silu'];
+
+/** The gate function of a gated (GLU) epilogue: SwiGLU 'silu', GeGLU 'gelu' / 'gelu_tanh', ReGLU 'relu'. */
+export type GateFn = Exclude<Activation, 'none'>;
+
+export const GATE_FNS: readonly GateFn[] = ['silu', 'gelu', 'gelu_tanh', 'relu'];
 
 /** Accuracy of each activation's WGSL against its exact f64 definition (beyond f32 rounding). */
 export const ACTIVATION_ACCURACY: Readonly<Record<Activation, string>> = {
@@ -58,6 +64,15 @@ export function activationWgsl(act: Activation): string {
     return 'fn act(x: f32) -> f32 { return x; }\nfn act4(x: vec4<f32>) -> vec4<f32> { return x; }';
   }
   return `${template(act, 'f32', 'act')}\n${template(act, 'vec4<f32>', 'act4')}`;
+}
+
+/**
+ * WGSL for a gated epilogue's gate function, `gate_act` (scalar) and `gate_act4` (vec4<f32>);
+ * same definitions and accuracy as the activations of the same name (ACTIVATION_ACCURACY).
+ */
+export function gateWgsl(fn: GateFn): string {
+  if (!GATE_FNS.includes(fn)) throw new Error(`gated epilogue: unknown gate function '${String(fn)}' (one of ${GATE_FNS.join(', ')})`);
+  return `${template(fn, 'f32', 'gate_act')}\n${template(fn, 'vec4<f32>', 'gate_act4')}`;
 }
 
 /** The f64 reference definitions, for tests and the CPU interpreter. */

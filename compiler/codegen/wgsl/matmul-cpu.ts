@@ -21,6 +21,8 @@
  * Tails: rows and columns are clamped on read (extra lanes recompute the last valid
  * row/column) and guarded on write, so the k-loop has no branches and every access is in
  * bounds (safe with Dawn's robustness off); K % kStep is handled by a second, short loop.
+ * The gated epilogue reads `gate` (declared like C: vec4 when N % 4 == 0) at exactly the
+ * addresses it writes C, inside the same guards.
  *
  * TUNING LOG (1024³ nn unless noted, GFLOP/s, bench/tune-matmul.mjs: interleaved rounds, best
  * of each; this shared 2-core machine drifts by up to 2x, so only same-run numbers compare.
@@ -116,6 +118,7 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[
   out.push(`@group(0) @binding(0) var<storage, read> A: array<${ty(L.aVec)}>;`);
   out.push(`@group(0) @binding(1) var<storage, read> B: array<${ty(L.bVec)}>;`);
   if (r.bias) out.push(`@group(0) @binding(2) var<storage, read> bias: array<${ty(L.cVec)}>;`);
+  if (r.gate) out.push(`@group(0) @binding(4) var<storage, read> gate: array<${ty(L.cVec)}>; // laid out like C`);
   out.push(`@group(0) @binding(3) var<storage, read_write> C: array<${ty(L.cVec)}>;`);
   out.push('');
   out.push(`@compute @workgroup_size(${WG})`);
@@ -228,7 +231,7 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[
     line('}');
   }
 
-  // Epilogue: bias, activation, guarded store.
+  // Epilogue: bias, then activation or gate (C = gate_act(gate) · (acc + bias)), guarded store.
   for (const j of range(TN4)) {
     const depth = L.colsGuarded ? 2 : 1;
     if (L.colsGuarded) line(`if (c${j} < N4) {`);
@@ -236,16 +239,27 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[
       line(L.cVec ? `let bias${j} = bias[cc${j}];` : `let bias${j} = vec4<f32>(${range(4).map((q) => `bias[n${j}_${q}]`).join(', ')});`, depth);
     }
     for (const i of range(TM)) {
-      const v = `act4(acc${i}_${j}${r.bias ? ` + bias${j}` : ''})`;
+      const sum = `acc${i}_${j}${r.bias ? ` + bias${j}` : ''}`;
+      const v = r.gate ? (r.bias ? `(${sum})` : sum) : `act4(${sum})`;
       const rowDepth = L.rowsGuarded ? depth + 1 : depth;
       if (L.rowsGuarded) line(`if (row0 + ${i}u < M) {`, depth);
       if (L.cVec) {
-        line(`C[${cOff} + (row0 + ${i}u) * N4 + c${j}] = ${v};`, rowDepth);
+        const idx = `${cOff} + (row0 + ${i}u) * N4 + c${j}`;
+        if (r.gate) {
+          line(`let o${i}_${j} = ${idx};`, rowDepth);
+          line(`C[o${i}_${j}] = gate_act4(gate[o${i}_${j}]) * ${v};`, rowDepth);
+        } else {
+          line(`C[${idx}] = ${v};`, rowDepth);
+        }
       } else {
         line(`let v${i}_${j} = ${v};`, rowDepth);
         for (const q of range(4)) {
           const col = `c${j} * 4u + ${q}u`;
-          line(`if (${col} < N) { C[${cOff} + (row0 + ${i}u) * N + ${col}] = v${i}_${j}.${COMP[q]}; }`, rowDepth);
+          const idx = `${cOff} + (row0 + ${i}u) * N + ${col}`;
+          const val = r.gate ? `gate_act(gate[o]) * v${i}_${j}.${COMP[q]}` : `v${i}_${j}.${COMP[q]}`;
+          line(r.gate
+            ? `if (${col} < N) { let o = ${idx}; C[o] = ${val}; }`
+            : `if (${col} < N) { C[${idx}] = ${val}; }`, rowDepth);
         }
       }
       if (L.rowsGuarded) line('}', depth);

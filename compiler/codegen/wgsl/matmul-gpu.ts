@@ -3,7 +3,8 @@
  * computes a 64×64 tile of C, stepping K by 16 through workgroup memory; each invocation
  * owns a 4×4 block (rows 4·ty.., columns 4·tx..) held as four vec4 accumulators and reads
  * its A and B fragments from workgroup memory as one vec4 each per k. Tiles are staged with
- * bounds checks (zero fill), so any M, N, K works. Correctness is tested on lavapipe, where
+ * bounds checks (zero fill), so any M, N, K works. The gated epilogue reads `gate` at the
+ * address it writes C, behind the same bounds check. Correctness is tested on lavapipe, where
  * this kernel is slow (shared memory and barriers cost there; see matmul-cpu.ts); its
  * speed matters only on real GPUs.
  */
@@ -41,6 +42,7 @@ export function emitGpuMatmul(r: ResolvedMatmul): string {
   L.push(`@group(0) @binding(0) var<storage, read> A: array<f32>;`);
   L.push(`@group(0) @binding(1) var<storage, read> B: array<f32>;`);
   if (r.bias) L.push(`@group(0) @binding(2) var<storage, read> bias: array<f32>;`);
+  if (r.gate) L.push(`@group(0) @binding(4) var<storage, read> gate: array<f32>; // laid out like C`);
   L.push(`@group(0) @binding(3) var<storage, read_write> C: array<f32>;`);
   L.push(`var<workgroup> As: array<vec4<f32>, ${BK * V}>; // [kk][mm / 4], component mm % 4`);
   L.push(`var<workgroup> Bs: array<vec4<f32>, ${BK * V}>; // [kk][nn / 4], component nn % 4`);
@@ -81,7 +83,11 @@ export function emitGpuMatmul(r: ResolvedMatmul): string {
     L.push(`    let m = m0 + lid.y * ${PER}u + ${i}u;`);
     L.push(`    if (m < M) {`);
     for (const j of range(PER)) {
-      L.push(`      { let n = n0 + lid.x * ${PER}u + ${j}u; if (n < N) { C[${off('m * N + n', M * N)}] = act(acc${i}.${COMP[j]}${r.bias ? ' + bias[n]' : ''}); } }`);
+      const sum = `acc${i}.${COMP[j]}${r.bias ? ' + bias[n]' : ''}`;
+      const store = r.gate
+        ? `let o = ${off('m * N + n', M * N)}; C[o] = gate_act(gate[o]) * ${r.bias ? `(${sum})` : sum};`
+        : `C[${off('m * N + n', M * N)}] = act(${sum});`;
+      L.push(`      { let n = n0 + lid.x * ${PER}u + ${j}u; if (n < N) { ${store} } }`);
     }
     L.push(`    }`);
     L.push(`  }`);

@@ -9,6 +9,11 @@
  * `batch` independent matmuls laid out one after another (A, B and C each contiguous per
  * batch entry; bias shared). All buffers are row-major f32. Correct for any M, N, K >= 1.
  *
+ * Gated epilogue (GLU MLPs: SwiGLU 'silu', GeGLU 'gelu' / 'gelu_tanh', ReGLU 'relu'):
+ * with `gate: { fn }`, C = fn(G) · (A·B + bias) elementwise, G an extra read-only input
+ * `gate` laid out exactly like C ([M, N], or [batch, M, N]). It replaces the activation
+ * (the two are mutually exclusive), so the up projection and the GLU product are one kernel.
+ *
  * Two tunings, chosen from the adapter class (runtime/device.ts → adapterClass):
  *  - 'cpu' (lavapipe/llvmpipe): register blocking, no shared memory, no barriers
  *    (matmul-cpu.ts). Measured tuning notes are in that file.
@@ -17,11 +22,11 @@
  * Every access is in bounds by construction (tails are clamped on read and guarded on
  * write), so kernels are safe to run with Dawn's robustness transform disabled.
  */
-import { activationWgsl, type Activation } from './epilogue.js';
+import { activationWgsl, gateWgsl, GATE_FNS, type Activation, type GateFn } from './epilogue.js';
 import { emitCpuMatmul, cpuMatmulGeometry, DEFAULT_CPU_TILE, type CpuTile } from './matmul-cpu.js';
 import { emitGpuMatmul, gpuMatmulGeometry } from './matmul-gpu.js';
 
-export type { Activation } from './epilogue.js';
+export type { Activation, GateFn } from './epilogue.js';
 export type { CpuTile } from './matmul-cpu.js';
 export type MatmulVariant = 'nn' | 'nt' | 'tn';
 export type KernelTuning = 'cpu' | 'gpu';
@@ -34,8 +39,13 @@ export interface MatmulSpec {
   variant?: MatmulVariant;
   /** Add bias[N] before the activation. */
   bias?: boolean;
-  /** Default 'none'. */
+  /** Default 'none'. Mutually exclusive with `gate` (unless 'none'). */
   activation?: Activation;
+  /**
+   * Gated epilogue: C = fn(gate) · (A·B + bias), `gate` an extra input binding shaped like C.
+   * The IR's `glu` op fused into the matmul that computes its `up` operand.
+   */
+  gate?: { fn: GateFn };
   /** Independent matmuls in one dispatch (dispatch z). Default 1. */
   batch?: number;
   tuning: KernelTuning;
@@ -53,9 +63,9 @@ export interface MatmulSpec {
 export interface KernelBinding {
   group: 0;
   binding: number;
-  name: 'A' | 'B' | 'bias' | 'C';
+  name: 'A' | 'B' | 'bias' | 'gate' | 'C';
   access: 'read' | 'read_write';
-  /** Logical shape including the batch dimension when batch > 1 (bias: [N]). */
+  /** Logical shape including the batch dimension when batch > 1 (bias: [N]; gate: as C). */
   shape: number[];
   /** Bytes the buffer must hold (at least). */
   bytes: number;
@@ -66,11 +76,17 @@ export interface GeneratedKernel {
   entryPoint: string;
   workgroupSize: [number, number, number];
   dispatch: [number, number, number];
+  /** In list order A, B, bias (if any), gate (if any), C. */
   bindings: KernelBinding[];
-  /** 2·M·N·K·batch (the bias/activation epilogue is not counted). */
+  /** 2·M·N·K·batch (the bias/activation/gate epilogue is not counted). */
   flops: number;
-  /** Minimum bytes moved: every input read once, C written once. */
+  /** Minimum bytes moved: every input (gate included) read once, C written once. */
   bytes: number;
+  /**
+   * The IR op kinds (compiler/ir/ops.ts) this kernel implements, for --explain: ['linear'];
+   * ['linear', <activation>] with an activation epilogue; ['linear', 'glu'] with a gate.
+   */
+  fuses: string[];
 }
 
 /** The spec with defaults filled in; what the emitters work from. */
@@ -79,6 +95,8 @@ export interface ResolvedMatmul {
   variant: MatmulVariant;
   bias: boolean;
   activation: Activation;
+  /** The gate function of a gated epilogue; null: none. */
+  gate: GateFn | null;
   batch: number;
   tuning: KernelTuning;
   entryPoint: string;
@@ -96,11 +114,22 @@ function resolve(spec: MatmulSpec): ResolvedMatmul {
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`matmul: batch must be an integer >= 1, got ${batch}`);
   const entryPoint = spec.name ?? 'matmul';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entryPoint)) throw new Error(`matmul: name '${entryPoint}' is not a WGSL identifier`);
+  const activation = spec.activation ?? 'none';
+  const gate = spec.gate ? spec.gate.fn : null;
+  if (gate !== null) {
+    if (!GATE_FNS.includes(gate)) {
+      throw new Error(`matmul ${entryPoint}: unknown gate function '${String(gate)}' (one of ${GATE_FNS.join(', ')})`);
+    }
+    if (activation !== 'none') {
+      throw new Error(`matmul ${entryPoint}: 'gate' and 'activation' are mutually exclusive ` +
+        `(got gate ${gate} and activation ${activation}); the gate function is the GLU's activation`);
+    }
+  }
   return {
     M: spec.M, N: spec.N, K: spec.K,
     variant: spec.variant ?? 'nn',
     bias: spec.bias ?? false,
-    activation: spec.activation ?? 'none',
+    activation, gate,
     batch, tuning: spec.tuning, entryPoint,
     subgroupMinSize: spec.subgroupMinSize ?? 0,
   };
@@ -123,6 +152,8 @@ function bindingsOf(r: ResolvedMatmul): KernelBinding[] {
     { group: 0, binding: 1, name: 'B', access: 'read', shape: s.B, bytes: size(s.B) },
   ];
   if (r.bias) list.push({ group: 0, binding: 2, name: 'bias', access: 'read', shape: [r.N], bytes: 4 * r.N });
+  // gate takes binding 4 so that C keeps binding 3 in every kernel.
+  if (r.gate) list.push({ group: 0, binding: 4, name: 'gate', access: 'read', shape: s.C, bytes: size(s.C) });
   list.push({ group: 0, binding: 3, name: 'C', access: 'read_write', shape: s.C, bytes: size(s.C) });
   return list;
 }
@@ -133,21 +164,37 @@ const VARIANT_TEXT: Record<MatmulVariant, string> = {
   tn: 'C[M,N] = A[K,M]ᵀ · B[K,N]',
 };
 
+/** The product in the short form used by the gated epilogue line: A·B, A·Bᵀ, Aᵀ·B. */
+const VARIANT_SHORT: Record<MatmulVariant, string> = { nn: 'A·B', nt: 'A·Bᵀ', tn: 'Aᵀ·B' };
+
 function header(r: ResolvedMatmul, flops: number, bytes: number, tuningNote: string): string {
   const s = shapes(r);
-  const epi = [r.bias ? ' + bias[N]' : '', r.activation !== 'none' ? `, then ${r.activation}` : ''].join('');
+  const bias = r.bias ? ' + bias[N]' : '';
+  const what = r.gate
+    ? `C[M,N] = ${r.gate}(gate[M,N]) · (${VARIANT_TEXT[r.variant].slice('C[M,N] = '.length)}${bias})`
+    : `${VARIANT_TEXT[r.variant]}${bias}${r.activation !== 'none' ? `, then ${r.activation}` : ''}`;
   const fmt = (n: number) => n.toLocaleString('en-US');
-  return [
+  const lines = [
     `// Generated by mspec (compiler/codegen/wgsl/matmul.ts). Do not edit.`,
-    `// ${r.entryPoint}: ${VARIANT_TEXT[r.variant]}${epi}${r.batch > 1 ? `, for each of ${r.batch} batch entries` : ''}`,
+    `// ${r.entryPoint}: ${what}${r.batch > 1 ? `, for each of ${r.batch} batch entries` : ''}`,
     `//   M=${r.M} N=${r.N} K=${r.K}${r.batch > 1 ? ` batch=${r.batch}` : ''}; row-major f32;` +
-      ` A ${JSON.stringify(s.A)}, B ${JSON.stringify(s.B)}, C ${JSON.stringify(s.C)}${r.bias ? `, bias [${r.N}]` : ''}`,
-    `//   FLOPs: ${fmt(flops)} (2·M·N·K${r.batch > 1 ? '·batch' : ''}); bytes moved (each input read once, C written once): ${fmt(bytes)}`,
+      ` A ${JSON.stringify(s.A)}, B ${JSON.stringify(s.B)}, C ${JSON.stringify(s.C)}${r.bias ? `, bias [${r.N}]` : ''}` +
+      `${r.gate ? `, gate ${JSON.stringify(s.C)}` : ''}`,
+    `//   FLOPs: ${fmt(flops)} (2·M·N·K${r.batch > 1 ? '·batch' : ''}${r.gate ? '; the gated epilogue is not counted' : ''});` +
+      ` bytes moved (each input read once, C written once): ${fmt(bytes)}`,
     `//   tuning: ${tuningNote}`,
-  ].join('\n');
+  ];
+  if (r.gate) {
+    lines.push(`//   epilogue: C = ${r.gate}(gate) · (${VARIANT_SHORT[r.variant]}${r.bias ? ' + bias' : ''})` +
+      ` (gated linear unit; gate read once per element of C, laid out like C)`);
+  }
+  return lines.join('\n');
 }
 
-/** Generates the kernel for `spec`. Bindings: A=0, B=1, bias=2 (if any), C=3, all in group 0. */
+/**
+ * Generates the kernel for `spec`. Bindings, all in group 0, listed in this order:
+ * A=0, B=1, bias=2 (if any), gate=4 (if any), C=3.
+ */
 export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
   const r = resolve(spec);
   const bindings = bindingsOf(r);
@@ -168,12 +215,13 @@ export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
     header(r, flops, bytes, geometry.note),
     ...enables,
     '',
-    activationWgsl(r.activation),
+    r.gate ? gateWgsl(r.gate) : activationWgsl(r.activation),
     '',
     body,
     '',
   ].join('\n');
-  return { code, entryPoint: r.entryPoint, workgroupSize: geometry.workgroupSize, dispatch: geometry.dispatch, bindings, flops, bytes };
+  const fuses = ['linear', ...(r.gate ? ['glu'] : r.activation !== 'none' ? [r.activation] : [])];
+  return { code, entryPoint: r.entryPoint, workgroupSize: geometry.workgroupSize, dispatch: geometry.dispatch, bindings, flops, bytes, fuses };
 }
 
 export interface KernelGeometry {
