@@ -128,6 +128,7 @@ export function cli(argv: string[]): Argv {
           .check((a) => {
             if (!a.target && !a.resume) throw new Error('name a spec to train, or --resume a run folder');
             if (a.target && a.resume) throw new Error('give either a spec or --resume, not both');
+            if (a.resume && (a.data || a.tokenizer || a.batch || a.seed !== undefined || a.init)) throw new Error('--resume continues a run with its own data, tokenizer, batch and seed; only --steps, --eval-every and --checkpoint-every may change');
             return true;
           }),
       (a) =>

@@ -86,6 +86,12 @@ async function train(args: TrainArgs): Promise<number> {
     const statePath = join(dir, 'state.json');
     if (!existsSync(statePath)) throw new TrainError(`'${dir}' has no checkpoint yet (no state.json); start it again without --resume`);
     resumeState = JSON.parse(readFileSync(statePath, 'utf8')) as RunState;
+    if (args.steps !== undefined && args.steps !== config.overrides.steps) {
+      // Extending (or shortening) a run: the schedule is recomputed for the new length from here on.
+      if (args.steps < resumeState.step) throw new TrainError(`the run in '${dir}' is already at step ${resumeState.step}; --steps must be at least that`);
+      config = { ...config, overrides: { ...config.overrides, steps: args.steps } };
+      writeFileAtomic(cfgPath, JSON.stringify(config, null, 2) + '\n');
+    }
   } else {
     if (!args.target) throw new TrainError('name a spec to train (mspec train my.model) or a run to resume (mspec train --resume runs/exp1)');
     const { file, model } = splitTarget(args.target);
