@@ -2,7 +2,6 @@
  * Shared by `build` and `sample`: compile a spec (from files, or from the sources a
  * checkpoint carries) for the GPU, with its tokenizer, reporting problems as diagnostics.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { compileForGpu, type SpecSources } from '../codegen/compile-model.js';
 import type { KernelTuning } from '../codegen/wgsl/matmul.js';
@@ -11,7 +10,8 @@ import type { SourceFile } from '../diagnostics/span.js';
 import { compileFile, type CompiledModel } from '../index.js';
 import type { Host } from '../semantics/resolve.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
-import { builtinCorpusText, isBuiltinCorpus } from '../../runtime/data/corpus.js';
+import { isBuiltinCorpus } from '../../runtime/data/corpus.js';
+import { readDataSource } from '../../runtime/data/source.js';
 import { charsOf, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { nodeHost } from './host.js';
 
@@ -27,7 +27,7 @@ export interface GpuCompile {
 }
 
 /** Compiles every model of `file` (or just `model`) for the GPU. `host` defaults to the file system. */
-export function compileGpu(file: string, opts: { model?: string | undefined; tuning: KernelTuning; subgroupMinSize?: number; host?: Host }): GpuCompile {
+export function compileGpu(file: string, opts: { model?: string | undefined; tuning: KernelTuning; subgroupMinSize?: number; host?: Host; tokenizer?: TokenizerData }): GpuCompile {
   const r = compileFile(file, { model: opts.model, ...(opts.host ? { host: opts.host } : {}) });
   const diagnostics = [...r.diagnostics];
   const models: GpuModel[] = [];
@@ -37,7 +37,7 @@ export function compileGpu(file: string, opts: { model?: string | undefined; tun
     if (!m.ok || !m.graph) continue;
     let tokenizer: TokenizerData | null;
     try {
-      tokenizer = tokenizerFor(m, file, opts.host);
+      tokenizer = opts.tokenizer ?? tokenizerFor(m, file, opts.host);
     } catch (e) {
       diagnostics.push({ code: 'MS5002', severity: 'error', message: (e as Error).message, span: m.spec.span });
       continue;
@@ -52,21 +52,22 @@ export function compileGpu(file: string, opts: { model?: string | undefined; tun
 function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerData | null {
   const t = m.spec.train;
   if (!t) return m.spec.vocab >= 256 ? { kind: 'byte' } : null;
-  if (t.tokenizer === 'byte') return { kind: 'byte' };
-  if (t.tokenizer === 'char') {
-    let text: string;
-    if (isBuiltinCorpus(t.data)) text = builtinCorpusText(t.data);
-    else {
-      const path = join(dirname(file), t.data);
-      const got = host ? host.readFile(path) : readFileSync(path, 'utf8');
-      if (typeof got !== 'string') throw new Error(`cannot read the training data '${path}' to build the character vocabulary: ${got.error}`);
-      text = got;
-    }
-    const chars = charsOf(text);
-    if (chars.length !== m.spec.vocab) throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab}`);
-    return { kind: 'char', chars };
+  if (t.tokenizer !== 'char') return { kind: t.tokenizer };
+  // The same text the trainer reads (runtime/data/source.ts), so the vocabularies agree.
+  let text: string;
+  const specDir = dirname(file);
+  if (host && !isBuiltinCorpus(t.data)) {
+    const got = host.readFile(join(specDir, t.data));
+    if (typeof got !== 'string') throw new Error(`cannot read the training data '${t.data}' to build the character vocabulary: ${got.error}`);
+    text = got;
+  } else {
+    const src = readDataSource(t.data, { specDir });
+    if (!('text' in src)) throw new Error(`'${t.data}' holds token ids, not text: a char tokenizer needs text`);
+    text = src.text;
   }
-  throw new Error("the gpt2 tokenizer is not available for sampling yet; use tokenizer = byte or char");
+  const chars = charsOf(text);
+  if (chars.length > m.spec.vocab) throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab}`);
+  return { kind: 'char', chars };
 }
 
 /** A host that serves the files a checkpoint carries (its spec and everything it imports). */

@@ -5,7 +5,7 @@
  */
 import { readSafetensors, CheckpointError } from '../../runtime/checkpoint/safetensors.js';
 import { ModelError, ModelRuntime } from '../../runtime/model-runtime.js';
-import { TokenizerError } from '../../runtime/tokenizers/index.js';
+import { TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { GpuUnavailableError } from '../../runtime/device.js';
 import type { SpecSources } from '../codegen/compile-model.js';
 import { compileGpu, memoryHost } from './gpu-model.js';
@@ -30,6 +30,7 @@ export async function runSample(args: SampleArgs): Promise<number> {
   let host: ReturnType<typeof memoryHost> | undefined;
   let modelName: string | undefined;
   let checkpoint: ReturnType<typeof readSafetensors> | undefined;
+  let tokenizer: TokenizerData | undefined;
   try {
     if (isCheckpoint) {
       checkpoint = readSafetensors(args.target);
@@ -37,6 +38,8 @@ export async function runSample(args: SampleArgs): Promise<number> {
       modelName = checkpoint.metadata['mspec.model'];
       if (!raw || !modelName) throw new CheckpointError(`'${args.target}' carries no mspec spec in its metadata; sample it with its spec instead: mspec sample SPEC.model --weights ${args.target}`);
       const sources = JSON.parse(raw) as SpecSources;
+      // The checkpoint's own tokenizer (a char vocabulary from its corpus) wins over recomputing it.
+      if (checkpoint.metadata['mspec.tokenizer']) tokenizer = JSON.parse(checkpoint.metadata['mspec.tokenizer']) as TokenizerData;
       host = memoryHost(sources.files);
       compileTarget = sources.entry;
     }
@@ -45,7 +48,7 @@ export async function runSample(args: SampleArgs): Promise<number> {
   }
   const { file, model } = isCheckpoint ? { file: compileTarget, model: modelName } : splitTarget(compileTarget);
   const tuning = await detectTuning();
-  const r = compileGpu(file, { model, tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize, ...(host ? { host } : {}) });
+  const r = compileGpu(file, { model, tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize, ...(host ? { host } : {}), ...(tokenizer ? { tokenizer } : {}) });
   printDiagnostics(r.diagnostics, r.sources);
   if (r.diagnostics.some((d) => d.severity === 'error')) return 1;
   if (r.models.length !== 1) {

@@ -51,6 +51,11 @@ describe('mspec train', () => {
     const ma = metrics(a);
     expect(ma).toHaveLength(40);
     expect(ma[39]!.loss).toBeLessThan(ma[0]!.loss - 0.5); // it learns
+    // The checkpoint alone is enough to sample: it carries the spec and the char vocabulary.
+    const s = mspec('sample', join(a, 'last.safetensors'), '--prompt', 'the ', '--max-tokens', '8', '--seed', '3');
+    expect(s.code, s.stderr).toBe(0);
+    expect(s.stdout.startsWith('the ')).toBe(true);
+    expect(s.stdout.trimEnd().length).toBeGreaterThan(4);
 
     const b = join(tmp, 'b');
     const stopped = await interruptWhen(['train', SPEC, '--out', b, '--sample-tokens', '0'], /step 12\/40/);

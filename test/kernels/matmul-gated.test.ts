@@ -34,7 +34,7 @@ const CASES: [KernelTuning, MatmulVariant, Case[]][] = [
   ['cpu', 'nt', [{ shape: S7, fn: 'silu', bias: true }, { shape: S65, fn: 'gelu', bias: false }]],
   ['cpu', 'nn', [{ shape: S1, fn: 'gelu_tanh', bias: true }, { shape: S7, fn: 'relu', bias: false }]],
   ['gpu', 'nt', [{ shape: S65, fn: 'relu', bias: true }, { shape: S1, fn: 'gelu_tanh', bias: false }]],
-  ['gpu', 'nn', [{ shape: S1, fn: 'gelu', bias: true }, { shape: S65, fn: 'silu', bias: false }]],
+  ['gpu', 'nn', [{ shape: S7, fn: 'gelu', bias: true }, { shape: S65, fn: 'silu', bias: false }]],
 ];
 
 async function check(spec: MatmulSpec, seed: number): Promise<void> {
