@@ -5,6 +5,35 @@
 // Parameters use mspec's names and PyTorch's [out, in] layout (so x·Wᵀ), and start from the
 // values given (bench/train.mjs passes mspec's own initial weights, so both sides' first loss
 // on the same batch must agree).
+import { register } from 'node:module';
+
+/**
+ * Imports tfjs-core with its gradients. In Node, '@tensorflow/tfjs-core' resolves to a CommonJS
+ * bundle without the gradient registrations (the union package '@tensorflow/tfjs' adds them,
+ * and it is not a dependency here); their only copy is the ES-module build under dist/, whose
+ * imports have no file extensions. A small loader hook lets Node load those files as ES
+ * modules; tfjs keeps its engine and registries on globalThis, so this second copy registers
+ * the gradients with the same engine.
+ */
+export async function importTfjsCore() {
+  const hooks = `
+const DIST = '/node_modules/@tensorflow/tfjs-core/dist/';
+const inDist = (u) => typeof u === 'string' && u.includes(DIST) && !/\\/tf-core\\.[^/]*js$/.test(u);
+export async function resolve(spec, ctx, next) {
+  if (inDist(ctx.parentURL) && spec.startsWith('.') && !spec.endsWith('.js')) {
+    try { return await next(spec + '.js', ctx); } catch { return next(spec + '/index.js', ctx); }
+  }
+  return next(spec, ctx);
+}
+export async function load(url, ctx, next) {
+  if (inDist(url)) return { ...(await next(url, { ...ctx, format: 'module' })), format: 'module' };
+  return next(url, ctx);
+}`;
+  register('data:text/javascript,' + encodeURIComponent(hooks));
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  return tf;
+}
 
 /**
  * @param tf  the tfjs-core module, with the backend already set

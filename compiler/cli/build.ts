@@ -8,6 +8,11 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Project, ts } from 'ts-morph';
 import { generateModule } from '../codegen/ts/module.js';
+import { generateTrainer } from '../codegen/ts/trainer.js';
+import { checkTrainSupport } from '../codegen/train-support.js';
+import { planModel } from '../passes/plan.js';
+import { planTraining } from '../passes/train-plan.js';
+import { dirname, resolve } from 'node:path';
 import type { KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
 import type { KernelPlan } from '../../runtime/plan-types.js';
@@ -40,14 +45,26 @@ export async function runBuild(args: BuildArgs): Promise<number> {
     for (const plan of [data.plans.prefill, data.plans.decode]) {
       for (const k of plan.kernels) writeFileSync(join(dir, 'kernels', `${plan.mode}.${k.name}.wgsl`), k.code.endsWith('\n') ? k.code : `${k.code}\n`);
     }
-    emitModule(dir, m.spec, data, args.runtimeImport);
-    process.stdout.write(`${m.spec.name}: ${dir}/ (model.ts, model.js, plan.json, manifest.json, ${data.plans.prefill.kernels.length + data.plans.decode.kernels.length} kernels; ${tuning.tuning} tuning)\n`);
+    // A spec with a train section the GPU path can run also gets a trainer entry (train.js).
+    const recipe = m.spec.train;
+    let trainer = '';
+    if (recipe && m.graph && !checkTrainSupport(m.spec, recipe).hasErrors) {
+      const popts = { tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize };
+      const plans = {
+        train: planTraining(m.spec, m.graph, { ...popts, B: recipe.batch, T: recipe.seq_len, clip: recipe.clip }),
+        eval: planModel(m.spec, m.graph, { ...popts, mode: 'forward', B: recipe.batch, T: recipe.seq_len }),
+      };
+      writeFileSync(join(dir, 'train-plan.json'), JSON.stringify({ model: data, plans, recipe, specDir: resolve(dirname(file)) }) + '\n');
+      trainer = ', train.js';
+    }
+    emitModule(dir, m.spec, data, args.runtimeImport, trainer !== '');
+    process.stdout.write(`${m.spec.name}: ${dir}/ (model.ts, model.js${trainer}, plan.json, manifest.json, ${data.plans.prefill.kernels.length + data.plans.decode.kernels.length} kernels; ${tuning.tuning} tuning)\n`);
     if (args.explain) process.stdout.write(explain(data.plans.prefill) + '\n' + explain(data.plans.decode) + '\n');
   }
   return 0;
 }
 
-function emitModule(dir: string, spec: Parameters<typeof generateModule>[2], data: CompiledModelData, runtimeImport: string): void {
+function emitModule(dir: string, spec: Parameters<typeof generateModule>[2], data: CompiledModelData, runtimeImport: string, withTrainer: boolean): void {
   const project = new Project({
     compilerOptions: {
       target: ts.ScriptTarget.ES2022,
@@ -62,6 +79,7 @@ function emitModule(dir: string, spec: Parameters<typeof generateModule>[2], dat
     },
   });
   generateModule(project, join(dir, 'model.ts'), spec, data, { runtimeImport });
+  if (withTrainer) generateTrainer(project, join(dir, 'train.ts'), { model: spec.name, specPath: data.spec.path, hash: data.spec.hash, version: data.mspecVersion, runtimeImport });
   project.saveSync();
   // plan.json is imported by the module: the emitter needs it on disk (it is, above).
   const result = project.emitSync();

@@ -6,16 +6,10 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { MSPEC_VERSION } from '../index.js';
-import { runCheck } from './check.js';
-import { runDiff } from './diff.js';
-import { runFmt } from './fmt.js';
-import { runInfo } from './info.js';
-import { runBuild } from './build.js';
-import { runSample } from './sample.js';
-import { runTrain } from './train.js';
+import { MSPEC_VERSION } from '../version.js';
 import { inGpuChild, runInGpuChild } from './gpu-child.js';
 
+/** Subcommands are imported when run, so `mspec check` does not load ts-morph or the GPU runtime. */
 type Handler = () => number | Promise<number>;
 
 async function guarded(run: Handler): Promise<void> {
@@ -45,13 +39,13 @@ export function cli(argv: string[]): Argv {
       'check <files..>',
       'check .model files and report every diagnostic',
       (y) => y.positional('files', { type: 'string', array: true, demandOption: true, describe: '.model files (file.model#name for one model)' }).option('json', { type: 'boolean', default: false, describe: 'machine-readable diagnostics' }),
-      (a) => guarded(() => runCheck({ files: a.files as string[], json: a.json })),
+      (a) => guarded(async () => (await import('./check.js')).runCheck({ files: a.files as string[], json: a.json })),
     )
     .command(
       'info <target>',
       'parameters, FLOPs, KV cache and memory of each model in a file',
       (y) => sizeOptions(y.positional('target', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' }).option('json', { type: 'boolean', default: false })),
-      (a) => guarded(() => runInfo({ target: a.target as string, json: a.json as boolean, batch: a.batch, seq: a.seq })),
+      (a) => guarded(async () => (await import('./info.js')).runInfo({ target: a.target as string, json: a.json as boolean, batch: a.batch, seq: a.seq })),
     )
     .command(
       'diff <a> <b>',
@@ -63,7 +57,7 @@ export function cli(argv: string[]): Argv {
             .positional('b', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
             .option('json', { type: 'boolean', default: false }),
         ),
-      (a) => guarded(() => runDiff({ a: a.a as string, b: a.b as string, json: a.json as boolean, batch: a.batch, seq: a.seq })),
+      (a) => guarded(async () => (await import('./diff.js')).runDiff({ a: a.a as string, b: a.b as string, json: a.json as boolean, batch: a.batch, seq: a.seq })),
     )
     .command(
       'fmt <files..>',
@@ -74,7 +68,7 @@ export function cli(argv: string[]): Argv {
           .option('write', { type: 'boolean', describe: 'rewrite the files in place' })
           .option('check', { type: 'boolean', describe: 'exit 1 if a file is not formatted' })
           .conflicts('write', 'check'),
-      (a) => guarded(() => runFmt({ files: a.files as string[], write: a.write ?? false, check: a.check ?? false })),
+      (a) => guarded(async () => (await import('./fmt.js')).runFmt({ files: a.files as string[], write: a.write ?? false, check: a.check ?? false })),
     )
     .command(
       'build <target>',
@@ -86,7 +80,7 @@ export function cli(argv: string[]): Argv {
           .option('explain', { type: 'boolean', default: false, describe: 'print the fused-kernel plan' })
           .option('tuning', { choices: ['auto', 'cpu', 'gpu'] as const, default: 'auto' as const, describe: "kernel tuning: 'cpu' for software adapters (lavapipe), 'gpu' otherwise; auto asks the adapter" })
           .option('runtime-import', { type: 'string', default: 'mspec/runtime', describe: 'module specifier the generated module imports the runtime from' }),
-      (a) => guarded(() => inGpuChild() ? runBuild({ target: a.target as string, out: a.out, explain: a.explain, tuning: a.tuning, runtimeImport: a['runtime-import'] }) : runInGpuChild()),
+      (a) => guarded(async () => inGpuChild() ? (await import('./build.js')).runBuild({ target: a.target as string, out: a.out, explain: a.explain, tuning: a.tuning, runtimeImport: a['runtime-import'] }) : runInGpuChild()),
     )
     .command(
       'sample <target>',
@@ -103,8 +97,8 @@ export function cli(argv: string[]): Argv {
           .option('stop', { type: 'string', array: true, default: [] as string[], describe: 'stop after this string (repeatable)' })
           .option('slide', { type: 'boolean', default: false, describe: 'at the context limit keep the last half of the window instead of stopping' }),
       (a) =>
-        guarded(() =>
-          !inGpuChild() ? runInGpuChild() : runSample({ target: a.target as string, prompt: a.prompt, maxTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], seed: a.seed, stop: a.stop as string[], slide: a.slide }),
+        guarded(async () =>
+          !inGpuChild() ? runInGpuChild() : (await import('./sample.js')).runSample({ target: a.target as string, prompt: a.prompt, maxTokens: a['max-tokens'], temperature: a.temperature, topK: a['top-k'], topP: a['top-p'], seed: a.seed, stop: a.stop as string[], slide: a.slide }),
         ),
     )
     .command(
@@ -132,10 +126,10 @@ export function cli(argv: string[]): Argv {
             return true;
           }),
       (a) =>
-        guarded(() =>
+        guarded(async () =>
           !inGpuChild()
             ? runInGpuChild()
-            : runTrain({
+            : (await import('./train.js')).runTrain({
                 target: a.target, resume: a.resume, out: a.out, init: a.init, data: a.data, tokenizer: a.tokenizer, steps: a.steps, batch: a.batch, seed: a.seed,
                 evalEvery: a['eval-every'], checkpointEvery: a['checkpoint-every'], prompt: a.prompt, sampleTokens: a['sample-tokens'],
               }),

@@ -4,7 +4,7 @@
  * be identical — and a run that diverges to NaN and must stop, naming the step, with the last
  * good checkpoint intact.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,20 @@ describe('mspec train', () => {
     expect(mb.map((r) => r.loss)).toEqual(ma.map((r) => r.loss));
     expect(mb.map((r) => r.val_loss)).toEqual(ma.map((r) => r.val_loss));
     expect(readFileSync(join(b, 'loss.svg'), 'utf8')).toMatch(/^<svg/);
+
+    // The trainer `mspec build` generates runs the same steps with plain node.
+    const out = join(ROOT, 'test', '.out-train');
+    try {
+      const built = mspec('build', SPEC, '-o', out);
+      expect(built.code, built.stderr).toBe(0);
+      expect(built.stdout).toContain('train.js');
+      const g = join(tmp, 'generated');
+      const run = spawnSync(process.execPath, [join(out, 'tiny_train', 'train.js'), '--out', g, '--steps', '3', '--sample-tokens', '0'], { cwd: ROOT, encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      expect(metrics(g).map((r) => r.loss)).toEqual(ma.slice(0, 3).map((r) => r.loss));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   }, 300_000);
 
   it('a NaN loss stops the run at that step and keeps the last good checkpoint', () => {

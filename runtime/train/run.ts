@@ -1,0 +1,253 @@
+/**
+ * The training loop, shared by `mspec train` and the trainer that `mspec build` generates
+ * beside a model module (out/<model>/train.js), so both run exactly the same steps. It needs
+ * only the runtime: the compiled plans, the data, a device and a run folder.
+ *
+ * A run folder holds: config.json (what --resume needs), last.safetensors (weights; its
+ * metadata carries the spec), optimizer.safetensors (AdamW moments), state.json (steps done,
+ * data position), metrics.jsonl and loss.svg. Every file is written atomically, state.json
+ * last. Batches depend only on (seed, step), the kernels are deterministic and the optimizer
+ * state is saved exactly, so a resumed run continues the uninterrupted loss curve.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { asF32, f32Tensor, readSafetensors, writeFileAtomic, writeSafetensors, type STTensor } from '../checkpoint/safetensors.js';
+import { BatchSampler, evalBatches } from '../data/batches.js';
+import type { Dataset } from '../data/dataset.js';
+import type { GpuContext } from '../device.js';
+import { ModelRuntime, type CompiledModelData } from '../model-runtime.js';
+import { lossChartSvg } from './chart.js';
+import { learningRate } from './schedule.js';
+import { Trainer, type StepResult, type TrainPlans } from './trainer.js';
+
+/** The recipe fields the loop uses (the compiler's TrainSpec has them all). */
+export interface TrainRecipe {
+  readonly data: string;
+  readonly tokenizer: string;
+  readonly batch: number;
+  readonly seq_len: number;
+  readonly steps: number;
+  readonly optimizer: { readonly lr: number; readonly betas: readonly [number, number]; readonly eps: number; readonly weight_decay: number };
+  readonly schedule: { readonly kind: 'cosine' | 'linear' | 'constant'; readonly warmup: number; readonly min_lr: number };
+  readonly eval: { readonly every: number; readonly batches: number };
+  readonly checkpoint_every: number;
+  readonly seed: number;
+}
+
+export interface RunState {
+  readonly step: number;
+  readonly sampler: { seed: number; step: number };
+  readonly elapsed_s: number;
+}
+
+export interface RunOptions {
+  readonly gpu: GpuContext;
+  readonly model: CompiledModelData;
+  readonly plans: TrainPlans;
+  readonly recipe: TrainRecipe;
+  readonly dataset: Dataset;
+  readonly dir: string;
+  /** Written to config.json when the run starts (what --resume reads back). */
+  readonly config: unknown;
+  readonly resume?: RunState;
+  /** A checkpoint to start from (fine-tuning). */
+  readonly init?: string;
+  readonly prompt?: string;
+  readonly sampleTokens: number;
+}
+
+/** Trains; returns the exit code (0 done, 1 diverged, 130 interrupted and saved). */
+export async function runTraining(o: RunOptions): Promise<number> {
+  const { gpu, plans, recipe } = o;
+  const data = o.dataset;
+  const dir = o.dir;
+  const B = recipe.batch;
+  const T = recipe.seq_len;
+  const trainer = await Trainer.create(gpu, o.model.params, plans);
+  try {
+    mkdirSync(dir, { recursive: true });
+    const metricsPath = join(dir, 'metrics.jsonl');
+    let start = 0;
+    let elapsedBefore = 0;
+    const metrics: Record<string, number>[] = [];
+    if (o.resume) {
+      trainer.setState(loadTensors(join(dir, 'last.safetensors')));
+      trainer.setState(loadTensors(join(dir, 'optimizer.safetensors')));
+      start = o.resume.step;
+      elapsedBefore = o.resume.elapsed_s;
+      if (existsSync(metricsPath)) {
+        for (const line of readFileSync(metricsPath, 'utf8').split('\n')) {
+          if (!line.trim()) continue;
+          const rec = JSON.parse(line) as Record<string, number>;
+          if (rec.step! <= start) metrics.push(rec);
+        }
+      }
+      process.stderr.write(`resuming ${o.model.name} from ${dir} at step ${start}/${recipe.steps}\n`);
+    } else {
+      writeFileAtomic(join(dir, 'config.json'), JSON.stringify(o.config, null, 2) + '\n');
+      if (o.init) {
+        const file = readSafetensors(o.init);
+        const probe = await ModelRuntime.create(o.model, { gpu });
+        try {
+          probe.setWeights(file, `--init checkpoint '${o.init}'`); // validates names and shapes with exact messages
+        } finally {
+          probe.release();
+        }
+        trainer.init(recipe.seed);
+        trainer.setState(new Map([...file.tensors].map(([k, t]) => [k, asF32(t, k)])));
+      } else trainer.init(recipe.seed);
+    }
+    writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + (metrics.length ? '\n' : ''));
+
+    const sampler = o.resume ? BatchSampler.restore(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' }, o.resume.sampler) : new BatchSampler(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' });
+    const valBatches = evalBatches(data.val, { batch: B, seqLen: T, count: recipe.eval.batches, split: 'validation split' });
+    const opt = recipe.optimizer;
+    const optim = { lr: opt.lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay };
+    const sched = { lr: opt.lr, warmup: recipe.schedule.warmup, min_lr: recipe.schedule.min_lr, kind: recipe.schedule.kind, steps: recipe.steps };
+
+    const save = async (step: number, elapsed: number) => {
+      const state = await trainer.state(true);
+      const weights = new Map<string, STTensor>();
+      const moments = new Map<string, STTensor>();
+      for (const p of o.model.params) {
+        weights.set(p.name, f32Tensor(p.shape, state.get(p.name)!));
+        moments.set(`m:${p.name}`, f32Tensor(p.shape, state.get(`m:${p.name}`)!));
+        moments.set(`v:${p.name}`, f32Tensor(p.shape, state.get(`v:${p.name}`)!));
+      }
+      const meta = { ...runtimeMetadata(o.model), 'mspec.step': String(step) };
+      writeSafetensors(join(dir, 'last.safetensors'), { tensors: weights, metadata: meta });
+      writeSafetensors(join(dir, 'optimizer.safetensors'), { tensors: moments, metadata: { 'mspec.step': String(step) } });
+      // Batches are a pure function of (seed, step): the data position is the steps done (the
+      // sampler itself may already have drawn the batch of the step in flight).
+      const st: RunState = { step, sampler: { seed: sampler.state.seed, step }, elapsed_s: elapsed };
+      writeFileAtomic(join(dir, 'state.json'), JSON.stringify(st, null, 2) + '\n');
+    };
+    const chart = () => {
+      const trainPts = metrics.filter((r) => r.loss !== undefined).map((r) => [r.step!, r.loss!] as const);
+      const valPts = metrics.filter((r) => r.val_loss !== undefined).map((r) => [r.step!, r.val_loss!] as const);
+      writeFileAtomic(join(dir, 'loss.svg'), lossChartSvg(`${o.model.name}: ${recipe.tokenizer} tokens, batch ${B} × ${T}`, [
+        { name: 'train loss', color: '#1f77b4', points: trainPts },
+        { name: 'validation loss', color: '#d62728', points: valPts },
+      ]));
+    };
+
+    // ── the loop ──
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      process.stderr.write('\ninterrupted: finishing the current step and saving a checkpoint (Ctrl-C again to quit without saving)\n');
+    };
+    process.on('SIGINT', onSigint);
+    const tty = Boolean(process.stdout.isTTY);
+    const bar = tty ? new SingleBar({ format: 'step {value}/{total} |{bar}| loss {loss} | {tps} tok/s | lr {lr} | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20 }) : null;
+    bar?.start(recipe.steps, start, { loss: '—', tps: '—', lr: '—' });
+    const logEvery = Math.max(1, Math.floor(recipe.steps / 50));
+    const t0 = Date.now();
+    let lastGood = start;
+    let inflight: Promise<StepResult> | null = null;
+    let inflightLr = 0;
+    let stepsTimed = 0;
+    let nanAt: number | null = null;
+    const finish = async (res: StepResult, lr: number) => {
+      if (res.nonfinite) {
+        nanAt = res.step;
+        return;
+      }
+      stepsTimed++;
+      const elapsed = (Date.now() - t0) / 1000;
+      const tps = (stepsTimed * B * T) / Math.max(elapsed, 1e-9);
+      const rec: Record<string, number> = { step: res.step, loss: res.loss, lr, grad_norm: res.gradNorm, tokens_per_s: Math.round(tps) };
+      if (recipe.eval.every > 0 && (res.step % recipe.eval.every === 0 || res.step === recipe.steps)) {
+        const val = await trainer.evaluate(valBatches);
+        rec.val_loss = val;
+        rec.val_ppl = Math.exp(val);
+        const msg = `step ${res.step}: validation loss ${val.toFixed(4)}, perplexity ${Math.exp(val).toFixed(2)}`;
+        if (bar) bar.update(res.step, {}), process.stdout.write(`\n${msg}\n`);
+        else process.stdout.write(`${msg}\n`);
+      }
+      metrics.push(rec);
+      writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      if (bar) bar.update(res.step, { loss: res.loss.toFixed(4), tps: Math.round(tps), lr: lr.toExponential(2) });
+      else if (res.step % logEvery === 0 || res.step === recipe.steps) process.stdout.write(`step ${res.step}/${recipe.steps} loss ${res.loss.toFixed(4)} lr ${lr.toExponential(2)} ${Math.round(tps)} tok/s\n`);
+      if (recipe.checkpoint_every > 0 && res.step % recipe.checkpoint_every === 0) {
+        await save(res.step, elapsedBefore + elapsed);
+        lastGood = res.step;
+      }
+    };
+    for (let step = start + 1; step <= recipe.steps && !interrupted && nanAt === null; step++) {
+      const batch = sampler.next();
+      const lr = learningRate(step - 1, sched);
+      const next = trainer.submitStep(step, batch.inputs, batch.targets, lr, optim);
+      if (inflight) await finish(await inflight, inflightLr);
+      inflight = next;
+      inflightLr = lr;
+    }
+    if (inflight) {
+      if (nanAt === null) await finish(await inflight, inflightLr);
+      else await inflight.catch(() => undefined); // let the step already queued drain before the device goes
+    }
+    bar?.stop();
+    process.off('SIGINT', onSigint);
+    if (nanAt !== null) {
+      const where = lastGood > 0 || o.resume ? `the last good checkpoint is ${join(dir, 'last.safetensors')} (step ${lastGood})` : 'no checkpoint was saved before it';
+      process.stderr.write(`error: the loss or the gradients became NaN/Inf at step ${nanAt}; training stopped and ${where}. Lower the learning rate (or raise warmup / clip) and resume or restart.\n`);
+      chart();
+      return 1;
+    }
+    const done = metrics.length ? metrics[metrics.length - 1]!.step! : start;
+    await save(done, elapsedBefore + (Date.now() - t0) / 1000);
+    chart();
+    if (interrupted) {
+      process.stderr.write(`saved ${join(dir, 'last.safetensors')} at step ${done}; continue with: mspec train --resume ${dir}\n`);
+      return 130;
+    }
+    process.stdout.write(`saved ${join(dir, 'last.safetensors')} (step ${done}); metrics in ${metricsPath}, loss curve in ${join(dir, 'loss.svg')}\n`);
+
+    // ── a sample from the trained model ──
+    if (o.sampleTokens > 0) {
+      const rt = await ModelRuntime.create(o.model, { gpu });
+      try {
+        rt.load(join(dir, 'last.safetensors'));
+        const tok = rt.tokenizer!;
+        const prompt = o.prompt ?? tok.decode(Array.from(data.val.subarray(0, Math.min(16, Math.floor(o.model.context / 2)))));
+        process.stdout.write(`\nsample (temperature 0.8, seed ${recipe.seed}):\n${prompt}`);
+        const out: number[] = [];
+        let printed = '';
+        for await (const id of rt.generate(tok.encode(prompt), { maxTokens: Math.min(o.sampleTokens, o.model.context - tok.encode(prompt).length), temperature: 0.8, topK: 40, seed: recipe.seed })) {
+          out.push(id);
+          const text = tok.decode(out);
+          const complete = text.endsWith('\uFFFD') ? text.slice(0, text.lastIndexOf('\uFFFD')) : text;
+          if (complete.length > printed.length) {
+            process.stdout.write(complete.slice(printed.length));
+            printed = complete;
+          }
+        }
+        process.stdout.write('\n');
+      } finally {
+        rt.release();
+      }
+    }
+    return 0;
+  } finally {
+    trainer.release();
+  }
+}
+
+function runtimeMetadata(data: CompiledModelData): Record<string, string> {
+  return {
+    format: 'pt',
+    'mspec.version': data.mspecVersion,
+    'mspec.model': data.name,
+    'mspec.spec': data.spec.source,
+    'mspec.spec_path': data.spec.path,
+    'mspec.spec_sha256': data.spec.hash,
+    ...(data.tokenizer ? { 'mspec.tokenizer': JSON.stringify(data.tokenizer) } : {}),
+  };
+}
+
+function loadTensors(path: string): Map<string, Float32Array> {
+  const f = readSafetensors(path);
+  return new Map([...f.tensors].map(([k, t]) => [k, asF32(t, k)]));
+}
