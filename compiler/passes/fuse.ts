@@ -28,7 +28,17 @@ export type Fused =
       readonly bias: number | null;
       readonly scope: string;
     }
-  | { readonly kind: 'linear'; readonly x: number; readonly weight: number; readonly bias: number | null; readonly activation: Act | null; readonly out: number; readonly scope: string }
+  | {
+      readonly kind: 'linear';
+      readonly x: number;
+      readonly weight: number;
+      readonly bias: number | null;
+      readonly activation: Act | null;
+      /** Gated epilogue (SwiGLU/GeGLU/ReGLU): out = fn(gate) · (x·Wᵀ + b). */
+      readonly gate: { readonly value: number; readonly fn: Act } | null;
+      readonly out: number;
+      readonly scope: string;
+    }
   | { readonly kind: 'glu'; readonly gate: number; readonly up: number; readonly fn: Act; readonly out: number; readonly scope: string }
   | { readonly kind: 'activation'; readonly x: number; readonly fn: Act | 'tanh'; readonly out: number; readonly scope: string }
   | { readonly kind: 'add'; readonly a: number; readonly b: number; readonly out: number; readonly scope: string }
@@ -55,7 +65,15 @@ export function consumers(g: Graph): Map<number, Node[]> {
   return out;
 }
 
-export function fuse(g: Graph): Fused[] {
+export interface FuseOptions {
+  /**
+   * Fold `glu(gate, up)` into the up projection's epilogue. Inference only: the training
+   * backward needs the gate and up projections apart.
+   */
+  readonly gatedEpilogue?: boolean;
+}
+
+export function fuse(g: Graph, opts: FuseOptions = {}): Fused[] {
   const uses = consumers(g);
   const producer = new Map<number, Node>(g.nodes.map((n) => [n.output, n]));
   const done = new Set<Node>();
@@ -104,6 +122,7 @@ export function fuse(g: Graph): Fused[] {
           weight: n.inputs[1]!,
           bias: n.attrs.bias ? n.inputs[2]! : null,
           activation: fusable ? (act.op as Act) : n.attrs.activation,
+          gate: null,
           out: fusable ? act.output : n.output,
           scope: n.scope,
         });
@@ -116,9 +135,14 @@ export function fuse(g: Graph): Fused[] {
       case 'tanh':
         out.push({ kind: 'activation', x: n.inputs[0]!, fn: n.op, out: n.output, scope: n.scope });
         break;
-      case 'glu':
-        out.push({ kind: 'glu', gate: n.inputs[0]!, up: n.inputs[1]!, fn: n.attrs.fn, out: n.output, scope: n.scope });
+      case 'glu': {
+        const upAt = out.findIndex((f) => f.kind === 'linear' && f.out === n.inputs[1]);
+        const up = out[upAt];
+        if (opts.gatedEpilogue && up?.kind === 'linear' && !up.activation && soleUse(n.inputs[1]!)) {
+          out[upAt] = { ...up, gate: { value: n.inputs[0]!, fn: n.attrs.fn }, out: n.output };
+        } else out.push({ kind: 'glu', gate: n.inputs[0]!, up: n.inputs[1]!, fn: n.attrs.fn, out: n.output, scope: n.scope });
         break;
+      }
       case 'rope':
         out.push({ kind: 'rope', x: n.inputs[0]!, out: n.output, ...n.attrs, scope: n.scope });
         break;

@@ -38,7 +38,7 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
   const B = mode === 'forward' ? (opts.B ?? 1) : 1;
   const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' ? model.context : 1;
   const cached = mode !== 'forward';
-  const groups = fuse(graph);
+  const groups = fuse(graph, { gatedEpilogue: true });
   const P = new PlanBuilder(graph, B, T);
   const { buffers, kernels, steps } = P;
   const add = (b: PlanBuffer) => P.add(b);
@@ -79,8 +79,14 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
       case 'linear': {
         const { rows } = rowsOf(g.x);
         const [N, K] = graph.values[g.weight]!.type.shape as number[];
-        const k = generateMatmul({ M: rows, N: N!, K: K!, variant: 'nt', bias: g.bias !== null, activation: (g.activation ?? 'none') as 'none' | 'relu' | 'gelu' | 'gelu_tanh', tuning, subgroupMinSize: opts.subgroupMinSize ?? 0, name: `linear_${rows}x${N}x${K}` }) as unknown as WgslKernel;
+        const k = generateMatmul({
+          M: rows, N: N!, K: K!, variant: 'nt', bias: g.bias !== null,
+          activation: (g.activation ?? 'none') as 'none' | 'relu' | 'gelu' | 'gelu_tanh',
+          ...(g.gate ? { gate: { fn: g.gate.fn } } : {}),
+          tuning, subgroupMinSize: opts.subgroupMinSize ?? 0, name: `linear_${rows}x${N}x${K}`,
+        }) as unknown as WgslKernel;
         const bind: Record<string, string> = { A: buf(g.x), B: buf(g.weight), C: buf(g.out) };
+        if (g.gate) bind.gate = buf(g.gate.value);
         if (g.bias !== null) bind.bias = buf(g.bias);
         emit(k, bind, g.scope);
         if (graph.outputs.includes(g.out) && g.scope === 'head') logits = buf(g.out);

@@ -2,7 +2,7 @@
  * What every generated WGSL kernel (compiler/codegen/wgsl/kernels/) hands the runtime, and the
  * one uniform that position-dependent kernels (embed, rope, attention, copy_rows) share.
  *
- * A WgslKernel is structurally a matmul.ts GeneratedKernel plus `fuses` and `limits`, so
+ * A WgslKernel is structurally a matmul.ts GeneratedKernel plus `limits` and `features`, so
  * runtime/gpu/kernel.ts (compileKernel, bindKernel, encodeKernel) dispatches both alike:
  * buffers are bound by binding name, all in group 0.
  */
