@@ -93,10 +93,11 @@ export class PlanRunner {
     this.gpu.device.queue.writeBuffer(b, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  /** Encodes the whole plan; `offset` places KV-cache writes (the Step uniform must match). */
-  encode(encoder: GPUCommandEncoder, offset = 0): void {
+  /** Encodes the plan (or steps [from, to)); `offset` places KV-cache writes (the Step uniform must match). */
+  encode(encoder: GPUCommandEncoder, offset = 0, from = 0, to = this.plan.steps.length): void {
     let pass: GPUComputePassEncoder | null = null;
     this.plan.steps.forEach((s, i) => {
+      if (i < from || i >= to) return;
       if (s.kind === 'kernel') {
         pass ??= encoder.beginComputePass();
         pass.setPipeline(this.pipelines[s.kernel]!);

@@ -103,6 +103,9 @@ export interface TrainIo {
   /** [1] u32: 1 when the gradient norm is NaN or infinite. */
   readonly nonfinite: string;
   readonly params: readonly { readonly name: string; readonly grad: string; readonly m: string; readonly v: string; readonly decay: boolean }[];
+  /** Micro-steps per optimizer step; steps [0, microSteps) run once per micro-batch, the rest once per step. */
+  readonly accumulation: number;
+  readonly microSteps: number;
 }
 
 export interface ParamInfo {

@@ -51,7 +51,7 @@ export async function runBuild(args: BuildArgs): Promise<number> {
     if (recipe && m.graph && !checkTrainSupport(m.spec, recipe).hasErrors) {
       const popts = { tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize };
       const plans = {
-        train: planTraining(m.spec, m.graph, { ...popts, B: recipe.batch, T: recipe.seq_len, clip: recipe.clip }),
+        train: planTraining(m.spec, m.graph, { ...popts, B: recipe.batch, T: recipe.seq_len, clip: recipe.clip, accumulation: recipe.accumulation }),
         eval: planModel(m.spec, m.graph, { ...popts, mode: 'forward', B: recipe.batch, T: recipe.seq_len }),
       };
       writeFileSync(join(dir, 'train-plan.json'), JSON.stringify({ model: data, plans, recipe, specDir: resolve(dirname(file)) }) + '\n');

@@ -118,7 +118,7 @@ async function train(args: TrainArgs): Promise<number> {
   try {
     const sg = gpu.subgroupMinSize;
     const plans = {
-      train: planTraining(spec, m.graph, { B, T, clip: recipe.clip, tuning: gpu.adapterClass, subgroupMinSize: sg }),
+      train: planTraining(spec, m.graph, { B, T, clip: recipe.clip, accumulation: recipe.accumulation, tuning: gpu.adapterClass, subgroupMinSize: sg }),
       eval: planModel(spec, m.graph, { mode: 'forward', B, T, tuning: gpu.adapterClass, subgroupMinSize: sg }),
     };
     const gpuModel = compileForGpu(spec, m.graph, config.sources, { tuning: gpu.adapterClass, subgroupMinSize: sg, tokenizer: data.tokenizer.toJSON() });

@@ -1,6 +1,6 @@
 /**
  * What `mspec train` can run on the GPU today, beyond what inference needs (support.ts):
- * causal LM only, no dropout (the kernels have no RNG yet), no gradient accumulation.
+ * causal LM only, no dropout (the kernels have no RNG yet).
  * Each refusal is MS4001 at the knob that asks for it.
  */
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
@@ -13,7 +13,6 @@ export function checkTrainSupport(m: ModelSpec, t: TrainSpec): DiagnosticBag {
   if (t.objective !== 'causal_lm') bag.report('MS4001', at('train.objective'), { what: `training with objective = ${t.objective}` }, { hint: 'train decoder-only models with objective = causal_lm' });
   const dropout = m.embedding.dropout > 0 || allLayers(m).some((l) => l.dropout > 0 || l.attention.dropout > 0);
   if (dropout) bag.report('MS4001', at('block.dropout') ?? at('embedding.dropout'), { what: 'dropout during training' }, { hint: 'set dropout = 0 (tiny models on small corpora train fine without it)' });
-  if (t.accumulation > 1) bag.report('MS4001', at('train.accumulation'), { what: 'gradient accumulation' }, { hint: 'raise batch instead, or set accumulation = 1' });
   if (t.dtype !== 'f32') bag.report('MS4001', at('train.dtype'), { what: `dtype = ${t.dtype}` }, { hint: 'train in f32' });
   return bag;
 }

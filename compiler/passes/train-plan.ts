@@ -37,6 +37,12 @@ export interface TrainPlanOptions {
   readonly B: number;
   readonly T: number;
   readonly clip: number;
+  /**
+   * Micro-steps per optimizer step (default 1). With k > 1 each micro-step adds its gradients
+   * into per-parameter accumulators; the update then clips the SUM at k·clip and AdamW runs
+   * with eps·k (the host scales it), which is exactly AdamW on the mean gradient.
+   */
+  readonly accumulation?: number;
   readonly tuning: KernelTuning;
   readonly subgroupMinSize?: number;
 }
@@ -300,6 +306,18 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
   const gradBuffers = [...P.buffers.values()].filter((b) => b.name.startsWith('d:') || b.name.startsWith('d~')).map((b) => b.name);
   cleared.push(...gradBuffers);
 
+  // ── gradient accumulation ────────────────────────────────────────────────────
+  const k = Math.max(1, opts.accumulation ?? 1);
+  const accOf = new Map<string, string>();
+  if (k > 1) {
+    for (const p of graph.params) {
+      const acc = P.add({ name: `acc:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
+      P.emit(generateAdd({ shape: [numel(p.shape)], inPlace: true }), { a: acc, b: grad.get(p.name)! }, 'accumulate');
+      accOf.set(p.name, acc);
+    }
+  }
+  const microSteps = P.steps.length + 1; // + the 'clear' step put first below
+
   // ── clip + AdamW ─────────────────────────────────────────────────────────────
   const slots = graph.params.length;
   const partial = P.scratch('optim.partial', [slots]);
@@ -309,18 +327,19 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
   const optim = P.add({ name: 'optim', kind: 'uniform', dtype: 'f32', shape: [8], bytes: 32 });
   const params: TrainIo['params'][number][] = [];
   graph.params.forEach((p, slot) => {
-    const g = grad.get(p.name);
+    const g = accOf.get(p.name) ?? grad.get(p.name);
     if (!g) throw new Error(`internal: parameter ${p.name} received no gradient`);
     P.emit(generateSumSquares({ n: numel(p.shape), slot, slots }), { grad: g, partial }, 'optim');
   });
-  P.emit(generateClipScale({ slots, maxNorm: opts.clip }), { partial, scale, norm: gradNorm, nonfinite }, 'optim');
+  P.emit(generateClipScale({ slots, maxNorm: opts.clip * k }), { partial, scale, norm: gradNorm, nonfinite }, 'optim');
   for (const p of graph.params) {
     const m = P.add({ name: `m:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
     const v = P.add({ name: `v:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
-    const g = grad.get(p.name)!;
+    const g = accOf.get(p.name) ?? grad.get(p.name)!;
     P.emit(generateAdamW({ n: numel(p.shape), decay: p.decay }), { param: p.name, grad: g, m, v, scale }, 'optim', { optim });
     params.push({ name: p.name, grad: g, m, v, decay: p.decay });
   }
+  if (k > 1) P.steps.push({ kind: 'clear', buffers: [...accOf.values()], scope: 'zero accumulators' });
   P.steps.unshift({ kind: 'clear', buffers: cleared, scope: 'zero gradients' });
 
   const tokens = graph.values[graph.inputs.find((v) => graph.values[v]!.name === 'tokens')!]!.name;
@@ -335,6 +354,6 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
     kernels: P.kernels,
     steps: P.steps,
     io: { tokens, targets: 'targets', logits, loss, step: P.step },
-    train: { optim, gradNorm, nonfinite, params },
+    train: { optim, gradNorm, nonfinite, params, accumulation: k, microSteps },
   };
 }

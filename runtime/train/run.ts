@@ -120,7 +120,7 @@ export async function runTraining(o: RunOptions): Promise<number> {
       writeSafetensors(join(dir, 'optimizer.safetensors'), { tensors: moments, metadata: { 'mspec.step': String(step) } });
       // Batches are a pure function of (seed, step): the data position is the steps done (the
       // sampler itself may already have drawn the batch of the step in flight).
-      const st: RunState = { step, sampler: { seed: sampler.state.seed, step }, elapsed_s: elapsed };
+      const st: RunState = { step, sampler: { seed: sampler.state.seed, step: step * plans.train.train!.accumulation }, elapsed_s: elapsed };
       writeFileAtomic(join(dir, 'state.json'), JSON.stringify(st, null, 2) + '\n');
     };
     const chart = () => {
@@ -157,7 +157,7 @@ export async function runTraining(o: RunOptions): Promise<number> {
       }
       stepsTimed++;
       const elapsed = (Date.now() - t0) / 1000;
-      const tps = (stepsTimed * B * T) / Math.max(elapsed, 1e-9);
+      const tps = (stepsTimed * B * T * plans.train.train!.accumulation) / Math.max(elapsed, 1e-9);
       const rec: Record<string, number> = { step: res.step, loss: res.loss, lr, grad_norm: res.gradNorm, tokens_per_s: Math.round(tps) };
       if (recipe.eval.every > 0 && (res.step % recipe.eval.every === 0 || res.step === recipe.steps)) {
         const val = await trainer.evaluate(valBatches);
@@ -177,9 +177,9 @@ export async function runTraining(o: RunOptions): Promise<number> {
       }
     };
     for (let step = start + 1; step <= recipe.steps && !interrupted && nanAt === null; step++) {
-      const batch = sampler.next();
+      const micro = Array.from({ length: plans.train.train!.accumulation }, () => sampler.next());
       const lr = learningRate(step - 1, sched);
-      const next = trainer.submitStep(step, batch.inputs, batch.targets, lr, optim);
+      const next = trainer.submitAccumulated(step, micro, lr, optim);
       if (inflight) await finish(await inflight, inflightLr);
       inflight = next;
       inflightLr = lr;

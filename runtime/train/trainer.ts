@@ -98,28 +98,49 @@ export class Trainer {
    * resolves once the GPU has run it; the caller may queue the next step first.
    */
   submitStep(t: number, inputs: Int32Array, targets: Int32Array, lr: number, o: OptimSettings): Promise<StepResult> {
+    return this.submitAccumulated(t, [{ inputs, targets }], lr, o);
+  }
+
+  /**
+   * One optimizer step over `batches.length` micro-batches (the plan's accumulation). Each
+   * micro-batch is its own submit (its tokens are written between them); the update and the
+   * read-back copies go with the last one. The reported loss is the mean over micro-batches.
+   */
+  submitAccumulated(t: number, batches: readonly { inputs: Int32Array; targets: Int32Array }[], lr: number, o: OptimSettings): Promise<StepResult> {
     const plan = this.plans.train;
-    this.train.write(plan.io.tokens, inputs);
-    this.train.write(plan.io.targets!, targets);
-    this.train.setStep(0, plan.T);
+    const io = plan.train!;
+    const k = io.accumulation;
+    if (batches.length !== k) throw new Error(`internal: the training plan accumulates ${k} micro-batches, got ${batches.length}`);
     const bc1 = 1 / (1 - o.beta1 ** t);
     const bc2 = 1 / (1 - o.beta2 ** t);
-    this.train.write(plan.train!.optim, new Float32Array([lr, o.beta1, o.beta2, o.eps, o.weightDecay, bc1, bc2, 0]));
+    // Accumulators hold the SUM of k gradients: eps·k makes AdamW exactly that of the mean.
+    this.train.write(io.optim, new Float32Array([lr, o.beta1, o.beta2, o.eps * k, o.weightDecay, bc1, bc2, 0]));
+    this.train.setStep(0, plan.T);
     const device = this.gpu.device;
-    const encoder = device.createCommandEncoder({ label: `train step ${t}` });
-    this.train.encode(encoder, 0);
-    const staging = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `step ${t} scalars` });
-    encoder.copyBufferToBuffer(this.shared.get(plan.io.loss!)!, 0, staging, 0, 4);
-    encoder.copyBufferToBuffer(this.shared.get(plan.train!.gradNorm)!, 0, staging, 4, 4);
-    encoder.copyBufferToBuffer(this.shared.get(plan.train!.nonfinite)!, 0, staging, 8, 4);
-    device.queue.submit([encoder.finish()]);
+    const staging = device.createBuffer({ size: 4 * (k + 2), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `step ${t} scalars` });
+    batches.forEach((b, j) => {
+      this.train.write(plan.io.tokens, b.inputs);
+      this.train.write(plan.io.targets!, b.targets);
+      const encoder = device.createCommandEncoder({ label: `train step ${t}.${j}` });
+      const last = j === k - 1;
+      this.train.encode(encoder, 0, 0, last ? plan.steps.length : io.microSteps);
+      encoder.copyBufferToBuffer(this.shared.get(plan.io.loss!)!, 0, staging, 4 * j, 4);
+      if (last) {
+        encoder.copyBufferToBuffer(this.shared.get(io.gradNorm)!, 0, staging, 4 * k, 4);
+        encoder.copyBufferToBuffer(this.shared.get(io.nonfinite)!, 0, staging, 4 * (k + 1), 4);
+      }
+      device.queue.submit([encoder.finish()]);
+    });
     const done = unlessLost(device, staging.mapAsync(GPUMapMode.READ), 'training step');
     return done.then(() => {
       const view = staging.getMappedRange().slice(0);
       staging.destroy();
       const f = new Float32Array(view);
       const u = new Uint32Array(view);
-      return { step: t, loss: f[0]!, gradNorm: f[1]!, nonfinite: u[2] !== 0 || !Number.isFinite(f[0]!) };
+      let loss = 0;
+      for (let j = 0; j < k; j++) loss += f[j]!;
+      loss /= k;
+      return { step: t, loss, gradNorm: f[k]! / k, nonfinite: u[k + 1] !== 0 || !Number.isFinite(loss) };
     });
   }
 
