@@ -30,7 +30,7 @@ import { generateMatmul, type KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { Graph } from '../ir/graph.js';
 import type { ModelSpec } from '../semantics/model.js';
 import type { KernelPlan, TrainIo } from '../../runtime/plan-types.js';
-import { type Fused, fuse } from './fuse.js';
+import { consumers, type Fused, fuse } from './fuse.js';
 import { numel, PlanBuilder } from './plan-builder.js';
 
 export interface TrainPlanOptions {
@@ -64,6 +64,9 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
     generateMatmul({ M, N, K, variant, bias: extra.bias ?? false, activation: extra.activation ?? 'none', tuning, subgroupMinSize: sg, name: `mm_${variant}_${M}x${N}x${K}` }) as unknown as WgslKernel;
   let logits = '';
   let loss = '';
+  /** Outputs of linear+activation groups: their pre-activation and function (for the fused backward). */
+  const activated = new Map<string, { pre: string; fn: string }>();
+  const uses = consumers(graph);
 
   // ── forward ──────────────────────────────────────────────────────────────────
   for (const g of groups) {
@@ -101,7 +104,10 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
         const bind: Record<string, string> = { A: P.buf(g.x), B: P.buf(g.weight), C: pre };
         if (g.bias !== null) bind.bias = P.buf(g.bias);
         P.emit(mm(rows, N!, K!, 'nt', { bias: g.bias !== null }), bind, g.scope);
-        if (g.activation) P.emit(generateActivation({ shape: [rows, N!], fn: g.activation }), { x: pre, out: P.buf(g.out) }, g.scope);
+        if (g.activation) {
+          P.emit(generateActivation({ shape: [rows, N!], fn: g.activation }), { x: pre, out: P.buf(g.out) }, g.scope);
+          activated.set(P.buf(g.out), { pre, fn: g.activation });
+        }
         if (g.scope === 'head') logits = P.buf(g.out);
         saved.push({ g, extra: pre });
         break;
@@ -167,6 +173,8 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
   };
   const gradOf = (b: string): string | undefined => grad.get(b);
 
+  /** Activation outputs whose gradient already went through the activation backward (fused). */
+  const fusedPre = new Set<string>();
   // d(loss)/d(logits) is in the logits buffer after the fused softmax-xent kernel.
   if (logits) grad.set(logits, logits);
 
@@ -181,7 +189,7 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
         const { rows } = P.rowsOf(g.x);
         const [N, K] = graph.values[g.weight]!.type.shape as number[];
         let dPre = dOut;
-        if (g.activation) {
+        if (g.activation && !fusedPre.has(out)) {
           dPre = P.scratch(`d:${extra}`, [rows, N!]);
           P.emit(generateActivationBackward({ shape: [rows, N!], fn: g.activation }), { x: extra!, dout: dOut, dx: dPre }, g.scope);
         }
@@ -193,8 +201,17 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
           const b = P.buf(g.bias);
           contribute(b, g.scope, (dst) => P.emit(generateColumnSum({ rows, cols: N! }), { x: dPre, out: dst }, g.scope));
         }
-        // dX = dPre · W   [M, K]
-        if (graph.values[g.x]!.source !== 'input') contribute(x, g.scope, (dst) => P.emit(mm(rows, K!, N!, 'nn'), { A: dPre, B: w, C: dst }, g.scope));
+        // dX = dPre · W   [M, K]. When X is the activation of a linear read by nothing else, the
+        // same matmul applies that activation's backward in its epilogue (llm.c's fused GELU
+        // backward): it writes d(pre-activation) = act'(pre) · (dPre · W) straight away.
+        const act = activated.get(x);
+        if (act && (uses.get(g.x)?.length ?? 0) === 1 && !grad.has(x) && !graph.outputs.includes(g.x)) {
+          const dst = P.scratch(`d:${act.pre}`, [rows, K!]);
+          const k = generateMatmul({ M: rows, N: K!, K: N!, variant: 'nn', gate: { fn: `d${act.fn}` as 'dgelu' }, tuning, subgroupMinSize: sg, name: `mm_nn_${rows}x${K}x${N}_d${act.fn}` }) as unknown as WgslKernel;
+          P.emit(k, { A: dPre, B: w, gate: act.pre, C: dst }, g.scope);
+          grad.set(x, dst);
+          fusedPre.add(x);
+        } else if (graph.values[g.x]!.source !== 'input') contribute(x, g.scope, (dst) => P.emit(mm(rows, K!, N!, 'nn'), { A: dPre, B: w, C: dst }, g.scope));
         break;
       }
       case 'glu': {

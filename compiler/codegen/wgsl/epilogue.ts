@@ -1,3 +1,5 @@
+import { dfnWgsl } from './kernels/backward/elementwise-bwd.js';
+import type { ElementwiseFn } from './kernels/activation-fns.js';
 /**
  * Matmul epilogues: the activation applied to each output element after the optional bias,
  * or the gate function of a gated epilogue (C = fn(gate) · (A·B + bias), for GLU MLPs).
@@ -9,10 +11,15 @@ export type Activation = 'none' | 'relu' | 'gelu_tanh' | 'gelu' | 'silu';
 
 export const ACTIVATIONS: readonly Activation[] = ['none', 'relu', 'gelu_tanh', 'gelu', 'silu'];
 
-/** The gate function of a gated (GLU) epilogue: SwiGLU 'silu', GeGLU 'gelu' / 'gelu_tanh', ReGLU 'relu'. */
-export type GateFn = Exclude<Activation, 'none'>;
+/**
+ * The gate function of a gated epilogue: SwiGLU 'silu', GeGLU 'gelu' / 'gelu_tanh', ReGLU
+ * 'relu' — or an activation's derivative ('dgelu', …), which makes the matmul that computes
+ * d(activation output) also apply the activation backward: C = act'(pre) · (A·B), llm.c's
+ * fused GELU backward.
+ */
+export type GateFn = Exclude<Activation, 'none'> | `d${Exclude<Activation, 'none'>}`;
 
-export const GATE_FNS: readonly GateFn[] = ['silu', 'gelu', 'gelu_tanh', 'relu'];
+export const GATE_FNS: readonly GateFn[] = ['silu', 'gelu', 'gelu_tanh', 'relu', 'dsilu', 'dgelu', 'dgelu_tanh', 'drelu'];
 
 /** Accuracy of each activation's WGSL against its exact f64 definition (beyond f32 rounding). */
 export const ACTIVATION_ACCURACY: Readonly<Record<Activation, string>> = {
@@ -72,7 +79,11 @@ export function activationWgsl(act: Activation): string {
  */
 export function gateWgsl(fn: GateFn): string {
   if (!GATE_FNS.includes(fn)) throw new Error(`gated epilogue: unknown gate function '${String(fn)}' (one of ${GATE_FNS.join(', ')})`);
-  return `${template(fn, 'f32', 'gate_act')}\n${template(fn, 'vec4<f32>', 'gate_act4')}`;
+  if (fn.startsWith('d')) {
+    const d = dfnWgsl(fn.slice(1) as ElementwiseFn);
+    return `${d}\nfn gate_act(x: f32) -> f32 { return dact(x); }\nfn gate_act4(x: vec4<f32>) -> vec4<f32> { return dact4(x); }`;
+  }
+  return `${template(fn as Exclude<Activation, 'none'>, 'f32', 'gate_act')}\n${template(fn as Exclude<Activation, 'none'>, 'vec4<f32>', 'gate_act4')}`;
 }
 
 /** The f64 reference definitions, for tests and the CPU interpreter. */

@@ -220,7 +220,9 @@ export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
     body,
     '',
   ].join('\n');
-  const fuses = ['linear', ...(r.gate ? ['glu'] : r.activation !== 'none' ? [r.activation] : [])];
+  const fuses = r.gate?.startsWith('d')
+    ? ['linear_backward', `${r.gate.slice(1)}_backward`]
+    : ['linear', ...(r.gate ? ['glu'] : r.activation !== 'none' ? [r.activation] : [])];
   return { code, entryPoint: r.entryPoint, workgroupSize: geometry.workgroupSize, dispatch: geometry.dispatch, bindings, flops, bytes, fuses };
 }
 
