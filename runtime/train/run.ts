@@ -215,7 +215,7 @@ export async function runTraining(o: RunOptions): Promise<number> {
         process.stdout.write(`\nsample (temperature 0.8, seed ${recipe.seed}):\n${prompt}`);
         const out: number[] = [];
         let printed = '';
-        for await (const id of rt.generate(tok.encode(prompt), { maxTokens: Math.min(o.sampleTokens, o.model.context - tok.encode(prompt).length), temperature: 0.8, topK: 40, seed: recipe.seed })) {
+        for await (const id of rt.generate(tok.encode(prompt), { maxTokens: o.sampleTokens, temperature: 0.8, topK: 40, seed: recipe.seed, onContextFull: 'slide' })) {
           out.push(id);
           const text = tok.decode(out);
           const complete = text.endsWith('\uFFFD') ? text.slice(0, text.lastIndexOf('\uFFFD')) : text;
