@@ -7,7 +7,7 @@ export interface Series {
 
 export function lossChartSvg(title: string, series: readonly Series[], width = 720, height = 400): string {
   const all = series.flatMap((s) => s.points);
-  const pad = { l: 60, r: 20, t: 36, b: 44 };
+  const pad = { l: 60, r: 20, t: 50, b: 44 };
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]).filter(Number.isFinite);
   const x0 = Math.min(...xs, 0);
@@ -29,7 +29,7 @@ export function lossChartSvg(title: string, series: readonly Series[], width = 7
     const d = s.points.filter((p) => Number.isFinite(p[1])).map((p, i) => `${i ? 'L' : 'M'}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join('');
     return `<path d="${d}" fill="none" stroke="${s.color}" stroke-width="1.5"/>`;
   });
-  const legend = series.map((s, i) => `<rect x="${pad.l + 10 + i * 150}" y="${pad.t - 22}" width="12" height="3" fill="${s.color}"/><text x="${pad.l + 26 + i * 150}" y="${pad.t - 17}" font-size="12">${esc(s.name)}</text>`);
+  const legend = series.map((s, i) => `<rect x="${pad.l + 10 + i * 150}" y="${pad.t - 20}" width="12" height="3" fill="${s.color}"/><text x="${pad.l + 26 + i * 150}" y="${pad.t - 15}" font-size="12">${esc(s.name)}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${width / 2}" y="16" text-anchor="middle" font-size="13">${esc(title)}</text>
