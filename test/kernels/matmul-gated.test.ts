@@ -43,7 +43,8 @@ const CASES: [KernelTuning, MatmulVariant, Case[]][] = [
 
 async function check(spec: MatmulSpec, seed: number): Promise<void> {
   const kernel = generateMatmul(spec);
-  expect(kernel.fuses).toEqual(['linear', 'glu']);
+  const fn = spec.gate!.fn;
+  expect(kernel.fuses).toEqual(fn.startsWith('d') ? ['linear_backward', `${fn.slice(1)}_backward`] : ['linear', 'glu']);
   const x = inputsFor(kernel, seed);
   expect(x.gate, 'the kernel has a gate binding').toBeDefined();
   const err = maxAbsError(await runMatmul(gpu.device, kernel, x), referenceMatmul(spec, x));
@@ -52,7 +53,7 @@ async function check(spec: MatmulSpec, seed: number): Promise<void> {
 
 describe('gated matmul (C = fn(gate) · (A·B + bias)) matches the float64 reference', () => {
   it('the cases cover every gate function with and without bias, both tunings and both variants', () => {
-    for (const fn of GATE_FNS) {
+    for (const fn of GATE_FNS.filter((f) => !f.startsWith('d'))) {
       const uses = CASES.flatMap(([tuning, variant, cases]) => cases.filter((c) => c.fn === fn).map((c) => ({ tuning, variant, bias: c.bias })));
       expect(new Set(uses.map((u) => u.tuning)).size, fn).toBe(2);
       expect(new Set(uses.map((u) => u.variant)).size, fn).toBe(2);
@@ -76,5 +77,20 @@ describe('gated matmul (C = fn(gate) · (A·B + bias)) matches the float64 refer
 
   it("tn, on the 'cpu' tuning without subgroups", async () => {
     await check({ M: 7, N: 13, K: 5, variant: 'tn', bias: true, gate: { fn: 'silu' }, tuning: 'cpu' }, 360);
+  });
+});
+
+// The derivative gates are the fused activation backward of training: C = act'(pre) · (dY · W).
+describe('activation-backward gate (C = act\'(gate) · (A·B)) matches the float64 reference', () => {
+  const cases: [KernelTuning, GateFn, [number, number, number]][] = [
+    ['cpu', 'dgelu_tanh', S65],
+    ['cpu', 'drelu', S7],
+    ['gpu', 'dgelu', S7],
+    ['gpu', 'dsilu', S65],
+  ];
+  cases.forEach(([tuning, fn, [M, N, K]], i) => {
+    it(`${tuning} nn ${M}×${N}×${K} ${fn}`, async () => {
+      await check({ M, N, K, variant: 'nn', gate: { fn }, tuning, subgroupMinSize: tuning === 'cpu' ? gpu.subgroupMinSize : 0 }, 900 + i);
+    });
   });
 });

@@ -3,7 +3,9 @@
  * kernel tests. Buffers are destroyed after each run so one device serves the whole file.
  */
 import { bindKernel, compileKernel, encodeKernel, readBuffer, uploadBuffer } from '../../runtime/device.js';
-import { activationReference } from '../../compiler/codegen/wgsl/epilogue.js';
+import { activationReference, type Activation } from '../../compiler/codegen/wgsl/epilogue.js';
+import { dfnReference } from '../../compiler/codegen/wgsl/kernels/backward/elementwise-bwd.js';
+import type { ElementwiseFn } from '../../compiler/codegen/wgsl/kernels/activation-fns.js';
 import type { GeneratedKernel, MatmulSpec } from '../../compiler/codegen/wgsl/matmul.js';
 
 export interface MatmulInputs { A: Float32Array; B: Float32Array; bias?: Float32Array; gate?: Float32Array }
@@ -32,7 +34,9 @@ export function referenceMatmul(spec: MatmulSpec, x: MatmulInputs): Float64Array
   const { M, N, K } = spec;
   const batch = spec.batch ?? 1, variant = spec.variant ?? 'nn';
   const act = activationReference(spec.activation ?? 'none');
-  const gateFn = spec.gate ? activationReference(spec.gate.fn) : null;
+  const g = spec.gate?.fn;
+  // 'dgelu' etc.: the activation's derivative (the fused activation backward of training).
+  const gateFn = g === undefined ? null : g.startsWith('d') ? dfnReference(g.slice(1) as ElementwiseFn) : activationReference(g as Activation);
   if (gateFn && !x.gate) throw new Error('referenceMatmul: a gated spec needs inputs.gate');
   const C = new Float64Array(batch * M * N);
   for (let z = 0; z < batch; z++) {

@@ -1,11 +1,11 @@
-import { dfnWgsl } from './kernels/backward/elementwise-bwd.js';
-import type { ElementwiseFn } from './kernels/activation-fns.js';
 /**
  * Matmul epilogues: the activation applied to each output element after the optional bias,
  * or the gate function of a gated epilogue (C = fn(gate) · (A·B + bias), for GLU MLPs).
  * Each function is emitted for f32 and vec4<f32> from one template (WGSL built-ins are
  * component-wise, and `T(c)` splats a constant to either type).
  */
+import { dfnWgsl } from './kernels/backward/elementwise-bwd.js';
+import type { ElementwiseFn } from './kernels/activation-fns.js';
 
 export type Activation = 'none' | 'relu' | 'gelu_tanh' | 'gelu' | 'silu';
 
