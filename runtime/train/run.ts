@@ -20,6 +20,7 @@ import { ModelRuntime, type CompiledModelData } from '../model-runtime.js';
 import { lossChartSvg } from './chart.js';
 import { learningRate } from './schedule.js';
 import { Trainer, type StepResult, type TrainPlans } from './trainer.js';
+import { sleep } from '../gpu/queue.js';
 
 /** The recipe fields the loop uses (the compiler's TrainSpec has them all). */
 export interface TrainRecipe {
@@ -150,6 +151,8 @@ export async function runTraining(o: RunOptions): Promise<number> {
     let inflightLr = 0;
     let stepsTimed = 0;
     let nanAt: number | null = null;
+    let stepMs = 0; // moving average of the time between finished steps
+    let lastDone = 0;
     const finish = async (res: StepResult, lr: number) => {
       if (res.nonfinite) {
         nanAt = res.step;
@@ -180,7 +183,16 @@ export async function runTraining(o: RunOptions): Promise<number> {
       const micro = Array.from({ length: plans.train.train!.accumulation }, () => sampler.next());
       const lr = learningRate(step - 1, sched);
       const next = trainer.submitAccumulated(step, micro, lr, optim);
-      if (inflight) await finish(await inflight, inflightLr);
+      if (inflight) {
+        // Waiting on mapAsync keeps the JS thread spinning, which takes a core from a software
+        // adapter's workers: sleep for most of a step first (webgpu-on-cpu.md).
+        if (stepMs > 0) await sleep(0.75 * stepMs);
+        const res = await inflight;
+        const now = performance.now();
+        if (lastDone > 0) stepMs = stepMs === 0 ? now - lastDone : 0.9 * stepMs + 0.1 * (now - lastDone);
+        lastDone = now;
+        await finish(res, inflightLr);
+      }
       inflight = next;
       inflightLr = lr;
     }
