@@ -33,9 +33,28 @@ export function ropeInvFreq(rotaryDims: number, base: number): number[] {
   return Array.from({ length: rotaryDims / 2 }, (_, i) => base ** (-(2 * i) / rotaryDims));
 }
 
+/** The forward rotation and its transpose differ only in names and the sign of the angle. */
+interface Direction {
+  readonly kernel: 'rope' | 'rope_backward';
+  /** Input and output binding names. */
+  readonly src: string;
+  readonly dst: string;
+  /** +1 rotates by +angle (forward), −1 by −angle (the backward's transpose). */
+  readonly sign: 1 | -1;
+  readonly what: string;
+}
+
+export const ROPE_FORWARD: Direction = { kernel: 'rope', src: 'x', dst: 'out', sign: 1, what: 'rotate_half RoPE' };
+export const ROPE_BACKWARD: Direction = { kernel: 'rope_backward', src: 'dout', dst: 'dx', sign: -1, what: 'backward of rope: rotate_half by −angle' };
+
 /** Bindings: x [B, T, heads·head_dim] (read_write in place), out [same] (unless in place), step (uniform). */
 export function generateRope(spec: RopeSpec): WgslKernel {
-  const entryPoint = entryName('rope', spec.name);
+  return rotaryKernel(spec, ROPE_FORWARD);
+}
+
+/** The rotation kernel in either direction (backward bindings: dout, dx, step). */
+export function rotaryKernel(spec: RopeSpec, dir: Direction): WgslKernel {
+  const entryPoint = entryName(dir.kernel, spec.name);
   for (const d of ['B', 'T', 'heads', 'head_dim', 'rotary_dims'] as const) checkInt(entryPoint, d, spec[d]);
   const { B, T, heads, head_dim: D } = spec;
   const rot = spec.rotary_dims ?? D;
@@ -45,20 +64,22 @@ export function generateRope(spec: RopeSpec): WgslKernel {
   const inPlace = spec.inPlace ?? false;
   const half = rot / 2;
   const shape = [B, T, heads * D];
-  const b = new Bindings(entryPoint).storage('x', inPlace ? 'read_write' : 'read', shape);
-  if (!inPlace) b.storage('out', 'read_write', shape);
+  const { src } = dir;
+  const b = new Bindings(entryPoint).storage(src, inPlace ? 'read_write' : 'read', shape);
+  if (!inPlace) b.storage(dir.dst, 'read_write', shape);
   b.step();
-  const dst = inPlace ? 'x' : 'out';
+  const dst = inPlace ? src : dir.dst;
   // One invocation per rotated pair; out of place also one per passed-through value.
   const perHead = inPlace ? half : D - half;
   const lin = linear(entryPoint, B * T * heads * perHead);
   const passThrough = !inPlace && rot < D
     ? `
   if (j >= ${u32(half)}) {
-    out[head + j + ${u32(half)}] = x[head + j + ${u32(half)}];
+    ${dst}[head + j + ${u32(half)}] = ${src}[head + j + ${u32(half)}];
     return;
   }`
     : '';
+  const [minus, plus] = dir.sign === 1 ? ['-', '+'] : ['+', '-'];
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
@@ -69,18 +90,18 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let angle = f32(pos) * INV_FREQ[j];
   let c = cos(angle);
   let s = sin(angle);
-  let a = x[head + j];
-  let e = x[head + j + ${u32(half)}];
-  ${dst}[head + j] = a * c - e * s;
-  ${dst}[head + j + ${u32(half)}] = e * c + a * s;
+  let a = ${src}[head + j];
+  let e = ${src}[head + j + ${u32(half)}];
+  ${dst}[head + j] = a * c ${minus} e * s;
+  ${dst}[head + j + ${u32(half)}] = e * c ${plus} a * s;
 }`;
   return assemble({
     entryPoint,
-    fuses: ['rope'],
-    shapes: { x: shape },
+    fuses: [dir.kernel],
+    shapes: { [src]: shape },
     notes: [
-      `rotate_half RoPE on the first ${rot} of ${D} dims of each of ${heads} heads, base ${base}; position = offset + t (Step uniform)` +
-        `${inPlace ? ', in place' : ', x → out'}`,
+      `${dir.what} on the first ${rot} of ${D} dims of each of ${heads} heads, base ${base}; position = offset + t (Step uniform)` +
+        `${inPlace ? ', in place' : `, ${src} → ${dir.dst}`}`,
       `one invocation per rotated pair${!inPlace && rot < D ? ' or passed-through value' : ''}`,
     ],
     bindings: b,
