@@ -73,8 +73,9 @@ async function findGpu(opts: AcquireOptions): Promise<GPU> {
   if (!isNode()) {
     throw new GpuUnavailableError(
       'This browser has no WebGPU (navigator.gpu is missing). Use a browser with WebGPU enabled ' +
-      '(Chrome/Edge 113+, Firefox 141+, Safari 26+), served over https or localhost.',
-      { reason: 'no-webgpu' });
+        '(Chrome/Edge 113+, Firefox 141+, Safari 26+), served over https or localhost.',
+      { reason: 'no-webgpu' },
+    );
   }
   const flags = [...(opts.dawnFlags ?? [])];
   if (opts.disableRobustness) flags.push('enable-dawn-features=disable_robustness');
@@ -86,9 +87,13 @@ async function findGpu(opts: AcquireOptions): Promise<GPU> {
     mod = await import('webgpu');
   } catch (cause) {
     throw new GpuUnavailableError(
-      `Could not load the npm package 'webgpu' (Dawn's Node bindings): ${(cause as Error).message}. ` +
-      'Run `npm ci` in the project, then, on a GPU-less Linux machine, ' + SETUP_HINT + '.',
-      { reason: 'no-webgpu', cause });
+      `Could not load the npm package 'webgpu' (Dawn's native WebGPU bindings for Node; a browser uses navigator.gpu instead): ${(cause as Error).message}. ` +
+        'Install it where this code runs: in a model folder written by `mspec build`, run `npm install` there (its package.json lists it); ' +
+        'elsewhere `npm install webgpu@0.6.2`. On a GPU-less Linux machine Dawn also needs a software Vulkan driver: ' +
+        SETUP_HINT +
+        '.',
+      { reason: 'no-webgpu', cause },
+    );
   }
   Object.assign(globalThis, mod.globals); // GPUBufferUsage, GPUMapMode, ...
   const gpu = mod.create(flags);
@@ -104,15 +109,19 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuConte
     adapter = await gpu.requestAdapter(opts.powerPreference ? { powerPreference: opts.powerPreference } : undefined);
   } catch (cause) {
     // Dawn throws (rather than returning null) when flags such as adapter=NAME match nothing.
-    throw new GpuUnavailableError(`Dawn found no matching WebGPU adapter${flagNote}: ${(cause as Error).message}`,
-      { reason: 'no-adapter', cause });
+    throw new GpuUnavailableError(`Dawn found no matching WebGPU adapter${flagNote}: ${(cause as Error).message}`, {
+      reason: 'no-adapter',
+      cause,
+    });
   }
   if (!adapter) {
     const where = isNode()
       ? `Dawn (npm \`webgpu\`) found no WebGPU adapter${flagNote}: no usable GPU driver and no software Vulkan driver`
       : 'navigator.gpu.requestAdapter() returned null (WebGPU is disabled or blocklisted for this GPU)';
-    throw new GpuUnavailableError(`${where}. To fix it, ${isNode() ? SETUP_HINT : 'enable WebGPU in the browser settings or use another machine'}.`,
-      { reason: 'no-adapter' });
+    throw new GpuUnavailableError(
+      `${where}. To fix it, ${isNode() ? SETUP_HINT : 'enable WebGPU in the browser settings or use another machine'}.`,
+      { reason: 'no-adapter' },
+    );
   }
   const description = describeAdapter(adapter);
   const optionalFeatures = [...(opts.optionalFeatures ?? []), ...(opts.subgroups === false ? [] : ['subgroups'])];
@@ -121,9 +130,10 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuConte
   try {
     device = await adapter.requestDevice(descriptor);
   } catch (cause) {
-    throw new GpuUnavailableError(
-      `The WebGPU adapter (${description.summary}) refused to create a device: ${(cause as Error).message}`,
-      { reason: 'device-request-failed', cause });
+    throw new GpuUnavailableError(`The WebGPU adapter (${description.summary}) refused to create a device: ${(cause as Error).message}`, {
+      reason: 'device-request-failed',
+      cause,
+    });
   }
   return wrapDevice(device, description, opts);
 }
@@ -154,7 +164,9 @@ function wrapDevice(device: GPUDevice, adapter: AdapterDescription, opts: Acquir
     subgroupMinSize: device.features.has('subgroups') ? adapter.subgroupMinSize : 0,
     limits,
     lost,
-    get isLost() { return isLost; },
+    get isLost() {
+      return isLost;
+    },
     release() {
       if (!current) return;
       current.destroy();

@@ -93,6 +93,29 @@ export interface KernelPlan {
   };
   /** Training plans: the optimizer's buffers per parameter and the step's scalar outputs. */
   readonly train?: TrainIo;
+  /**
+   * What the kernels assume of the adapter (written by `mspec build`); PlanRunner refuses a
+   * device that does not meet it. Absent on plans made in-process for the device at hand.
+   */
+  readonly target?: PlanTarget;
+}
+
+/**
+ * The adapter a plan's kernels were generated for, and what they assume of it. A kernel
+ * that uses subgroup operations treats a workgroup of up to `subgroupMinSize` invocations as
+ * one subgroup (one subgroupAdd reduces it, subgroupBroadcast reads any of its lanes), so on
+ * an adapter whose subgroups can be narrower it computes wrong numbers without any error:
+ * the assumption must be checked before running (runtime/gpu/target.ts).
+ */
+export interface PlanTarget {
+  /** The kernel tuning ('cpu': software adapters such as lavapipe; 'gpu': anything else). */
+  readonly tuning: 'cpu' | 'gpu';
+  /** The adapter the tuning was picked from (its one-line summary), or '' when none was asked. */
+  readonly adapter: string;
+  /** WebGPU features the kernels enable (`enable subgroups;` needs 'subgroups', `enable f16;` 'shader-f16'). */
+  readonly features: readonly string[];
+  /** Every subgroup of the device must have at least this many lanes; 0 when no kernel uses subgroups. */
+  readonly subgroupMinSize: number;
 }
 
 export interface TrainIo {
@@ -102,7 +125,13 @@ export interface TrainIo {
   readonly gradNorm: string;
   /** [1] u32: 1 when the gradient norm is NaN or infinite. */
   readonly nonfinite: string;
-  readonly params: readonly { readonly name: string; readonly grad: string; readonly m: string; readonly v: string; readonly decay: boolean }[];
+  readonly params: readonly {
+    readonly name: string;
+    readonly grad: string;
+    readonly m: string;
+    readonly v: string;
+    readonly decay: boolean;
+  }[];
   /** Micro-steps per optimizer step; steps [0, microSteps) run once per micro-batch, the rest once per step. */
   readonly accumulation: number;
   readonly microSteps: number;

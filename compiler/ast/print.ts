@@ -217,9 +217,19 @@ class Printer {
     if (item.kind === 'Import') {
       const inner = this.takeBefore(item.span.end);
       const trailing = this.takeTrailing(item.span.end);
+      // A `//` comment between `import` and its path would push the trailing ones onto lines
+      // of their own, which a re-format reads as comments before the next item: put comments
+      // from inside the import above it instead, so formatting stays idempotent.
+      if (inner.some((c) => c.text.startsWith('//'))) {
+        return {
+          lines: [...inner.map((c) => c.text), ...this.withComments(`import ${item.path.raw}`, trailing.comments, '')],
+          end: trailing.end,
+        };
+      }
       return { lines: this.withComments(`import ${item.path.raw}`, [...inner, ...trailing.comments], ''), end: trailing.end };
     }
-    const header = item.kind === 'Model' ? `model ${item.name.name}${item.base ? ` extends ${item.base.name}` : ''}` : `train ${item.target.name}`;
+    const header =
+      item.kind === 'Model' ? `model ${item.name.name}${item.base ? ` extends ${item.base.name}` : ''}` : `train ${item.target.name}`;
     const afterHeader = item.kind === 'Model' ? (item.base ?? item.name).span.end : item.target.span.end;
     return this.block(header, afterHeader, item.span.end, item.body, '', false);
   }

@@ -1,7 +1,10 @@
 /**
  * `mspec build SPEC -o DIR`: for each model, DIR/<model>/ gets plan.json (kernels, buffers,
- * dispatch order, parameters: what the runtime loads), manifest.json (the same plan summarised
- * for people and tools), kernels/*.wgsl, and model.ts compiled to model.js + model.d.ts.
+ * dispatch order, parameters, what the kernels assume of the adapter: what the runtime
+ * loads), manifest.json (the same plan summarised for people and tools), kernels/*.wgsl,
+ * model.ts compiled to model.js + model.d.ts, the runtime those import (runtime/, copied so
+ * the folder runs wherever it is copied) and a package.json naming what Node must install.
+ * A spec with a train section also gets train-plan.json and train.ts → train.js.
  * `--explain` prints the fused-kernel plan.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,12 +13,14 @@ import { Project, ts } from 'ts-morph';
 import { generateModule } from '../codegen/ts/module.js';
 import { generateTrainer } from '../codegen/ts/trainer.js';
 import { checkTrainSupport } from '../codegen/train-support.js';
-import { planModel } from '../passes/plan.js';
-import { planTraining } from '../passes/train-plan.js';
+import { planModel } from '../schedule/plan.js';
+import { planTraining } from '../schedule/train-plan.js';
 import { dirname, resolve } from 'node:path';
 import type { KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
 import type { KernelPlan } from '../../runtime/plan-types.js';
+import { planTarget, withTarget } from '../schedule/compile-model.js';
+import { bundleRuntime, mspecRoot } from './bundle-runtime.js';
 import { compileGpu } from './gpu-model.js';
 import { printDiagnostics, splitTarget } from './output.js';
 import { exact, flops } from './units.js';
@@ -26,45 +31,140 @@ export interface BuildArgs {
   out: string;
   explain: boolean;
   tuning: 'auto' | KernelTuning;
-  runtimeImport: string;
+  /** Import the runtime from this specifier (e.g. 'mspec/runtime') instead of copying it into the folder. */
+  runtimeImport?: string | undefined;
 }
 
 export async function runBuild(args: BuildArgs): Promise<number> {
   const { file, model } = splitTarget(args.target);
-  const tuning = args.tuning === 'auto' ? await detectTuning() : { tuning: args.tuning, subgroupMinSize: 0, note: '' };
+  const tuning = args.tuning === 'auto' ? await detectTuning() : { tuning: args.tuning, subgroupMinSize: 0, adapter: '', note: '' };
   if (tuning.note) process.stderr.write(`${tuning.note}\n`);
-  const r = compileGpu(file, { model, tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize });
+  const r = compileGpu(file, { model, tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize, adapter: tuning.adapter });
   printDiagnostics(r.diagnostics, r.sources);
   if (r.diagnostics.some((d) => d.severity === 'error') || r.models.length === 0) return 1;
   for (const { model: m, data } of r.models) {
     const dir = join(args.out, m.spec.name);
     rmSync(join(dir, 'kernels'), { recursive: true, force: true });
+    rmSync(join(dir, 'runtime'), { recursive: true, force: true });
     mkdirSync(join(dir, 'kernels'), { recursive: true });
     writeFileSync(join(dir, 'plan.json'), JSON.stringify(data) + '\n');
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest(data), null, 2) + '\n');
-    for (const plan of [data.plans.prefill, data.plans.decode]) {
-      for (const k of plan.kernels) writeFileSync(join(dir, 'kernels', `${plan.mode}.${k.name}.wgsl`), k.code.endsWith('\n') ? k.code : `${k.code}\n`);
-    }
+    const shaders = writeKernels(dir, [data.plans.prefill, data.plans.decode]);
     // A spec with a train section the GPU path can run also gets a trainer entry (train.js).
     const recipe = m.spec.train;
-    let trainer = '';
+    let trainer = false;
     if (recipe && m.graph && !checkTrainSupport(m.spec, recipe).hasErrors) {
       const popts = { tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize };
-      const plans = {
-        train: planTraining(m.spec, m.graph, { ...popts, B: recipe.batch, T: recipe.seq_len, clip: recipe.clip, accumulation: recipe.accumulation }),
-        eval: planModel(m.spec, m.graph, { ...popts, mode: 'forward', B: recipe.batch, T: recipe.seq_len }),
-      };
+      const train = planTraining(m.spec, m.graph, {
+        ...popts,
+        B: recipe.batch,
+        T: recipe.seq_len,
+        clip: recipe.clip,
+        accumulation: recipe.accumulation,
+      });
+      const evalPlan = planModel(m.spec, m.graph, { ...popts, mode: 'forward', B: recipe.batch, T: recipe.seq_len });
+      const target = planTarget([train, evalPlan], { ...popts, adapter: tuning.adapter });
+      const plans = { train: withTarget(train, target), eval: withTarget(evalPlan, target) };
       writeFileSync(join(dir, 'train-plan.json'), JSON.stringify({ model: data, plans, recipe, specDir: resolve(dirname(file)) }) + '\n');
-      trainer = ', train.js';
+      trainer = true;
     }
-    emitModule(dir, m.spec, data, args.runtimeImport, trainer !== '');
-    process.stdout.write(`${m.spec.name}: ${dir}/ (model.ts, model.js${trainer}, plan.json, manifest.json, ${data.plans.prefill.kernels.length + data.plans.decode.kernels.length} kernels; ${tuning.tuning} tuning)\n`);
+    const deps = emitModule(dir, m.spec, data, args.runtimeImport, trainer);
+    const dispatches = [data.plans.prefill, data.plans.decode].reduce((n, p) => n + p.steps.filter((s) => s.kind === 'kernel').length, 0);
+    const files = [
+      'model.ts',
+      'model.js',
+      ...(trainer ? ['train.js', 'train-plan.json'] : []),
+      'plan.json',
+      'manifest.json',
+      ...(deps ? ['package.json', 'runtime/'] : []),
+    ];
+    process.stdout.write(
+      `${m.spec.name}: ${dir}/ (${files.join(', ')}; kernels/: ${shaders} WGSL shaders for ${dispatches} dispatches; ${assumes(data)})\n`,
+    );
+    if (deps && Object.keys(deps).length) {
+      process.stdout.write(
+        `  in Node, first run \`npm install\` in ${dir} (installs ${Object.entries(deps)
+          .map(([n, v]) => `${n}@${v}`)
+          .join(', ')})\n`,
+      );
+    }
     if (args.explain) process.stdout.write(explain(data.plans.prefill) + '\n' + explain(data.plans.decode) + '\n');
   }
   return 0;
 }
 
-function emitModule(dir: string, spec: Parameters<typeof generateModule>[2], data: CompiledModelData, runtimeImport: string, withTrainer: boolean): void {
+/** What the build assumes of the adapter, in words, for the summary line. */
+function assumes(data: CompiledModelData): string {
+  const t = data.target;
+  if (!t) return 'no adapter assumptions recorded';
+  const sg =
+    t.subgroupMinSize > 0
+      ? `, assumes subgroups of >= ${t.subgroupMinSize} lanes (refused where they are narrower)`
+      : ', runs on any adapter';
+  return `${t.tuning} tuning${t.adapter ? ` for ${t.adapter}` : ''}${sg}`;
+}
+
+/**
+ * The file of each kernel of `plan` under kernels/: <plan>.<kernel>.wgsl, with -2, -3, …
+ * after the name when several distinct shaders share it (RoPE on Q and on K differ in their
+ * head count). A plan lists each distinct shader once however often it is dispatched.
+ */
+export function kernelFiles(plan: KernelPlan): string[] {
+  const uses = new Map<string, number>();
+  return plan.kernels.map((k) => {
+    const n = (uses.get(k.name) ?? 0) + 1;
+    uses.set(k.name, n);
+    return `kernels/${plan.mode}.${k.name}${n > 1 ? `-${n}` : ''}.wgsl`;
+  });
+}
+
+/** Writes every kernel of `plans` to its file (kernelFiles) and returns how many it wrote. */
+function writeKernels(dir: string, plans: readonly KernelPlan[]): number {
+  let n = 0;
+  for (const plan of plans) {
+    kernelFiles(plan).forEach((f, i) => {
+      const code = plan.kernels[i]!.code;
+      writeFileSync(join(dir, f), code.endsWith('\n') ? code : `${code}\n`);
+      n++;
+    });
+  }
+  return n;
+}
+
+/**
+ * Writes model.ts (and train.ts) and compiles them beside it. Unless `runtimeImport` names a
+ * package to import the runtime from, the runtime is copied into runtime/ and a package.json
+ * lists what Node must install; returns those dependencies (null when not bundled).
+ */
+function emitModule(
+  dir: string,
+  spec: Parameters<typeof generateModule>[2],
+  data: CompiledModelData,
+  runtimeImport: string | undefined,
+  withTrainer: boolean,
+): Record<string, string> | null {
+  let deps: Record<string, string> | null = null;
+  if (!runtimeImport) {
+    const entries = ['model-runtime.js', 'device.js', ...(withTrainer ? ['index.js'] : [])];
+    deps = { ...bundleRuntime(dir, entries).dependencies };
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify(
+        {
+          name: spec.name.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'),
+          private: true,
+          description: `${spec.name}, built by mspec ${data.mspecVersion}. In Node run \`npm install\` here first (Dawn's native webgpu bindings); a browser uses navigator.gpu.`,
+          type: 'module',
+          main: './model.js',
+          types: './model.d.ts',
+          dependencies: deps,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+  }
+  const root = mspecRoot();
   const project = new Project({
     compilerOptions: {
       target: ts.ScriptTarget.ES2022,
@@ -76,35 +176,61 @@ function emitModule(dir: string, spec: Parameters<typeof generateModule>[2], dat
       skipLibCheck: true,
       outDir: dir,
       rootDir: dir,
+      // The folder may be anywhere: take @webgpu/types and @types/node from mspec's own packages.
+      typeRoots: [join(root, 'node_modules'), join(root, 'node_modules', '@types')],
+      types: withTrainer ? ['node'] : [],
     },
   });
-  generateModule(project, join(dir, 'model.ts'), spec, data, { runtimeImport });
-  if (withTrainer) generateTrainer(project, join(dir, 'train.ts'), { model: spec.name, specPath: data.spec.path, hash: data.spec.hash, version: data.mspecVersion, runtimeImport });
+  const imports = runtimeImport
+    ? { runtime: runtimeImport, device: runtimeImport, index: runtimeImport }
+    : { runtime: './runtime/model-runtime.js', device: './runtime/device.js', index: './runtime/index.js' };
+  generateModule(project, join(dir, 'model.ts'), spec, data, { runtime: imports.runtime, device: imports.device });
+  if (withTrainer)
+    generateTrainer(project, join(dir, 'train.ts'), {
+      model: spec.name,
+      specPath: data.spec.path,
+      hash: data.spec.hash,
+      version: data.mspecVersion,
+      runtimeImport: imports.index,
+    });
   project.saveSync();
   // plan.json is imported by the module: the emitter needs it on disk (it is, above).
   const result = project.emitSync();
-  const diags = result.getDiagnostics();
-  if (diags.length) throw new Error(`internal: the generated module does not compile:\n${project.formatDiagnosticsWithColorAndContext(diags)}`);
+  const diags = [...result.getDiagnostics(), ...project.getPreEmitDiagnostics()];
+  if (diags.length)
+    throw new Error(`internal: the generated module does not compile:\n${project.formatDiagnosticsWithColorAndContext(diags)}`);
+  return deps;
 }
 
 export function manifest(data: CompiledModelData): object {
-  const plan = (p: KernelPlan) => ({
-    mode: p.mode,
-    B: p.B,
-    T: p.T,
-    buffers: p.buffers.map((b) => ({ name: b.name, kind: b.kind, dtype: b.dtype, shape: b.shape, bytes: b.bytes })),
-    kernels: p.kernels.map((k) => ({ name: k.name, fuses: k.fuses, dispatch: k.dispatch, flops: k.flops, bytes: k.bytes, bindings: k.bindings.map((b) => b.name) })),
-    dispatch: p.steps.map((s) =>
-      s.kind === 'kernel'
-        ? { kernel: p.kernels[s.kernel]!.name, scope: s.scope, bind: s.bind }
-        : s.kind === 'cache_write'
-          ? { cache_write: s.dst, from: s.src, rows: s.rows, scope: s.scope }
-          : s.kind === 'copy'
-            ? { copy: s.dst, from: s.src, bytes: s.bytes, scope: s.scope }
-            : { clear: s.buffers, scope: s.scope },
-    ),
-    flops: p.steps.reduce((n, s) => n + (s.kind === 'kernel' ? p.kernels[s.kernel]!.flops : 0), 0),
-  });
+  const plan = (p: KernelPlan) => {
+    const files = kernelFiles(p);
+    return {
+      mode: p.mode,
+      B: p.B,
+      T: p.T,
+      buffers: p.buffers.map((b) => ({ name: b.name, kind: b.kind, dtype: b.dtype, shape: b.shape, bytes: b.bytes })),
+      kernels: p.kernels.map((k, i) => ({
+        name: k.name,
+        wgsl: files[i],
+        fuses: k.fuses,
+        dispatch: k.dispatch,
+        flops: k.flops,
+        bytes: k.bytes,
+        bindings: k.bindings.map((b) => b.name),
+      })),
+      dispatch: p.steps.map((s) =>
+        s.kind === 'kernel'
+          ? { kernel: p.kernels[s.kernel]!.name, wgsl: files[s.kernel], scope: s.scope, bind: s.bind }
+          : s.kind === 'cache_write'
+            ? { cache_write: s.dst, from: s.src, rows: s.rows, scope: s.scope }
+            : s.kind === 'copy'
+              ? { copy: s.dst, from: s.src, bytes: s.bytes, scope: s.scope }
+              : { clear: s.buffers, scope: s.scope },
+      ),
+      flops: p.steps.reduce((n, s) => n + (s.kind === 'kernel' ? p.kernels[s.kernel]!.flops : 0), 0),
+    };
+  };
   return {
     generated_by: `mspec ${data.mspecVersion}`,
     model: data.name,
@@ -112,6 +238,7 @@ export function manifest(data: CompiledModelData): object {
     vocab: data.vocab,
     context: data.context,
     tokenizer: data.tokenizer?.kind ?? null,
+    target: data.target ?? null,
     parameters: data.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: p.init })),
     plans: { prefill: plan(data.plans.prefill), decode: plan(data.plans.decode) },
   };

@@ -15,14 +15,19 @@ export function runCheck(args: CheckArgs): number {
   const perFile: { file: string; models: string[]; diagnostics: object[] }[] = [];
   for (const target of args.files) {
     const { file, model } = splitTarget(target);
-    const r = compileFile(file, { model, analyze: false });
+    // Analysis too (cheap: it does not grow with layers or experts), so a spec whose counts
+    // would not be exact (MS2120) fails check, not only info.
+    const r = compileFile(file, { model });
     for (const [k, v] of r.sources) sources.set(k, v);
     all.push(...r.diagnostics);
     perFile.push({ file, models: r.models.map((m) => m.spec.name), diagnostics: diagnosticsJson(r.diagnostics, r.sources) });
     if (!args.json) {
       printDiagnostics(r.diagnostics, r.sources);
       const errs = r.diagnostics.some((d) => d.severity === 'error');
-      if (!errs) process.stdout.write(`${file}: ok (${r.models.map((m) => m.spec.name).join(', ') || 'no models'})${r.diagnostics.length ? `, ${summary(r.diagnostics)}` : ''}\n`);
+      if (!errs)
+        process.stdout.write(
+          `${file}: ok (${r.models.map((m) => m.spec.name).join(', ') || 'no models'})${r.diagnostics.length ? `, ${summary(r.diagnostics)}` : ''}\n`,
+        );
     }
   }
   const errors = all.some((d) => d.severity === 'error');

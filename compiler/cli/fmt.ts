@@ -5,8 +5,9 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { formatFile } from '../ast/print.js';
-import { parse } from '../syntax/parse.js';
-import { nodeHost } from './host.js';
+import { diagnostic } from '../diagnostics/diagnostic.js';
+import { parse } from '../ast/parse.js';
+import { nodeHost } from '../semantics/node-host.js';
 import { printDiagnostics } from './output.js';
 
 export interface FmtArgs {
@@ -22,6 +23,15 @@ export function runFmt(args: FmtArgs): number {
     if (typeof text !== 'string') {
       process.stderr.write(`error MS5001: cannot read '${file}': ${text.error}\n`);
       status = Math.max(status, 2);
+      continue;
+    }
+    const bad = nodeHost.encodingProblem(file);
+    if (bad) {
+      printDiagnostics(
+        [diagnostic('MS1020', { file, start: bad.offset, end: bad.offset + 1 }, { reason: bad.reason })],
+        new Map([[file, { path: file, text }]]),
+      );
+      status = Math.max(status, 1);
       continue;
     }
     const r = parse(text, file);

@@ -3,7 +3,7 @@
  * checkpoint carries) for the GPU, with its tokenizer, reporting problems as diagnostics.
  */
 import { dirname, join } from 'node:path';
-import { compileForGpu, type SpecSources } from '../codegen/compile-model.js';
+import { compileForGpu, type SpecSources } from '../schedule/compile-model.js';
 import type { KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { SourceFile } from '../diagnostics/span.js';
@@ -13,7 +13,7 @@ import type { CompiledModelData } from '../../runtime/model-runtime.js';
 import { isBuiltinCorpus } from '../../runtime/data/corpus.js';
 import { readDataSource } from '../../runtime/data/source.js';
 import { charsOf, type TokenizerData } from '../../runtime/tokenizers/index.js';
-import { nodeHost } from './host.js';
+import { nodeHost } from '../semantics/node-host.js';
 
 export interface GpuModel {
   readonly model: CompiledModel;
@@ -27,7 +27,17 @@ export interface GpuCompile {
 }
 
 /** Compiles every model of `file` (or just `model`) for the GPU. `host` defaults to the file system. */
-export function compileGpu(file: string, opts: { model?: string | undefined; tuning: KernelTuning; subgroupMinSize?: number; host?: Host; tokenizer?: TokenizerData }): GpuCompile {
+export function compileGpu(
+  file: string,
+  opts: {
+    model?: string | undefined;
+    tuning: KernelTuning;
+    subgroupMinSize?: number;
+    adapter?: string;
+    host?: Host;
+    tokenizer?: TokenizerData;
+  },
+): GpuCompile {
   const r = compileFile(file, { model: opts.model, ...(opts.host ? { host: opts.host } : {}) });
   const diagnostics = [...r.diagnostics];
   const models: GpuModel[] = [];
@@ -42,7 +52,12 @@ export function compileGpu(file: string, opts: { model?: string | undefined; tun
       diagnostics.push({ code: 'MS5002', severity: 'error', message: (e as Error).message, span: m.spec.span });
       continue;
     }
-    const c = compileForGpu(m.spec, m.graph, sources, { tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize ?? 0, tokenizer });
+    const c = compileForGpu(m.spec, m.graph, sources, {
+      tuning: opts.tuning,
+      subgroupMinSize: opts.subgroupMinSize ?? 0,
+      ...(opts.adapter ? { adapter: opts.adapter } : {}),
+      tokenizer,
+    });
     diagnostics.push(...c.diagnostics);
     if (c.data) models.push({ model: m, data: c.data });
   }
@@ -58,7 +73,8 @@ function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerDat
   const specDir = dirname(file);
   if (host && !isBuiltinCorpus(t.data)) {
     const got = host.readFile(join(specDir, t.data));
-    if (typeof got !== 'string') throw new Error(`cannot read the training data '${t.data}' to build the character vocabulary: ${got.error}`);
+    if (typeof got !== 'string')
+      throw new Error(`cannot read the training data '${t.data}' to build the character vocabulary: ${got.error}`);
     text = got;
   } else {
     const src = readDataSource(t.data, { specDir });
@@ -66,7 +82,8 @@ function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerDat
     text = src.text;
   }
   const chars = charsOf(text);
-  if (chars.length > m.spec.vocab) throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab}`);
+  if (chars.length > m.spec.vocab)
+    throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab}`);
   return { kind: 'char', chars };
 }
 

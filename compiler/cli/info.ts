@@ -21,7 +21,9 @@ export function runInfo(args: InfoArgs): number {
   if (args.json) {
     const items = good.map((m) => ({ ...toJson(m.analysis), architecture: summaryJson(m.spec) }));
     if (errors) {
-      process.stdout.write(JSON.stringify({ error: true, diagnostics: diagnosticsJson(r.diagnostics, r.sources), models: items }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify({ error: true, diagnostics: diagnosticsJson(r.diagnostics, r.sources), models: items }, null, 2) + '\n',
+      );
       return 1;
     }
     process.stdout.write(JSON.stringify(items.length === 1 ? items[0] : items, null, 2) + '\n');
@@ -39,12 +41,17 @@ function attentionKind(heads: number, kv: number): string {
 export function describeArchitecture(s: ModelSpec): string {
   const layers = allLayers(s);
   const l0 = layers[0];
-  const stacks = s.arch === 'encoder_decoder' ? `${s.encoder!.layers.length}+${s.decoder!.layers.length} layers` : `${layers.length} layers`;
+  const stacks =
+    s.arch === 'encoder_decoder' ? `${s.encoder!.layers.length}+${s.decoder!.layers.length} layers` : `${layers.length} layers`;
   const parts = [s.arch.replace('_', '–'), stacks, `d_model ${s.d_model}`];
   if (l0) parts.push(`${l0.attention.heads} heads (${attentionKind(l0.attention.heads, l0.attention.kv_heads)})`);
-  parts.push(`context ${exact(s.context)}`, `vocab ${exact(s.vocab)}${s.vocab !== s.vocab_raw ? ` (padded from ${exact(s.vocab_raw)})` : ''}`);
+  parts.push(
+    `context ${exact(s.context)}`,
+    `vocab ${exact(s.vocab)}${s.vocab !== s.vocab_raw ? ` (padded from ${exact(s.vocab_raw)})` : ''}`,
+  );
   const moe = layers.find((l) => l.moe);
-  if (moe?.moe) parts.push(`MoE ${moe.moe.experts} experts top-${moe.moe.top_k} on ${layers.filter((l) => l.moe).length}/${layers.length} layers`);
+  if (moe?.moe)
+    parts.push(`MoE ${moe.moe.experts} experts top-${moe.moe.top_k} on ${layers.filter((l) => l.moe).length}/${layers.length} layers`);
   const windows = [...new Set(layers.map((l) => l.attention.window))];
   if (windows.some((w) => w !== null)) parts.push(`window ${windows.map((w) => (w === null ? 'global' : exact(w))).join('/')}`);
   parts.push(s.embedding.positions.kind);
@@ -67,6 +74,17 @@ function summaryJson(s: ModelSpec): object {
   };
 }
 
+/**
+ * What the `head` row holds: an LM head (an MLM head on an encoder), tied or not, and/or
+ * BERT's pooler. A tied LM head is the token table, counted under embeddings.
+ */
+export function headLabel(s: ModelSpec): string {
+  const parts: string[] = [];
+  if (s.head.kind === 'lm') parts.push(`${s.arch === 'encoder' ? 'MLM' : 'LM'} head${s.embedding.tied ? ' (tied to embeddings)' : ''}`);
+  if (s.head.pooler) parts.push('pooler');
+  return parts.length ? parts.join(' + ') : 'head (none)';
+}
+
 function render(s: ModelSpec, a: Analysis): string {
   const p = a.params;
   const pct = (n: number) => `${((100 * n) / Math.max(1, p.total)).toFixed(1)}%`;
@@ -80,7 +98,7 @@ function render(s: ModelSpec, a: Analysis): string {
     ['attention', exact(c.attention), pct(c.attention)],
     [allLayers(s).some((l) => l.moe) ? 'mlp (experts + router)' : 'mlp', exact(c.mlp), pct(c.mlp)],
     ['norms', exact(c.norms), pct(c.norms)],
-    [s.embedding.tied && s.head.kind === 'lm' ? 'head (tied to embeddings)' : 'head', exact(c.head), pct(c.head)],
+    [headLabel(s), exact(c.head), pct(c.head)],
     ['total', exact(p.total), short(p.total)],
   ];
   if (p.active !== p.total) rows.push(['active per token', exact(p.active), short(p.active)]);
@@ -88,13 +106,15 @@ function render(s: ModelSpec, a: Analysis): string {
   out.push(table(rows));
   const f = a.flops_per_token;
   out.push('', `compute per token (at context ${exact(f.context)})`);
-  out.push(table([
-    ['forward', exact(f.forward), flops(f.forward)],
-    ['  matmuls', exact(f.matmul), flops(f.matmul)],
-    ['  attention', exact(f.attention), flops(f.attention)],
-    ['train (3 × forward)', exact(f.train), flops(f.train)],
-    ['elementwise (not counted above)', exact(f.elementwise_forward), flops(f.elementwise_forward)],
-  ]));
+  out.push(
+    table([
+      ['forward', exact(f.forward), flops(f.forward)],
+      ['  matmuls', exact(f.matmul), flops(f.matmul)],
+      ['  attention', exact(f.attention), flops(f.attention)],
+      ['train (3 × forward)', exact(f.train), flops(f.train)],
+      ['elementwise (not counted above)', exact(f.elementwise_forward), flops(f.elementwise_forward)],
+    ]),
+  );
   out.push('', 'KV cache (decoder self-attention)');
   const kv = a.kv_cache_bytes_per_token;
   const kvc = a.kv_cache_bytes_at_context;
@@ -102,23 +122,33 @@ function render(s: ModelSpec, a: Analysis): string {
     ['per token', `f16 ${exact(kv.f16)} B`, `f32 ${exact(kv.f32)} B`],
     [`at context ${exact(kvc.context)}, batch 1`, `f16 ${bytes(kvc.f16)}`, `f32 ${bytes(kvc.f32)}`],
   ];
-  if (a.cross_kv_bytes_per_source_token) kvRows.push(['cross-attention per source token', `f16 ${exact(a.cross_kv_bytes_per_source_token.f16)} B`, `f32 ${exact(a.cross_kv_bytes_per_source_token.f32)} B`]);
+  if (a.cross_kv_bytes_per_source_token)
+    kvRows.push([
+      'cross-attention per source token',
+      `f16 ${exact(a.cross_kv_bytes_per_source_token.f16)} B`,
+      `f32 ${exact(a.cross_kv_bytes_per_source_token.f32)} B`,
+    ]);
   out.push(table(kvRows));
   if (s.arch === 'encoder') out.push('  (an encoder does not decode token by token, so it keeps no KV cache)');
   const m = a.train_memory_bytes;
   out.push('', `training memory (batch ${m.batch} × seq ${exact(m.seq)}, f32 weights, AdamW)`);
-  out.push(table([
-    ['weights', bytes(m.weights)],
-    ['gradients', bytes(m.gradients)],
-    ['optimizer state', bytes(m.optimizer)],
-    ['activations (saved for backward)', bytes(m.activations)],
-    ['total', bytes(m.total)],
-  ]));
+  out.push(
+    table([
+      ['weights', bytes(m.weights)],
+      ['gradients', bytes(m.gradients)],
+      ['optimizer state', bytes(m.optimizer)],
+      ['activations (saved for backward)', bytes(m.activations)],
+      ['total', bytes(m.total)],
+    ]),
+  );
   const co = a.compute_optimal;
-  out.push("", `compute-optimal training (${co.source})`);
-  out.push(table([
-    ['tokens', exact(co.tokens), short(co.tokens)],
-    ['FLOPs', co.flops.toExponential(3), flops(co.flops)],
-  ]));
+  out.push('', `compute-optimal training (${co.source})`);
+  out.push(
+    table([
+      [`tokens (20 × ${co.params_basis} parameters)`, exact(co.tokens), short(co.tokens)],
+      ['FLOPs', co.flops.toExponential(3), flops(co.flops)],
+    ]),
+  );
+  if (co.note) out.push(`  note: ${co.note}`);
   return out.join('\n');
 }

@@ -2,13 +2,27 @@
 import type { KernelTuning } from '../codegen/wgsl/matmul.js';
 import { acquireDevice } from '../../runtime/device.js';
 
-export async function detectTuning(): Promise<{ tuning: KernelTuning; subgroupMinSize: number; note: string }> {
+export interface DetectedTuning {
+  tuning: KernelTuning;
+  /** The subgroup size kernels may assume (0: use no subgroup operations). */
+  subgroupMinSize: number;
+  /** The adapter's one-line summary, recorded in the plan ('' when none was found). */
+  adapter: string;
+  note: string;
+}
+
+export async function detectTuning(): Promise<DetectedTuning> {
   try {
     const gpu = await acquireDevice();
-    const r = { tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize, note: '' };
+    const r = { tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize, adapter: gpu.adapter.summary, note: '' };
     gpu.release();
     return r;
   } catch (e) {
-    return { tuning: 'gpu', subgroupMinSize: 0, note: `note: no WebGPU adapter here (${(e as Error).message.split('\n')[0]}); building with the GPU tuning` };
+    return {
+      tuning: 'gpu',
+      subgroupMinSize: 0,
+      adapter: '',
+      note: `note: no WebGPU adapter here (${(e as Error).message.split('\n')[0]}); building with the GPU tuning`,
+    };
   }
 }

@@ -1,28 +1,93 @@
 /**
  * What the WebGPU path can run today, checked on the resolved model before any code is
  * generated. A knob it cannot honour is an MS4001 error pointing at the knob's source (or at
- * the model when the value is a default), never silently ignored.
+ * the model when the value is a default), never silently ignored. Each message names the knob
+ * and its value; each hint says what does run, and never suggests a change that would turn the
+ * model into a different kind of model (a causal BERT is not BERT).
  */
 import { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import { allLayers, type ModelSpec } from '../semantics/model.js';
+
+/** What runs on the GPU, for hints: one phrase, kept next to the checks it summarises. */
+export const GPU_SCOPE = 'decoder-only models (arch = decoder) with causal attention and an LM head, like GPT-2 and Llama';
+
+/** The knob path a layer's value was recorded under: `layers[i].x` when layers differ, else `block.x`. */
+export function layerKnob(m: ModelSpec, index: number, path: string): string {
+  return m.knobs.has(`layers[${index}].${path}`) ? `layers[${index}].${path}` : `block.${path}`;
+}
 
 export function checkGpuSupport(m: ModelSpec): DiagnosticBag {
   const bag = new DiagnosticBag();
   const at = (path: string) => m.knobs.get(path)?.span ?? m.span;
   const reject = (path: string, what: string, hint: string) => bag.report('MS4001', at(path), { what }, { hint });
-  if (m.arch !== 'decoder') reject('arch', `arch = ${m.arch} (only decoder-only models run on the GPU so far)`, 'check and size it with mspec info; GPU kernels cover the GPT-2 and Llama families');
+
+  // An encoder or encoder–decoder is refused as a whole: no knob change makes it a decoder,
+  // so its other unsupported knobs (segments, pooler, relative positions) would only be noise.
+  if (m.arch === 'encoder') {
+    reject(
+      'arch',
+      'arch = encoder (encoder-only models with bidirectional attention, such as BERT)',
+      `the GPU path runs only ${GPU_SCOPE}; mspec check, info and diff handle this model fully`,
+    );
+    return bag;
+  }
+  if (m.arch === 'encoder_decoder') {
+    reject(
+      'arch',
+      'arch = encoder_decoder (an encoder stack plus a decoder stack with cross-attention, as in T5)',
+      `the GPU path runs only ${GPU_SCOPE}; mspec check, info and diff handle this model fully`,
+    );
+    return bag;
+  }
+
   const p = m.embedding.positions.kind;
-  if (p === 'relative' || p === 'sinusoidal') reject('embedding.positions', `${p} positions`, 'use learned, rope, alibi or none');
-  if (m.embedding.segments > 0) reject('embedding.segments', 'segment embeddings', 'set segments: 0');
-  if (m.embedding.norm) reject('embedding.norm', 'an embedding norm', 'set norm: none in embedding');
-  if (m.head.kind !== 'lm') reject('head.kind', 'a model without an LM head', 'set head { kind: lm }');
-  if (m.head.pooler) reject('head.pooler', 'the BERT pooler', 'set head { pooler: false }');
+  if (p === 'relative')
+    reject(
+      'embedding.positions',
+      'embedding.positions = relative (the T5 bucketed relative-position bias)',
+      'the GPU attention kernel supports positions: learned, rope, alibi or none; rope or alibi also encode relative distance',
+    );
+  if (p === 'sinusoidal')
+    reject('embedding.positions', 'embedding.positions = sinusoidal', 'the GPU path supports positions: learned, rope, alibi or none');
+  if (m.embedding.segments > 0)
+    reject(
+      'embedding.segments',
+      `embedding.segments = ${m.embedding.segments} (segment embeddings)`,
+      'segment (token-type) embeddings are not implemented on the GPU; set segments: 0 in embedding',
+    );
+  if (m.embedding.norm)
+    reject('embedding.norm', `embedding.norm = ${m.embedding.norm.kind} (a norm after the embeddings)`, 'set norm: none in embedding');
+  if (m.head.kind !== 'lm')
+    reject(
+      'head.kind',
+      `head.kind = ${m.head.kind} (a decoder without an LM head)`,
+      'the GPU path generates tokens, which needs head { kind: lm }',
+    );
+  if (m.head.pooler) reject('head.pooler', 'head.pooler = true (the BERT pooler)', 'set pooler: false in head');
   const layers = allLayers(m);
   const moe = layers.find((l) => l.moe);
-  if (moe) reject(m.knobs.has('block.mlp.experts') ? 'block.mlp.experts' : `layers[${moe.index}].mlp.experts`, 'mixture-of-experts layers', 'use a dense MLP (experts: 1)');
-  for (const l of layers) {
-    if (l.attention.head_dim > 256) reject('block.attention.head_dim', `head_dim ${l.attention.head_dim} (the attention kernel keeps at most 256 per head in registers)`, 'use more heads');
-    if (!l.attention.causal) reject('block.attention.causal', 'bidirectional attention in a decoder', 'set causal: true');
+  if (moe?.moe) {
+    reject(
+      layerKnob(m, moe.index, 'mlp.experts'),
+      `mlp.experts = ${moe.moe.experts} (mixture-of-experts layers)`,
+      'the GPU path has dense MLP kernels only; set experts: 1 to run a dense model, or size the MoE model with mspec info',
+    );
+  }
+  const wide = layers.find((l) => l.attention.head_dim > 256);
+  if (wide) {
+    reject(
+      layerKnob(m, wide.index, 'attention.head_dim'),
+      `attention.head_dim = ${wide.attention.head_dim} (the attention kernel keeps at most 256 per head in registers)`,
+      'use more heads (head_dim defaults to d_model / heads) or set head_dim to 256 or less',
+    );
+  }
+  const bidirectional = layers.find((l) => !l.attention.causal);
+  if (bidirectional) {
+    reject(
+      layerKnob(m, bidirectional.index, 'attention.causal'),
+      `attention.causal = false in a decoder (layer ${bidirectional.index} attends to later tokens)`,
+      'the GPU attention kernel always masks later positions; remove causal: false (a decoder is causal by default)',
+    );
   }
   return bag;
 }

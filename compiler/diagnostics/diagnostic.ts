@@ -55,12 +55,7 @@ export class DiagnosticBag {
     this.items.push(d);
   }
 
-  report(
-    code: Code,
-    span: Span | undefined,
-    args: Readonly<Record<string, string | number>> = {},
-    options: DiagnosticOptions = {},
-  ): void {
+  report(code: Code, span: Span | undefined, args: Readonly<Record<string, string | number>> = {}, options: DiagnosticOptions = {}): void {
     this.add(diagnostic(code, span, args, options));
   }
 
@@ -81,11 +76,32 @@ export function hasErrors(ds: readonly Diagnostic[]): boolean {
   return ds.some((d) => d.severity === 'error');
 }
 
-/** Stable order for output: by file, then position, then code. Phase order is kept for ties. */
+/** Codes about reading a file at all (it is missing, or not UTF-8): before any lexing. */
+const READING: ReadonlySet<Code> = new Set(['MS5001', 'MS1020']);
+
+/**
+ * The phase a code belongs to, in the order phases run: reading files, lexing (MS1001–MS1009),
+ * parsing (the other MS10xx), then everything semantic (names, shapes, recipes, warnings,
+ * data files), then code generation (MS4xxx). Output follows this order (as TypeScript
+ * reports syntactic before semantic errors), so a follow-on error never comes before the
+ * syntax error that caused it.
+ */
+export function phaseOf(code: Code): number {
+  if (READING.has(code)) return 0;
+  if (code.startsWith('MS100')) return 1;
+  if (code.startsWith('MS10')) return 2;
+  if (code.startsWith('MS4')) return 4;
+  return 3;
+}
+
+/** Stable order for output: by phase, then file, then position. Report order is kept for ties. */
 export function sortDiagnostics(ds: readonly Diagnostic[]): Diagnostic[] {
   return ds
     .map((d, i) => ({ d, i }))
     .sort((a, b) => {
+      const pa = phaseOf(a.d.code);
+      const pb = phaseOf(b.d.code);
+      if (pa !== pb) return pa - pb;
       const fa = a.d.span?.file ?? '';
       const fb = b.d.span?.file ?? '';
       if (fa !== fb) return fa < fb ? -1 : 1;

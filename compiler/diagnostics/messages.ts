@@ -27,8 +27,11 @@ export const messages = {
   MS1003: { severity: 'error', template: "invalid number '{text}'" },
   MS1004: { severity: 'error', template: 'unterminated block comment' },
   MS1010: { severity: 'error', template: 'expected {expected}, found {found}' },
-  MS1011: { severity: 'error', template: "unexpected {found}; {context}" },
+  MS1011: { severity: 'error', template: 'unexpected {found}; {context}' },
   MS1012: { severity: 'error', template: 'unexpected end of file; expected {expected}' },
+  MS1013: { severity: 'error', template: "'{name}' has no value" },
+  MS1014: { severity: 'error', template: "'{{' of {what} is never closed" },
+  MS1020: { severity: 'error', template: 'the file is not UTF-8 text: {reason}' },
 
   // ── names, structure, types ─────────────────────────────────────────────────
   MS2001: { severity: 'error', template: "unknown knob '{name}' in {where}{suggestion}" },
@@ -66,6 +69,7 @@ export const messages = {
   MS2110: { severity: 'error', template: '{knob} must be in {range}, found {value}' },
   MS2111: { severity: 'error', template: 'kv_heads ({kv_heads}) must not exceed heads ({heads})' },
   MS2112: { severity: 'error', template: '{what} needs {needs}' },
+  MS2120: { severity: 'error', template: '{what} of model {model} is {value}, beyond 2^53, where counts stop being exact' },
 
   // ── training recipe ─────────────────────────────────────────────────────────
   MS2201: { severity: 'error', template: "train refers to unknown model '{name}'{suggestion}" },
@@ -76,7 +80,7 @@ export const messages = {
   MS2206: { severity: 'error', template: "model '{name}' has {count} train sections; give it one" },
 
   // ── warnings ────────────────────────────────────────────────────────────────
-  MS3001: { severity: 'warning', template: "{text} is {value}; if you meant {binary} (a power of two) write {suggestion}" },
+  MS3001: { severity: 'warning', template: '{text} is {value}; if you meant {binary} (a power of two) write {suggestion}' },
 
   // ── code generation and devices ─────────────────────────────────────────────
   MS4001: { severity: 'error', template: 'the GPU path does not support {what} yet' },
@@ -85,6 +89,8 @@ export const messages = {
   // ── command line and files ──────────────────────────────────────────────────
   MS5001: { severity: 'error', template: "cannot read '{path}': {reason}" },
   MS5002: { severity: 'error', template: '{what}' },
+  MS5010: { severity: 'error', template: '{option} ({value}) must not exceed the context of model {model} ({context})' },
+  MS5011: { severity: 'error', template: 'no model in {file}; a file defines models with `model NAME {{ ... }}`' },
 
   // ── internal ────────────────────────────────────────────────────────────────
   MS9001: { severity: 'error', template: 'internal compiler error: {detail} (this is a bug in mspec; please report it with the spec)' },

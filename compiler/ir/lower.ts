@@ -32,18 +32,51 @@ import type { Sym } from './tensor.js';
 export interface Lowered {
   readonly graph: Graph;
   readonly diagnostics: readonly Diagnostic[];
+  /**
+   * With `compactExperts`: value id → how many identical values it stands for: a parameter
+   * for the E routed experts of one projection, or a parameter or op output of one shared
+   * expert for all of them (an op output's count is its node's). Empty otherwise.
+   */
+  readonly copies: ReadonlyMap<number, number>;
+  /**
+   * With `compactExperts`, identical layers are lowered once: lowered layer (`stack.index`) →
+   * how many layers of its stack it stands for, and every layer → the lowered layer that
+   * stands for it. Empty otherwise.
+   */
+  readonly layerCopies: ReadonlyMap<string, number>;
+  readonly layerRep: ReadonlyMap<string, string>;
 }
 
-export function lower(model: ModelSpec): Lowered {
+export interface LowerOptions {
+  /**
+   * For analysis only: each projection of a layer's E routed experts is one representative
+   * parameter (recorded in `copies` with count E) read by an `expert_linear` with experts = 1,
+   * and one shared expert stands for all of them; identical layers of a stack are lowered
+   * once (see `layerCopies`), so the graph's size grows with neither experts nor layers. Parameters, FLOPs and
+   * saved activations come out the same once `copies` is applied (analyze.ts). Not for the
+   * interpreter or code generation, which need every expert's weights.
+   */
+  readonly compactExperts?: boolean;
+}
+
+export function lower(model: ModelSpec, opts: LowerOptions = {}): Lowered {
   const b = new GraphBuilder();
+  const copies = new Map<number, number>();
+  const layers = { copies: new Map<string, number>(), rep: new Map<string, string>() };
+  const result = (diagnostics: Diagnostic[]): Lowered => ({
+    graph: b.finish(),
+    diagnostics,
+    copies,
+    layerCopies: layers.copies,
+    layerRep: layers.rep,
+  });
   try {
-    new Lowering(model, b).run();
-    return { graph: b.finish(), diagnostics: [] };
+    new Lowering(model, b, opts.compactExperts ? copies : null, opts.compactExperts ? layers : null).run();
+    return result([]);
   } catch (e) {
     if (!(e instanceof IRError)) throw e;
     // The partial graph is returned for inspection; it will not pass verify().
-    const detail = `lowering model '${model.name}': ${e.message}`;
-    return { graph: b.finish(), diagnostics: [diagnostic('MS9001', model.span, { detail })] };
+    return result([diagnostic('MS9001', model.span, { detail: `lowering model '${model.name}': ${e.message}` })]);
   }
 }
 
@@ -73,6 +106,10 @@ class Lowering {
   constructor(
     private readonly m: ModelSpec,
     private readonly b: GraphBuilder,
+    /** Set when routed experts are lowered compactly (LowerOptions.compactExperts). */
+    private readonly copies: Map<number, number> | null,
+    /** Set when identical layers are lowered once (compact mode). */
+    private readonly layerGroups: { copies: Map<string, number>; rep: Map<string, string> } | null,
   ) {
     this.C = m.d_model;
   }
@@ -134,10 +171,35 @@ class Lowering {
         : null;
 
     const ctx: StackCtx = { prefix, role: spec.role, positions, relBias, memory };
-    for (const layer of spec.layers) x = this.layer(layer, x, ctx);
+    for (const layer of this.layerGroups ? this.representatives(spec) : spec.layers) x = this.layer(layer, x, ctx);
     b.layer = null;
     if (spec.final_norm) x = this.norm(`${prefix}norm`, spec.final_norm, x);
     return x;
+  }
+
+  /**
+   * Compact mode: one layer per group of identical layers, in order of first appearance, with
+   * the stack's last layer always lowered on its own at the end. Every layer saves its input
+   * for the backward pass, so a group's outputs are kept once per layer of the group; only the
+   * last layer's output goes where no layer follows, exactly as in the full graph.
+   */
+  private representatives(spec: StackSpec): LayerSpec[] {
+    const groups = this.layerGroups!;
+    const key = (L: LayerSpec) => `${spec.role}.${L.index}`;
+    const byShape = new Map<string, LayerSpec>();
+    const last = spec.layers[spec.layers.length - 1];
+    for (const L of spec.layers) {
+      if (L === last) break;
+      const shape = JSON.stringify({ ...L, index: 0 });
+      const rep = byShape.get(shape) ?? L;
+      byShape.set(shape, rep);
+      groups.rep.set(key(L), key(rep));
+      groups.copies.set(key(rep), (groups.copies.get(key(rep)) ?? 0) + 1);
+    }
+    if (!last) return [];
+    groups.rep.set(key(last), key(last));
+    groups.copies.set(key(last), 1);
+    return [...byShape.values(), last];
   }
 
   private layer(L: LayerSpec, x: number, ctx: StackCtx): number {
@@ -239,14 +301,20 @@ class Lowering {
     const idx = b.op('moe_select', [logits], { top_k: k }, 'experts_chosen'); // (B, T, k) i32
     const gates = b.op('moe_gates', [logits, idx], { renormalize: moe.renormalize }, 'gates'); // (B, T, k)
     const bias = L.mlp.bias;
+    const copies = this.copies;
     const routed = (proj: string, src: number, inDim: number, out: number) => {
       b.scope = name;
-      const ps = (kind: string, shape: number[]) =>
-        Array.from({ length: E }, (_, e) =>
-          b.param({ name: `${name}.experts.${e}.${proj}.${kind}`, shape, component: 'experts', expert: true }),
-        );
+      const ps = (kind: string, shape: number[]) => {
+        if (!copies)
+          return Array.from({ length: E }, (_, e) =>
+            b.param({ name: `${name}.experts.${e}.${proj}.${kind}`, shape, component: 'experts', expert: true }),
+          );
+        const one = b.param({ name: `${name}.experts.*.${proj}.${kind}`, shape, component: 'experts', expert: true });
+        copies.set(one, E);
+        return [one];
+      };
       const ins = [src, idx, ...ps('weight', [out, inDim]), ...(bias ? ps('bias', [out]) : [])];
-      return b.op('expert_linear', ins, { experts: E, top_k: k, bias }, proj); // (B, T, k, out)
+      return b.op('expert_linear', ins, { experts: copies ? 1 : E, top_k: k, bias }, proj); // (B, T, k, out)
     };
     let h: number; // (B, T, k, F)
     if (GATED.has(L.mlp.activation)) {
@@ -255,6 +323,14 @@ class Lowering {
       h = b.op(L.mlp.activation as Act, [routed('up', x, C, F)], {});
     }
     let y = b.op('moe_combine', [routed('down', h, F, C), gates], {}); // (B, T, C)
+    if (copies && moe.shared_experts > 0) {
+      // One shared expert and its add stand for all of them: every value created here
+      // (parameters and op outputs) counts shared_experts times.
+      const first = b.finish().values.length;
+      y = b.op('add', [y, this.mlp(`${name}.shared.*`, L.mlp, x, 'mlp')], {});
+      for (let v = first; v < b.finish().values.length; v++) copies.set(v, moe.shared_experts);
+      return y;
+    }
     for (let j = 0; j < moe.shared_experts; j++) {
       y = b.op('add', [y, this.mlp(`${name}.shared.${j}`, L.mlp, x, 'mlp')], {});
     }

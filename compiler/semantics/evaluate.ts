@@ -7,7 +7,7 @@
 import type { Expr } from '../ast/nodes.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { Span } from '../diagnostics/span.js';
-import { describeType, type KnobType, type SectionDef } from './schema.js';
+import { describeType, type KnobType, type Range, rangeText, type SectionDef } from './schema.js';
 import { didYouMean } from './suggest.js';
 import type { Setting, Tree } from './tree.js';
 
@@ -53,13 +53,44 @@ export function knob(ctx: EvalContext, f: Frame, name: string): Resolved<Typed> 
   const def = f.schema.knobs[name];
   if (!def) return undefined;
   const v = coerce(ctx, f, s, def.type, `${name}`);
+  if (typeof v === 'number' && (def.type.t === 'int' || def.type.t === 'int_or_none') && def.type.range) {
+    if (!inRange(ctx, v, def.type.range, s.span, `${f.where}.${name}`.replace(/^(model|train)\./, ''))) return undefined;
+  }
   return v === undefined ? undefined : { value: v, span: s.span };
+}
+
+/**
+ * Reports a value outside its knob's range (schema.ts), stating the range. Below 1 where the
+ * range starts at 1 is MS2109 (a positive integer), anything else out of range is MS2110.
+ */
+function inRange(ctx: EvalContext, v: number, r: Range, span: Span, label: string): boolean {
+  if (v >= r.min && v <= r.max) return true;
+  const hint = `${label} is an integer in ${rangeText(r)}`;
+  if (v < 1 && r.min === 1) ctx.bag.report('MS2109', span, { knob: label, value: fmtNum(v) }, { hint });
+  else
+    ctx.bag.report(
+      'MS2110',
+      span,
+      { knob: label, range: rangeText(r), value: fmtNum(v) },
+      {
+        hint:
+          v > r.max
+            ? `${hint}: far above the largest published models, and it keeps every count mspec reports exact and quick to compute`
+            : hint,
+      },
+    );
+  return false;
 }
 
 function coerce(ctx: EvalContext, f: Frame, s: Setting, type: KnobType, label: string): Typed | undefined {
   if (s.expr === true) {
     if (type.t === 'bool') return true;
-    ctx.bag.report('MS2003', s.keySpan, { knob: label, expected: describeType(type), found: 'a bare flag' }, { hint: `write ${s.key}: <value>` });
+    ctx.bag.report(
+      'MS2003',
+      s.keySpan,
+      { knob: label, expected: describeType(type), found: 'a bare flag' },
+      { hint: `write ${s.key}: <value>` },
+    );
     return undefined;
   }
   return coerceExpr(ctx, f, s, s.expr, type, label);
@@ -77,7 +108,12 @@ function coerceExpr(ctx: EvalContext, f: Frame, s: Setting, e: Expr, type: KnobT
       const v = evalNumber(ctx, f, s, e);
       if (v === undefined) return undefined;
       if (type.t === 'int' && !Number.isInteger(v)) {
-        ctx.bag.report('MS2017', e.span, { knob: label, expr: exprText(e), value: fmtNum(v) }, { hint: 'round it with floor(x), ceil(x), round(x) or multiple_of(x, m)' });
+        ctx.bag.report(
+          'MS2017',
+          e.span,
+          { knob: label, expr: exprText(e), value: fmtNum(v) },
+          { hint: 'round it with floor(x), ceil(x), round(x) or multiple_of(x, m)' },
+        );
         return undefined;
       }
       return v;
@@ -96,7 +132,12 @@ function coerceExpr(ctx: EvalContext, f: Frame, s: Setting, e: Expr, type: KnobT
       if (e.kind === 'Name' || e.kind === 'String') {
         const name = e.kind === 'Name' ? e.name : e.value;
         if (type.values.includes(name)) return name;
-        ctx.bag.report('MS2002', e.span, { value: name, knob: label, suggestion: didYouMean(name, type.values) }, { hint: `expected ${describeType(type)}` });
+        ctx.bag.report(
+          'MS2002',
+          e.span,
+          { value: name, knob: label, suggestion: didYouMean(name, type.values) },
+          { hint: `expected ${describeType(type)}` },
+        );
         return undefined;
       }
       return mismatch();
@@ -111,13 +152,21 @@ function coerceExpr(ctx: EvalContext, f: Frame, s: Setting, e: Expr, type: KnobT
   }
 }
 
-function coerceVariant(ctx: EvalContext, f: Frame, s: Setting, e: Expr, type: Extract<KnobType, { t: 'variant' }>, label: string): Typed | undefined {
+function coerceVariant(
+  ctx: EvalContext,
+  f: Frame,
+  s: Setting,
+  e: Expr,
+  type: Extract<KnobType, { t: 'variant' }>,
+  label: string,
+): Typed | undefined {
   if (e.kind === 'None') {
     if (type.noneAllowed) return null;
     ctx.bag.report('MS2003', e.span, { knob: label, expected: describeType(type), found: 'none' });
     return undefined;
   }
-  const callee = e.kind === 'Name' ? { name: e.name, span: e.span } : e.kind === 'Call' ? { name: e.callee.name, span: e.callee.span } : undefined;
+  const callee =
+    e.kind === 'Name' ? { name: e.name, span: e.span } : e.kind === 'Call' ? { name: e.callee.name, span: e.callee.span } : undefined;
   if (!callee) {
     ctx.bag.report('MS2003', e.span, { knob: label, expected: describeType(type), found: describeExpr(e) });
     return undefined;
@@ -125,7 +174,12 @@ function coerceVariant(ctx: EvalContext, f: Frame, s: Setting, e: Expr, type: Ex
   const def = type.variants[callee.name];
   if (!def) {
     const names = Object.keys(type.variants);
-    ctx.bag.report('MS2002', callee.span, { value: callee.name, knob: label, suggestion: didYouMean(callee.name, names) }, { hint: `expected ${describeType(type)}` });
+    ctx.bag.report(
+      'MS2002',
+      callee.span,
+      { value: callee.name, knob: label, suggestion: didYouMean(callee.name, names) },
+      { hint: `expected ${describeType(type)}` },
+    );
     return undefined;
   }
   const args = new Map<string, Typed>();
@@ -135,15 +189,28 @@ function coerceVariant(ctx: EvalContext, f: Frame, s: Setting, e: Expr, type: Ex
     for (const a of e.args) {
       const argName = a.name ? a.name.name : def.positional?.[pos++];
       if (!argName) {
-        ctx.bag.report('MS2013', a.span, { what: `${callee.name} takes no positional argument here; name it (${Object.keys(def.args).map((k) => `${k}: …`).join(', ') || 'no arguments'})` });
+        ctx.bag.report('MS2013', a.span, {
+          what: `${callee.name} takes no positional argument here; name it (${
+            Object.keys(def.args)
+              .map((k) => `${k}: …`)
+              .join(', ') || 'no arguments'
+          })`,
+        });
         ok = false;
         continue;
       }
       const argType = def.args[argName];
       if (!argType) {
-        ctx.bag.report('MS2011', a.name?.span ?? a.span, { name: argName, callee: callee.name, suggestion: didYouMean(argName, Object.keys(def.args)) }, {
-          hint: Object.keys(def.args).length ? `${callee.name} takes ${Object.keys(def.args).join(', ')}` : `${callee.name} takes no arguments`,
-        });
+        ctx.bag.report(
+          'MS2011',
+          a.name?.span ?? a.span,
+          { name: argName, callee: callee.name, suggestion: didYouMean(argName, Object.keys(def.args)) },
+          {
+            hint: Object.keys(def.args).length
+              ? `${callee.name} takes ${Object.keys(def.args).join(', ')}`
+              : `${callee.name} takes no arguments`,
+          },
+        );
         ok = false;
         continue;
       }
@@ -153,7 +220,8 @@ function coerceVariant(ctx: EvalContext, f: Frame, s: Setting, e: Expr, type: Ex
         continue;
       }
       const v = coerceExpr(ctx, f, s, a.value, argType, `${callee.name}(${argName})`);
-      if (v === undefined) ok = false;
+      const range = argType.t === 'int' ? argType.range : undefined;
+      if (v === undefined || (range && typeof v === 'number' && !inRange(ctx, v, range, a.span, `${callee.name}(${argName})`))) ok = false;
       else args.set(argName, v);
     }
     if (!ok) return undefined;
@@ -197,9 +265,16 @@ export function evalNumber(ctx: EvalContext, f: Frame, s: Setting, e: Expr): num
     case 'Call': {
       const fn = functions[e.callee.name];
       if (!fn) {
-        ctx.bag.report('MS2010', e.callee.span, { name: e.callee.name, suggestion: didYouMean(e.callee.name, Object.keys(functions)) }, {
-          hint: `functions: ${Object.entries(functions).map(([k, v]) => `${k} (${v.doc})`).join(', ')}`,
-        });
+        ctx.bag.report(
+          'MS2010',
+          e.callee.span,
+          { name: e.callee.name, suggestion: didYouMean(e.callee.name, Object.keys(functions)) },
+          {
+            hint: `functions: ${Object.entries(functions)
+              .map(([k, v]) => `${k} (${v.doc})`)
+              .join(', ')}`,
+          },
+        );
         return undefined;
       }
       if (e.args.length !== fn.arity || e.args.some((a) => a.name)) {
@@ -234,7 +309,11 @@ function lookupNumber(ctx: EvalContext, from: Frame, s: Setting, name: string, s
     if (target && def) {
       const t = def.type.t;
       if (t !== 'int' && t !== 'number' && t !== 'int_or_none') {
-        ctx.bag.report('MS2003', span, { knob: `${s.key} (via ${name})`, expected: 'a number', found: `${name}, which is ${describeType(def.type)}` });
+        ctx.bag.report('MS2003', span, {
+          knob: `${s.key} (via ${name})`,
+          expected: 'a number',
+          found: `${name}, which is ${describeType(def.type)}`,
+        });
         return undefined;
       }
       return evalSetting(ctx, f, target, span);
@@ -242,9 +321,14 @@ function lookupNumber(ctx: EvalContext, from: Frame, s: Setting, name: string, s
     for (const [k, d] of Object.entries(f.schema.knobs)) if (f.tree.knobs.has(k) && d.type.t !== 'bool') visible.push(k);
     if (f.isLet) visible.push(...f.tree.knobs.keys());
   }
-  ctx.bag.report('MS2010', span, { name, suggestion: didYouMean(name, visible) }, {
-    hint: visible.length ? `numbers set in scope here: ${[...new Set(visible)].join(', ')}` : 'define it in a let { } section',
-  });
+  ctx.bag.report(
+    'MS2010',
+    span,
+    { name, suggestion: didYouMean(name, visible) },
+    {
+      hint: visible.length ? `numbers set in scope here: ${[...new Set(visible)].join(', ')}` : 'define it in a let { } section',
+    },
+  );
   return undefined;
 }
 

@@ -5,9 +5,9 @@
  * a ModelSpec for each model the entry file defines.
  */
 import type { Entry, FileNode, ModelNode, TrainNode } from '../ast/nodes.js';
-import { DiagnosticBag } from '../diagnostics/diagnostic.js';
-import type { SourceFile } from '../diagnostics/span.js';
-import { parse } from '../syntax/parse.js';
+import { type Diagnostic, DiagnosticBag } from '../diagnostics/diagnostic.js';
+import type { Span, SourceFile } from '../diagnostics/span.js';
+import { parse } from '../ast/parse.js';
 import { buildModel } from './build-model.js';
 import type { DataHost } from './build-train.js';
 import type { ModelSpec } from './model.js';
@@ -49,7 +49,9 @@ export function resolveProgram(entry: string, host: Host, only?: string): Progra
   const bag = new DiagnosticBag();
   const sources = new Map<string, SourceFile>();
   const files = new Map<string, FileNode>();
-  loadFiles(entry, host, bag, sources, files);
+  const syntax = new Map<string, Diagnostic[]>();
+  loadFiles(entry, host, bag, sources, files, syntax);
+  const broken = brokenRegions(files, sources, syntax);
 
   const models = new Map<string, Located<ModelNode>>();
   const trains = new Map<string, Located<TrainNode>[]>();
@@ -59,7 +61,12 @@ export function resolveProgram(entry: string, host: Host, only?: string): Progra
       if (item.kind === 'Model') {
         const prev = models.get(item.name.name);
         if (prev) {
-          bag.report('MS2006', item.name.span, { what: 'model', name: item.name.name }, { related: [{ span: prev.node.name.span, message: 'first defined here' }] });
+          bag.report(
+            'MS2006',
+            item.name.span,
+            { what: 'model', name: item.name.name },
+            { related: [{ span: prev.node.name.span, message: 'first defined here' }] },
+          );
           continue;
         }
         models.set(item.name.name, { node: item, file });
@@ -76,7 +83,13 @@ export function resolveProgram(entry: string, host: Host, only?: string): Progra
     if (!models.has(target)) {
       for (const t of list) bag.report('MS2201', t.node.target.span, { name: target, suggestion: didYouMean(target, models.keys()) });
     } else if (list.length > 1) {
-      for (const t of list.slice(1)) bag.report('MS2206', t.node.target.span, { name: target, count: list.length }, { related: [{ span: list[0]!.node.target.span, message: 'first train section' }] });
+      for (const t of list.slice(1))
+        bag.report(
+          'MS2206',
+          t.node.target.span,
+          { name: target, count: list.length },
+          { related: [{ span: list[0]!.node.target.span, message: 'first train section' }] },
+        );
     }
   }
 
@@ -85,10 +98,12 @@ export function resolveProgram(entry: string, host: Host, only?: string): Progra
   for (const item of entryAst?.items ?? []) {
     if (item.kind !== 'Model' || models.get(item.name.name)?.node !== item) continue;
     if (only !== undefined && item.name.name !== only) continue;
-    const before = bag.all.filter((d) => d.severity === 'error').length;
     const chain = extendsChain(item, models, bag);
     if (!chain) continue;
-    const tree = buildTree(chain.map((c) => c.node), rejected);
+    const tree = buildTree(
+      chain.map((c) => c.node),
+      rejected,
+    );
     const trainAt = [...chain].reverse().find((c) => trains.get(c.node.name.name)?.length);
     const trainLoc = trainAt ? trains.get(trainAt.node.name.name)![0]! : undefined;
     let train: { node: TrainNode; tree: ReturnType<typeof emptyTree>; file: string } | undefined;
@@ -98,18 +113,107 @@ export function resolveProgram(entry: string, host: Host, only?: string): Progra
       train = { node: trainLoc.node, tree: t, file: trainLoc.file };
     }
     const rejectedKeys = new Set([...rejected].map((e) => e.key.name));
-    const spec = buildModel(bag, { node: item, file: entry, chain: chain.map((c) => c.node), tree, rejectedKeys, ...(train ? { train } : {}) }, host);
-    const after = bag.all.filter((d) => d.severity === 'error').length;
-    out.push({ spec, ok: after === before && !hasErrorsIn(bag, chain.map((c) => c.file)) });
+    const local = new DiagnosticBag();
+    const spec = buildModel(
+      local,
+      { node: item, file: entry, chain: chain.map((c) => c.node), tree, rejectedKeys, ...(train ? { train } : {}) },
+      host,
+    );
+    // A knob lost to a syntax error in this model or a base (`vocab =` with no value, a
+    // block cut short) is not also "missing": the syntax error is the one to fix.
+    const syntaxBroken = chain.some((c) => broken.some((r) => r.file === c.file && r.item === c.node));
+    for (const d of local.all) {
+      if (d.code === 'MS2004' && syntaxBroken) continue;
+      bag.add(throughExtends(d, item, chain));
+    }
+    out.push({
+      spec,
+      ok:
+        !local.hasErrors &&
+        !hasErrorsIn(
+          bag,
+          chain.map((c) => c.file),
+        ),
+    });
   }
-  return { entry, sources, files, models: out, modelNames: [...models.keys()], bag };
+  return { entry, sources, files, models: out, modelNames: [...models.keys()], bag: withoutCascades(bag, broken) };
+}
+
+/** Knob-structure errors that an unclosed `{` fakes: `mlp` looks like a knob of `attention` when attention's `}` is missing. */
+const STRUCTURAL = new Set(['MS2001', 'MS2004', 'MS2014', 'MS2015', 'MS2019']);
+
+/** The item (model or train) a parse error falls in, up to `end`; `unclosedAt` is the `{` of an MS1014. */
+interface BrokenRegion {
+  readonly file: string;
+  readonly item: ModelNode | TrainNode | undefined;
+  readonly unclosedAt: number | undefined;
+  readonly end: number;
+}
+
+/**
+ * For each parse error (MS1010 and up), the item it falls in: from the item's start to the next item's
+ * start (the text after a cut-short block belongs to it too).
+ */
+function brokenRegions(files: Map<string, FileNode>, sources: Map<string, SourceFile>, syntax: Map<string, Diagnostic[]>): BrokenRegion[] {
+  const out: BrokenRegion[] = [];
+  for (const [file, ds] of syntax) {
+    const items = files.get(file)?.items ?? [];
+    const length = sources.get(file)?.text.length ?? 0;
+    for (const d of ds) {
+      if (!d.span || !/^MS10[1-9]/.test(d.code)) continue;
+      const at = d.span.start;
+      let i = -1;
+      while (i + 1 < items.length && items[i + 1]!.span.start <= at) i++;
+      const item = items[i];
+      const end = items[i + 1]?.span.start ?? length;
+      out.push({ file, item: item && item.kind !== 'Import' ? item : undefined, unclosedAt: d.code === 'MS1014' ? at : undefined, end });
+    }
+  }
+  return out;
+}
+
+/** The bag without structural errors inside a block whose `}` is missing (reported as MS1014). */
+function withoutCascades(bag: DiagnosticBag, broken: readonly BrokenRegion[]): DiagnosticBag {
+  const cut = broken.filter((r) => r.unclosedAt !== undefined);
+  if (cut.length === 0) return bag;
+  const inCut = (s: Span) => cut.some((r) => r.file === s.file && s.start > r.unclosedAt! && s.start < r.end);
+  const out = new DiagnosticBag();
+  out.addAll(bag.all.filter((d) => !(STRUCTURAL.has(d.code) && d.span && inCut(d.span))));
+  return out;
+}
+
+/**
+ * An error found in a base model while building `item` gets a note in the derived model's file,
+ * so the user sees which model (and file) pulled the base in: `in model 'derived', which
+ * extends 'base'`.
+ */
+function throughExtends(d: Diagnostic, item: ModelNode, chain: readonly Located<ModelNode>[]): Diagnostic {
+  if (!d.span) return d;
+  const within = (c: Located<ModelNode>) =>
+    c.file === d.span!.file && d.span!.start >= c.node.span.start && d.span!.start < c.node.span.end;
+  const at = chain.findIndex(within);
+  if (at < 0 || chain[at]!.node === item) return d;
+  // chain runs from the farthest base to `item`.
+  const bases = chain
+    .slice(at, -1)
+    .reverse()
+    .map((c) => `'${c.node.name.name}'`);
+  const message = `in model '${item.name.name}', which extends ${bases.join(', which extends ')}`;
+  return { ...d, related: [...(d.related ?? []), { span: item.name.span, message }] };
 }
 
 function hasErrorsIn(bag: DiagnosticBag, files: string[]): boolean {
   return bag.all.some((d) => d.severity === 'error' && d.span && files.includes(d.span.file));
 }
 
-function loadFiles(entry: string, host: Host, bag: DiagnosticBag, sources: Map<string, SourceFile>, files: Map<string, FileNode>): void {
+function loadFiles(
+  entry: string,
+  host: Host,
+  bag: DiagnosticBag,
+  sources: Map<string, SourceFile>,
+  files: Map<string, FileNode>,
+  syntax: Map<string, Diagnostic[]>,
+): void {
   const queue: { path: string; from?: { span: import('../diagnostics/span.js').Span } }[] = [{ path: entry }];
   while (queue.length) {
     const { path, from } = queue.shift()!;
@@ -124,6 +228,7 @@ function loadFiles(entry: string, host: Host, bag: DiagnosticBag, sources: Map<s
     sources.set(path, { path, text });
     const r = parse(text, path);
     bag.addAll(r.diagnostics);
+    syntax.set(path, r.diagnostics);
     files.set(path, r.file);
     for (const item of r.file.items) {
       if (item.kind !== 'Import') continue;
@@ -141,7 +246,12 @@ function extendsChain(start: ModelNode, models: Map<string, Located<ModelNode>>,
   while (cur) {
     const name = cur.node.name.name;
     if (walked.includes(name)) {
-      bag.report('MS2009', start.base?.span ?? start.name.span, { cycle: [...walked, name].join(' → ') }, { hint: 'a model cannot extend itself, directly or through its bases' });
+      bag.report(
+        'MS2009',
+        start.base?.span ?? start.name.span,
+        { cycle: [...walked, name].join(' → ') },
+        { hint: 'a model cannot extend itself, directly or through its bases' },
+      );
       return undefined;
     }
     walked.push(name);
@@ -150,7 +260,12 @@ function extendsChain(start: ModelNode, models: Map<string, Located<ModelNode>>,
     if (!base) break;
     const next = models.get(base.name);
     if (!next) {
-      bag.report('MS2008', base.span, { name: base.name, suggestion: didYouMean(base.name, models.keys()) }, { hint: 'define the base model in this file or import the file that defines it' });
+      bag.report(
+        'MS2008',
+        base.span,
+        { name: base.name, suggestion: didYouMean(base.name, models.keys()) },
+        { hint: 'define the base model in this file or import the file that defines it' },
+      );
       return undefined;
     }
     cur = next;

@@ -14,14 +14,25 @@ export interface VariantDef {
   readonly doc: string;
 }
 
+/**
+ * The range of a numeric knob, inclusive. Every size knob has one: generous next to the
+ * largest published models (a few hundred layers, vocabularies of a few hundred thousand,
+ * widths of a few tens of thousands, hundreds of experts) but finite, so that every count the
+ * analysis reports stays an exact integer and is computed in time proportional to the text.
+ */
+export interface Range {
+  readonly min: number;
+  readonly max: number;
+}
+
 export type KnobType =
-  | { readonly t: 'int' }
+  | { readonly t: 'int'; readonly range?: Range }
   | { readonly t: 'number' }
   | { readonly t: 'bool' }
   | { readonly t: 'string' }
   | { readonly t: 'enum'; readonly values: readonly string[] }
   /** An int, or `none` (e.g. `window: none` for global attention). */
-  | { readonly t: 'int_or_none' }
+  | { readonly t: 'int_or_none'; readonly range?: Range }
   | { readonly t: 'pair' }
   | { readonly t: 'variant'; readonly variants: Readonly<Record<string, VariantDef>>; readonly noneAllowed?: boolean };
 
@@ -38,14 +49,42 @@ export interface SectionDef {
   readonly selectable?: boolean;
 }
 
-const int = { t: 'int' } as const;
 const num = { t: 'number' } as const;
+/** An integer knob in [min, max]. */
+const intIn = (min: number, max: number) => ({ t: 'int', range: { min, max } }) as const;
+const K = 2 ** 10;
+const M = 2 ** 20;
+
+/** The size ranges, one per fact; the reasons are in the comments. */
+const SIZE = {
+  vocab: intIn(1, 16 * M), // largest published ~256Ki (Gemma); 2^24 = 16,777,216
+  context: intIn(1, 16 * M), // largest published 10M tokens (Llama 4 Scout); 2^24
+  d_model: intIn(1, 128 * K), // largest published ~18Ki (PaLM 18,432); 2^17 = 131,072
+  layers: intIn(1, K), // largest published ~126 (Llama 3.1 405B); 1,024
+  heads: intIn(1, 16 * K), // largest published 128; 16,384
+  head_dim: intIn(1, 16 * K), // published 64..256; 16,384
+  hidden: intIn(1, M), // largest published ~74K (PaLM 73,728); 2^20 = 1,048,576
+  experts: intIn(1, 4 * K), // published 8..256 (DeepSeek-V3), Switch-C 2,048; 4,096
+  shared_experts: intIn(0, 16), // published 1..2 (DeepSeekMoE); each is a full MLP per layer
+  segments: intIn(0, K), // BERT uses 2
+  buckets: intIn(2, 64 * K), // T5 uses 32
+  max_distance: intIn(1, 16 * M),
+  batch: intIn(1, 64 * K),
+  steps: intIn(1, 4 * K * M), // 2^32
+  tokens: intIn(1, 2 ** 50), // ~1.1e15; the largest published runs use ~4e13
+  every: intIn(1, 4 * K * M),
+  seed: intIn(0, 4 * K * M - 1), // a 32-bit seed
+} as const;
 const bool = { t: 'bool' } as const;
 
 const norm: KnobType = {
   t: 'variant',
   variants: {
-    layernorm: { args: { eps: num, bias: bool }, positional: ['eps'], doc: 'LayerNorm: subtract the mean, divide by the std, learned scale and shift' },
+    layernorm: {
+      args: { eps: num, bias: bool },
+      positional: ['eps'],
+      doc: 'LayerNorm: subtract the mean, divide by the std, learned scale and shift',
+    },
     rmsnorm: { args: { eps: num }, positional: ['eps'], doc: 'RMSNorm: divide by the root mean square, learned scale' },
   },
 };
@@ -55,17 +94,24 @@ const positions: KnobType = {
   variants: {
     learned: { args: {}, doc: 'a learned absolute position embedding per position (GPT-2, BERT)' },
     sinusoidal: { args: {}, doc: 'fixed sinusoidal absolute positions (Attention Is All You Need)' },
-    rope: { args: { base: num, fraction: num }, positional: ['base'], doc: 'rotary embeddings on Q and K (base, fraction of head dims rotated)' },
+    rope: {
+      args: { base: num, fraction: num },
+      positional: ['base'],
+      doc: 'rotary embeddings on Q and K (base, fraction of head dims rotated)',
+    },
     alibi: { args: {}, doc: 'linear attention biases by distance (ALiBi)' },
-    relative: { args: { buckets: int, max_distance: int }, doc: 'T5 bucketed relative position bias, one table per stack' },
+    relative: {
+      args: { buckets: SIZE.buckets, max_distance: SIZE.max_distance },
+      doc: 'T5 bucketed relative position bias, one table per stack',
+    },
     none: { args: {}, doc: 'no positional information (NoPE)' },
   },
 };
 
 const attentionKnobs: Record<string, KnobDef> = {
-  heads: { type: int, doc: 'number of query heads' },
-  kv_heads: { type: int, doc: 'number of key/value heads: heads = MHA, 1 = MQA, otherwise GQA' },
-  head_dim: { type: int, doc: 'width of one head (default d_model / heads)' },
+  heads: { type: SIZE.heads, doc: 'number of query heads' },
+  kv_heads: { type: SIZE.heads, doc: 'number of key/value heads: heads = MHA, 1 = MQA, otherwise GQA' },
+  head_dim: { type: SIZE.head_dim, doc: 'width of one head (default d_model / heads)' },
   bias: { type: bool, doc: 'bias on the Q, K, V and output projections' },
   dropout: { type: num, doc: 'dropout on the attention weights' },
 };
@@ -75,7 +121,7 @@ const attention: SectionDef = {
   knobs: {
     ...attentionKnobs,
     causal: { type: bool, doc: 'mask future positions (default: true in a decoder, false in an encoder)' },
-    window: { type: { t: 'int_or_none' }, doc: 'sliding-window size in tokens, or none for global attention' },
+    window: { type: { t: 'int_or_none', range: SIZE.context.range }, doc: 'sliding-window size in tokens, or none for global attention' },
   },
   sections: {},
 };
@@ -89,15 +135,18 @@ const crossAttention: SectionDef = {
 const mlp: SectionDef = {
   doc: 'feed-forward network (or mixture of experts)',
   knobs: {
-    activation: { type: { t: 'enum', values: ['gelu', 'gelu_tanh', 'relu', 'silu', 'swiglu', 'geglu', 'reglu'] }, doc: 'activation; swiglu/geglu/reglu are gated (two input projections)' },
-    hidden: { type: int, doc: 'hidden width (default 4 * d_model)' },
+    activation: {
+      type: { t: 'enum', values: ['gelu', 'gelu_tanh', 'relu', 'silu', 'swiglu', 'geglu', 'reglu'] },
+      doc: 'activation; swiglu/geglu/reglu are gated (two input projections)',
+    },
+    hidden: { type: SIZE.hidden, doc: 'hidden width (default 4 * d_model)' },
     bias: { type: bool, doc: 'bias on the MLP projections' },
-    experts: { type: int, doc: 'number of routed experts (1 = a dense MLP)' },
-    top_k: { type: int, doc: 'experts each token is routed to' },
+    experts: { type: SIZE.experts, doc: 'number of routed experts (1 = a dense MLP)' },
+    top_k: { type: SIZE.experts, doc: 'experts each token is routed to' },
     router_bias: { type: bool, doc: 'bias on the router projection' },
     renormalize: { type: bool, doc: 'renormalise the top-k routing weights to sum to 1' },
     aux_loss: { type: num, doc: 'coefficient of the load-balancing auxiliary loss' },
-    shared_experts: { type: int, doc: 'experts every token goes through besides the routed ones' },
+    shared_experts: { type: SIZE.shared_experts, doc: 'experts every token goes through besides the routed ones' },
   },
   sections: {},
 };
@@ -107,7 +156,10 @@ const block: SectionDef = {
   selectable: true,
   knobs: {
     norm: { type: norm, doc: 'the normalisation inside the block' },
-    placement: { type: { t: 'enum', values: ['pre', 'post'] }, doc: 'normalise before each sublayer (pre) or after the residual add (post)' },
+    placement: {
+      type: { t: 'enum', values: ['pre', 'post'] },
+      doc: 'normalise before each sublayer (pre) or after the residual add (post)',
+    },
     parallel: { type: bool, doc: 'attention and MLP read the same input and are summed (GPT-J, NeoX)' },
     shared_norm: { type: bool, doc: 'with parallel: one norm feeds both branches' },
     dropout: { type: num, doc: 'dropout on each residual branch' },
@@ -119,19 +171,22 @@ const finalNorm: KnobDef = { type: { ...norm, noneAllowed: true }, doc: 'norm af
 
 const stack = (role: string): SectionDef => ({
   doc: `the ${role} stack of an encoder_decoder model`,
-  knobs: { layers: { type: int, doc: `number of ${role} layers` }, final_norm: finalNorm },
+  knobs: { layers: { type: SIZE.layers, doc: `number of ${role} layers` }, final_norm: finalNorm },
   sections: { block },
 });
 
 export const modelSchema: SectionDef = {
   doc: 'a model',
   knobs: {
-    arch: { type: { t: 'enum', values: ['decoder', 'encoder', 'encoder_decoder'] }, doc: 'decoder-only (GPT), encoder-only (BERT) or encoder–decoder (T5)' },
-    vocab: { type: int, doc: 'vocabulary size (or tokenizer.vocab)' },
-    vocab_multiple: { type: int, doc: 'pad the vocabulary up to a multiple of this' },
-    context: { type: int, doc: 'context window in tokens (a hard limit)' },
-    d_model: { type: int, doc: 'width of the residual stream' },
-    layers: { type: int, doc: 'number of layers' },
+    arch: {
+      type: { t: 'enum', values: ['decoder', 'encoder', 'encoder_decoder'] },
+      doc: 'decoder-only (GPT), encoder-only (BERT) or encoder–decoder (T5)',
+    },
+    vocab: { type: SIZE.vocab, doc: 'vocabulary size (or tokenizer.vocab)' },
+    vocab_multiple: { type: intIn(1, 64 * K), doc: 'pad the vocabulary up to a multiple of this' },
+    context: { type: SIZE.context, doc: 'context window in tokens (a hard limit)' },
+    d_model: { type: SIZE.d_model, doc: 'width of the residual stream' },
+    layers: { type: SIZE.layers, doc: 'number of layers' },
     bias: { type: bool, doc: 'default for every bias knob (attention, mlp)' },
     dropout: { type: num, doc: 'default for every dropout knob' },
     final_norm: finalNorm,
@@ -143,7 +198,7 @@ export const modelSchema: SectionDef = {
       knobs: {
         positions: { type: positions, doc: 'positional information' },
         tied: { type: bool, doc: 'the output head shares the token-embedding matrix' },
-        segments: { type: int, doc: 'number of segment (token-type) embeddings, 0 for none' },
+        segments: { type: SIZE.segments, doc: 'number of segment (token-type) embeddings, 0 for none' },
         norm: { type: { ...norm, noneAllowed: true }, doc: 'norm on the summed embeddings (BERT), or none' },
         dropout: { type: num, doc: 'dropout on the embeddings' },
       },
@@ -164,21 +219,34 @@ export const modelSchema: SectionDef = {
   },
 };
 
+const warmup = intIn(0, SIZE.steps.range.max);
+
 export const trainSchema: SectionDef = {
   doc: 'a training recipe',
   knobs: {
     data: { type: { t: 'string' }, doc: 'a built-in corpus ("moby-dick") or a path to a text file, folder or .bin token file' },
-    tokenizer: { type: { t: 'enum', values: ['byte', 'char', 'gpt2'] }, doc: 'byte-level, character-level (vocabulary from the corpus) or GPT-2 BPE' },
-    objective: { type: { t: 'enum', values: ['causal_lm', 'mlm', 'seq2seq'] }, doc: 'next-token prediction, masked LM, or sequence-to-sequence' },
-    batch: { type: int, doc: 'sequences per micro-step' },
-    seq_len: { type: int, doc: 'training sequence length (default: context)' },
-    steps: { type: int, doc: 'optimizer steps (or give tokens)' },
-    tokens: { type: int, doc: 'token budget (or give steps)' },
-    accumulation: { type: int, doc: 'micro-steps per optimizer step' },
+    tokenizer: {
+      type: { t: 'enum', values: ['byte', 'char', 'gpt2'] },
+      doc: 'byte-level, character-level (vocabulary from the corpus) or GPT-2 BPE',
+    },
+    objective: {
+      type: { t: 'enum', values: ['causal_lm', 'mlm', 'seq2seq'] },
+      doc: 'next-token prediction, masked LM, or sequence-to-sequence',
+    },
+    batch: { type: SIZE.batch, doc: 'sequences per micro-step' },
+    seq_len: { type: SIZE.context, doc: 'training sequence length (default: context)' },
+    steps: { type: SIZE.steps, doc: 'optimizer steps (or give tokens)' },
+    tokens: { type: SIZE.tokens, doc: 'token budget (or give steps)' },
+    accumulation: { type: SIZE.batch, doc: 'micro-steps per optimizer step' },
     optimizer: {
       type: {
         t: 'variant',
-        variants: { adamw: { args: { lr: num, betas: { t: 'pair' }, eps: num, weight_decay: num }, doc: 'AdamW with decoupled weight decay on matrices' } },
+        variants: {
+          adamw: {
+            args: { lr: num, betas: { t: 'pair' }, eps: num, weight_decay: num },
+            doc: 'AdamW with decoupled weight decay on matrices',
+          },
+        },
       },
       doc: 'the optimizer',
     },
@@ -186,16 +254,16 @@ export const trainSchema: SectionDef = {
       type: {
         t: 'variant',
         variants: {
-          cosine: { args: { warmup: int, min_lr: num }, doc: 'linear warmup, then cosine decay to min_lr' },
-          linear: { args: { warmup: int, min_lr: num }, doc: 'linear warmup, then linear decay to min_lr' },
-          constant: { args: { warmup: int }, doc: 'linear warmup, then constant' },
+          cosine: { args: { warmup: warmup, min_lr: num }, doc: 'linear warmup, then cosine decay to min_lr' },
+          linear: { args: { warmup: warmup, min_lr: num }, doc: 'linear warmup, then linear decay to min_lr' },
+          constant: { args: { warmup: warmup }, doc: 'linear warmup, then constant' },
         },
       },
       doc: 'the learning-rate schedule',
     },
     clip: { type: num, doc: 'global-norm gradient clipping (0 = off)' },
-    checkpoint_every: { type: int, doc: 'save a checkpoint every N steps (0 = only at the end)' },
-    seed: { type: int, doc: 'random seed for init, data order and dropout' },
+    checkpoint_every: { type: intIn(0, SIZE.every.range.max), doc: 'save a checkpoint every N steps (0 = only at the end)' },
+    seed: { type: SIZE.seed, doc: 'random seed for init, data order and dropout' },
     dtype: { type: { t: 'enum', values: ['f32', 'f16', 'bf16'] }, doc: 'compute dtype (weights are kept in f32)' },
     val_fraction: { type: num, doc: 'fraction of the data held out for validation' },
     mask_prob: { type: num, doc: 'masking probability for mlm' },
@@ -203,7 +271,10 @@ export const trainSchema: SectionDef = {
   sections: {
     eval: {
       doc: 'periodic evaluation',
-      knobs: { every: { type: int, doc: 'evaluate every N steps' }, batches: { type: int, doc: 'validation batches per evaluation' } },
+      knobs: {
+        every: { type: SIZE.every, doc: 'evaluate every N steps' },
+        batches: { type: intIn(1, 64 * K), doc: 'validation batches per evaluation' },
+      },
       sections: {},
     },
   },
@@ -228,4 +299,10 @@ export function describeType(t: KnobType): string {
     case 'variant':
       return `one of ${Object.keys(t.variants).join(', ')}${t.noneAllowed ? ', none' : ''}`;
   }
+}
+
+/** `[1, 4,096]`: the form diagnostics and docs show a range in. */
+export function rangeText(r: Range): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  return `[${n(r.min)}, ${n(r.max)}]`;
 }

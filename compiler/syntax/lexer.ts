@@ -4,11 +4,17 @@
  * checked here afterwards so each mistake is one diagnostic on one token.
  */
 import { Lexer, type IToken } from 'chevrotain';
-import type { Comment } from '../ast/nodes.js';
 import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.js';
 import { type Span, span } from '../diagnostics/span.js';
 import { decodeString, numberValue } from './literals.js';
 import { allTokens, BlockComment, COMMENTS, NumberLiteral, StringLiteral } from './tokens.js';
+
+export interface Comment {
+  readonly kind: 'Comment';
+  /** The comment's full text including `//` or `/* *\/`. */
+  readonly text: string;
+  readonly span: Span;
+}
 
 /** One instance for the whole process: building a Lexer analyses every pattern. */
 export const lexer = new Lexer(allTokens, { positionTracking: 'onlyOffset', ensureOptimizations: false });

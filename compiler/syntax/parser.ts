@@ -7,7 +7,7 @@
  *   item      := 'import' String | 'model' Ident ('extends' Ident)? headerStray? block
  *              | 'train' Ident headerStray? block
  *   block     := '{' (entry | ',' | ';' | stray | keywordEntry)* '}'
- *   entry     := Ident ( ('=' | ':') expression | selector? block )?
+ *   entry     := Ident ( ('=' | ':') expression? | selector? block )?   (no value: MS1013)
  *   selector  := '[' selItem (',' selItem)* ','? ']'
  *   selItem   := expression sliceTail? | sliceTail          sliceTail := ':' expr? (':' expr?)?
  *   expression := multiplicative (('+' | '-') multiplicative)*
@@ -41,13 +41,16 @@ function oneOf(phrases: readonly string[]): string {
 
 const ITEM_START = "'model', 'train' or 'import'";
 
+/** The "expected" phrase of a block that ended without its `}` (parse.ts matches on it). */
+export const EXPECTED_CLOSE = "an entry or '}'";
+
 const isToken = (t: IToken | undefined, type: TokenType) => t !== undefined && t.tokenType === type;
 
 const errorMessages: IParserErrorMessageProvider = {
   buildMismatchTokenMessage({ expected, previous }) {
     // A closing bracket is only ever expected after a list whose loop just ended, so name
     // what could have continued the list too.
-    if (expected === T.RBrace) return "an entry or '}'";
+    if (expected === T.RBrace) return EXPECTED_CLOSE;
     if (expected === T.RParen) return isToken(previous, T.LParen) ? "a value or ')'" : "',' or ')'";
     if (expected === T.RBracket) return "',' or ']'";
     // The top-level loop ended on something that is not an item.
@@ -73,9 +76,19 @@ export interface StrayRun {
   readonly context: StrayContext;
 }
 
+/** `vocab =` with nothing after it: the entry's key and its `=` or `:`. */
+export interface MissingValue {
+  readonly key: IToken;
+  readonly op: IToken;
+}
+
 class SpecParser extends CstParser {
   /** Stray runs found by the last parse (cleared whenever `input` is set). */
   strays: StrayRun[] = [];
+  /** Entries whose `=` or `:` has no value after it, found by the last parse. */
+  missingValues: MissingValue[] = [];
+  /** The text being parsed: set by parse.ts with the tokens; used to see line breaks. */
+  source = '';
 
   constructor() {
     super(T.allTokens, { recoveryEnabled: true, errorMessageProvider: errorMessages, maxLookahead: 3 });
@@ -85,6 +98,24 @@ class SpecParser extends CstParser {
   override reset(): void {
     super.reset();
     this.strays = [];
+    this.missingValues = [];
+  }
+
+  /**
+   * Whether the `=` or `:` just consumed has no value after it: the block or file ends there
+   * (`}`, `,`, `;`, end of file, an item keyword), or the next line starts another entry
+   * (`context = 64`, `block {`, `layers[0] {`). A value may still continue on the next line
+   * (`vocab =` then `50257`); only a token that cannot continue a value counts.
+   */
+  private valueMissing(op: IToken): boolean {
+    const next = this.LA(1);
+    const type = next.tokenType;
+    if (type === EOF || type === T.RBrace || type === T.Comma || type === T.Semicolon) return true;
+    if (type.CATEGORIES?.includes(T.ItemKeyword)) return true;
+    if (type !== T.Identifier) return false;
+    const after = this.LA(2).tokenType;
+    const startsEntry = after === T.Equals || after === T.Colon || after === T.LBrace || after === T.LBracket;
+    return startsEntry && /[\n\r]/.test(this.source.slice(op.startOffset + op.image.length, next.startOffset));
   }
 
   private isAssignOp(t: IToken): boolean {
@@ -183,13 +214,23 @@ class SpecParser extends CstParser {
   });
 
   entry = this.RULE('entry', () => {
-    this.CONSUME(T.Identifier, { LABEL: 'key' });
+    const key = this.CONSUME(T.Identifier, { LABEL: 'key' });
     this.OPTION(() =>
       this.OR([
         {
           ALT: () => {
-            this.OR2([{ ALT: () => this.CONSUME(T.Equals, { LABEL: 'op' }) }, { ALT: () => this.CONSUME(T.Colon, { LABEL: 'op' }) }]);
-            this.SUBRULE(this.expression, { LABEL: 'value' });
+            const op = this.OR2([
+              { ALT: () => this.CONSUME(T.Equals, { LABEL: 'op' }) },
+              { ALT: () => this.CONSUME(T.Colon, { LABEL: 'op' }) },
+            ]);
+            this.OR3({
+              DEF: [
+                { GATE: () => !this.valueMissing(op), ALT: () => this.SUBRULE(this.expression, { LABEL: 'value' }) },
+                // Consumes nothing: parse.ts reports the one error (MS1013) and the builder drops the entry.
+                { GATE: () => this.valueMissing(op), ALT: () => this.ACTION(() => this.missingValues.push({ key, op })) },
+              ],
+              ERR_MSG: 'a value',
+            });
           },
         },
         {

@@ -5,7 +5,7 @@
  * `safetensors.torch.load_file`. Writes are atomic: a temp file in the same folder, fsync,
  * then rename, so an interrupted save never leaves a truncated checkpoint.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export type STDType = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'U8';
@@ -34,7 +34,8 @@ export function f32Tensor(shape: readonly number[], values: Float32Array): STTen
 }
 
 export function asF32(t: STTensor, name: string): Float32Array {
-  if (t.dtype !== 'F32') throw new CheckpointError(`tensor '${name}' is ${t.dtype}; mspec loads F32 tensors (convert with tensor.float() in PyTorch)`);
+  if (t.dtype !== 'F32')
+    throw new CheckpointError(`tensor '${name}' is ${t.dtype}; mspec loads F32 tensors (convert with tensor.float() in PyTorch)`);
   const copy = new Uint8Array(t.data.byteLength);
   copy.set(t.data);
   return new Float32Array(copy.buffer);
@@ -48,7 +49,8 @@ export function encodeSafetensors(file: STFile): Uint8Array {
   for (const name of names) {
     const t = file.tensors.get(name)!;
     const expect = t.shape.reduce((a, b) => a * b, 1) * BYTES[t.dtype];
-    if (expect !== t.data.byteLength) throw new Error(`internal: tensor ${name} has ${t.data.byteLength} bytes, shape ${t.shape} needs ${expect}`);
+    if (expect !== t.data.byteLength)
+      throw new Error(`internal: tensor ${name} has ${t.data.byteLength} bytes, shape ${t.shape} needs ${expect}`);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
     offset += t.data.byteLength;
   }
@@ -72,7 +74,10 @@ export function decodeSafetensors(bytes: Uint8Array, what = 'checkpoint'): STFil
   if (bytes.byteLength < 8) throw new CheckpointError(`${what} is not a safetensors file: only ${bytes.byteLength} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
-  if (n <= 0 || 8 + n > bytes.byteLength) throw new CheckpointError(`${what} is not a safetensors file (header length ${n} does not fit in ${bytes.byteLength} bytes); was it truncated?`);
+  if (n <= 0 || 8 + n > bytes.byteLength)
+    throw new CheckpointError(
+      `${what} is not a safetensors file (header length ${n} does not fit in ${bytes.byteLength} bytes); was it truncated?`,
+    );
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8')) as Record<string, unknown>;
@@ -94,7 +99,9 @@ export function decodeSafetensors(bytes: Uint8Array, what = 'checkpoint'): STFil
     const [b, e] = t.data_offsets;
     const expect = t.shape.reduce((x, y) => x * y, 1) * BYTES[t.dtype as STDType];
     if (!(b >= 0 && e >= b && e <= data.byteLength) || e - b !== expect) {
-      throw new CheckpointError(`${what}: tensor '${name}' has data offsets [${b}, ${e}] that do not match its shape [${t.shape}] or the file size; the file may be truncated`);
+      throw new CheckpointError(
+        `${what}: tensor '${name}' has data offsets [${b}, ${e}] that do not match its shape [${t.shape}] or the file size; the file may be truncated`,
+      );
     }
     tensors.set(name, { dtype: t.dtype as STDType, shape: t.shape, data: data.subarray(b, e) });
   }
@@ -129,4 +136,36 @@ export function writeFileAtomic(path: string, bytes: Uint8Array | string): void 
 
 export function writeSafetensors(path: string, file: STFile): void {
   writeFileAtomic(path, encodeSafetensors(file));
+}
+
+/** The `__metadata__` of a safetensors file, reading only its header (not the tensors). */
+export function readSafetensorsMetadata(path: string): Record<string, string> {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new CheckpointError(`cannot read checkpoint '${path}': ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+  try {
+    const len = Buffer.alloc(8);
+    if (readSync(fd, len, 0, 8, 0) !== 8) throw new CheckpointError(`'${path}' is not a safetensors file: shorter than 8 bytes`);
+    const n = Number(len.readBigUInt64LE(0));
+    const size = fstatSync(fd).size;
+    if (n <= 0 || 8 + n > size)
+      throw new CheckpointError(
+        `'${path}' is not a safetensors file (header length ${n} does not fit in ${size} bytes); was it truncated?`,
+      );
+    const head = Buffer.alloc(n);
+    readSync(fd, head, 0, n, 8);
+    let header: { __metadata__?: Record<string, string> };
+    try {
+      header = JSON.parse(head.toString('utf8')) as typeof header;
+    } catch {
+      throw new CheckpointError(`'${path}' has a corrupt safetensors header (not JSON)`);
+    }
+    return header.__metadata__ ?? {};
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -11,7 +11,7 @@
  * Evaluation batches (`evalBatches`) are fixed windows spread evenly over the stream, the
  * same every time, so validation losses of different steps and runs compare directly.
  */
-import { deriveSeed, makeRng, type Rng } from '../../compiler/ir/random.js';
+import { deriveSeed, makeRng, type Rng } from '../random.js';
 import { DataError, type TokenArray } from './source.js';
 
 /** Token ids to draw windows from. */
@@ -76,7 +76,9 @@ export class BatchSampler {
    */
   static restore(tokens: Tokens, opts: BatchOptions & { seed?: number }, state: SamplerState): BatchSampler {
     if (opts.seed !== undefined && opts.seed !== state.seed) {
-      throw new DataError(`cannot resume batch sampling: the saved state was drawn with seed ${state.seed} but seed ${opts.seed} was asked for; resume with seed ${state.seed} or start a new run`);
+      throw new DataError(
+        `cannot resume batch sampling: the saved state was drawn with seed ${state.seed} but seed ${opts.seed} was asked for; resume with seed ${state.seed} or start a new run`,
+      );
     }
     return new BatchSampler(tokens, { ...opts, seed: state.seed }, state.step);
   }
@@ -103,7 +105,8 @@ export function evalBatches(tokens: Tokens, opts: BatchOptions & { count?: numbe
   const { batch, seqLen } = opts;
   const n = tokens.length;
   const count = opts.count ?? Math.ceil(Math.ceil((n - 1) / seqLen) / batch);
-  if (!Number.isSafeInteger(count) || count < 1) throw new DataError(`the number of evaluation batches must be a positive integer, got ${count}`);
+  if (!Number.isSafeInteger(count) || count < 1)
+    throw new DataError(`the number of evaluation batches must be a positive integer, got ${count}`);
   const windows = batch * count;
   const span = n - seqLen - 1;
   const out: Batch[] = [];
@@ -124,7 +127,9 @@ function checkShape(n: number, opts: BatchOptions): void {
   if (!Number.isSafeInteger(seqLen) || seqLen < 1) throw new DataError(`the sequence length must be a positive integer, got ${seqLen}`);
   if (n < seqLen + 1) {
     const what = opts.split ?? 'token stream';
-    throw new DataError(`the ${what} has ${n} token${n === 1 ? '' : 's'}, but a sequence length of ${seqLen} needs at least ${seqLen + 1} (a window and its next-token targets); use more training data or a shorter sequence length${/val/i.test(what) ? ', or a larger valFraction' : ''}`);
+    throw new DataError(
+      `the ${what} has ${n} token${n === 1 ? '' : 's'}, but a sequence length of ${seqLen} needs at least ${seqLen + 1} (a window and its next-token targets); use more training data or a shorter sequence length${/val/i.test(what) ? ', or a larger valFraction' : ''}`,
+    );
   }
 }
 

@@ -33,8 +33,14 @@ export type TokenArray = Uint16Array | Int32Array;
 export type TextSource =
   | { readonly kind: 'builtin'; readonly name: BuiltinCorpus; readonly text: string }
   | { readonly kind: 'file'; readonly path: string; readonly text: string }
-  /** `files`: the paths read, relative to `path`, in the order they were joined. */
-  | { readonly kind: 'folder'; readonly path: string; readonly files: readonly string[]; readonly text: string };
+  /** `files`: the paths read, relative to `path`, in the order they were joined; `starts`: where each begins in `text`. */
+  | {
+      readonly kind: 'folder';
+      readonly path: string;
+      readonly files: readonly string[];
+      readonly starts: readonly number[];
+      readonly text: string;
+    };
 
 export interface TokenSource {
   readonly kind: 'tokens';
@@ -96,7 +102,9 @@ export function readTextFile(path: string): string {
   const buf = readFileSync(path);
   if (buf.length === 0) throw emptyError(`the training file ${path}`);
   if (buf.includes(0)) {
-    throw new DataError(`the training data ${path} contains NUL bytes, so it is not a text file; a pre-tokenised token file must be named *.bin (uint16) or *.u32.bin (uint32)`);
+    throw new DataError(
+      `the training data ${path} contains NUL bytes, so it is not a text file; a pre-tokenised token file must be named *.bin (uint16) or *.u32.bin (uint32)`,
+    );
   }
   const text = decodeUtf8(buf);
   if (text === null) throw notUtf8Error(path);
@@ -136,6 +144,8 @@ export function readTextFolder(path: string): TextSource {
 
   const files: string[] = [];
   const texts: string[] = [];
+  const starts: number[] = [];
+  let at = 0;
   for (const f of found) {
     const lower = f.rel.toLowerCase();
     if (lower.endsWith('.bin')) {
@@ -155,12 +165,19 @@ export function readTextFolder(path: string): TextSource {
     if (body === '') continue;
     files.push(f.rel);
     texts.push(body);
+    starts.push(at);
+    at += body.length + 2; // the "\n\n" joiner
   }
   if (files.length === 0) {
-    const what = found.length === 0 ? 'no files' : `${found.length} file${found.length === 1 ? '' : 's'}, none of them non-empty text${skipped ? ` (${skipped} binary or .bin)` : ''}`;
-    throw new DataError(`the training folder ${path} has no text files: it holds ${what}; put UTF-8 .txt or .md files in it (subfolders are read too, names starting with '.' are skipped)`);
+    const what =
+      found.length === 0
+        ? 'no files'
+        : `${found.length} file${found.length === 1 ? '' : 's'}, none of them non-empty text${skipped ? ` (${skipped} binary or .bin)` : ''}`;
+    throw new DataError(
+      `the training folder ${path} has no text files: it holds ${what}; put UTF-8 .txt or .md files in it (subfolders are read too, names starting with '.' are skipped)`,
+    );
   }
-  return { kind: 'folder', path, files, text: nonEmpty(texts.join('\n\n'), `the training folder ${path}`) };
+  return { kind: 'folder', path, files, starts, text: nonEmpty(texts.join('\n\n'), `the training folder ${path}`) };
 }
 
 /** Reads a `*.bin` / `*.u32.bin` token file; checks ids against `vocab` when given. */
@@ -170,10 +187,13 @@ export function readTokenFile(path: string, vocab?: number): TokenSource {
   if (buf.length === 0) throw emptyError(`the token file ${path}`);
   const type = bytesPerToken === 2 ? 'uint16' : 'uint32';
   if (buf.length % bytesPerToken !== 0) {
-    const other = bytesPerToken === 2
-      ? 'a file of uint32 tokens must be named *.u32.bin; otherwise the file is truncated and must be written again'
-      : 'a file of uint16 tokens must be named *.bin without .u32; otherwise the file is truncated and must be written again';
-    throw new DataError(`the token file ${path} is ${buf.length} bytes, not a multiple of ${bytesPerToken} (${type} tokens, from its name); ${other}`);
+    const other =
+      bytesPerToken === 2
+        ? 'a file of uint32 tokens must be named *.u32.bin; otherwise the file is truncated and must be written again'
+        : 'a file of uint16 tokens must be named *.bin without .u32; otherwise the file is truncated and must be written again';
+    throw new DataError(
+      `the token file ${path} is ${buf.length} bytes, not a multiple of ${bytesPerToken} (${type} tokens, from its name); ${other}`,
+    );
   }
   const n = buf.length / bytesPerToken;
   // Copy into a fresh (aligned) buffer, then fix the byte order on a big-endian host.
@@ -204,7 +224,9 @@ export function checkTokenIds(tokens: ArrayLike<number>, vocab: number, what: st
   let at = 0;
   while (tokens[at]! < vocab) at++;
   const fix = hint ?? `make the model's vocab at least ${max + 1}, or re-tokenise the data with the tokenizer the spec names`;
-  throw new DataError(`${what} has token id ${tokens[at]} at position ${at} (the largest is ${max}), but the vocabulary has only ${vocab} ids (0–${vocab - 1}); ${fix}`);
+  throw new DataError(
+    `${what} has token id ${tokens[at]} at position ${at} (the largest is ${max}), but the vocabulary has only ${vocab} ids (0–${vocab - 1}); ${fix}`,
+  );
 }
 
 function decodeUtf8(buf: Uint8Array): string | null {
@@ -229,5 +251,7 @@ function emptyError(what: string): DataError {
 }
 
 function notUtf8Error(path: string, where = ''): DataError {
-  return new DataError(`the training data ${path}${where} is not UTF-8 text; convert it to UTF-8 (e.g. \`iconv -t UTF-8\`), remove it, or, if it holds token ids, name it *.bin (uint16) or *.u32.bin (uint32)`);
+  return new DataError(
+    `the training data ${path}${where} is not UTF-8 text; convert it to UTF-8 (e.g. \`iconv -t UTF-8\`), remove it, or, if it holds token ids, name it *.bin (uint16) or *.u32.bin (uint32)`,
+  );
 }

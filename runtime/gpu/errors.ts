@@ -7,7 +7,7 @@
 
 /** What to do on a GPU-less Linux machine; quoted in every "no adapter" message. */
 export const SETUP_HINT =
-  'run `bash scripts/setup-webgpu.sh` to install Mesa\'s software Vulkan driver (lavapipe) ' +
+  "run `bash scripts/setup-webgpu.sh` (in the mspec repository) to install Mesa's software Vulkan driver (lavapipe) " +
   'on a GPU-less Linux machine (as root; it does nothing if an adapter already works)';
 
 export type GpuUnavailableReason =
@@ -51,9 +51,10 @@ export class DeviceLostError extends Error {
   readonly reason: string;
 
   constructor(what: string, info: { reason: string; message: string }) {
-    const why = info.reason === 'destroyed'
-      ? 'the device was released (destroyed) while this was still pending'
-      : `the device was lost (${info.reason}): ${info.message || 'no message from the driver'}`;
+    const why =
+      info.reason === 'destroyed'
+        ? 'the device was released (destroyed) while this was still pending'
+        : `the device was lost (${info.reason}): ${info.message || 'no message from the driver'}`;
     super(`${what} failed: ${why}. Acquire a new device to continue.`);
     this.reason = info.reason;
   }

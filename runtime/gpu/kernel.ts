@@ -1,8 +1,8 @@
 /// <reference types="@webgpu/types" />
 /**
- * Turning a generated kernel ({ code, entryPoint, bindings, dispatch }) into a pipeline and
- * a bind group, with WGSL compile errors surfaced as exceptions (with line numbers) instead
- * of Dawn's asynchronous uncaptured-error events.
+ * The one place WGSL becomes a pipeline (PlanRunner and the kernel tests alike), with compile
+ * errors surfaced as exceptions (with line numbers) instead of Dawn's asynchronous
+ * uncaptured-error events; and binding a generated kernel's buffers by name.
  */
 
 /** The part of a generated kernel (compiler/codegen/wgsl) that the runtime needs. */
@@ -17,7 +17,11 @@ export class KernelCompileError extends Error {
   override readonly name = 'KernelCompileError';
 }
 
-export async function compileKernel(device: GPUDevice, kernel: KernelLike, label = kernel.entryPoint): Promise<GPUComputePipeline> {
+export async function compileKernel(
+  device: GPUDevice,
+  kernel: Pick<KernelLike, 'code' | 'entryPoint'>,
+  label = kernel.entryPoint,
+): Promise<GPUComputePipeline> {
   const module = device.createShaderModule({ code: kernel.code, label });
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === 'error');
@@ -34,19 +38,31 @@ export async function compileKernel(device: GPUDevice, kernel: KernelLike, label
 }
 
 /** Binds buffers by the kernel's binding names (e.g. { A, B, C }); throws if one is missing or too small. */
-export function bindKernel(device: GPUDevice, pipeline: GPUComputePipeline, kernel: KernelLike, buffers: Readonly<Record<string, GPUBuffer>>): GPUBindGroup {
+export function bindKernel(
+  device: GPUDevice,
+  pipeline: GPUComputePipeline,
+  kernel: KernelLike,
+  buffers: Readonly<Record<string, GPUBuffer>>,
+): GPUBindGroup {
   const entries: GPUBindGroupEntry[] = [];
   for (const b of kernel.bindings) {
     const buffer = buffers[b.name];
     if (!buffer) throw new Error(`kernel '${kernel.entryPoint}' needs a buffer named '${b.name}' (binding ${b.binding})`);
-    if (buffer.size < b.bytes) throw new Error(`buffer '${b.name}' for kernel '${kernel.entryPoint}' has ${buffer.size} bytes, needs ${b.bytes}`);
+    if (buffer.size < b.bytes)
+      throw new Error(`buffer '${b.name}' for kernel '${kernel.entryPoint}' has ${buffer.size} bytes, needs ${b.bytes}`);
     entries.push({ binding: b.binding, resource: { buffer } });
   }
   return device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
 }
 
 /** Encodes `repeat` dispatches of the kernel into one compute pass. */
-export function encodeKernel(encoder: GPUCommandEncoder, pipeline: GPUComputePipeline, bindGroup: GPUBindGroup, kernel: KernelLike, repeat = 1): void {
+export function encodeKernel(
+  encoder: GPUCommandEncoder,
+  pipeline: GPUComputePipeline,
+  bindGroup: GPUBindGroup,
+  kernel: KernelLike,
+  repeat = 1,
+): void {
   const pass = encoder.beginComputePass();
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bindGroup);

@@ -6,11 +6,9 @@
  * Text is encoded as *ordinary* text, like tiktoken's `encode_ordinary` (and nanoGPT's
  * `prepare.py`): a literal "<|endoftext|>" in a corpus becomes the tokens of those characters,
  * never the special token 50256 and never an error. Decoding 50256 gives "<|endoftext|>".
- *
- * Only a type is imported from ./index.ts, so the two modules' import cycle carries no values.
  */
 import { decode as gpt2Decode, encode as gpt2Encode, vocabularySize } from 'gpt-tokenizer/encoding/gpt2';
-import type { Tokenizer } from './index.js';
+import type { Tokenizer } from './types.js';
 
 /** GPT-2's vocabulary: 50000 merges + 256 bytes + <|endoftext|>. */
 export const GPT2_VOCAB = 50257;
@@ -18,7 +16,9 @@ export const GPT2_VOCAB = 50257;
 export const GPT2_EOT = 50256;
 
 if (vocabularySize !== GPT2_VOCAB) {
-  throw new Error(`gpt-tokenizer reports a GPT-2 vocabulary of ${vocabularySize}, expected ${GPT2_VOCAB}; reinstall the pinned version with \`npm install\``);
+  throw new Error(
+    `gpt-tokenizer reports a GPT-2 vocabulary of ${vocabularySize}, expected ${GPT2_VOCAB}; reinstall the pinned version with \`npm install\``,
+  );
 }
 
 /** No special token is recognised in the input: encode as ordinary text. */

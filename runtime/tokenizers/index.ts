@@ -4,17 +4,9 @@
  * (vocabulary 50257, through the `gpt-tokenizer` npm package; see ./gpt2.ts).
  */
 import { gpt2Tokenizer } from './gpt2.js';
+import type { Tokenizer, TokenizerData } from './types.js';
 
-export interface Tokenizer {
-  readonly kind: 'byte' | 'char' | 'gpt2';
-  readonly vocab: number;
-  encode(text: string): number[];
-  decode(ids: readonly number[]): string;
-  /** JSON-able description stored in checkpoints and manifests. */
-  toJSON(): TokenizerData;
-}
-
-export type TokenizerData = { kind: 'byte' } | { kind: 'char'; chars: string[] } | { kind: 'gpt2' };
+export type { Tokenizer, TokenizerData } from './types.js';
 
 /** A user-facing tokenizer problem (a prompt character outside a char vocabulary, …). */
 export class TokenizerError extends Error {
@@ -42,7 +34,10 @@ export function charTokenizer(chars: readonly string[]): Tokenizer {
       const ids: number[] = [];
       for (const c of Array.from(text)) {
         const id = index.get(c);
-        if (id === undefined) throw new TokenizerError(`the character ${JSON.stringify(c)} is not in this model's character vocabulary (${chars.length} characters from its training corpus)`);
+        if (id === undefined)
+          throw new TokenizerError(
+            `the character ${JSON.stringify(c)} is not in this model's character vocabulary (${chars.length} characters from its training corpus)`,
+          );
         ids.push(id);
       }
       return ids;

@@ -3,21 +3,27 @@
  * beside a model module (out/<model>/train.js), so both run exactly the same steps. It needs
  * only the runtime: the compiled plans, the data, a device and a run folder.
  *
- * A run folder holds: config.json (what --resume needs), last.safetensors (weights; its
- * metadata carries the spec), optimizer.safetensors (AdamW moments), state.json (steps done,
- * data position), metrics.jsonl and loss.svg. Every file is written atomically, state.json
- * last. Batches depend only on (seed, step), the kernels are deterministic and the optimizer
- * state is saved exactly, so a resumed run continues the uninterrupted loss curve.
+ * A run folder holds: config.json (what --resume needs), optimizer.safetensors (the whole
+ * training state: weights, AdamW moments and the run state; see ./checkpoint.ts for why one
+ * file), last.safetensors (weights; its metadata carries the spec and tokenizer), state.json
+ * (a readable copy of the run state), metrics.jsonl and loss.svg, each written atomically.
+ * Batches depend only on (seed, step), the kernels are deterministic and the optimizer state is
+ * saved exactly, so a resumed run continues the uninterrupted loss curve even after a SIGKILL.
+ *
+ * Steps are pipelined (step s+1 is queued before step s's loss is read back), except that a
+ * step that is evaluated or checkpointed is drained first: validation and the checkpoint
+ * labelled s see the weights after exactly s updates.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SingleBar } from 'cli-progress';
-import { asF32, f32Tensor, readSafetensors, writeFileAtomic, writeSafetensors, type STTensor } from '../checkpoint/safetensors.js';
+import { asF32, readSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
 import { BatchSampler, evalBatches } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import type { GpuContext } from '../device.js';
 import { ModelRuntime, type CompiledModelData } from '../model-runtime.js';
 import { lossChartSvg } from './chart.js';
+import { ProgressBar } from './progress.js';
+import { loadCheckpoint, removeStaleTemps, saveCheckpoint, WEIGHTS_FILE, type RunState } from './checkpoint.js';
 import { learningRate } from './schedule.js';
 import { Trainer, type StepResult, type TrainPlans } from './trainer.js';
 import { sleep } from '../gpu/queue.js';
@@ -29,18 +35,19 @@ export interface TrainRecipe {
   readonly batch: number;
   readonly seq_len: number;
   readonly steps: number;
-  readonly optimizer: { readonly lr: number; readonly betas: readonly [number, number]; readonly eps: number; readonly weight_decay: number };
+  readonly optimizer: {
+    readonly lr: number;
+    readonly betas: readonly [number, number];
+    readonly eps: number;
+    readonly weight_decay: number;
+  };
   readonly schedule: { readonly kind: 'cosine' | 'linear' | 'constant'; readonly warmup: number; readonly min_lr: number };
   readonly eval: { readonly every: number; readonly batches: number };
   readonly checkpoint_every: number;
   readonly seed: number;
 }
 
-export interface RunState {
-  readonly step: number;
-  readonly sampler: { seed: number; step: number };
-  readonly elapsed_s: number;
-}
+export type { RunState } from './checkpoint.js';
 
 export interface RunOptions {
   readonly gpu: GpuContext;
@@ -51,7 +58,16 @@ export interface RunOptions {
   readonly dir: string;
   /** Written to config.json when the run starts (what --resume reads back). */
   readonly config: unknown;
+  /**
+   * Resume the run in `dir`. Its checkpoint (optimizer.safetensors) is authoritative: this
+   * state (state.json as read by the caller) is only compared with it.
+   */
   readonly resume?: RunState;
+  /**
+   * The learning-rate schedule's length: fixed when a run starts (default: the recipe's steps,
+   * or on resume the checkpoint's), so extending a run does not stretch the decay.
+   */
+  readonly scheduleSteps?: number;
   /** A checkpoint to start from (fine-tuning). */
   readonly init?: string;
   readonly prompt?: string;
@@ -71,12 +87,19 @@ export async function runTraining(o: RunOptions): Promise<number> {
     const metricsPath = join(dir, 'metrics.jsonl');
     let start = 0;
     let elapsedBefore = 0;
+    let resumed: RunState | undefined;
     const metrics: Record<string, number>[] = [];
     if (o.resume) {
-      trainer.setState(loadTensors(join(dir, 'last.safetensors')));
-      trainer.setState(loadTensors(join(dir, 'optimizer.safetensors')));
-      start = o.resume.step;
-      elapsedBefore = o.resume.elapsed_s;
+      removeStaleTemps(dir);
+      const ckpt = loadCheckpoint(dir, o.model.params);
+      trainer.setState(ckpt.tensors);
+      resumed = ckpt.run;
+      if (resumed.step !== o.resume.step)
+        process.stderr.write(
+          `note: state.json says step ${o.resume.step} but the checkpoint holds step ${resumed.step} (the run was killed while saving); resuming from step ${resumed.step}\n`,
+        );
+      start = resumed.step;
+      elapsedBefore = resumed.elapsed_s;
       if (existsSync(metricsPath)) {
         for (const line of readFileSync(metricsPath, 'utf8').split('\n')) {
           if (!line.trim()) continue;
@@ -101,36 +124,43 @@ export async function runTraining(o: RunOptions): Promise<number> {
     }
     writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + (metrics.length ? '\n' : ''));
 
-    const sampler = o.resume ? BatchSampler.restore(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' }, o.resume.sampler) : new BatchSampler(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' });
+    const sampler = resumed
+      ? BatchSampler.restore(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' }, resumed.sampler)
+      : new BatchSampler(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' });
     const valBatches = evalBatches(data.val, { batch: B, seqLen: T, count: recipe.eval.batches, split: 'validation split' });
     const opt = recipe.optimizer;
     const optim = { lr: opt.lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay };
-    const sched = { lr: opt.lr, warmup: recipe.schedule.warmup, min_lr: recipe.schedule.min_lr, kind: recipe.schedule.kind, steps: recipe.steps };
+    const scheduleSteps = o.scheduleSteps ?? resumed?.schedule_steps ?? recipe.steps;
+    const sched = {
+      lr: opt.lr,
+      warmup: recipe.schedule.warmup,
+      min_lr: recipe.schedule.min_lr,
+      kind: recipe.schedule.kind,
+      steps: scheduleSteps,
+    };
 
+    let lastSaved = -1;
     const save = async (step: number, elapsed: number) => {
-      const state = await trainer.state(true);
-      const weights = new Map<string, STTensor>();
-      const moments = new Map<string, STTensor>();
-      for (const p of o.model.params) {
-        weights.set(p.name, f32Tensor(p.shape, state.get(p.name)!));
-        moments.set(`m:${p.name}`, f32Tensor(p.shape, state.get(`m:${p.name}`)!));
-        moments.set(`v:${p.name}`, f32Tensor(p.shape, state.get(`v:${p.name}`)!));
-      }
-      const meta = { ...runtimeMetadata(o.model), 'mspec.step': String(step) };
-      writeSafetensors(join(dir, 'last.safetensors'), { tensors: weights, metadata: meta });
-      writeSafetensors(join(dir, 'optimizer.safetensors'), { tensors: moments, metadata: { 'mspec.step': String(step) } });
-      // Batches are a pure function of (seed, step): the data position is the steps done (the
-      // sampler itself may already have drawn the batch of the step in flight).
-      const st: RunState = { step, sampler: { seed: sampler.state.seed, step: step * plans.train.train!.accumulation }, elapsed_s: elapsed };
-      writeFileAtomic(join(dir, 'state.json'), JSON.stringify(st, null, 2) + '\n');
+      // Batches are a pure function of (seed, step): the data position is the steps done.
+      const st: RunState = {
+        step,
+        sampler: { seed: sampler.state.seed, step: step * plans.train.train!.accumulation },
+        elapsed_s: elapsed,
+        schedule_steps: scheduleSteps,
+      };
+      saveCheckpoint(dir, o.model.params, await trainer.state(true), st, runtimeMetadata(o.model));
+      lastSaved = step;
     };
     const chart = () => {
       const trainPts = metrics.filter((r) => r.loss !== undefined).map((r) => [r.step!, r.loss!] as const);
       const valPts = metrics.filter((r) => r.val_loss !== undefined).map((r) => [r.step!, r.val_loss!] as const);
-      writeFileAtomic(join(dir, 'loss.svg'), lossChartSvg(`${o.model.name}: ${recipe.tokenizer} tokens, batch ${B} × ${T}`, [
-        { name: 'train loss', color: '#1f77b4', points: trainPts },
-        { name: 'validation loss', color: '#d62728', points: valPts },
-      ]));
+      writeFileAtomic(
+        join(dir, 'loss.svg'),
+        lossChartSvg(`${o.model.name}: ${recipe.tokenizer} tokens, batch ${B} × ${T}`, [
+          { name: 'train loss', color: '#1f77b4', points: trainPts },
+          { name: 'validation loss', color: '#d62728', points: valPts },
+        ]),
+      );
     };
 
     // ── the loop ──
@@ -141,14 +171,16 @@ export async function runTraining(o: RunOptions): Promise<number> {
       process.stderr.write('\ninterrupted: finishing the current step and saving a checkpoint (Ctrl-C again to quit without saving)\n');
     };
     process.on('SIGINT', onSigint);
-    const tty = Boolean(process.stdout.isTTY);
-    const bar = tty ? new SingleBar({ format: 'step {value}/{total} |{bar}| loss {loss} | {tps} tok/s | lr {lr} | ETA {eta_formatted}', hideCursor: true, etaBuffer: 20 }) : null;
-    bar?.start(recipe.steps, start, { loss: '—', tps: '—', lr: '—' });
+    // The GPU child's stderr is a line-filtered pipe (compiler/cli/gpu-child.ts), where a bar
+    // redrawn in place cannot pass; stdout is the terminal itself, so the bar goes there.
+    const bar = process.stdout.isTTY ? new ProgressBar(process.stdout, recipe.steps, start) : null;
+    /** A line above the bar (or a plain line without one). */
+    const say = (line: string) => (bar ? bar.line(line) : process.stdout.write(`${line}\n`));
     const logEvery = Math.max(1, Math.floor(recipe.steps / 50));
+    const isEvalStep = (s: number) => recipe.eval.every > 0 && (s % recipe.eval.every === 0 || s === recipe.steps);
+    const isCheckpointStep = (s: number) => recipe.checkpoint_every > 0 && s % recipe.checkpoint_every === 0;
     const t0 = Date.now();
     let lastGood = start;
-    let inflight: Promise<StepResult> | null = null;
-    let inflightLr = 0;
     let stepsTimed = 0;
     let nanAt: number | null = null;
     let stepMs = 0; // moving average of the time between finished steps
@@ -162,72 +194,98 @@ export async function runTraining(o: RunOptions): Promise<number> {
       const elapsed = (Date.now() - t0) / 1000;
       const tps = (stepsTimed * B * T * plans.train.train!.accumulation) / Math.max(elapsed, 1e-9);
       const rec: Record<string, number> = { step: res.step, loss: res.loss, lr, grad_norm: res.gradNorm, tokens_per_s: Math.round(tps) };
-      if (recipe.eval.every > 0 && (res.step % recipe.eval.every === 0 || res.step === recipe.steps)) {
+      if (isEvalStep(res.step)) {
         const val = await trainer.evaluate(valBatches);
         rec.val_loss = val;
         rec.val_ppl = Math.exp(val);
-        const msg = `step ${res.step}: validation loss ${val.toFixed(4)}, perplexity ${Math.exp(val).toFixed(2)}`;
-        if (bar) bar.update(res.step, {}), process.stdout.write(`\n${msg}\n`);
-        else process.stdout.write(`${msg}\n`);
+        say(`step ${res.step}: validation loss ${val.toFixed(4)}, perplexity ${Math.exp(val).toFixed(2)}`);
       }
       metrics.push(rec);
       writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + '\n');
-      if (bar) bar.update(res.step, { loss: res.loss.toFixed(4), tps: Math.round(tps), lr: lr.toExponential(2) });
-      else if (res.step % logEvery === 0 || res.step === recipe.steps) process.stdout.write(`step ${res.step}/${recipe.steps} loss ${res.loss.toFixed(4)} lr ${lr.toExponential(2)} ${Math.round(tps)} tok/s\n`);
-      if (recipe.checkpoint_every > 0 && res.step % recipe.checkpoint_every === 0) {
+      if (bar) bar.update(res.step, { loss: res.loss, tokensPerS: tps, lr });
+      else if (res.step % logEvery === 0 || res.step === recipe.steps)
+        process.stdout.write(
+          `step ${res.step}/${recipe.steps} loss ${res.loss.toFixed(4)} lr ${lr.toExponential(2)} ${Math.round(tps)} tok/s\n`,
+        );
+      if (isCheckpointStep(res.step)) {
         await save(res.step, elapsedBefore + elapsed);
         lastGood = res.step;
       }
     };
+    interface Pending {
+      readonly step: number;
+      readonly lr: number;
+      readonly result: Promise<StepResult>;
+    }
+    /** Waits for a queued step and records it (or, after a NaN, only lets it drain). */
+    const settle = async (p: Pending) => {
+      // Waiting on mapAsync keeps the JS thread spinning, which takes a core from a software
+      // adapter's workers: sleep for most of a step first (webgpu-on-cpu.md).
+      if (stepMs > 0) await sleep(0.75 * stepMs);
+      if (nanAt !== null) return void (await p.result.catch(() => undefined));
+      const res = await p.result;
+      const now = performance.now();
+      if (lastDone > 0) stepMs = stepMs === 0 ? now - lastDone : 0.9 * stepMs + 0.1 * (now - lastDone);
+      lastDone = now;
+      await finish(res, p.lr);
+    };
+    let inflight: Pending | null = null;
     for (let step = start + 1; step <= recipe.steps && !interrupted && nanAt === null; step++) {
       const micro = Array.from({ length: plans.train.train!.accumulation }, () => sampler.next());
       const lr = learningRate(step - 1, sched);
-      const next = trainer.submitAccumulated(step, micro, lr, optim);
-      if (inflight) {
-        // Waiting on mapAsync keeps the JS thread spinning, which takes a core from a software
-        // adapter's workers: sleep for most of a step first (webgpu-on-cpu.md).
-        if (stepMs > 0) await sleep(0.75 * stepMs);
-        const res = await inflight;
-        const now = performance.now();
-        if (lastDone > 0) stepMs = stepMs === 0 ? now - lastDone : 0.9 * stepMs + 0.1 * (now - lastDone);
-        lastDone = now;
-        await finish(res, inflightLr);
-      }
+      const next: Pending = { step, lr, result: trainer.submitAccumulated(step, micro, lr, optim) };
+      if (inflight) await settle(inflight);
       inflight = next;
-      inflightLr = lr;
+      if (isEvalStep(step) || isCheckpointStep(step)) {
+        // Drain: nothing more is queued until this step is evaluated and saved, so both see
+        // the weights after exactly `step` updates.
+        await settle(inflight);
+        inflight = null;
+        lastDone = performance.now(); // the next interval starts now, not before the eval/save
+      }
     }
-    if (inflight) {
-      if (nanAt === null) await finish(await inflight, inflightLr);
-      else await inflight.catch(() => undefined); // let the step already queued drain before the device goes
-    }
+    if (inflight) await settle(inflight);
     bar?.stop();
     process.off('SIGINT', onSigint);
     if (nanAt !== null) {
-      const where = lastGood > 0 || o.resume ? `the last good checkpoint is ${join(dir, 'last.safetensors')} (step ${lastGood})` : 'no checkpoint was saved before it';
-      process.stderr.write(`error: the loss or the gradients became NaN/Inf at step ${nanAt}; training stopped and ${where}. Lower the learning rate (or raise warmup / clip) and resume or restart.\n`);
+      const where =
+        lastGood > 0 || o.resume
+          ? `the last good checkpoint is ${join(dir, WEIGHTS_FILE)} (step ${lastGood})`
+          : 'no checkpoint was saved before it';
+      process.stderr.write(
+        `error: the loss or the gradients became NaN/Inf at step ${nanAt}; training stopped and ${where}. Lower the learning rate (or raise warmup / clip) and resume or restart.\n`,
+      );
       chart();
       return 1;
     }
     const done = metrics.length ? metrics[metrics.length - 1]!.step! : start;
-    await save(done, elapsedBefore + (Date.now() - t0) / 1000);
+    if (lastSaved !== done) await save(done, elapsedBefore + (Date.now() - t0) / 1000);
     chart();
     if (interrupted) {
-      process.stderr.write(`saved ${join(dir, 'last.safetensors')} at step ${done}; continue with: mspec train --resume ${dir}\n`);
+      process.stderr.write(`saved ${join(dir, WEIGHTS_FILE)} at step ${done}; continue with: mspec train --resume ${dir}\n`);
       return 130;
     }
-    process.stdout.write(`saved ${join(dir, 'last.safetensors')} (step ${done}); metrics in ${metricsPath}, loss curve in ${join(dir, 'loss.svg')}\n`);
+    process.stdout.write(
+      `saved ${join(dir, WEIGHTS_FILE)} (step ${done}); metrics in ${metricsPath}, loss curve in ${join(dir, 'loss.svg')}\n`,
+    );
 
     // ── a sample from the trained model ──
     if (o.sampleTokens > 0) {
       const rt = await ModelRuntime.create(o.model, { gpu });
       try {
-        rt.load(join(dir, 'last.safetensors'));
+        rt.load(join(dir, WEIGHTS_FILE));
         const tok = rt.tokenizer!;
         const prompt = o.prompt ?? tok.decode(Array.from(data.val.subarray(0, Math.min(16, Math.floor(o.model.context / 2)))));
         process.stdout.write(`\nsample (temperature 0.8, seed ${recipe.seed}):\n${prompt}`);
         const out: number[] = [];
         let printed = '';
-        for await (const id of rt.generate(tok.encode(prompt), { maxTokens: o.sampleTokens, temperature: 0.8, topK: 40, seed: recipe.seed, onContextFull: 'slide' })) {
+        for await (const id of rt.generate(tok.encode(prompt), {
+          maxTokens: o.sampleTokens,
+          temperature: 0.8,
+          topK: 40,
+          seed: recipe.seed,
+          onContextFull: 'slide',
+        })) {
           out.push(id);
           const text = tok.decode(out);
           const complete = text.endsWith('\uFFFD') ? text.slice(0, text.lastIndexOf('\uFFFD')) : text;
@@ -257,9 +315,4 @@ function runtimeMetadata(data: CompiledModelData): Record<string, string> {
     'mspec.spec_sha256': data.spec.hash,
     ...(data.tokenizer ? { 'mspec.tokenizer': JSON.stringify(data.tokenizer) } : {}),
   };
-}
-
-function loadTensors(path: string): Map<string, Float32Array> {
-  const f = readSafetensors(path);
-  return new Map([...f.tensors].map(([k, t]) => [k, asF32(t, k)]));
 }

@@ -9,7 +9,8 @@ import type { GpuContext } from '../device.js';
 import { unlessLost } from '../gpu/queue.js';
 import { PlanRunner, type BufferMap } from '../plan-runner.js';
 import type { KernelPlan, ParamInfo } from '../plan-types.js';
-import { deriveSeed, makeRng } from '../../compiler/ir/random.js';
+import { initialValues } from '../init.js';
+import { OPTIM_UNIFORM } from '../uniforms.js';
 
 export interface OptimSettings {
   readonly lr: number;
@@ -52,16 +53,7 @@ export class Trainer {
 
   /** Same rule as ModelRuntime.init and the CPU interpreter's initParams; optimizer moments start at zero. */
   init(seed: number): void {
-    for (const p of this.params) {
-      const n = p.shape.reduce((a, b) => a * b, 1);
-      const values = new Float32Array(n);
-      if (p.init.kind === 'ones') values.fill(1);
-      else if (p.init.kind === 'normal') {
-        const rng = makeRng(deriveSeed(seed, p.name));
-        for (let i = 0; i < n; i++) values[i] = p.init.std * rng.normal();
-      }
-      this.train.write(p.name, values);
-    }
+    for (const p of this.params) this.train.write(p.name, initialValues(p, seed));
     for (const p of this.plans.train.train!.params) {
       this.gpu.device.queue.writeBuffer(this.shared.get(p.m)!, 0, new Float32Array(this.size(p.name)));
       this.gpu.device.queue.writeBuffer(this.shared.get(p.v)!, 0, new Float32Array(this.size(p.name)));
@@ -106,7 +98,12 @@ export class Trainer {
    * micro-batch is its own submit (its tokens are written between them); the update and the
    * read-back copies go with the last one. The reported loss is the mean over micro-batches.
    */
-  submitAccumulated(t: number, batches: readonly { inputs: Int32Array; targets: Int32Array }[], lr: number, o: OptimSettings): Promise<StepResult> {
+  submitAccumulated(
+    t: number,
+    batches: readonly { inputs: Int32Array; targets: Int32Array }[],
+    lr: number,
+    o: OptimSettings,
+  ): Promise<StepResult> {
     const plan = this.plans.train;
     const io = plan.train!;
     const k = io.accumulation;
@@ -114,10 +111,17 @@ export class Trainer {
     const bc1 = 1 / (1 - o.beta1 ** t);
     const bc2 = 1 / (1 - o.beta2 ** t);
     // Accumulators hold the SUM of k gradients: eps·k makes AdamW exactly that of the mean.
-    this.train.write(io.optim, new Float32Array([lr, o.beta1, o.beta2, o.eps * k, o.weightDecay, bc1, bc2, 0]));
+    this.train.write(
+      io.optim,
+      new Float32Array(OPTIM_UNIFORM.pack({ lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps * k, wd: o.weightDecay, bc1, bc2 })),
+    );
     this.train.setStep(0, plan.T);
     const device = this.gpu.device;
-    const staging = device.createBuffer({ size: 4 * (k + 2), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `step ${t} scalars` });
+    const staging = device.createBuffer({
+      size: 4 * (k + 2),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: `step ${t} scalars`,
+    });
     batches.forEach((b, j) => {
       this.train.write(plan.io.tokens, b.inputs);
       this.train.write(plan.io.targets!, b.targets);

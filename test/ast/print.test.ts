@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatFile } from '../../compiler/ast/print.js';
-import { parse } from '../../compiler/syntax/parse.js';
+import { parse } from '../../compiler/ast/parse.js';
 import { shape } from '../syntax/ast-utils.js';
 import { CHAR_GPT, GPT2, LLAMA, SEEDS } from '../syntax/seeds.js';
 
@@ -109,7 +109,9 @@ describe('expressions', () => {
 
 describe('sections', () => {
   it('puts a short section of values on one line', () => {
-    expect(fmt('model m {\n  attention {\n    heads: 12\n    causal\n  }\n}')).toBe(lines('model m {', '  attention { heads: 12, causal }', '}'));
+    expect(fmt('model m {\n  attention {\n    heads: 12\n    causal\n  }\n}')).toBe(
+      lines('model m {', '  attention { heads: 12, causal }', '}'),
+    );
   });
 
   it('keeps a section of exactly 100 columns on one line, not 101', () => {
@@ -183,8 +185,16 @@ describe('comments', () => {
   });
 
   it('keeps a line comment last on its line', () => {
-    expect(fmt('model m {\n  a = 1 // one\n  /* two */ b = 2\n}')).toBe(lines('model m {', '  a = 1  // one', '  /* two */', '  b = 2', '}'));
+    expect(fmt('model m {\n  a = 1 // one\n  /* two */ b = 2\n}')).toBe(
+      lines('model m {', '  a = 1  // one', '  /* two */', '  b = 2', '}'),
+    );
     expect(fmt('model m {\n  a = f(1, // one\n  /* two */ 2)\n}')).toBe(lines('model m {', '  a = f(1, 2)  // one', '  /* two */', '}'));
+  });
+
+  it('moves a line comment from inside an import above it, so a re-format changes nothing', () => {
+    const once = fmt('import\n// own line\n "a.model"// note\n\nmodel m {}');
+    expect(once).toBe(lines('// own line', 'import "a.model"  // note', '', 'model m {}'));
+    expect(fmt(once)).toBe(once);
   });
 
   it('keeps block comments verbatim', () => {

@@ -1,11 +1,12 @@
 /**
  * `mspec train` as a user runs it: an uninterrupted run, the same run stopped with Ctrl-C
- * (SIGINT to the process group, as a terminal sends it) and resumed — whose loss curve must
- * be identical — and a run that diverges to NaN and must stop, naming the step, with the last
+ * (SIGINT to the process group, as a terminal sends it) and resumed, the same run killed with
+ * SIGKILL at random steps and resumed each time — whose loss curves and weights must be
+ * identical — and a run that diverges to NaN and must stop, naming the step, with the last
  * good checkpoint intact.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -20,12 +21,16 @@ const metrics = (dir: string) =>
   readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
     .trim()
     .split('\n')
-    .map((l) => JSON.parse(l) as { step: number; loss: number; val_loss?: number; grad_norm: number });
+    .map((l) => JSON.parse(l) as { step: number; loss: number; val_loss?: number; grad_norm: number; tokens_per_s: number });
 
 /** Runs mspec in its own process group and sends SIGINT to the group once `when` shows on stdout. */
 function interruptWhen(args: string[], when: RegExp): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/compiler/cli/main.js'), ...args], { cwd: ROOT, detached: true, env: { ...process.env, NO_COLOR: '1' } });
+    const child = spawn(process.execPath, [join(ROOT, 'dist/compiler/cli/main.js'), ...args], {
+      cwd: ROOT,
+      detached: true,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     let stdout = '';
     let stderr = '';
     let sent = false;
@@ -41,10 +46,72 @@ function interruptWhen(args: string[], when: RegExp): Promise<{ code: number | n
   });
 }
 
+/** The step of the last record in a run's metrics.jsonl (0 when there is none yet). */
+function lastStep(dir: string): number {
+  const path = join(dir, 'metrics.jsonl');
+  if (!existsSync(path)) return 0;
+  const lines = readFileSync(path, 'utf8').trim().split('\n').filter(Boolean);
+  return lines.length ? (JSON.parse(lines[lines.length - 1]!) as { step: number }).step : 0;
+}
+
+/**
+ * Runs mspec in its own process group and SIGKILLs the whole group (the CLI and its GPU child)
+ * as soon as metrics.jsonl shows step `at`: no handler runs, files are left as they are.
+ */
+function killAt(args: string[], dir: string, at: number): Promise<{ killed: boolean; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/compiler/cli/main.js'), ...args], {
+      cwd: ROOT,
+      detached: true,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let stderr = '';
+    let killed = false;
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const poll = setInterval(() => {
+      if (!killed && lastStep(dir) >= at) {
+        killed = true;
+        process.kill(-child.pid!, 'SIGKILL');
+      }
+    }, 15);
+    child.on('close', () => {
+      clearInterval(poll);
+      resolve({ killed, stderr });
+    });
+  });
+}
+
+/** A small seeded generator (mulberry32), so a failing kill schedule can be replayed. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Everything in metrics.jsonl but the wall-clock throughput. */
+const curve = (dir: string) => metrics(dir).map(({ tokens_per_s: _t, ...rest }: Record<string, number>) => rest);
+
+/** The uninterrupted 40-step run both resume tests compare with (made once). */
+let reference: { dir: string; stdout: string; stderr: string; code: number } | undefined;
+function uninterrupted() {
+  if (!reference) {
+    const dir = join(tmp, 'a');
+    const r = mspec('train', SPEC, '--out', dir, '--sample-tokens', '20', '--prompt', 'the ');
+    reference = { dir, ...r };
+  }
+  return reference;
+}
+
 describe('mspec train', () => {
   it('Ctrl-C saves a checkpoint, and --resume continues the exact loss curve', async () => {
-    const a = join(tmp, 'a');
-    const full = mspec('train', SPEC, '--out', a, '--sample-tokens', '20', '--prompt', 'the ');
+    const full = uninterrupted();
+    const a = full.dir;
     expect(full.code, full.stderr).toBe(0);
     expect(full.stdout).toContain('validation loss');
     expect(full.stdout).toMatch(/sample \(temperature 0\.8, seed 7\):\nthe /);
@@ -83,7 +150,10 @@ describe('mspec train', () => {
       expect(built.code, built.stderr).toBe(0);
       expect(built.stdout).toContain('train.js');
       const g = join(tmp, 'generated');
-      const run = spawnSync(process.execPath, [join(out, 'tiny_train', 'train.js'), '--out', g, '--steps', '3', '--sample-tokens', '0'], { cwd: ROOT, encoding: 'utf8' });
+      const run = spawnSync(process.execPath, [join(out, 'tiny_train', 'train.js'), '--out', g, '--steps', '3', '--sample-tokens', '0'], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
       expect(run.status, run.stderr).toBe(0);
       expect(metrics(g).map((r) => r.loss)).toEqual(ma.slice(0, 3).map((r) => r.loss));
     } finally {
@@ -91,11 +161,48 @@ describe('mspec train', () => {
     }
   }, 300_000);
 
+  it('SIGKILL at random steps, resumed each time, gives the uninterrupted run bit for bit', async () => {
+    const seed = Number(process.env.MSPEC_KILL_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    console.log(`SIGKILL schedule seed ${seed} (replay with MSPEC_KILL_SEED=${seed})`);
+    const next = rng(seed);
+    const ref = uninterrupted();
+    expect(ref.code, ref.stderr).toBe(0);
+    const dir = join(tmp, 'killed');
+    // Checkpoints every 5 steps; the kills land anywhere, including inside a save.
+    let at = 6 + Math.floor(next() * 8);
+    let args = ['train', SPEC, '--out', dir, '--sample-tokens', '0', '--checkpoint-every', '5'];
+    const log: string[] = [];
+    for (let kill = 0; kill < 3; kill++) {
+      const r = await killAt(args, dir, at);
+      expect(r.killed, `run ${kill} ended before step ${at} (seed ${seed}): ${r.stderr}`).toBe(true);
+      const resumedAt = /at step (\d+)\/40/.exec(r.stderr)?.[1];
+      if (kill > 0) expect(Number(resumedAt) % 5, r.stderr).toBe(0); // a checkpoint step
+      log.push(`${kill ? `resumed at ${resumedAt}, ` : ''}killed after step ${lastStep(dir)}`);
+      args = ['train', '--resume', dir, '--sample-tokens', '0'];
+      // The next kill waits for a step the killed run never reached (its metrics.jsonl may have
+      // run a step or two past `at` before the kill landed), so the resumed run trains first.
+      at = Math.min(38, Math.max(at + 3 + Math.floor(next() * 8), lastStep(dir) + 2));
+    }
+    const last = mspec(...args);
+    expect(last.code, last.stderr).toBe(0);
+    const from = /resuming tiny_train from .* at step (\d+)\/40/.exec(last.stderr);
+    expect(from, last.stderr).not.toBeNull();
+    expect(Number(from![1]) % 5).toBe(0);
+    console.log(`seed ${seed}: ${log.join('; ')}; resumed at ${from![1]} and finished`);
+    expect(curve(dir)).toEqual(curve(ref.dir));
+    const want = readSafetensors(join(ref.dir, 'last.safetensors'));
+    const got = readSafetensors(join(dir, 'last.safetensors'));
+    expect([...got.tensors.keys()].sort()).toEqual([...want.tensors.keys()].sort());
+    for (const [name, t] of want.tensors) expect(Buffer.from(got.tensors.get(name)!.data).equals(Buffer.from(t.data)), name).toBe(true);
+  }, 180_000);
+
   it('a NaN loss stops the run at that step and keeps the last good checkpoint', () => {
     const dir = join(tmp, 'nan');
     const r = mspec('train', 'test/cli/fixtures/tiny-nan.model', '--out', dir, '--sample-tokens', '0');
     expect(r.code).toBe(1);
-    const m = /became NaN\/Inf at step (\d+); training stopped and the last good checkpoint is .*last\.safetensors \(step (\d+)\)/.exec(r.stderr);
+    const m = /became NaN\/Inf at step (\d+); training stopped and the last good checkpoint is .*last\.safetensors \(step (\d+)\)/.exec(
+      r.stderr,
+    );
     expect(m, r.stderr).not.toBeNull();
     const [bad, good] = [Number(m![1]), Number(m![2])];
     expect(good).toBe(bad - 1);
@@ -110,7 +217,16 @@ describe('mspec train', () => {
   it('bad input gets a clear error, not a stack trace', () => {
     const noRun = mspec('train', '--resume', join(tmp, 'nowhere'));
     expect(noRun.code).toBe(1);
-    expect(noRun.stderr).toContain("is not a run folder (no config.json)");
+    expect(noRun.stderr).toContain('is not a run folder (no config.json)');
+    const damaged = join(tmp, 'damaged');
+    mkdirSync(damaged);
+    writeFileSync(join(damaged, 'config.json'), '{"sources": ');
+    const badConfig = mspec('train', '--resume', damaged);
+    expect(badConfig.code).toBe(1);
+    expect(badConfig.stderr).toMatch(/^error: .*damaged\/config\.json is not valid JSON .*start the run again without --resume/m);
+    const noInit = mspec('train', SPEC, '--init', join(tmp, 'none.safetensors'), '--out', join(tmp, 'y'));
+    expect(noInit.code).toBe(1);
+    expect(noInit.stderr).toContain(`error: cannot read checkpoint '${join(tmp, 'none.safetensors')}': no such file`);
     const noData = mspec('train', SPEC, '--data', 'no/such/corpus.txt', '--out', join(tmp, 'x'));
     expect(noData.code).toBe(1);
     expect(noData.stderr).toMatch(/^error: .*no\/such\/corpus\.txt/m);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { lower } from '../../compiler/ir/lower.js';
 import { type Analysis, analyze, toJson } from '../../compiler/passes/analyze.js';
-import type { ModelSpec } from '../../compiler/semantics/model.js';
+import type { LayerSpec, ModelSpec } from '../../compiler/semantics/model.js';
 import {
   attention,
   bertBase,
@@ -137,7 +137,8 @@ describe('KV cache', () => {
   });
 
   it('MHA > GQA > MQA by the number of K/V heads', () => {
-    const kv = (kv_heads: number) => run(tinyDecoder({ attention: attention({ heads: 4, kv_heads, head_dim: 16 }) })).kv_cache_bytes_per_token.f16;
+    const kv = (kv_heads: number) =>
+      run(tinyDecoder({ attention: attention({ heads: 4, kv_heads, head_dim: 16 }) })).kv_cache_bytes_per_token.f16;
     expect(kv(4)).toBe(2 * 2 * 4 * 16 * 2); // layers · (K and V) · heads · head_dim · 2 bytes
     expect(kv(2)).toBe(kv(4) / 2);
     expect(kv(1)).toBe(kv(4) / 4);
@@ -150,7 +151,12 @@ describe('KV cache', () => {
       vocab: 100,
       context: 128,
       d_model: 64,
-      decoder: stack('decoder', 2, (i) => ({ ...base, attention: attention({ heads: 4, head_dim: 16, window: i === 0 ? 16 : null }) }), rmsNorm()),
+      decoder: stack(
+        'decoder',
+        2,
+        (i) => ({ ...base, attention: attention({ heads: 4, head_dim: 16, window: i === 0 ? 16 : null }) }),
+        rmsNorm(),
+      ),
     });
     const a = run(localGlobal);
     const perLayer = 2 * 4 * 16 * 2;
@@ -214,5 +220,74 @@ describe('compute-optimal budget and JSON', () => {
     expect(j['kv_cache_bytes_per_token']).toMatchObject({ f16: 131_072, f32: 262_144 });
     expect(Object.keys(j['train_memory_bytes']!)).toEqual(['batch', 'seq', 'weights', 'gradients', 'optimizer', 'activations', 'total']);
     expect(JSON.parse(JSON.stringify(j))).toEqual(j);
+  });
+});
+
+/** A decoder whose layers differ (selector-style): windows, a post-norm layer, an MoE layer, interleaved. */
+function mixedLayers(): ModelSpec {
+  const m = tinyDecoder({}, {});
+  const base = m.decoder!.layers[0]!;
+  const variants: Partial<LayerSpec>[] = [
+    {},
+    { attention: { ...base.attention, window: 8 } },
+    {},
+    { placement: 'post' },
+    { attention: { ...base.attention, window: 8 } },
+    { moe: moe(4, 2) },
+    {},
+  ];
+  const layers = variants.map((v, index) => ({ ...base, ...v, index }));
+  return { ...m, decoder: { ...m.decoder!, layers } };
+}
+
+describe('compact lowering for analysis (experts and identical layers counted once, multiplied)', () => {
+  /** The analysis of the compact graph, which does not grow with the number of experts. */
+  function compact(m: ModelSpec, opts?: { batch?: number; seq?: number }): Analysis {
+    const lowered = lower(m, { compactExperts: true });
+    expect(lowered.diagnostics).toEqual([]);
+    return analyze(m, lowered.graph, opts, lowered);
+  }
+
+  const cases: [string, () => ModelSpec][] = [
+    ['Mixtral-8x7B', mixtral8x7b],
+    [
+      'gated MoE with biases, router bias and 3 shared experts',
+      () =>
+        tinyDecoder({ mlp: { activation: 'swiglu', hidden: 96, bias: true }, moe: moe(6, 2, { shared_experts: 3, router_bias: true }) }),
+    ],
+    ['non-gated MoE, top_k = experts', () => tinyDecoder({ moe: moe(4, 4, { shared_experts: 1 }) })],
+    ['GPT-2 small: 12 identical layers, lowered once plus the last', gpt2Small],
+    ['Mistral-7B (sliding window)', mistral7b],
+    ['BERT-base (post-norm, pooler)', bertBase],
+    ['T5-small (two stacks, cross-attention)', t5Small],
+    ['7 layers that differ in window, placement and experts, interleaved', mixedLayers],
+  ];
+  for (const [name, make] of cases) {
+    it(`${name}: the same numbers as the full graph, to the last parameter, FLOP and byte`, () => {
+      const m = make();
+      expect(toJson(compact(m, { batch: 3, seq: 17 }))).toEqual(toJson(run(m, { batch: 3, seq: 17 })));
+    });
+  }
+
+  it('the compact graph of a uniform stack has two layers (a representative and the last), whatever the number of layers', () => {
+    const { graph, layerCopies } = lower(gpt2Small(), { compactExperts: true });
+    expect([...layerCopies]).toEqual([
+      ['decoder.0', 11],
+      ['decoder.11', 1],
+    ]);
+    expect(new Set(graph.params.flatMap((p) => (p.layer ? [p.layer.index] : [])))).toEqual(new Set([0, 11]));
+  });
+
+  it('the compact graph has one parameter per expert projection, whatever the number of experts', () => {
+    const few = lower(tinyDecoder({ moe: moe(4, 2, { shared_experts: 2 }) }), { compactExperts: true }).graph.params.length;
+    const many = lower(tinyDecoder({ moe: moe(4096, 2, { shared_experts: 16 }) }), { compactExperts: true }).graph.params.length;
+    expect(many).toBe(few);
+  });
+
+  it('MoE: the compute-optimal budget says it uses total parameters, and why', () => {
+    const a = run(mixtral8x7b());
+    expect(a.compute_optimal).toMatchObject({ params_basis: 'total', tokens: 20 * 46_702_792_704 });
+    expect(a.compute_optimal.note).toContain('20 × active parameters would be 257,598,504,960 tokens');
+    expect(run(gpt2Small()).compute_optimal.note).toBeNull();
   });
 });

@@ -12,7 +12,7 @@ import { compileGpu } from '../../compiler/cli/gpu-model.js';
 import { initParams, interpretGraph } from '../../compiler/ir/interpret.js';
 import { readSafetensors } from '../../runtime/checkpoint/safetensors.js';
 import { acquireDevice, type GpuContext } from '../../runtime/device.js';
-import { CheckpointError, ModelError, ModelRuntime } from '../../runtime/model-runtime.js';
+import { CheckpointError, ModelError, ModelRuntime, PlanTargetError, type CompiledModelData } from '../../runtime/model-runtime.js';
 import { loadTorchFixture, TORCH_FIXTURES } from '../fixtures/torch/load.js';
 
 let gpu: GpuContext;
@@ -87,7 +87,11 @@ describe.each(TORCH_FIXTURES)('%s on the GPU', (name) => {
 });
 
 describe('seeded models on the GPU', () => {
-  it.each(['specs/tiny-llama.model', 'specs/char-gpt.model', ...['alibi-parallel', 'postnorm-window', 'geglu-rmsnorm'].map((v) => `test/runtime/variants/${v}.model`)])('%s: logits at init match the CPU interpreter', async (spec) => {
+  it.each([
+    'specs/tiny-llama.model',
+    'specs/char-gpt.model',
+    ...['alibi-parallel', 'postnorm-window', 'geglu-rmsnorm'].map((v) => `test/runtime/variants/${v}.model`),
+  ])('%s: logits at init match the CPU interpreter', async (spec) => {
     const { model, data } = compiled(spec);
     const rt = await ModelRuntime.create(data, { gpu });
     try {
@@ -140,9 +144,81 @@ describe('seeded models on the GPU', () => {
     const rt = await ModelRuntime.create(compiled('specs/tiny-llama.model').data, { gpu });
     try {
       expect(() => rt.load(loadTorchFixture('torch_llama').safetensorsPath)).toThrow(CheckpointError);
-      expect(() => rt.load(loadTorchFixture('torch_llama').safetensorsPath)).toThrow(/tensor 'embed.tokens.weight' has shape \[53, 32\], the spec needs \[256, 128\]/);
+      expect(() => rt.load(loadTorchFixture('torch_llama').safetensorsPath)).toThrow(
+        /tensor 'embed.tokens.weight' has shape \[53, 32\], the spec needs \[256, 128\]/,
+      );
     } finally {
       rt.release();
     }
+  });
+});
+
+/**
+ * A plan carries what its kernels assume of the adapter (plan.json `target`). Kernels made
+ * for subgroups of SG lanes treat a workgroup of SG invocations as one subgroup; where the
+ * device's subgroups are narrower (SwiftShader: 4, lavapipe: 8) they compute wrong numbers
+ * without any error, so such a device must be refused before anything runs.
+ */
+describe('a plan built for another adapter', () => {
+  const SPEC = 'test/fixtures/torch/torch_llama.model'; // tiny: context 16, so prefill takes the subgroup attention at 8 and 16 lanes
+  const TOKENS = [7, 21, 3, 52, 0, 17, 33, 9, 41, 12, 5, 28, 30, 2];
+  const build = (subgroupMinSize: number, tuning: 'cpu' | 'gpu' = 'cpu') => {
+    const r = compileGpu(SPEC, { tuning, subgroupMinSize, adapter: 'the adapter it was built on' });
+    expect(r.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+    return r.models[0]!.data;
+  };
+  const logitsOf = async (data: CompiledModelData) => {
+    const rt = await ModelRuntime.create(data, { gpu });
+    try {
+      rt.init(5);
+      return await rt.logits(TOKENS);
+    } finally {
+      rt.release();
+    }
+  };
+  const untargeted = (d: CompiledModelData): CompiledModelData => {
+    const { target: _t, ...rest } = d;
+    const strip = <P extends { target?: unknown }>(p: P) => ({ ...p, target: undefined });
+    return { ...rest, plans: { prefill: strip(d.plans.prefill), decode: strip(d.plans.decode) } };
+  };
+
+  it('records the tuning, the features and the subgroup size its kernels assume', () => {
+    expect(build(8).target).toEqual({ tuning: 'cpu', adapter: 'the adapter it was built on', features: ['subgroups'], subgroupMinSize: 8 });
+    expect(build(8).plans.decode.target).toEqual(build(8).target);
+    expect(build(0).target).toEqual({ tuning: 'cpu', adapter: 'the adapter it was built on', features: [], subgroupMinSize: 0 });
+    expect(build(0, 'gpu').target).toMatchObject({ tuning: 'gpu', features: [], subgroupMinSize: 0 });
+  });
+
+  it('a device whose subgroups may be narrower (SwiftShader-like, 4 lanes) is refused with what to do', async () => {
+    // This very device, reporting what SwiftShader reports.
+    const narrow = Object.create(gpu, {
+      adapter: { value: { ...gpu.adapter, summary: 'Google / swiftshader / SwiftShader [cpu]', subgroupMinSize: 4, subgroupMaxSize: 4 } },
+      features: { value: new Set([...gpu.features, 'subgroups']) },
+    }) as GpuContext;
+    const data = build(8);
+    const message =
+      "model 'torch_llama' was built with the 'cpu' tuning for the adapter it was built on; its kernels assume subgroups of at least 8 lanes, " +
+      "but this device's (Google / swiftshader / SwiftShader [cpu]) may be as narrow as 4 lanes (subgroup sizes 4-4): they would compute wrong numbers. Rebuild it for this adapter";
+    await expect(ModelRuntime.create(data, { gpu: narrow })).rejects.toThrow(PlanTargetError);
+    await expect(ModelRuntime.create(data, { gpu: narrow })).rejects.toThrow(message);
+    await expect(ModelRuntime.create(data, { gpu: narrow })).rejects.toThrow('`mspec build SPEC -o DIR --tuning gpu`');
+    // A device without the feature at all.
+    const none = Object.create(gpu, { features: { value: new Set([...gpu.features].filter((f) => f !== 'subgroups')) } }) as GpuContext;
+    await expect(ModelRuntime.create(data, { gpu: none })).rejects.toThrow(
+      "its kernels need the WebGPU feature 'subgroups', which this device",
+    );
+    // The portable builds need nothing of it.
+    for (const d of [build(0), build(0, 'gpu')]) (await ModelRuntime.create(d, { gpu: narrow })).release();
+  });
+
+  it("on this adapter: its own subgroup size gives the gpu tuning's logits; twice it is refused, and run anyway it is wrong", async () => {
+    const sg = gpu.subgroupMinSize;
+    if (sg === 0) return; // no subgroups here: the cpu tuning then uses none (covered above)
+    const want = await logitsOf(build(0, 'gpu'));
+    expect(maxAbsDiff(await logitsOf(build(sg)), want)).toBeLessThan(1e-4);
+    const wide = build(2 * sg);
+    await expect(ModelRuntime.create(wide, { gpu })).rejects.toThrow(`its kernels assume subgroups of at least ${2 * sg} lanes`);
+    // What the check prevents: the same kernels without their record run and silently disagree.
+    expect(maxAbsDiff(await logitsOf(untargeted(wide)), want)).toBeGreaterThan(1e-2);
   });
 });

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatFile } from '../../compiler/ast/print.js';
-import { parse } from '../../compiler/syntax/parse.js';
+import { parse } from '../../compiler/ast/parse.js';
 import { nodesWithSpans, shape } from './ast-utils.js';
 import { SEEDS } from './seeds.js';
 
@@ -14,11 +14,64 @@ const PATH = 'fuzz.model';
 
 /** Fragments worth inserting: every token kind, almost-tokens, and trouble-makers. */
 const SNIPPETS = [
-  '{', '}', '[', ']', '(', ')', ',', ';', ':', '=', '+', '-', '*', '/', '%', '.',
-  'model', 'train', 'import', 'extends', 'true', 'false', 'none', 'block', 'x', '_',
-  '0', '12', '1e-5', '4k', '4Ki', '1_000', '1__0', '4kb', '.5', '1.', '2.5e3',
-  '"s"', '"', '"\\q"', '//', '/*', '*/', '\n', ' ', '\t', '\r\n', '@', '#', '\u0000', '😀', '\uFEFF',
-  'model m {', 'block[1::2] {', 'f(a: 1,', '(0.9, 0.95)', 'x: ', 'y = ',
+  '{',
+  '}',
+  '[',
+  ']',
+  '(',
+  ')',
+  ',',
+  ';',
+  ':',
+  '=',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '.',
+  'model',
+  'train',
+  'import',
+  'extends',
+  'true',
+  'false',
+  'none',
+  'block',
+  'x',
+  '_',
+  '0',
+  '12',
+  '1e-5',
+  '4k',
+  '4Ki',
+  '1_000',
+  '1__0',
+  '4kb',
+  '.5',
+  '1.',
+  '2.5e3',
+  '"s"',
+  '"',
+  '"\\q"',
+  '//',
+  '/*',
+  '*/',
+  '\n',
+  ' ',
+  '\t',
+  '\r\n',
+  '@',
+  '#',
+  '\u0000',
+  '😀',
+  '\uFEFF',
+  'model m {',
+  'block[1::2] {',
+  'f(a: 1,',
+  '(0.9, 0.95)',
+  'x: ',
+  'y = ',
 ];
 
 type Mutation =
@@ -99,7 +152,8 @@ function problems(text: string): string[] {
   const again = parse(formatted, PATH);
   if (again.diagnostics.length > 0) return [`formatted text has errors: ${again.diagnostics[0]!.message}`, formatted];
   if (JSON.stringify(shape(again.file)) !== JSON.stringify(shape(r.file))) out.push('formatting changed the AST', formatted);
-  if (again.file.comments.map((c) => c.text).join('\n') !== r.file.comments.map((c) => c.text).join('\n')) out.push('formatting changed the comments', formatted);
+  if (again.file.comments.map((c) => c.text).join('\n') !== r.file.comments.map((c) => c.text).join('\n'))
+    out.push('formatting changed the comments', formatted);
   if (formatFile(again.file, formatted) !== formatted) out.push('formatting is not idempotent', formatted);
   return out;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { numberValue, decodeString } from '../../compiler/syntax/literals.js';
 import { tokenize } from '../../compiler/syntax/lexer.js';
-import { parse } from '../../compiler/syntax/parse.js';
+import { parse } from '../../compiler/ast/parse.js';
 import { firstLines } from './ast-utils.js';
 
 const P = 't.model';
@@ -73,7 +73,9 @@ describe('strings', () => {
   });
 
   it('reports an unknown escape (MS1011)', () => {
-    expect(errors('import "a\\qb"')).toEqual([String.raw`t.model:1:10: error MS1011: unexpected escape '\q'; strings may only use \", \\, \n and \t`]);
+    expect(errors('import "a\\qb"')).toEqual([
+      String.raw`t.model:1:10: error MS1011: unexpected escape '\q'; strings may only use \", \\, \n and \t`,
+    ]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Entry, Expr, FileNode, ModelNode, SectionEntry } from '../../compiler/ast/nodes.js';
 import { formatExpr } from '../../compiler/ast/print.js';
-import { MAX_NESTING, parse } from '../../compiler/syntax/parse.js';
+import { MAX_NESTING, parse } from '../../compiler/ast/parse.js';
 import { firstLines, nodesWithSpans } from './ast-utils.js';
 import { CHAR_GPT, GPT2, LLAMA } from './seeds.js';
 
@@ -187,7 +187,7 @@ describe('spans', () => {
 
 describe('syntax errors', () => {
   it('MS1010: expected a value', () => {
-    expect(errors('model m {\n  x = \n}')).toEqual(["t.model:3:1: error MS1010: expected a value, found '}'"]);
+    expect(errors('model m {\n  x = ]\n}')).toEqual(["t.model:2:7: error MS1010: expected a value, found ']'"]);
     expect(errors('model m {\n  x = 1 + * 2\n}')).toEqual(["t.model:2:11: error MS1010: expected a value, found '*'"]);
   });
 
@@ -214,8 +214,11 @@ describe('syntax errors', () => {
   });
 
   it('MS1012: unexpected end of file', () => {
-    expect(errors('model m {\n  x = 1\n')).toEqual(["t.model:3:1: error MS1012: unexpected end of file; expected an entry or '}'"]);
-    expect(errors('model m { x = 1 +')).toEqual(['t.model:1:18: error MS1012: unexpected end of file; expected a value']);
+    // A file cut off inside an expression: the expression's error, and the block left open.
+    expect(errors('model m { x = 1 +')).toEqual([
+      't.model:1:18: error MS1012: unexpected end of file; expected a value',
+      "t.model:1:9: error MS1014: '{' of model 'm' is never closed",
+    ]);
     expect(errors('import')).toEqual(['t.model:1:7: error MS1012: unexpected end of file; expected a string']);
   });
 
@@ -229,9 +232,13 @@ describe('syntax errors', () => {
     const parens = (n: number) => `model m { x = ${'('.repeat(n)}1${')'.repeat(n)} }`;
     // The model's `{` is the first level.
     expect(errors(parens(MAX_NESTING - 1))).toEqual([]);
-    expect(errors(parens(MAX_NESTING + 5))).toEqual([`t.model:1:${14 + MAX_NESTING}: error MS1011: unexpected '('; nesting is deeper than ${MAX_NESTING} levels`]);
+    expect(errors(parens(MAX_NESTING + 5))).toEqual([
+      `t.model:1:${14 + MAX_NESTING}: error MS1011: unexpected '('; nesting is deeper than ${MAX_NESTING} levels`,
+    ]);
     expect(errors(`model m { x = ${'-'.repeat(MAX_NESTING - 1)}1 }`)).toEqual([]);
-    expect(errors(`model m { x = ${'- '.repeat(5000)}1 }`)).toEqual([`t.model:1:${13 + 2 * MAX_NESTING}: error MS1011: unexpected '-'; nesting is deeper than ${MAX_NESTING} levels`]);
+    expect(errors(`model m { x = ${'- '.repeat(5000)}1 }`)).toEqual([
+      `t.model:1:${13 + 2 * MAX_NESTING}: error MS1011: unexpected '-'; nesting is deeper than ${MAX_NESTING} levels`,
+    ]);
   });
 });
 
@@ -278,12 +285,17 @@ describe('recovery', () => {
   it('reports a keyword used as a knob name once, and keeps going', () => {
     const text = 'train t {\n  model = gpt\n  steps = 10\n}\nmodel b { x = 1 }';
     const r = parse(text, P);
-    expect(firstLines(r.diagnostics, P, text)).toEqual(["t.model:2:3: error MS1011: unexpected 'model'; 'model' is a keyword and cannot name a knob"]);
+    expect(firstLines(r.diagnostics, P, text)).toEqual([
+      "t.model:2:3: error MS1011: unexpected 'model'; 'model' is a keyword and cannot name a knob",
+    ]);
     expect(r.file.items.map((i) => i.kind)).toEqual(['Train', 'Model']);
   });
 
   it('reports a lexical error once, not again as a parse error', () => {
     const text = 'model m {\n  x = 4kb\n  y = "open\n}';
-    expect(errors(text)).toEqual(["t.model:2:7: error MS1003: invalid number '4kb'", 't.model:3:7: error MS1002: unterminated string literal']);
+    expect(errors(text)).toEqual([
+      "t.model:2:7: error MS1003: invalid number '4kb'",
+      't.model:3:7: error MS1002: unterminated string literal',
+    ]);
   });
 });

@@ -16,8 +16,10 @@ export function className(model: string): string {
 }
 
 export interface ModuleOptions {
-  /** How the module imports the runtime, e.g. 'mspec/runtime'. */
-  readonly runtimeImport: string;
+  /** Where ModelRuntime comes from: './runtime/model-runtime.js' (copied beside the module) or a package, e.g. 'mspec/runtime'. */
+  readonly runtime: string;
+  /** Where GpuContext comes from: './runtime/device.js' or the same package. */
+  readonly device: string;
 }
 
 export function generateModule(project: Project, path: string, spec: ModelSpec, data: CompiledModelData, opts: ModuleOptions): SourceFile {
@@ -43,9 +45,21 @@ export function generateModule(project: Project, path: string, spec: ModelSpec, 
     tied: spec.embedding.tied,
   };
   const file = project.createSourceFile(path, '', { overwrite: true });
+  const fromRuntime = ['ModelRuntime', { name: 'CompiledModelData', isTypeOnly: true }, { name: 'GenerateOptions', isTypeOnly: true }];
+  const gpuContext = { name: 'GpuContext', isTypeOnly: true };
   file.addImportDeclarations([
-    { moduleSpecifier: opts.runtimeImport, namedImports: ['ModelRuntime', { name: 'CompiledModelData', isTypeOnly: true }, { name: 'GenerateOptions', isTypeOnly: true }, { name: 'GpuContext', isTypeOnly: true }] },
+    ...(opts.device === opts.runtime
+      ? [{ moduleSpecifier: opts.runtime, namedImports: [...fromRuntime, gpuContext] }]
+      : [
+          { moduleSpecifier: opts.runtime, namedImports: fromRuntime },
+          { moduleSpecifier: opts.device, namedImports: [gpuContext] },
+        ]),
     { moduleSpecifier: './plan.json', defaultImport: 'plan', attributes: [{ name: 'type', value: 'json' }] },
+  ]);
+  // The errors a caller may want to tell apart (instanceof), from the same runtime the module uses.
+  file.addExportDeclarations([
+    { moduleSpecifier: opts.runtime, namedExports: ['ModelError', 'CheckpointError', 'PlanTargetError'] },
+    { moduleSpecifier: opts.device, namedExports: ['GpuUnavailableError'] },
   ]);
   file.addVariableStatement({
     isExported: true,
@@ -63,32 +77,109 @@ export function generateModule(project: Project, path: string, spec: ModelSpec, 
     kind: StructureKind.Class,
     name: cls,
     isExported: true,
-    docs: [`${spec.name}: ${layers.length} layers, d_model ${spec.d_model}, ${config.heads} heads (${config.kv_heads} KV), context ${spec.context}, vocab ${spec.vocab}; ${data.params.length} tensors, ${offset} parameters.`],
+    docs: [
+      `${spec.name}: ${layers.length} layers, d_model ${spec.d_model}, ${config.heads} heads (${config.kv_heads} KV), context ${spec.context}, vocab ${spec.vocab}; ${data.params.length} tensors, ${offset} parameters.`,
+    ],
     properties: [
       { name: 'parameters', isStatic: true, isReadonly: true, initializer: 'PARAMETERS' },
       { name: 'config', isStatic: true, isReadonly: true, initializer: 'CONFIG' },
       { name: 'parameterCount', isStatic: true, isReadonly: true, initializer: String(offset) },
     ],
-    ctors: [{ parameters: [{ name: 'runtime', type: 'ModelRuntime', isReadonly: true }], statements: [], docs: ['Use the static create() instead.'] }],
+    ctors: [
+      {
+        parameters: [{ name: 'runtime', type: 'ModelRuntime', isReadonly: true }],
+        statements: [],
+        docs: ['Use the static create() instead.'],
+      },
+    ],
     methods: [
       {
         name: 'create',
         isStatic: true,
         isAsync: true,
-        docs: ['Compiles the kernels on a WebGPU device (Dawn in Node, navigator.gpu in a browser).'],
+        docs: [
+          'Compiles the kernels on a WebGPU device (Dawn in Node, navigator.gpu in a browser). Throws PlanTargetError, before running anything, on a device that does not meet what the kernels assume (plan.json `target`: features, subgroup size); rebuild for that adapter then.',
+        ],
         parameters: [{ name: 'opts', type: '{ gpu?: GpuContext }', initializer: '{}' }],
         returnType: `Promise<${cls}>`,
         statements: [`return new ${cls}(await ModelRuntime.create(plan as unknown as CompiledModelData, opts));`],
       },
-      { name: 'init', docs: ['Deterministic GPT-2-style initialisation from a seed.'], parameters: [{ name: 'seed', type: 'number' }], returnType: 'void', statements: ['this.runtime.init(seed);'] },
-      { name: 'load', docs: ['Loads a safetensors checkpoint; every tensor is checked against the spec.'], parameters: [{ name: 'path', type: 'string' }], returnType: 'void', statements: ['this.runtime.load(path);'] },
-      { name: 'save', docs: ['Saves a safetensors checkpoint (atomically) with the spec in its metadata.'], parameters: [{ name: 'path', type: 'string' }], returnType: 'Promise<void>', statements: ['return this.runtime.save(path);'] },
-      { name: 'forward', docs: ['Logits (T × vocab, row-major) for every position of `tokens` (at most the context).'], parameters: [{ name: 'tokens', type: 'readonly number[]' }], returnType: 'Promise<Float32Array>', statements: ['return this.runtime.logits(tokens);'] },
-      { name: 'generate', docs: ['Streams sampled token ids after `prompt`, using the KV cache.'], parameters: [{ name: 'prompt', type: 'readonly number[]' }, { name: 'opts', type: 'GenerateOptions' }], returnType: 'AsyncGenerator<number>', statements: ['return this.runtime.generate(prompt, opts);'] },
-      { name: 'release', docs: ['Frees the GPU buffers and, if this model acquired it, the device.'], returnType: 'void', statements: ['this.runtime.release();'] },
+      {
+        name: 'init',
+        docs: ['Deterministic GPT-2-style initialisation from a seed.'],
+        parameters: [{ name: 'seed', type: 'number' }],
+        returnType: 'void',
+        statements: ['this.runtime.init(seed);'],
+      },
+      {
+        name: 'load',
+        docs: ['Loads a safetensors checkpoint; every tensor is checked against the spec.'],
+        parameters: [{ name: 'path', type: 'string' }],
+        returnType: 'void',
+        statements: ['this.runtime.load(path);'],
+      },
+      {
+        name: 'save',
+        docs: ['Saves a safetensors checkpoint (atomically) with the spec in its metadata.'],
+        parameters: [{ name: 'path', type: 'string' }],
+        returnType: 'Promise<void>',
+        statements: ['return this.runtime.save(path);'],
+      },
+      {
+        name: 'forward',
+        docs: ['Logits (T × vocab, row-major) for every position of `tokens` (at most the context).'],
+        parameters: [{ name: 'tokens', type: 'readonly number[]' }],
+        returnType: 'Promise<Float32Array>',
+        statements: ['return this.runtime.logits(tokens);'],
+      },
+      {
+        name: 'generate',
+        docs: ['Streams sampled token ids after `prompt`, using the KV cache.'],
+        parameters: [
+          { name: 'prompt', type: 'readonly number[]' },
+          { name: 'opts', type: 'GenerateOptions' },
+        ],
+        returnType: 'AsyncGenerator<number>',
+        statements: ['return this.runtime.generate(prompt, opts);'],
+      },
+      {
+        name: 'encode',
+        docs: [
+          `Text → token ids with the model's ${data.tokenizer ? `${data.tokenizer.kind} ` : ''}tokenizer${data.tokenizer ? '' : ' (this model has none: it throws a ModelError saying so)'}.`,
+        ],
+        parameters: [{ name: 'text', type: 'string' }],
+        returnType: 'number[]',
+        statements: ['return this.runtime.encode(text);'],
+      },
+      {
+        name: 'decode',
+        docs: ['Token ids → text.'],
+        parameters: [{ name: 'ids', type: 'readonly number[]' }],
+        returnType: 'string',
+        statements: ['return this.runtime.decode(ids);'],
+      },
+      {
+        name: 'generateText',
+        docs: ['Streams the text generated after the text `prompt` (encoded with the tokenizer), piece by piece.'],
+        parameters: [
+          { name: 'prompt', type: 'string' },
+          { name: 'opts', type: 'GenerateOptions' },
+        ],
+        returnType: 'AsyncGenerator<string>',
+        statements: ['return this.runtime.generateText(prompt, opts);'],
+      },
+      {
+        name: 'release',
+        docs: ['Frees the GPU buffers and, if this model acquired it, the device.'],
+        returnType: 'void',
+        statements: ['this.runtime.release();'],
+      },
     ],
   });
   file.formatText({ indentSize: 2 });
-  file.insertText(0, `// Generated by mspec ${data.mspecVersion} from ${data.spec.path} (model ${spec.name}, spec sha256 ${data.spec.hash}).\n// Do not edit: run \`mspec build\` again after changing the spec.\n`);
+  file.insertText(
+    0,
+    `// Generated by mspec ${data.mspecVersion} from ${data.spec.path} (model ${spec.name}, spec sha256 ${data.spec.hash}).\n// Do not edit: run \`mspec build\` again after changing the spec.\n`,
+  );
   return file;
 }

@@ -1,45 +1,80 @@
 /**
  * The generated trainer entry (`out/<model>/train.ts` → `train.js`): a script a user runs with
- * plain `node`, needing only the runtime package. It loads the training plans `mspec build`
- * wrote beside it (train-plan.json) and runs the same loop as `mspec train`.
+ * plain `node`, importing the runtime copied beside it (runtime/index.js) or the package
+ * named by --runtime-import. It loads the training plans `mspec build` wrote beside it
+ * (train-plan.json) and runs the same loop as `mspec train`.
  */
 import { Project, VariableDeclarationKind, type SourceFile } from 'ts-morph';
 
-export function generateTrainer(project: Project, path: string, opts: { model: string; specPath: string; hash: string; version: string; runtimeImport: string }): SourceFile {
+export function generateTrainer(
+  project: Project,
+  path: string,
+  opts: { model: string; specPath: string; hash: string; version: string; runtimeImport: string },
+): SourceFile {
   const file = project.createSourceFile(path, '', { overwrite: true });
   file.addImportDeclarations([
     { moduleSpecifier: 'node:util', namedImports: ['parseArgs'] },
     { moduleSpecifier: 'node:fs', namedImports: ['existsSync', 'readFileSync'] },
     { moduleSpecifier: 'node:path', namedImports: ['join'] },
-    { moduleSpecifier: opts.runtimeImport, namedImports: ['acquireDevice', 'prepareDataset', 'runTraining', { name: 'CompiledModelData', isTypeOnly: true }, { name: 'RunState', isTypeOnly: true }, { name: 'TrainPlans', isTypeOnly: true }, { name: 'TrainRecipe', isTypeOnly: true }] },
+    {
+      moduleSpecifier: opts.runtimeImport,
+      namedImports: [
+        'acquireDevice',
+        'prepareDataset',
+        'runTraining',
+        { name: 'CompiledModelData', isTypeOnly: true },
+        { name: 'RunState', isTypeOnly: true },
+        { name: 'TrainPlans', isTypeOnly: true },
+        { name: 'TrainRecipe', isTypeOnly: true },
+      ],
+    },
     { moduleSpecifier: './train-plan.json', defaultImport: 'bundle', attributes: [{ name: 'type', value: 'json' }] },
   ]);
   file.addVariableStatement({
     declarationKind: VariableDeclarationKind.Const,
-    declarations: [{ name: 'data', initializer: 'bundle as unknown as { model: CompiledModelData; plans: TrainPlans; recipe: TrainRecipe & { val_fraction: number; tokenizer: "byte" | "char" | "gpt2" }; specDir: string }' }],
+    declarations: [
+      {
+        name: 'data',
+        initializer:
+          'bundle as unknown as { model: CompiledModelData; plans: TrainPlans; recipe: TrainRecipe & { val_fraction: number; tokenizer: "byte" | "char" | "gpt2" }; specDir: string }',
+      },
+    ],
   });
   file.addStatements((w) => {
     w.writeLine('const { values: args } = parseArgs({');
     w.indent(() => {
-      w.writeLine("options: { out: { type: 'string' }, resume: { type: 'boolean' }, steps: { type: 'string' }, data: { type: 'string' }, 'sample-tokens': { type: 'string' }, prompt: { type: 'string' } },");
+      w.writeLine(
+        "options: { out: { type: 'string' }, resume: { type: 'boolean' }, steps: { type: 'string' }, data: { type: 'string' }, 'sample-tokens': { type: 'string' }, prompt: { type: 'string' } },",
+      );
     });
     w.writeLine('});');
     w.writeLine(`const dir = args.out ?? join('runs', ${JSON.stringify(opts.model)});`);
-    w.writeLine('const recipe: TrainRecipe = { ...data.recipe, ...(args.steps ? { steps: Number(args.steps) } : {}), ...(args.data ? { data: args.data } : {}) };');
+    w.writeLine(
+      'const recipe: TrainRecipe = { ...data.recipe, ...(args.steps ? { steps: Number(args.steps) } : {}), ...(args.data ? { data: args.data } : {}) };',
+    );
     w.writeLine("const statePath = join(dir, 'state.json');");
-    w.writeLine("if (args.resume && !existsSync(statePath)) { console.error(`error: nothing to resume in ${dir} (no state.json)`); process.exit(1); }");
+    w.writeLine(
+      'if (args.resume && !existsSync(statePath)) { console.error(`error: nothing to resume in ${dir} (no state.json)`); process.exit(1); }',
+    );
     w.writeLine("const resume = args.resume ? (JSON.parse(readFileSync(statePath, 'utf8')) as RunState) : undefined;");
     w.writeLine('const gpu = await acquireDevice();');
     w.writeLine('try {');
     w.indent(() => {
-      w.writeLine('const dataset = prepareDataset({ data: recipe.data, tokenizer: data.recipe.tokenizer, specDir: data.specDir, valFraction: data.recipe.val_fraction });');
-      w.writeLine("process.exitCode = await runTraining({ gpu, model: data.model, plans: data.plans, recipe, dataset, dir, config: { trainer: 'generated', model: data.model.name, recipe }, ...(resume ? { resume } : {}), ...(args.prompt !== undefined ? { prompt: args.prompt } : {}), sampleTokens: Number(args['sample-tokens'] ?? 200) });");
+      w.writeLine(
+        'const dataset = prepareDataset({ data: recipe.data, tokenizer: data.recipe.tokenizer, specDir: data.specDir, valFraction: data.recipe.val_fraction });',
+      );
+      w.writeLine(
+        "process.exitCode = await runTraining({ gpu, model: data.model, plans: data.plans, recipe, dataset, dir, config: { trainer: 'generated', model: data.model.name, recipe }, ...(resume ? { resume } : {}), ...(args.prompt !== undefined ? { prompt: args.prompt } : {}), sampleTokens: Number(args['sample-tokens'] ?? 200) });",
+      );
     });
     w.writeLine('} finally {');
     w.indent(() => w.writeLine('gpu.release();'));
     w.writeLine('}');
   });
   file.formatText({ indentSize: 2 });
-  file.insertText(0, `// Generated by mspec ${opts.version} from ${opts.specPath} (model ${opts.model}, spec sha256 ${opts.hash}).\n// Do not edit: run \`mspec build\` again after changing the spec.\n// Run: node train.js [--out DIR] [--steps N] [--data PATH] [--resume] [--prompt TEXT] [--sample-tokens N]\n`);
+  file.insertText(
+    0,
+    `// Generated by mspec ${opts.version} from ${opts.specPath} (model ${opts.model}, spec sha256 ${opts.hash}).\n// Do not edit: run \`mspec build\` again after changing the spec.\n// Run: node train.js [--out DIR] [--steps N] [--data PATH] [--resume] [--prompt TEXT] [--sample-tokens N]\n`,
+  );
   return file;
 }

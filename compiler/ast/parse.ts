@@ -1,16 +1,17 @@
 /**
- * The syntax phase's one entry point: text → AST + diagnostics. It never throws: lexical
+ * The front end's one entry point: text → tokens → CST → AST, with diagnostics. It never throws: lexical
  * and parse errors are diagnostics, the parser recovers and the builder keeps what it can,
  * and anything unexpected (a bug) becomes MS9001 with whatever was built so far.
  */
 import { EOF, type IRecognitionException, type IToken } from 'chevrotain';
-import { buildFile } from '../ast/build.js';
-import type { FileNode } from '../ast/nodes.js';
+import { buildFile } from './build.js';
+import type { FileNode } from './nodes.js';
 import { type Diagnostic, DiagnosticBag, diagnostic } from '../diagnostics/diagnostic.js';
 import { lineColAt, lineStarts, span } from '../diagnostics/span.js';
-import { tokenize, tokenSpan } from './lexer.js';
-import { parser, type StrayRun } from './parser.js';
-import { LBrace, LBracket, LParen, Minus, Plus, RBrace, RBracket, RParen } from './tokens.js';
+import { findUnclosedBraces, type UnclosedBrace } from '../syntax/braces.js';
+import { tokenize, tokenSpan } from '../syntax/lexer.js';
+import { EXPECTED_CLOSE, type MissingValue, parser, type StrayRun } from '../syntax/parser.js';
+import { LBrace, LBracket, LParen, Minus, Plus, RBrace, RBracket, RParen } from '../syntax/tokens.js';
 
 export interface ParseResult {
   file: FileNode;
@@ -39,9 +40,11 @@ export function parse(text: string, path: string): ParseResult {
       });
       return { file, diagnostics: [...bag.all] };
     }
+    parser.source = source;
     parser.input = lexed.tokens;
     const cst = parser.file();
-    bag.addAll(parseDiagnostics(parser.errors, parser.strays, lexed.diagnostics, source, path));
+    const unclosed = findUnclosedBraces(lexed.tokens, source);
+    bag.addAll(parseDiagnostics(parser.errors, parser.strays, parser.missingValues, unclosed, lexed.diagnostics, source, path));
     file = buildFile(cst, path, source, lexed.comments);
   } catch (e) {
     bag.report('MS9001', span(path, 0, 0), { detail: `parse failed: ${e instanceof Error ? e.message : String(e)}` });
@@ -80,8 +83,9 @@ interface Located {
 
 /**
  * Chevrotain's exceptions and the parser's stray runs → MS1010 (expected X, found Y), MS1012
- * (at end of file) or MS1011 (junk between items). The error message provider in parser.ts has
- * already put the human "expected" phrase in each exception's `message`.
+ * (at end of file) or MS1011 (junk between items); entries with `=` and no value → MS1013;
+ * unclosed blocks (braces.ts) → MS1014 at their `{`. The error message provider in parser.ts
+ * has already put the human "expected" phrase in each exception's `message`.
  *
  * Recovery can report one mistake more than once. Keep one error per source line (roughly
  * one per entry), none on a token that recovery skipped for an earlier error, and none on a
@@ -90,16 +94,28 @@ interface Located {
 function parseDiagnostics(
   errors: readonly IRecognitionException[],
   strays: readonly StrayRun[],
+  missing: readonly MissingValue[],
+  unclosed: readonly UnclosedBrace[],
   lexical: readonly Diagnostic[],
   text: string,
   path: string,
 ): Diagnostic[] {
+  // A block cut short by the end of the file or the next item is reported once, at its `{`
+  // (MS1014), not where the parser noticed; other errors there (`x = 1 +` at EOF) still count.
+  const stops = new Set(unclosed.map((u) => (u.stop ? u.stop.startOffset : text.length)));
+  const isMissingClose = (e: IRecognitionException) =>
+    e.message === EXPECTED_CLOSE && stops.has(isEof(e.token) ? text.length : e.token.startOffset);
   const found: Located[] = [
-    ...errors.map((e) => ({
-      at: isEof(e.token) ? text.length : e.token.startOffset,
-      diagnostic: fromException(e, text, path),
-      skipped: (e as { resyncedTokens?: IToken[] }).resyncedTokens ?? [],
-    })),
+    ...missing
+      .filter((m) => !isEof(m.key) && !isEof(m.op))
+      .map((m) => ({ at: m.key.startOffset, diagnostic: fromMissingValue(m, path), skipped: [] })),
+    ...errors
+      .filter((e) => !isMissingClose(e))
+      .map((e) => ({
+        at: isEof(e.token) ? text.length : e.token.startOffset,
+        diagnostic: fromException(e, text, path),
+        skipped: (e as { resyncedTokens?: IToken[] }).resyncedTokens ?? [],
+      })),
     ...strays.filter((s) => !isEof(s.token)).map((s) => ({ at: s.token.startOffset, diagnostic: fromStray(s, path), skipped: [] })),
   ];
   found.sort((a, b) => a.at - b.at);
@@ -114,7 +130,33 @@ function parseDiagnostics(
     for (const t of f.skipped) if (!isEof(t)) skipped.add(t.startOffset);
     out.push(f.diagnostic);
   }
+  for (const u of unclosed) out.push(fromUnclosed(u, text, path));
   return out;
+}
+
+function fromMissingValue({ key, op }: MissingValue, path: string): Diagnostic {
+  return diagnostic(
+    'MS1013',
+    span(path, key.startOffset, op.startOffset + op.image.length),
+    { name: key.image },
+    {
+      hint: `put the value after '${op.image}' on the same line (${key.image} ${op.image} <value>, as in vocab = 50257), or delete the line`,
+    },
+  );
+}
+
+function fromUnclosed(u: UnclosedBrace, text: string, path: string): Diagnostic {
+  const where = u.stop
+    ? { span: tokenSpan(path, u.stop), message: `the parser reached '${u.stop.image}' with this '{' still open` }
+    : { span: span(path, text.length, text.length), message: "the parser reached the end of the file with this '{' still open" };
+  const line = lineColAt(text, u.open.startOffset).line;
+  const hint =
+    u.closeBefore !== undefined
+      ? `add '}' before line ${u.closeBefore}, the first line back at the indentation of line ${line}`
+      : u.stop
+        ? `add '}' where ${u.owner} ends, before '${u.stop.image}' on line ${lineColAt(text, u.stop.startOffset).line}`
+        : `add '}' where ${u.owner} ends (at the latest, at the end of the file)`;
+  return diagnostic('MS1014', tokenSpan(path, u.open), { what: u.owner }, { hint, related: [where] });
 }
 
 function fromException(e: IRecognitionException, text: string, path: string): Diagnostic {
