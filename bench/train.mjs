@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { create } from 'webgpu';
 import { compileFile } from '../dist/compiler/index.js';
 import { initParams, initRules } from '../dist/compiler/ir/interpret.js';
-import { planModel } from '../dist/compiler/passes/plan.js';
-import { planTraining } from '../dist/compiler/passes/train-plan.js';
+import { planModel } from '../dist/compiler/schedule/plan.js';
+import { planTraining } from '../dist/compiler/schedule/train-plan.js';
 import { acquireDevice } from '../dist/runtime/device.js';
 import { Trainer } from '../dist/runtime/train/trainer.js';
 import { createTfjsGpt, importTfjsCore } from './tfjs-gpt.mjs';
@@ -33,7 +33,14 @@ const ROUNDS = Number(process.env.ROUNDS ?? 3);
 // and the run should stay within a few minutes.
 const STEPS = Number(process.env.STEPS ?? 8); // timed steps per round and side
 const WARMUP = Number(process.env.WARMUP ?? 2);
-const VOCAB = 65, LAYERS = 4, HEADS = 4, D = 128, T = 64, B = 32, LR = 3e-3, SEED = 1;
+const VOCAB = 65,
+  LAYERS = 4,
+  HEADS = 4,
+  D = 128,
+  T = 64,
+  B = 32,
+  LR = 3e-3,
+  SEED = 1;
 const OPTIM = { lr: LR, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
 const load0 = os.loadavg();
 
@@ -115,9 +122,18 @@ await import('@tensorflow/tfjs-backend-webgpu');
 if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
 const init = initParams(graph, SEED); // the values trainer.init(SEED) wrote
 const tfModel = createTfjsGpt(tf, {
-  vocab: VOCAB, T, d: D, layers: LAYERS, heads: HEADS, eps: 1e-5,
-  lr: LR, beta1: OPTIM.beta1, beta2: OPTIM.beta2, adamEps: OPTIM.eps,
-  init, shapes: new Map(graph.params.map((p) => [p.name, p.shape])),
+  vocab: VOCAB,
+  T,
+  d: D,
+  layers: LAYERS,
+  heads: HEADS,
+  eps: 1e-5,
+  lr: LR,
+  beta1: OPTIM.beta1,
+  beta2: OPTIM.beta2,
+  adamEps: OPTIM.eps,
+  init,
+  shapes: new Map(graph.params.map((p) => [p.name, p.shape])),
 });
 let tfjsT = 0;
 const tfjsLosses = [];
@@ -144,11 +160,15 @@ async function runTfjs(n) {
 await runMspec(1);
 await runTfjs(1);
 const [l0m, l0t] = [mspecLosses[0], tfjsLosses[0]];
-console.log(`first-step loss on the same batch: mspec ${l0m.toFixed(5)}, tfjs ${l0t.toFixed(5)} (ln ${VOCAB} = ${Math.log(VOCAB).toFixed(5)})`);
+console.log(
+  `first-step loss on the same batch: mspec ${l0m.toFixed(5)}, tfjs ${l0t.toFixed(5)} (ln ${VOCAB} = ${Math.log(VOCAB).toFixed(5)})`,
+);
 if (Math.abs(l0m - l0t) > 2e-3) throw new Error(`the two models disagree on the first loss: ${l0m} vs ${l0t}`);
 // Warm-up (pipeline compilation, tfjs's shader cache, buffer pools).
 const warm = { mspec: await runMspec(WARMUP), tfjs: await runTfjs(WARMUP) };
-console.log(`warm-up: mspec ${warm.mspec.toFixed(0)} ms/step, tfjs ${warm.tfjs.toFixed(0)} ms/step; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`);
+console.log(
+  `warm-up: mspec ${warm.mspec.toFixed(0)} ms/step, tfjs ${warm.tfjs.toFixed(0)} ms/step; load average ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+);
 const tensors0 = tf.memory().numTensors;
 const best = { mspec: Infinity, tfjs: Infinity };
 const perRound = [];
@@ -159,14 +179,18 @@ for (let r = 0; r < ROUNDS; r++) {
   best.tfjs = Math.min(best.tfjs, b);
   perRound.push([a, b]);
   const tps = (ms) => ((B * T) / (ms / 1000)).toFixed(0);
-  console.log(`round ${r + 1}: mspec ${a.toFixed(0)} ms/step (${tps(a)} tokens/s), tfjs ${b.toFixed(0)} ms/step (${tps(b)} tokens/s); load ${os.loadavg()[0].toFixed(2)}`);
+  console.log(
+    `round ${r + 1}: mspec ${a.toFixed(0)} ms/step (${tps(a)} tokens/s), tfjs ${b.toFixed(0)} ms/step (${tps(b)} tokens/s); load ${os.loadavg()[0].toFixed(2)}`,
+  );
 }
 if (tf.memory().numTensors > tensors0 + 2) console.warn(`warning: tfjs tensors grew from ${tensors0} to ${tf.memory().numTensors}`);
 const load1 = os.loadavg();
 
 const tokS = (ms) => (B * T) / (ms / 1000);
-const ours = tokS(best.mspec), theirs = tokS(best.tfjs);
-const lastM = mspecLosses.at(-1), lastT = tfjsLosses.at(-1);
+const ours = tokS(best.mspec),
+  theirs = tokS(best.tfjs);
+const lastM = mspecLosses.at(-1),
+  lastT = tfjsLosses.at(-1);
 const table = [
   '| implementation | ms / step | tokens/s |',
   '|---|---:|---:|',
@@ -180,7 +204,9 @@ console.log(table);
 console.log(`load average (1, 5, 15 min): ${fmtLoad(load0)} at start, ${fmtLoad(load1)} at end`);
 
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-await writeSection('Training (tokens/s)', `
+await writeSection(
+  'Training (tokens/s)',
+  `
 A character-level GPT: vocab ${VOCAB}, ${LAYERS} layers, ${HEADS} heads, d_model ${D}, context ${T}, pre-LayerNorm, learned
 positions, biases, GELU (tanh) MLP 4×, tied head (${nParams.toLocaleString('en-US')} parameters); batch ${B} × ${T} = ${B * T} tokens per step,
 random tokens, lr ${LR}. f32 on ${gpu.adapter.summary}; ${cpu}, ${os.cpus().length} cores; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.
@@ -203,7 +229,8 @@ Losses after the last step: mspec ${lastM.toFixed(3)}, tfjs ${lastT.toFixed(3)} 
 
 For context only (measured earlier on these machines, not in this run): TensorFlow.js ≈ 520 tokens/s and
 PyTorch on the CPU ≈ 1,400 tokens/s for this configuration.
-`);
+`,
+);
 console.log('updated BENCHMARKS.md');
 
 trainer.release();

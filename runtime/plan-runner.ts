@@ -5,13 +5,17 @@
  * bind group up front, and encodes a whole forward pass into one command buffer — runs of
  * kernels share one compute pass; a KV-cache write is a buffer copy at the current offset.
  */
+import { STEP_UNIFORM } from './uniforms.js';
 import type { GpuContext } from './device.js';
+import { compileKernel } from './gpu/kernel.js';
 import { readBuffer, unlessLost } from './gpu/queue.js';
+import { checkPlanTarget } from './gpu/target.js';
 import type { KernelPlan, PlanBuffer, PlanKernel } from './plan-types.js';
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, Promise<GPUComputePipeline>>>();
 
-async function pipelineFor(device: GPUDevice, k: PlanKernel): Promise<GPUComputePipeline> {
+/** One pipeline per distinct kernel code per device; compiled by the one compile path (gpu/kernel.ts). */
+function pipelineFor(device: GPUDevice, k: PlanKernel): Promise<GPUComputePipeline> {
   let cache = pipelineCache.get(device);
   if (!cache) {
     cache = new Map();
@@ -19,16 +23,7 @@ async function pipelineFor(device: GPUDevice, k: PlanKernel): Promise<GPUCompute
   }
   let p = cache.get(k.code);
   if (!p) {
-    p = (async () => {
-      const module = device.createShaderModule({ code: k.code, label: k.name });
-      const info = await module.getCompilationInfo();
-      const errors = info.messages.filter((m) => m.type === 'error');
-      if (errors.length) {
-        const lines = k.code.split('\n');
-        throw new Error(`internal: generated WGSL of kernel '${k.name}' does not compile:\n${errors.map((m) => `  ${m.lineNum}:${m.linePos}: ${m.message}\n    ${lines[m.lineNum - 1] ?? ''}`).join('\n')}`);
-      }
-      return device.createComputePipelineAsync({ layout: 'auto', compute: { module, entryPoint: k.entryPoint }, label: k.name });
-    })();
+    p = compileKernel(device, k, k.name);
     cache.set(k.code, p);
   }
   return p;
@@ -51,6 +46,8 @@ export class PlanRunner {
     readonly plan: KernelPlan,
     shared: BufferMap = new Map(),
   ) {
+    // Before allocating anything: kernels built for another adapter may run and be wrong.
+    if (plan.target) checkPlanTarget(plan.target, gpu, `the ${plan.mode} plan of model '${plan.model}'`);
     this.byName = new Map(plan.buffers.map((b) => [b.name, b]));
     const device = gpu.device;
     for (const b of plan.buffers) {
@@ -59,7 +56,10 @@ export class PlanRunner {
         this.buffers.set(b.name, have);
         continue;
       }
-      const usage = b.kind === 'uniform' ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+      const usage =
+        b.kind === 'uniform'
+          ? GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST
+          : GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
       const buf = device.createBuffer({ size: Math.max(16, Math.ceil(b.bytes / 16) * 16), usage, label: b.name });
       this.buffers.set(b.name, buf);
       shared.set(b.name, buf);
@@ -75,7 +75,8 @@ export class PlanRunner {
       const entries: GPUBindGroupEntry[] = k.bindings.map((b) => {
         const name = s.bind[b.name];
         const buffer = name ? this.buffers.get(name) : undefined;
-        if (!buffer) throw new Error(`internal: step ${s.scope} binds '${b.name}' of kernel ${k.name} to a buffer the plan does not list (${name})`);
+        if (!buffer)
+          throw new Error(`internal: step ${s.scope} binds '${b.name}' of kernel ${k.name} to a buffer the plan does not list (${name})`);
         return { binding: b.binding, resource: { buffer } };
       });
       return device.createBindGroup({ layout: this.pipelines[s.kernel]!.getBindGroupLayout(0), entries, label: `${s.scope}:${k.name}` });
@@ -84,7 +85,7 @@ export class PlanRunner {
 
   /** Writes the Step uniform: where this pass starts in the sequence and how many keys are valid. */
   setStep(offset: number, kvLen: number): void {
-    this.gpu.device.queue.writeBuffer(this.buffers.get(this.plan.io.step)!, 0, new Uint32Array([offset, kvLen, 0, 0]));
+    this.gpu.device.queue.writeBuffer(this.buffers.get(this.plan.io.step)!, 0, STEP_UNIFORM.pack({ offset, kv_len: kvLen }));
   }
 
   write(name: string, data: Int32Array | Float32Array | Uint32Array, byteOffset = 0): void {
@@ -110,7 +111,8 @@ export class PlanRunner {
           pass = null;
         }
         if (s.kind === 'clear') for (const b of s.buffers) encoder.clearBuffer(this.buffers.get(b)!);
-        else if (s.kind === 'copy') encoder.copyBufferToBuffer(this.buffers.get(s.src)!, 0, this.buffers.get(s.dst)!, 0, Math.ceil(s.bytes / 4) * 4);
+        else if (s.kind === 'copy')
+          encoder.copyBufferToBuffer(this.buffers.get(s.src)!, 0, this.buffers.get(s.dst)!, 0, Math.ceil(s.bytes / 4) * 4);
         else encoder.copyBufferToBuffer(this.buffers.get(s.src)!, 0, this.buffers.get(s.dst)!, offset * s.rowBytes, s.rows * s.rowBytes);
       }
     });

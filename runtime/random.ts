@@ -1,5 +1,6 @@
 /**
- * A small seeded PRNG shared by the CPU interpreter and the GPU runtime, so that one seed
+ * A small seeded PRNG shared by the CPU interpreter and the GPU runtime (it lives in the
+ * runtime, which imports nothing from the compiler; the interpreter imports it from here), so that one seed
  * gives the same initial weights everywhere. xoshiro128** (Blackman & Vigna) on 32-bit words,
  * seeded through splitmix32; normals by Box–Muller. Everything is plain uint32 arithmetic
  * (`Math.imul`, `>>> 0`), so results are identical on every JS engine.

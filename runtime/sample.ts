@@ -4,7 +4,7 @@
  * greedy (argmax). The vocabulary of the models this runs is small enough that reading one
  * row of logits back per token costs far less than the forward pass that made it.
  */
-import { makeRng, type Rng } from '../compiler/ir/random.js';
+import { makeRng, type Rng } from './random.js';
 
 export interface SampleOptions {
   /** > 0 scales logits; 0 = greedy. Default 1. */

@@ -8,17 +8,14 @@
  * unknown or misspelt knob is a located diagnostic with a suggestion rather than a parse error.
  */
 import type { Span } from '../diagnostics/span.js';
+// Comments are found by the lexer and kept on the file node for the formatter.
+import type { Comment } from '../syntax/lexer.js';
+
+export type { Comment };
 
 export interface Ident {
   readonly kind: 'Ident';
   readonly name: string;
-  readonly span: Span;
-}
-
-export interface Comment {
-  readonly kind: 'Comment';
-  /** The comment's full text including `//` or `/* *\/`. */
-  readonly text: string;
   readonly span: Span;
 }
 

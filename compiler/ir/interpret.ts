@@ -5,11 +5,10 @@
  *
  *   interpretOp     one op on concrete tensors            (interpret/op.ts, per-op files)
  *   interpretGraph  a whole graph, every value kept        (interpret/graph.ts)
- *   initParams      deterministic GPT-2-style init         (interpret/init.ts, ir/random.ts)
+ *   initParams      deterministic GPT-2-style init         (interpret/init.ts, runtime/init.ts)
  */
 export { alibiSlopes, t5RelativeBucket, visible } from './interpret/attention.js';
 export { fromArray, InterpretError, type Tensor, zeros } from './interpret/common.js';
 export { type GraphData, interpretGraph } from './interpret/graph.js';
 export { type InitRule, initParams, initRules } from './interpret/init.js';
-export { ACTIVATION, erf, gelu, geluTanh, relu, silu } from './interpret/math.js';
 export { concreteShape, interpretOp, typeOfTensor } from './interpret/op.js';

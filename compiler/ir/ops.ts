@@ -9,19 +9,11 @@
  *   - `saved`: which tensors the backward pass needs, for the activation-memory estimate.
  * `vjp` and `wgsl` are reserved for autodiff and code generation.
  */
-import {
-  bytesOf,
-  type DimEnv,
-  dimValue,
-  rowsOf,
-  sameShape,
-  type Shape,
-  showShape,
-  type Sym,
-  type TensorType,
-} from './tensor.js';
+import { bytesOf, type DimEnv, dimValue, rowsOf, sameShape, type Shape, showShape, type Sym, type TensorType } from './tensor.js';
+import { ACTIVATIONS, type ActivationName } from './activations.js';
 
-export type Act = 'gelu' | 'gelu_tanh' | 'relu' | 'silu';
+/** The activations a linear's epilogue or a GLU gate may apply (tanh only stands alone). */
+export type Act = Exclude<ActivationName, 'tanh'>;
 type NoAttrs = Record<string, never>;
 
 export interface AttentionAttrs {
@@ -97,13 +89,9 @@ export interface OpDef<A> {
 }
 
 /** Rough elementwise FLOPs per element of each activation (exp/erf/tanh counted as a few). */
-export const ACT_FLOPS: Readonly<Record<Act | 'tanh', number>> = {
-  relu: 1,
-  silu: 4,
-  gelu: 8,
-  gelu_tanh: 8,
-  tanh: 4,
-};
+export const ACT_FLOPS = Object.fromEntries(Object.entries(ACTIVATIONS).map(([k, d]) => [k, d.flops])) as Readonly<
+  Record<ActivationName, number>
+>;
 
 // ── helpers ─────────────────────────────────────────────────────────────────────
 
@@ -271,14 +259,13 @@ export const OPS: { readonly [K in OpKind]: OpDef<OpAttrs[K]> } = {
     },
     bytes: io,
     // A fused activation needs the pre-activation too (same shape as the output).
-    saved: ([x, w], a) =>
-      saves([0], false, a.activation ? [{ dtype: x!.dtype, shape: [...lead(x!.shape), w!.shape[0]!] }] : []),
+    saved: ([x, w], a) => saves([0], false, a.activation ? [{ dtype: x!.dtype, shape: [...lead(x!.shape), w!.shape[0]!] }] : []),
   },
-  gelu: unary('GELU (erf form)', ACT_FLOPS.gelu, 'input'),
-  gelu_tanh: unary('GELU (tanh approximation, GPT-2)', ACT_FLOPS.gelu_tanh, 'input'),
-  relu: unary('ReLU: max(0, x)', ACT_FLOPS.relu, 'input'),
-  silu: unary('SiLU (swish): x · sigmoid(x)', ACT_FLOPS.silu, 'input'),
-  tanh: unary('tanh (BERT pooler); backward uses 1 − y²', ACT_FLOPS.tanh, 'output'),
+  gelu: unary(ACTIVATIONS.gelu.describe, ACT_FLOPS.gelu, 'input'),
+  gelu_tanh: unary(ACTIVATIONS.gelu_tanh.describe, ACT_FLOPS.gelu_tanh, 'input'),
+  relu: unary(ACTIVATIONS.relu.describe, ACT_FLOPS.relu, 'input'),
+  silu: unary(ACTIVATIONS.silu.describe, ACT_FLOPS.silu, 'input'),
+  tanh: unary(`${ACTIVATIONS.tanh.describe}; backward uses 1 − y²`, ACT_FLOPS.tanh, 'output'),
   glu: {
     cls: 'elementwise',
     doc: 'gated multiply act(gate) · up (SwiGLU = silu, GeGLU = gelu, ReGLU = relu)',

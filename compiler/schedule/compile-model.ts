@@ -7,14 +7,15 @@ import { createHash } from 'node:crypto';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { initRules } from '../ir/interpret.js';
 import type { Graph } from '../ir/graph.js';
-import { UnsupportedOpError } from '../passes/fuse.js';
-import { planModel } from '../passes/plan.js';
-import type { KernelTuning } from './wgsl/matmul.js';
+import { UnsupportedOpError } from './fuse.js';
+import { planModel } from './plan.js';
+import type { KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { ModelSpec } from '../semantics/model.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
-import type { ParamInfo } from '../../runtime/plan-types.js';
+import type { KernelPlan, ParamInfo, PlanTarget } from '../../runtime/plan-types.js';
+import { featuresOfWgsl } from '../../runtime/gpu/target.js';
 import type { TokenizerData } from '../../runtime/tokenizers/index.js';
-import { checkGpuSupport } from './support.js';
+import { checkGpuSupport } from '../codegen/support.js';
 import { diagnostic } from '../diagnostics/diagnostic.js';
 
 import { MSPEC_VERSION } from '../version.js';
@@ -32,6 +33,29 @@ export function specHash(sources: SpecSources, model: string): string {
   return h.digest('hex');
 }
 
+/**
+ * What `plans` assume of the adapter: the features their kernels enable and, when any kernel
+ * uses subgroup operations, the subgroup size they were generated for (a lower bound the
+ * device's subgroups must meet). `adapter` names the adapter the tuning came from.
+ */
+export function planTarget(
+  plans: readonly KernelPlan[],
+  opts: { tuning: KernelTuning; subgroupMinSize?: number; adapter?: string },
+): PlanTarget {
+  const features = [...new Set(plans.flatMap((p) => p.kernels.flatMap((k) => featuresOfWgsl(k.code))))].sort();
+  return {
+    tuning: opts.tuning,
+    adapter: opts.adapter ?? '',
+    features,
+    subgroupMinSize: features.includes('subgroups') ? (opts.subgroupMinSize ?? 0) : 0,
+  };
+}
+
+/** The plans with `target` recorded on each (PlanRunner checks it before running). */
+export function withTarget<P extends KernelPlan>(plan: P, target: PlanTarget): P {
+  return { ...plan, target };
+}
+
 export interface CompileModelResult {
   readonly data?: CompiledModelData;
   readonly diagnostics: readonly Diagnostic[];
@@ -41,7 +65,7 @@ export function compileForGpu(
   spec: ModelSpec,
   graph: Graph,
   sources: SpecSources,
-  opts: { tuning: KernelTuning; subgroupMinSize?: number; tokenizer: TokenizerData | null; maxBinding?: number },
+  opts: { tuning: KernelTuning; subgroupMinSize?: number; adapter?: string; tokenizer: TokenizerData | null; maxBinding?: number },
 ): CompileModelResult {
   const support = checkGpuSupport(spec);
   if (support.hasErrors) return { diagnostics: support.all };
@@ -55,11 +79,21 @@ export function compileForGpu(
       if (big) {
         return {
           diagnostics: [
-            diagnostic('MS4002', spec.span, { limit: 'maxStorageBufferBindingSize', have: `${limit} bytes`, needs: `the ${plan.mode} buffer '${big.name}' ${JSON.stringify(big.shape)} takes ${big.bytes} bytes` }, { hint: 'use a smaller vocab or context for GPU runs, or a device with a larger limit' }),
+            diagnostic(
+              'MS4002',
+              spec.span,
+              {
+                limit: 'maxStorageBufferBindingSize',
+                have: `${limit} bytes`,
+                needs: `the ${plan.mode} buffer '${big.name}' ${JSON.stringify(big.shape)} takes ${big.bytes} bytes`,
+              },
+              { hint: 'use a smaller vocab or context for GPU runs, or a device with a larger limit' },
+            ),
           ],
         };
       }
     }
+    const target = planTarget([prefill, decode], opts);
     const rules = initRules(graph);
     const params: ParamInfo[] = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
     const data: CompiledModelData = {
@@ -70,11 +104,13 @@ export function compileForGpu(
       context: spec.context,
       tokenizer: opts.tokenizer,
       params,
-      plans: { prefill, decode },
+      plans: { prefill: withTarget(prefill, target), decode: withTarget(decode, target) },
+      target,
     };
     return { data, diagnostics: [] };
   } catch (e) {
-    if (e instanceof UnsupportedOpError) return { diagnostics: [diagnostic('MS4001', spec.span, { what: `${e.message} (in ${e.scope})` })] };
+    if (e instanceof UnsupportedOpError)
+      return { diagnostics: [diagnostic('MS4001', spec.span, { what: `${e.message} (in ${e.scope})` })] };
     throw e;
   }
 }

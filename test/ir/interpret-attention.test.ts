@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { alibiSlopes, fromArray, interpretOp, t5RelativeBucket, type Tensor } from '../../compiler/ir/interpret.js';
 import type { AttentionAttrs } from '../../compiler/ir/ops.js';
-import { makeRng } from '../../compiler/ir/random.js';
+import { makeRng } from '../../runtime/random.js';
 
 const f = (shape: number[], values: number[]) => fromArray(shape, values);
 
@@ -31,7 +31,10 @@ function attend(ins: Tensor[], a: AttentionAttrs): Float32Array {
 function randomTensor(shape: number[], seed: number): Tensor {
   const rng = makeRng(seed);
   const n = shape.reduce((a, d) => a * d, 1);
-  return f(shape, Array.from({ length: n }, () => rng.normal()));
+  return f(
+    shape,
+    Array.from({ length: n }, () => rng.normal()),
+  );
 }
 
 /** A copy of `t` (B, T, C) with position `pos` of batch 0 replaced by new random values. */
@@ -98,7 +101,18 @@ describe('attention: masks', () => {
   const v = randomTensor([1, T, H * D], 3);
 
   it('causal attention matches the reference softmax with j ≤ i', () => {
-    expectClose(attend([q, k, v], attrs({ heads: H, head_dim: D })), reference(q, k, v, H, D, (h) => h, (i, j) => j <= i));
+    expectClose(
+      attend([q, k, v], attrs({ heads: H, head_dim: D })),
+      reference(
+        q,
+        k,
+        v,
+        H,
+        D,
+        (h) => h,
+        (i, j) => j <= i,
+      ),
+    );
   });
 
   it('causal: changing a future token leaves earlier outputs unchanged', () => {
@@ -111,13 +125,35 @@ describe('attention: masks', () => {
 
   it('bidirectional attention sees every key', () => {
     const a = attrs({ heads: H, head_dim: D, causal: false });
-    expectClose(attend([q, k, v], a), reference(q, k, v, H, D, (h) => h, () => true));
+    expectClose(
+      attend([q, k, v], a),
+      reference(
+        q,
+        k,
+        v,
+        H,
+        D,
+        (h) => h,
+        () => true,
+      ),
+    );
   });
 
   it('sliding window: query i sees keys i − w < j ≤ i; a token outside it has no effect', () => {
     const a = attrs({ heads: H, head_dim: D, window: 2 });
     const y = attend([q, k, v], a);
-    expectClose(y, reference(q, k, v, H, D, (h) => h, (i, j) => j <= i && j > i - 2));
+    expectClose(
+      y,
+      reference(
+        q,
+        k,
+        v,
+        H,
+        D,
+        (h) => h,
+        (i, j) => j <= i && j > i - 2,
+      ),
+    );
     // token 1 is inside the windows of queries 1 and 2 only
     const y2 = attend([q, perturb(k, 1, 20), perturb(v, 1, 21)], a);
     for (const i of [0, 3, 4, 5]) expect(row(y2, H * D, i)).toEqual(row(y, H * D, i));
@@ -126,7 +162,18 @@ describe('attention: masks', () => {
 
   it('bidirectional window: |i − j| < w', () => {
     const a = attrs({ heads: H, head_dim: D, causal: false, window: 2 });
-    expectClose(attend([q, k, v], a), reference(q, k, v, H, D, (h) => h, (i, j) => Math.abs(i - j) < 2));
+    expectClose(
+      attend([q, k, v], a),
+      reference(
+        q,
+        k,
+        v,
+        H,
+        D,
+        (h) => h,
+        (i, j) => Math.abs(i - j) < 2,
+      ),
+    );
   });
 
   it('all scores equal gives the mean of the visible values', () => {
@@ -156,7 +203,18 @@ describe('attention: masks', () => {
     const mv = randomTensor([1, 5, H * D], 9);
     const qs = randomTensor([1, 3, H * D], 10);
     const a = attrs({ heads: H, head_dim: D, causal: false, cross: true });
-    expectClose(attend([qs, mem, mv], a), reference(qs, mem, mv, H, D, (h) => h, () => true));
+    expectClose(
+      attend([qs, mem, mv], a),
+      reference(
+        qs,
+        mem,
+        mv,
+        H,
+        D,
+        (h) => h,
+        () => true,
+      ),
+    );
   });
 });
 
@@ -172,7 +230,10 @@ describe('attention: head grouping', () => {
     const y = attend([q, k, v], attrs({ heads: H, head_dim: D }));
     // each head alone, as a one-head attention on its column slice
     const slice = (t: Tensor, h: number) =>
-      f([1, T, D], Array.from({ length: T * D }, (_, n) => t.data[Math.floor(n / D) * H * D + h * D + (n % D)]!));
+      f(
+        [1, T, D],
+        Array.from({ length: T * D }, (_, n) => t.data[Math.floor(n / D) * H * D + h * D + (n % D)]!),
+      );
     for (let h = 0; h < H; h++) {
       const one = attend([slice(q, h), slice(k, h), slice(v, h)], attrs({ heads: 1, head_dim: D }));
       for (let i = 0; i < T; i++) expectClose(y.subarray(i * H * D + h * D, i * H * D + h * D + D), row(one, D, i));
@@ -200,7 +261,18 @@ describe('attention: head grouping', () => {
       const gqa = attend([q, k, v], attrs({ heads: H, head_dim: D, kv_heads: K }));
       const mha = attend([q, repeatKv(k, K, H), repeatKv(v, K, H)], attrs({ heads: H, head_dim: D }));
       expectClose(gqa, [...mha], 6);
-      expectClose(gqa, reference(q, k, v, H, D, (h) => Math.floor(h / (H / K)), (i, j) => j <= i));
+      expectClose(
+        gqa,
+        reference(
+          q,
+          k,
+          v,
+          H,
+          D,
+          (h) => Math.floor(h / (H / K)),
+          (i, j) => j <= i,
+        ),
+      );
     });
   }
 });
@@ -272,7 +344,10 @@ describe('attention: T5 relative position buckets', () => {
   it('adds table[bucket(j − i), h] to the scores', () => {
     const H = 2;
     const B = 8;
-    const table = f([B, H], Array.from({ length: B * H }, (_, n) => n / 10)); // table[b, h] = (b·H + h)/10
+    const table = f(
+      [B, H],
+      Array.from({ length: B * H }, (_, n) => n / 10),
+    ); // table[b, h] = (b·H + h)/10
     const q = f([1, 3, H], new Array(3 * H).fill(0));
     const k = randomTensor([1, 3, H], 1);
     const v = f([1, 3, H], [1, 10, 2, 20, 3, 30]);

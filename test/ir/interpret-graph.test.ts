@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Graph } from '../../compiler/ir/graph.js';
 import { initParams, initRules, interpretGraph, type Tensor } from '../../compiler/ir/interpret.js';
 import { lower } from '../../compiler/ir/lower.js';
-import { deriveSeed, makeRng } from '../../compiler/ir/random.js';
+import { deriveSeed, makeRng } from '../../runtime/random.js';
 import { verify } from '../../compiler/ir/verify.js';
 import type { ModelSpec } from '../../compiler/semantics/model.js';
 import { attention, layer, layerNorm, mlp, model, moe, rmsNorm, stack, tinyDecoder } from '../helpers/model-builders.js';
@@ -26,9 +26,17 @@ function inputsFor(g: Graph, vocab: number, B: number, T: number, S: number, see
   for (const id of g.inputs) {
     const { name } = g.values[id]!;
     const len = name.startsWith('src_') ? S : T;
-    if (name.endsWith('positions')) out.set(name, Int32Array.from({ length: len }, (_, i) => i));
+    if (name.endsWith('positions'))
+      out.set(
+        name,
+        Int32Array.from({ length: len }, (_, i) => i),
+      );
     else if (name.endsWith('segments')) out.set(name, new Int32Array(B * len));
-    else out.set(name, Int32Array.from({ length: B * len }, () => Math.floor(rng.uniform() * vocab)));
+    else
+      out.set(
+        name,
+        Int32Array.from({ length: B * len }, () => Math.floor(rng.uniform() * vocab)),
+      );
   }
   return out;
 }
@@ -76,8 +84,7 @@ const gpt2Tiny = () =>
     ),
   });
 
-const llamaTiny = () =>
-  tinyDecoder({ attention: attention({ heads: 4, kv_heads: 2, head_dim: 16 }), mlp: mlp('swiglu', 96) });
+const llamaTiny = () => tinyDecoder({ attention: attention({ heads: 4, kv_heads: 2, head_dim: 16 }), mlp: mlp('swiglu', 96) });
 
 const t5Tiny = () => {
   const norm = rmsNorm(1e-6);
@@ -164,7 +171,10 @@ describe('interpretGraph: causality through a whole model', () => {
       const inputs = inputsFor(g, m.vocab, B, T, T);
       const tokens = inputs.get('tokens')!;
       const changed = new Map(inputs);
-      changed.set('tokens', Int32Array.from(tokens, (t, i) => (i === T - 1 ? (t + 1) % m.vocab : t)));
+      changed.set(
+        'tokens',
+        Int32Array.from(tokens, (t, i) => (i === T - 1 ? (t + 1) % m.vocab : t)),
+      );
       const a = runModel(g, m, B, T, T, inputs).outputs[0]!.data;
       const b = runModel(g, m, B, T, T, changed).outputs[0]!.data;
       const V = m.vocab;
@@ -178,7 +188,10 @@ describe('interpretGraph: causality through a whole model', () => {
     const g = lowered(m);
     const inputs = inputsFor(g, m.vocab, 1, 4, 4);
     const changed = new Map(inputs);
-    changed.set('tokens', Int32Array.from(inputs.get('tokens')!, (t, i) => (i === 3 ? (t + 1) % m.vocab : t)));
+    changed.set(
+      'tokens',
+      Int32Array.from(inputs.get('tokens')!, (t, i) => (i === 3 ? (t + 1) % m.vocab : t)),
+    );
     const first = (r: Run) => [...r.outputs[0]!.data.subarray(0, 32)];
     expect(first(runModel(g, m, 1, 4, 4, changed))).not.toEqual(first(runModel(g, m, 1, 4, 4, inputs)));
   });
@@ -199,9 +212,7 @@ describe('interpretGraph: clear errors for data that does not fit', () => {
     const extra = new Map(params).set('lm_head.weight', new Float32Array(1));
     expect(() => interpretGraph(g, { params: extra, inputs, B: 2, T: 5 })).toThrow("unknown parameter 'lm_head.weight'");
     const short = new Map(params).set('norm.weight', new Float32Array(31));
-    expect(() => interpretGraph(g, { params: short, inputs, B: 2, T: 5 })).toThrow(
-      "parameter 'norm.weight' has 31 values; (32) needs 32",
-    );
+    expect(() => interpretGraph(g, { params: short, inputs, B: 2, T: 5 })).toThrow("parameter 'norm.weight' has 31 values; (32) needs 32");
   });
 
   it('missing, unknown, mistyped and wrongly sized inputs', () => {

@@ -3,10 +3,14 @@
  * published definition, written out in the test).
  */
 import { describe, expect, it } from 'vitest';
-import { erf, fromArray, gelu, geluTanh, interpretOp, InterpretError, type Tensor } from '../../compiler/ir/interpret.js';
+import { ACTIVATIONS, erf } from '../../compiler/ir/activations.js';
+import { fromArray, interpretOp, InterpretError, type Tensor } from '../../compiler/ir/interpret.js';
+
+const gelu = ACTIVATIONS.gelu.f;
+const geluTanh = ACTIVATIONS.gelu_tanh.f;
 import type { OpAttrs, OpKind } from '../../compiler/ir/ops.js';
 import type { TensorType } from '../../compiler/ir/tensor.js';
-import { makeRng } from '../../compiler/ir/random.js';
+import { makeRng } from '../../runtime/random.js';
 
 const f = (shape: number[], values: number[]) => fromArray(shape, values);
 const i32 = (shape: number[], values: number[]) => fromArray(shape, values, 'i32');

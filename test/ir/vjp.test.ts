@@ -17,7 +17,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { fromArray, interpretOp, type Tensor } from '../../compiler/ir/interpret.js';
 import { type AttentionAttrs, type OpAttrs, type OpKind, opDef } from '../../compiler/ir/ops.js';
-import { makeRng } from '../../compiler/ir/random.js';
+import { makeRng } from '../../runtime/random.js';
 import { applyVjp, VJP, vjpRule } from '../../compiler/ir/vjp.js';
 
 const REL_TOL = 1e-3;
@@ -50,19 +50,40 @@ function normal(shape: number[], opts: { std?: number; mean?: number; awayFromZe
 const ints = (shape: number[], values: number[]) => fromArray(shape, values, 'i32');
 
 function attn(a: Partial<AttentionAttrs>): AttentionAttrs {
-  return { heads: 2, kv_heads: 2, head_dim: 4, causal: true, window: null, positions: 'none', buckets: 0, max_distance: 0, dropout: 0, cross: false, ...a };
+  return {
+    heads: 2,
+    kv_heads: 2,
+    head_dim: 4,
+    causal: true,
+    window: null,
+    positions: 'none',
+    buckets: 0,
+    max_distance: 0,
+    dropout: 0,
+    cross: false,
+    ...a,
+  };
 }
 /** q (B, T, H·D), k and v (B, Tk, K·D). */
 function qkv(a: AttentionAttrs, B: number, T: number, Tk = T): () => Tensor[] {
   return () => [normal([B, T, a.heads * a.head_dim]), normal([B, Tk, a.kv_heads * a.head_dim]), normal([B, Tk, a.kv_heads * a.head_dim])];
 }
-const attentionCase = (name: string, a: AttentionAttrs, B = 2, T = 5, Tk = T): Case => ({ name, kind: 'attention', attrs: a, inputs: qkv(a, B, T, Tk) });
+const attentionCase = (name: string, a: AttentionAttrs, B = 2, T = 5, Tk = T): Case => ({
+  name,
+  kind: 'attention',
+  attrs: a,
+  inputs: qkv(a, B, T, Tk),
+});
 
 const norm = (kind: 'layernorm' | 'rmsnorm', scale: boolean, bias: boolean): Case => ({
   name: `${kind}${scale ? ' scale' : ''}${bias ? ' bias' : ''}`,
   kind,
   attrs: { eps: 1e-5, scale, bias },
-  inputs: () => [normal([2, 3, 6], { mean: 0.3 }), ...(scale ? [normal([6], { mean: 1, std: 0.3 })] : []), ...(bias ? [normal([6], { std: 0.3 })] : [])],
+  inputs: () => [
+    normal([2, 3, 6], { mean: 0.3 }),
+    ...(scale ? [normal([6], { mean: 1, std: 0.3 })] : []),
+    ...(bias ? [normal([6], { std: 0.3 })] : []),
+  ],
   params: scale || bias ? (scale && bias ? [1, 2] : [1]) : [],
 });
 
@@ -91,7 +112,13 @@ const glu = (fn: OpAttrs['glu']['fn']): Case => ({
 });
 
 const CASES: Case[] = [
-  { name: 'embedding (repeated ids)', kind: 'embedding', attrs: {}, inputs: () => [normal([7, 5]), ints([2, 3], [1, 4, 1, 6, 0, 4])], params: [0] },
+  {
+    name: 'embedding (repeated ids)',
+    kind: 'embedding',
+    attrs: {},
+    inputs: () => [normal([7, 5]), ints([2, 3], [1, 4, 1, 6, 0, 4])],
+    params: [0],
+  },
   { name: 'sinusoidal', kind: 'sinusoidal', attrs: { dim: 6 }, inputs: () => [ints([4], [0, 1, 2, 5])] },
   { name: 'add (same shape)', kind: 'add', attrs: {}, inputs: () => [normal([2, 3, 4]), normal([2, 3, 4])] },
   { name: 'add (positions broadcast over batch)', kind: 'add', attrs: {}, inputs: () => [normal([2, 3, 4]), normal([3, 4])] },
@@ -164,12 +191,31 @@ const measured: { name: string; input: number; err: number }[] = [];
 
 afterAll(() => {
   const worst = [...measured].sort((a, b) => b.err - a.err).slice(0, 5);
-  console.log(`VJP vs finite differences: ${measured.length} input tensors, worst relative errors:\n${worst.map((m) => `  ${m.err.toExponential(2)}  ${m.name} input ${m.input}`).join('\n')}`);
+  console.log(
+    `VJP vs finite differences: ${measured.length} input tensors, worst relative errors:\n${worst.map((m) => `  ${m.err.toExponential(2)}  ${m.name} input ${m.input}`).join('\n')}`,
+  );
 });
 
 describe('VJP table', () => {
   it('has a rule for every op the GPT-2 and Llama families train with, and none for MoE', () => {
-    const trainable: OpKind[] = ['embedding', 'sinusoidal', 'add', 'layernorm', 'rmsnorm', 'linear', 'gelu', 'gelu_tanh', 'relu', 'silu', 'tanh', 'glu', 'rope', 'attention', 'take_first', 'softmax_xent'];
+    const trainable: OpKind[] = [
+      'embedding',
+      'sinusoidal',
+      'add',
+      'layernorm',
+      'rmsnorm',
+      'linear',
+      'gelu',
+      'gelu_tanh',
+      'relu',
+      'silu',
+      'tanh',
+      'glu',
+      'rope',
+      'attention',
+      'take_first',
+      'softmax_xent',
+    ];
     for (const k of trainable) expect('backward' in VJP[k], k).toBe(true);
     for (const k of ['moe_select', 'moe_gates', 'expert_linear', 'moe_combine'] as const) {
       expect(vjpRule(k, {} as never)).toMatch(/mixture-of-experts/);
@@ -214,7 +260,8 @@ describe.each(CASES)('VJP of $name', (c) => {
     if (typeof rule === 'string') throw new Error(rule);
     const extra = rule.save ? rule.save(ins, out, c.attrs as never) : [];
     const saved = opDef(c.kind).saved(ins.map(typeOf), c.attrs as never);
-    const poison = (t: Tensor): Tensor => (t.data instanceof Int32Array ? t : { shape: t.shape, data: new Float32Array(t.data.length).fill(NaN) });
+    const poison = (t: Tensor): Tensor =>
+      t.data instanceof Int32Array ? t : { shape: t.shape, data: new Float32Array(t.data.length).fill(NaN) };
     const kept = ins.map((t, i) => (saved.inputs.includes(i) || c.params?.includes(i) ? t : poison(t)));
     const again = rule.backward({ inputs: kept, output: saved.output ? out : poison(out), extra, dout, attrs: c.attrs as never });
     again.forEach((g, i) => expect(g?.data, `input ${i}`).toEqual(grads[i]?.data));
@@ -233,7 +280,13 @@ describe.each(CASES)('VJP of $name', (c) => {
       const at = (v: number) => {
         const copy = Float32Array.from(x);
         copy[e] = v;
-        return projection(forward(c, ins.map((t, j) => (j === i ? { shape: t.shape, data: copy } : t))), r);
+        return projection(
+          forward(
+            c,
+            ins.map((t, j) => (j === i ? { shape: t.shape, data: copy } : t)),
+          ),
+          r,
+        );
       };
       const fd = (at(plus) - at(minus)) / (plus - minus);
       worst = Math.max(worst, Math.abs(fd - g[e]!));

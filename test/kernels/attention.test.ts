@@ -25,10 +25,19 @@ function paperSlopes(n: number): number[] {
   };
   if (Math.log2(n) % 1 === 0) return pow2(n);
   const c = 2 ** Math.floor(Math.log2(n));
-  return [...pow2(c), ...paperSlopes(2 * c).filter((_, i) => i % 2 === 0).slice(0, n - c)];
+  return [
+    ...pow2(c),
+    ...paperSlopes(2 * c)
+      .filter((_, i) => i % 2 === 0)
+      .slice(0, n - c),
+  ];
 }
 
-interface Inputs { q: Float32Array; k: Float32Array; v: Float32Array }
+interface Inputs {
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+}
 
 function inputs(s: AttentionSpec, seed: number): Inputs {
   return {
@@ -41,7 +50,8 @@ function inputs(s: AttentionSpec, seed: number): Inputs {
 function reference(s: AttentionSpec, x: Inputs, offset: number, kvLen: number): { out: Float64Array; lse: Float64Array } {
   const { B, Tq, Tk, heads: H, kv_heads: Kh, head_dim: D } = s;
   const slopes = s.alibi ? paperSlopes(H) : null;
-  const out = new Float64Array(B * Tq * H * D), lse = new Float64Array(B * H * Tq);
+  const out = new Float64Array(B * Tq * H * D),
+    lse = new Float64Array(B * H * Tq);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const kvh = Math.floor((h * Kh) / H);
@@ -53,7 +63,7 @@ function reference(s: AttentionSpec, x: Inputs, offset: number, kvLen: number): 
           if (s.window && j <= i - s.window) continue;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += x.q[((b * Tq + t) * H + h) * D + d]! * x.k[((b * Tk + j) * Kh + kvh) * D + d]!;
-          scores.push([j, dot / Math.sqrt(D) - (slopes ? slopes[h]! * (i - j) : 0)]);
+          scores.push([j, dot / Math.sqrt(D) - (slopes ? slopes[h]! * Math.abs(i - j) : 0)]);
         }
         const m = Math.max(...scores.map(([, v]) => v));
         const z = scores.reduce((acc, [, v]) => acc + Math.exp(v - m), 0);
@@ -79,7 +89,12 @@ async function check(spec: AttentionSpec, offset: number, kvLen: number, seed: n
   const want = reference(spec, x, offset, kvLen);
   for (const v of variants()) {
     const s = { ...spec, ...v };
-    const r = gpu().clear('out', 'lse').set('q', x.q).set('k', x.k).set('v', x.v).set('step', packStep({ offset, kv_len: kvLen }));
+    const r = gpu()
+      .clear('out', 'lse')
+      .set('q', x.q)
+      .set('k', x.k)
+      .set('v', x.v)
+      .set('step', packStep({ offset, kv_len: kvLen }));
     await r.run(generateAttention(s));
     const what = `${JSON.stringify(s)} offset ${offset} kv_len ${kvLen}`;
     expectClose(await r.read('out'), want.out, TOL, `${what}: out`);
@@ -111,25 +126,43 @@ describe('attention matches the float64 reference', () => {
 
 describe('decode over a growing KV cache equals prefill', () => {
   it('H = 6, Kh = 2, D = 32, B = 2: 8 steps of T = 1, cache appended with copy_rows', async () => {
-    const B = 2, T = 8, cap = 12, H = 6, Kh = 2, D = 32;
+    const B = 2,
+      T = 8,
+      cap = 12,
+      H = 6,
+      Kh = 2,
+      D = 32;
     // Prefill as a training step would run it (the subgroup emitter where there are subgroups), decode with the simple one.
     const prefill: AttentionSpec = { B, Tq: T, Tk: cap, heads: H, kv_heads: Kh, head_dim: D, causal: true, ...variants().at(-1) };
     const decode: AttentionSpec = { ...prefill, Tq: 1, variant: 'simple' };
     const x = inputs(prefill, 6); // k, v: (B, cap, Kh·D) with rows >= T garbage
-    const r = gpu().clear('out', 'k', 'v').set('q', x.q).set('k', x.k).set('v', x.v).set('step', packStep({ offset: 0, kv_len: T }));
+    const r = gpu()
+      .clear('out', 'k', 'v')
+      .set('q', x.q)
+      .set('k', x.k)
+      .set('v', x.v)
+      .set('step', packStep({ offset: 0, kv_len: T }));
     await r.run(generateAttention(prefill));
     const full = await r.read('out');
     expectClose(full, reference(prefill, x, 0, T).out, TOL, 'prefill');
 
     const append = generateCopyRows({ B, T: 1, width: Kh * D, capacity: cap });
-    const appendK = { ...append, bindings: append.bindings.map((b) => (b.name === 'dst' ? { ...b, name: 'k' } : b.name === 'src' ? { ...b, name: 'k_new' } : b)) };
-    const appendV = { ...append, bindings: append.bindings.map((b) => (b.name === 'dst' ? { ...b, name: 'v' } : b.name === 'src' ? { ...b, name: 'v_new' } : b)) };
+    const appendK = {
+      ...append,
+      bindings: append.bindings.map((b) => (b.name === 'dst' ? { ...b, name: 'k' } : b.name === 'src' ? { ...b, name: 'k_new' } : b)),
+    };
+    const appendV = {
+      ...append,
+      bindings: append.bindings.map((b) => (b.name === 'dst' ? { ...b, name: 'v' } : b.name === 'src' ? { ...b, name: 'v_new' } : b)),
+    };
     const row = (a: Float32Array, rows: number, width: number, t: number) =>
       Float32Array.from({ length: B * width }, (_, i) => a[(Math.floor(i / width) * rows + t) * width + (i % width)]!);
     r.clear('k', 'v', 'out');
     const stepped = new Float32Array(B * T * H * D);
     for (let t = 0; t < T; t++) {
-      r.set('k_new', row(x.k, cap, Kh * D, t)).set('v_new', row(x.v, cap, Kh * D, t)).set('q', row(x.q, T, H * D, t));
+      r.set('k_new', row(x.k, cap, Kh * D, t))
+        .set('v_new', row(x.v, cap, Kh * D, t))
+        .set('q', row(x.q, T, H * D, t));
       r.set('step', packStep({ offset: t, kv_len: t + 1 }));
       await r.run([appendK, appendV, generateAttention(decode)]);
       const o = await r.read('out');
@@ -150,8 +183,14 @@ describe('attention kernel contract', () => {
 
   it('binds q, k, v, out (lse) and the Step uniform; rejects what it cannot run', () => {
     const k = generateAttention({ B: 1, Tq: 4, Tk: 8, heads: 4, kv_heads: 2, head_dim: 32, causal: true, lse: true });
-    expect(k.bindings.map((b) => `${b.binding}:${b.name}:${b.access}`)).toEqual(
-      ['0:q:read', '1:k:read', '2:v:read', '3:out:read_write', '4:lse:read_write', '5:step:uniform']);
+    expect(k.bindings.map((b) => `${b.binding}:${b.name}:${b.access}`)).toEqual([
+      '0:q:read',
+      '1:k:read',
+      '2:v:read',
+      '3:out:read_write',
+      '4:lse:read_write',
+      '5:step:uniform',
+    ]);
     expect(k.code.split('\n')[0]).toMatch(/^\/\/ generated by mspec — attention: fuses attention; shapes q \[1, 4, 128\], k \[1, 8, 64\]/);
     const base = { B: 1, Tq: 1, Tk: 1, heads: 4, kv_heads: 2, head_dim: 32, causal: true };
     expect(() => generateAttention({ ...base, kv_heads: 3 })).toThrow(/multiple of kv_heads/);

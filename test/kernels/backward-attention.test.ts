@@ -13,7 +13,10 @@ import { describe, expect, it } from 'vitest';
 import { generateAttention } from '../../compiler/codegen/wgsl/kernels/attention.js';
 import { alibiSlopes } from '../../compiler/codegen/wgsl/kernels/alibi.js';
 import {
-  generateAttentionBackwardDkv, generateAttentionBackwardDq, generateAttentionBackwardPre, type AttentionBackwardSpec,
+  generateAttentionBackwardDkv,
+  generateAttentionBackwardDq,
+  generateAttentionBackwardPre,
+  type AttentionBackwardSpec,
 } from '../../compiler/codegen/wgsl/kernels/backward/attention-bwd.js';
 import { packStep } from '../../compiler/codegen/wgsl/kernel-types.js';
 import { expectClose, random, useGpu } from './gpu-harness.js';
@@ -22,8 +25,19 @@ const gpu = useGpu();
 const TOL = { abs: 4e-6, rel: 2e-5 };
 
 type Arr = ArrayLike<number>;
-interface Inputs { q: Arr; k: Arr; v: Arr; dout: Arr }
-interface Grads { out: Float64Array; lse: Float64Array; dq: Float64Array; dk: Float64Array; dv: Float64Array }
+interface Inputs {
+  q: Arr;
+  k: Arr;
+  v: Arr;
+  dout: Arr;
+}
+interface Grads {
+  out: Float64Array;
+  lse: Float64Array;
+  dq: Float64Array;
+  dk: Float64Array;
+  dv: Float64Array;
+}
 
 function inputs(s: AttentionBackwardSpec, seed: number): { q: Float32Array; k: Float32Array; v: Float32Array; dout: Float32Array } {
   const { B, T, heads: H, kv_heads: Kh, head_dim: D } = s;
@@ -35,13 +49,16 @@ function inputs(s: AttentionBackwardSpec, seed: number): { q: Float32Array; k: F
   };
 }
 
-/** Float64 forward (as the forward kernel: bias −slope·(i − j)) and its analytic backward. */
+/** Float64 forward (as the forward kernel: bias −slope·|i − j|) and its analytic backward. */
 function reference(s: AttentionBackwardSpec, x: Inputs): Grads {
   const { B, T, heads: H, kv_heads: Kh, head_dim: D } = s;
   const scale = s.scale ?? 1 / Math.sqrt(D);
   const slopes = s.alibi ? alibiSlopes(H) : null;
-  const out = new Float64Array(B * T * H * D), lse = new Float64Array(B * H * T);
-  const dq = new Float64Array(B * T * H * D), dk = new Float64Array(B * T * Kh * D), dv = new Float64Array(B * T * Kh * D);
+  const out = new Float64Array(B * T * H * D),
+    lse = new Float64Array(B * H * T);
+  const dq = new Float64Array(B * T * H * D),
+    dk = new Float64Array(B * T * Kh * D),
+    dv = new Float64Array(B * T * Kh * D);
   const qi = (b: number, i: number, h: number) => ((b * T + i) * H + h) * D;
   const ki = (b: number, j: number, g: number) => ((b * T + j) * Kh + g) * D;
   const see = (i: number, j: number) => !(s.causal && j > i) && !(s.window && j <= i - s.window);
@@ -49,19 +66,22 @@ function reference(s: AttentionBackwardSpec, x: Inputs): Grads {
     for (let h = 0; h < H; h++) {
       const g = Math.floor((h * Kh) / H);
       for (let i = 0; i < T; i++) {
-        const js: number[] = [], sc: number[] = [];
+        const js: number[] = [],
+          sc: number[] = [];
         for (let j = 0; j < T; j++) {
           if (!see(i, j)) continue;
           let dot = 0;
           for (let d = 0; d < D; d++) dot += x.q[qi(b, i, h) + d]! * x.k[ki(b, j, g) + d]!;
           js.push(j);
-          sc.push(scale * dot - (slopes ? slopes[h]! * (i - j) : 0));
+          sc.push(scale * dot - (slopes ? slopes[h]! * Math.abs(i - j) : 0));
         }
         const m = Math.max(...sc);
         const z = sc.reduce((a, v) => a + Math.exp(v - m), 0);
         lse[(b * H + h) * T + i] = m + Math.log(z);
         const p = sc.map((v) => Math.exp(v - m) / z);
-        js.forEach((j, n) => { for (let d = 0; d < D; d++) out[qi(b, i, h) + d]! += p[n]! * x.v[ki(b, j, g) + d]!; });
+        js.forEach((j, n) => {
+          for (let d = 0; d < D; d++) out[qi(b, i, h) + d]! += p[n]! * x.v[ki(b, j, g) + d]!;
+        });
         let Di = 0;
         for (let d = 0; d < D; d++) Di += x.dout[qi(b, i, h) + d]! * out[qi(b, i, h) + d]!;
         js.forEach((j, n) => {
@@ -90,12 +110,30 @@ async function check(spec: AttentionBackwardSpec, seed: number): Promise<void> {
   const x = inputs(spec, seed);
   const want = reference(spec, x);
   const { B, T, heads, kv_heads, head_dim, causal, window, alibi, scale } = spec;
-  const forward = generateAttention({ B, Tq: T, Tk: T, heads, kv_heads, head_dim, causal, window, alibi, scale, lse: true, variant: 'simple' });
+  const forward = generateAttention({
+    B,
+    Tq: T,
+    Tk: T,
+    heads,
+    kv_heads,
+    head_dim,
+    causal,
+    window,
+    alibi,
+    scale,
+    lse: true,
+    variant: 'simple',
+  });
   const pre = generateAttentionBackwardPre({ B, T, heads, head_dim });
   for (const v of variants()) {
     const s = { ...spec, ...v };
-    const r = gpu().clear('out', 'lse', 'dterm', 'dq', 'dk', 'dv')
-      .set('q', x.q).set('k', x.k).set('v', x.v).set('dout', x.dout).set('step', packStep({ offset: 0, kv_len: T }));
+    const r = gpu()
+      .clear('out', 'lse', 'dterm', 'dq', 'dk', 'dv')
+      .set('q', x.q)
+      .set('k', x.k)
+      .set('v', x.v)
+      .set('dout', x.dout)
+      .set('step', packStep({ offset: 0, kv_len: T }));
     await r.run([forward, pre, generateAttentionBackwardDq(s), generateAttentionBackwardDkv(s)]);
     const what = JSON.stringify(s);
     expectClose(await r.read('dq'), want.dq, TOL, `${what}: dq`);
@@ -146,12 +184,18 @@ describe('the float64 reference is the gradient of L = Σ O·R', () => {
       const g = reference(base, x);
       const loss = () => reference(base, x).out.reduce((a, o, n) => a + o * x.dout[n]!, 0);
       const eps = 1e-5;
-      for (const [name, grad] of [['q', g.dq], ['k', g.dk], ['v', g.dv]] as const) {
+      for (const [name, grad] of [
+        ['q', g.dq],
+        ['k', g.dk],
+        ['v', g.dv],
+      ] as const) {
         const a = x[name];
         for (let n = 0; n < a.length; n++) {
           const keep = a[n]!;
-          a[n] = keep + eps; const up = loss();
-          a[n] = keep - eps; const down = loss();
+          a[n] = keep + eps;
+          const up = loss();
+          a[n] = keep - eps;
+          const down = loss();
           a[n] = keep;
           expect(Math.abs((up - down) / (2 * eps) - grad[n]!), `${name}[${n}]`).toBeLessThan(1e-8);
         }
@@ -163,17 +207,25 @@ describe('the float64 reference is the gradient of L = Σ O·R', () => {
 describe('attention backward kernel contract', () => {
   it('binding names and order; header; rejects what it cannot run', () => {
     const base: AttentionBackwardSpec = { B: 1, T: 8, heads: 4, kv_heads: 2, head_dim: 32, causal: true };
-    const names = (k: { bindings: { binding: number; name: string; access: string }[] }) => k.bindings.map((b) => `${b.binding}:${b.name}:${b.access}`);
-    expect(names(generateAttentionBackwardPre({ B: 1, T: 8, heads: 4, head_dim: 32 }))).toEqual(['0:out:read', '1:dout:read', '2:dterm:read_write']);
+    const names = (k: { bindings: { binding: number; name: string; access: string }[] }) =>
+      k.bindings.map((b) => `${b.binding}:${b.name}:${b.access}`);
+    expect(names(generateAttentionBackwardPre({ B: 1, T: 8, heads: 4, head_dim: 32 }))).toEqual([
+      '0:out:read',
+      '1:dout:read',
+      '2:dterm:read_write',
+    ]);
     const io = ['0:q:read', '1:k:read', '2:v:read', '3:dout:read', '4:lse:read', '5:dterm:read'];
     for (const variant of ['simple', 'subgroup'] as const) {
       const s = { ...base, variant, subgroupMinSize: 8 };
-      const dq = generateAttentionBackwardDq(s), dkv = generateAttentionBackwardDkv(s);
+      const dq = generateAttentionBackwardDq(s),
+        dkv = generateAttentionBackwardDkv(s);
       expect(names(dq)).toEqual([...io, '6:dq:read_write']);
       expect(names(dkv)).toEqual([...io, '6:dk:read_write', '7:dv:read_write']);
       expect(dq.fuses).toEqual(['attention_backward']);
       expect(dq.features).toEqual(variant === 'subgroup' ? ['subgroups'] : []);
-      expect(dq.code.split('\n')[0]).toMatch(/^\/\/ generated by mspec — attention_bwd_dq: fuses attention_backward; shapes q \[1, 8, 128\], k \[1, 8, 64\], v \[1, 8, 64\]; FLOPs \d+; bytes \d+$/);
+      expect(dq.code.split('\n')[0]).toMatch(
+        /^\/\/ generated by mspec — attention_bwd_dq: fuses attention_backward; shapes q \[1, 8, 128\], k \[1, 8, 64\], v \[1, 8, 64\]; FLOPs \d+; bytes \d+$/,
+      );
       expect(dkv.code.split('\n')[0]).toMatch(/^\/\/ generated by mspec — attention_bwd_dkv: fuses attention_backward;/);
       expect(dkv.code).not.toMatch(/atomic|workgroupBarrier|var<workgroup>/);
     }

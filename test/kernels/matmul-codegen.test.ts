@@ -1,7 +1,8 @@
 /** The matmul generator's contract, without running anything. */
 import { describe, expect, it } from 'vitest';
 import { generateMatmul } from '../../compiler/codegen/wgsl/matmul.js';
-import { ACTIVATIONS, activationReference, activationWgsl, erf, GATE_FNS, gateWgsl } from '../../compiler/codegen/wgsl/epilogue.js';
+import { activationWgsl, EPILOGUE_ACTIVATIONS, GATE_FNS, gateWgsl } from '../../compiler/codegen/wgsl/epilogue.js';
+import { ACTIVATIONS, erf } from '../../compiler/ir/activations.js';
 
 describe('generated matmul kernels', () => {
   it('start with a header giving what, shapes, FLOPs and bytes moved', () => {
@@ -15,7 +16,11 @@ describe('generated matmul kernels', () => {
     expect(k.bytes).toBe(4 * (65 * 33 + 33 * 127 + 127 + 65 * 127));
     expect(lines[3]).toContain(`bytes moved (each input read once, C written once): ${k.bytes.toLocaleString('en-US')}`);
     expect(k.bindings.map((b) => [b.name, b.binding, b.access])).toEqual([
-      ['A', 0, 'read'], ['B', 1, 'read'], ['bias', 2, 'read'], ['C', 3, 'read_write']]);
+      ['A', 0, 'read'],
+      ['B', 1, 'read'],
+      ['bias', 2, 'read'],
+      ['C', 3, 'read_write'],
+    ]);
   });
 
   it('describes the transposed variants and batches in the header and bindings', () => {
@@ -53,7 +58,7 @@ describe('generated matmul kernels', () => {
 
 describe('activation epilogues', () => {
   it('emit a scalar and a vec4 function for each activation', () => {
-    for (const a of ACTIVATIONS) {
+    for (const a of EPILOGUE_ACTIVATIONS) {
       const code = activationWgsl(a);
       expect(code).toContain('fn act(x: f32) -> f32');
       expect(code).toContain('fn act4(x: vec4<f32>) -> vec4<f32>');
@@ -66,7 +71,7 @@ describe('activation epilogues', () => {
     expect(erf(-1)).toBeCloseTo(-0.8427007929497149, 14);
     expect(erf(2)).toBeCloseTo(0.9953222650189527, 14);
     expect(erf(3)).toBeCloseTo(0.9999779095030014, 14);
-    expect(activationReference('gelu')(1)).toBeCloseTo(0.8413447460685429, 14);
+    expect(ACTIVATIONS.gelu.f(1)).toBeCloseTo(0.8413447460685429, 14);
   });
 });
 
@@ -74,7 +79,12 @@ describe('gated epilogue (C = fn(gate) · (A·B + bias))', () => {
   it('adds a gate input laid out like C, counted in bytes but not in FLOPs, and says so in the header', () => {
     const k = generateMatmul({ M: 7, N: 13, K: 5, variant: 'nt', bias: true, gate: { fn: 'silu' }, tuning: 'cpu' });
     expect(k.bindings.map((b) => [b.name, b.binding, b.access])).toEqual([
-      ['A', 0, 'read'], ['B', 1, 'read'], ['bias', 2, 'read'], ['gate', 4, 'read'], ['C', 3, 'read_write']]);
+      ['A', 0, 'read'],
+      ['B', 1, 'read'],
+      ['bias', 2, 'read'],
+      ['gate', 4, 'read'],
+      ['C', 3, 'read_write'],
+    ]);
     expect(k.bindings.find((b) => b.name === 'gate')!.shape).toEqual([7, 13]);
     expect(k.flops).toBe(2 * 7 * 13 * 5);
     expect(k.bytes).toBe(4 * (7 * 5 + 13 * 5 + 13 + 7 * 13 + 7 * 13));
@@ -89,7 +99,10 @@ describe('gated epilogue (C = fn(gate) · (A·B + bias))', () => {
   it('batches the gate like C, for every variant and tuning, and uses it in the shader', () => {
     for (const variant of ['nn', 'nt', 'tn'] as const) {
       for (const tuning of ['cpu', 'gpu'] as const) {
-        for (const [M, N, K] of [[7, 13, 5], [16, 32, 8]]) {
+        for (const [M, N, K] of [
+          [7, 13, 5],
+          [16, 32, 8],
+        ]) {
           const k = generateMatmul({ M: M!, N: N!, K: K!, variant, batch: 2, gate: { fn: 'gelu' }, tuning, subgroupMinSize: 8 });
           expect(k.bindings.find((b) => b.name === 'gate')!.shape).toEqual([2, M, N]);
           expect(k.code).toMatch(/@binding\(4\) var<storage, read> gate: array</);
@@ -98,8 +111,9 @@ describe('gated epilogue (C = fn(gate) · (A·B + bias))', () => {
         }
       }
     }
-    expect(generateMatmul({ M: 2, N: 2, K: 2, variant: 'tn', gate: { fn: 'relu' }, tuning: 'gpu' }).code)
-      .toContain('epilogue: C = relu(gate) · (Aᵀ·B)');
+    expect(generateMatmul({ M: 2, N: 2, K: 2, variant: 'tn', gate: { fn: 'relu' }, tuning: 'gpu' }).code).toContain(
+      'epilogue: C = relu(gate) · (Aᵀ·B)',
+    );
   });
 
   it('names what it fuses: linear, plus the activation or glu', () => {
@@ -110,10 +124,13 @@ describe('gated epilogue (C = fn(gate) · (A·B + bias))', () => {
   });
 
   it('rejects a gate together with an activation, and unknown gate functions', () => {
-    expect(() => generateMatmul({ M: 2, N: 2, K: 2, tuning: 'cpu', activation: 'relu', gate: { fn: 'silu' } }))
-      .toThrow(/'gate' and 'activation' are mutually exclusive/);
+    expect(() => generateMatmul({ M: 2, N: 2, K: 2, tuning: 'cpu', activation: 'relu', gate: { fn: 'silu' } })).toThrow(
+      /'gate' and 'activation' are mutually exclusive/,
+    );
     expect(generateMatmul({ M: 2, N: 2, K: 2, tuning: 'cpu', activation: 'none', gate: { fn: 'silu' } }).fuses).toEqual(['linear', 'glu']);
-    expect(() => generateMatmul({ M: 2, N: 2, K: 2, tuning: 'cpu', gate: { fn: 'tanh' as 'silu' } })).toThrow(/unknown gate function 'tanh'/);
+    expect(() => generateMatmul({ M: 2, N: 2, K: 2, tuning: 'cpu', gate: { fn: 'tanh' as 'silu' } })).toThrow(
+      /unknown gate function 'tanh'/,
+    );
   });
 
   it('emits a scalar and a vec4 gate function for each gate function', () => {

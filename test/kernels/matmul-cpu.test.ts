@@ -1,17 +1,21 @@
 /**
  * The 'cpu' matmul tuning on the real adapter (lavapipe here and in CI; no mocked GPU),
  * against a float64 CPU reference, with and without subgroups.
- * Inputs are uniform(-1, 1); the tolerance is max |C_gpu - C_ref| <= 1e-4 · sqrt(K):
- * f32 accumulation of K products of magnitude <= 1 drifts like eps·sqrt(K)·|C|; the
- * activations add a few f32 ulps, and the erf approximation at most 7.5e-8·|x|.
+ * Inputs are uniform(-1, 1); the tolerance is relative to the float64 reference, per element
+ * |C_gpu - C_ref| <= 5e-7 + 2^-20·(Σ|a·b| + |bias|)·|act'| (matmul-harness.ts MATMUL_TOL):
+ * f32 accumulation errs in proportion to the summed magnitude; the activations add a few
+ * f32 ulps, and the erf approximation at most 7.5e-8·|x|. Tight enough that tanh-GELU in
+ * place of exact GELU fails (matmul-activations.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acquireDevice, type GpuContext } from '../../runtime/device.js';
 import { generateMatmul, type MatmulSpec, type MatmulVariant } from '../../compiler/codegen/wgsl/matmul.js';
-import { CORE_SHAPES, EPILOGUES, inputsFor, maxAbsError, referenceMatmul, runMatmul, tolerance } from './matmul-harness.js';
+import { CORE_SHAPES, EPILOGUES, inputsFor, matmulCheck } from './matmul-harness.js';
 
 let gpu: GpuContext;
-beforeAll(async () => { gpu = await acquireDevice(); });
+beforeAll(async () => {
+  gpu = await acquireDevice();
+});
 afterAll(() => gpu?.release());
 
 const VARIANTS: MatmulVariant[] = ['nn', 'nt', 'tn'];
@@ -30,8 +34,8 @@ const EXTRA_SHAPES: Record<MatmulVariant, [number, number, number][]> = {
 async function check(spec: MatmulSpec, seed: number): Promise<void> {
   const kernel = generateMatmul(spec);
   const x = inputsFor(kernel, seed);
-  const err = maxAbsError(await runMatmul(gpu.device, kernel, x), referenceMatmul(spec, x));
-  expect(err, `${JSON.stringify(spec)}: max abs error`).toBeLessThanOrEqual(tolerance(spec.K));
+  const { excess, message } = await matmulCheck(gpu.device, kernel, spec, x);
+  expect(excess, message).toBeLessThanOrEqual(1); // fails on NaN too
 }
 
 describe("'cpu' matmul matches the float64 reference", () => {
@@ -40,7 +44,10 @@ describe("'cpu' matmul matches the float64 reference", () => {
     it(`with subgroups, ${variant}: ${shapes.map((s) => s.join('×')).join(', ')}`, async (ctx) => {
       if (gpu.subgroupMinSize < 8) ctx.skip(); // adapter without subgroups: the next test covers it
       for (const [s, [M, N, K]] of shapes.entries()) {
-        await check({ M, N, K, variant, ...EPILOGUES[(s + v) % EPILOGUES.length], tuning: 'cpu', subgroupMinSize: gpu.subgroupMinSize }, 10 * v + s);
+        await check(
+          { M, N, K, variant, ...EPILOGUES[(s + v) % EPILOGUES.length], tuning: 'cpu', subgroupMinSize: gpu.subgroupMinSize },
+          10 * v + s,
+        );
       }
     });
 
@@ -53,7 +60,10 @@ describe("'cpu' matmul matches the float64 reference", () => {
   });
 
   it('batched (dispatch z), one variant each way', async () => {
-    await check({ M: 9, N: 12, K: 20, batch: 3, variant: 'nt', bias: true, activation: 'relu', tuning: 'cpu', subgroupMinSize: gpu.subgroupMinSize }, 90);
+    await check(
+      { M: 9, N: 12, K: 20, batch: 3, variant: 'nt', bias: true, activation: 'relu', tuning: 'cpu', subgroupMinSize: gpu.subgroupMinSize },
+      90,
+    );
     await check({ M: 5, N: 6, K: 7, batch: 2, variant: 'tn', tuning: 'cpu' }, 91);
   });
 });

@@ -54,7 +54,8 @@ describe.each(TORCH_FIXTURES)('gradients vs PyTorch: %s', (name) => {
         const d = Math.abs(ours[i]! - theirs[i]!);
         maxAbs = Math.max(maxAbs, d);
         if (Math.abs(theirs[i]!) > 1e-3) maxRel = Math.max(maxRel, d / Math.abs(theirs[i]!));
-        if (d > ABS_TOL && d > REL_TOL * Math.abs(theirs[i]!)) bad.push(`${p.name}[${i}]: ours ${ours[i]}, torch ${theirs[i]}`);
+        // !(d <= tol) so that a NaN gradient is counted as bad instead of passing.
+        if (!(d <= ABS_TOL) && !(d <= REL_TOL * Math.abs(theirs[i]!))) bad.push(`${p.name}[${i}]: ours ${ours[i]}, torch ${theirs[i]}`);
       }
     }
     console.log(`${name}: max |ours − torch| ${maxAbs.toExponential(2)}, max relative (|torch| > 1e-3) ${maxRel.toExponential(2)}`);

@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import type { Graph } from '../../compiler/ir/graph.js';
 import { interpretGraph, type GraphData } from '../../compiler/ir/interpret.js';
 import { lower } from '../../compiler/ir/lower.js';
-import { makeRng } from '../../compiler/ir/random.js';
+import { makeRng } from '../../runtime/random.js';
 import { verify } from '../../compiler/ir/verify.js';
 import { AutodiffError, backward, gradients, lossOf } from '../../compiler/passes/autodiff.js';
 import type { ModelSpec } from '../../compiler/semantics/model.js';
@@ -41,7 +41,12 @@ function randomParams(g: Graph, seed: number): Map<string, Float32Array> {
   return new Map(
     g.params.map((p) => {
       const n = p.shape.reduce((a, d) => a * d, 1);
-      const draw = p.shape.length >= 2 ? () => 0.25 * rng.normal() : p.component === 'norms' && p.name.endsWith('.weight') ? () => 1 + 0.1 * rng.normal() : () => 0.05 * rng.normal();
+      const draw =
+        p.shape.length >= 2
+          ? () => 0.25 * rng.normal()
+          : p.component === 'norms' && p.name.endsWith('.weight')
+            ? () => 1 + 0.1 * rng.normal()
+            : () => 0.05 * rng.normal();
       return [p.name, Float32Array.from({ length: n }, draw)];
     }),
   );
@@ -53,8 +58,16 @@ function batch(g: Graph, vocab: number, seed: number): Map<string, Int32Array> {
   const out = new Map<string, Int32Array>();
   for (const id of g.inputs) {
     const { name } = g.values[id]!;
-    if (name.endsWith('positions')) out.set(name, Int32Array.from({ length: T }, (_, i) => i));
-    else if (name.endsWith('segments')) out.set(name, Int32Array.from({ length: B * T }, (_, i) => (i % T < 2 ? 0 : 1)));
+    if (name.endsWith('positions'))
+      out.set(
+        name,
+        Int32Array.from({ length: T }, (_, i) => i),
+      );
+    else if (name.endsWith('segments'))
+      out.set(
+        name,
+        Int32Array.from({ length: B * T }, (_, i) => (i % T < 2 ? 0 : 1)),
+      );
     else if (name === 'targets') {
       const y = ids();
       y[3] = -100; // one ignored position
@@ -124,7 +137,9 @@ function expectChecks(checks: Check[], label: string): void {
   const big = checks.filter((c) => Math.abs(c.grad) > 1e-2);
   const worstAbs = Math.max(...checks.map((c) => Math.abs(c.fd - c.grad)));
   const worstRel = Math.max(...big.map((c) => Math.abs(c.fd - c.grad) / Math.abs(c.grad)));
-  console.log(`${label}: ${checks.length} entries; max |fd − grad| ${worstAbs.toExponential(2)}; max relative (|grad| > 1e-2) ${worstRel.toExponential(2)}`);
+  console.log(
+    `${label}: ${checks.length} entries; max |fd − grad| ${worstAbs.toExponential(2)}; max relative (|grad| > 1e-2) ${worstRel.toExponential(2)}`,
+  );
   expect(bad.map((c) => `${c.param}[${c.index}]: grad ${c.grad}, fd ${c.fd}`)).toEqual([]);
 }
 
@@ -137,7 +152,12 @@ const gpt2Tiny = (): ModelSpec =>
     context: 8,
     d_model: 16,
     embedding: { positions: { kind: 'learned' }, tied: true },
-    decoder: stack('decoder', 2, layer({ norm: layerNorm(1e-5), attention: attention({ heads: 2, head_dim: 8, bias: true }), mlp: mlp('gelu_tanh', 32, true) }), layerNorm(1e-5)),
+    decoder: stack(
+      'decoder',
+      2,
+      layer({ norm: layerNorm(1e-5), attention: attention({ heads: 2, head_dim: 8, bias: true }), mlp: mlp('gelu_tanh', 32, true) }),
+      layerNorm(1e-5),
+    ),
   });
 
 const llamaTiny = (): ModelSpec =>
@@ -147,7 +167,12 @@ const llamaTiny = (): ModelSpec =>
     context: 8,
     d_model: 16,
     embedding: { positions: { kind: 'rope', base: 10000, fraction: 1 } },
-    decoder: stack('decoder', 2, layer({ norm: rmsNorm(1e-5), attention: attention({ heads: 4, kv_heads: 2, head_dim: 4, window: 3 }), mlp: mlp('swiglu', 24) }), rmsNorm(1e-5)),
+    decoder: stack(
+      'decoder',
+      2,
+      layer({ norm: rmsNorm(1e-5), attention: attention({ heads: 4, kv_heads: 2, head_dim: 4, window: 3 }), mlp: mlp('swiglu', 24) }),
+      rmsNorm(1e-5),
+    ),
   });
 
 /** The other knobs in one model: ALiBi, a parallel block, a post-norm block, ReLU and GeGLU MLPs, sinusoids, an embedding norm. */
@@ -163,7 +188,12 @@ const mixedTiny = (): ModelSpec =>
       2,
       (i) =>
         i === 0
-          ? layer({ norm: layerNorm(1e-5), parallel: true, attention: attention({ heads: 3, head_dim: 4, bias: true }), mlp: mlp('relu', 20, true) })
+          ? layer({
+              norm: layerNorm(1e-5),
+              parallel: true,
+              attention: attention({ heads: 3, head_dim: 4, bias: true }),
+              mlp: mlp('relu', 20, true),
+            })
           : layer({ norm: rmsNorm(1e-5), placement: 'post', attention: attention({ heads: 3, head_dim: 4 }), mlp: mlp('geglu', 16) }),
       layerNorm(1e-5),
     ),
@@ -178,7 +208,17 @@ const bertTiny = (): ModelSpec =>
     context: 8,
     d_model: 8,
     embedding: { positions: { kind: 'learned' }, segments: 2, norm: layerNorm(1e-12) },
-    encoder: stack('encoder', 1, layer({ norm: layerNorm(1e-12), placement: 'post', attention: attention({ heads: 2, head_dim: 4, causal: false, bias: true }), mlp: mlp('gelu', 16, true) }), null),
+    encoder: stack(
+      'encoder',
+      1,
+      layer({
+        norm: layerNorm(1e-12),
+        placement: 'post',
+        attention: attention({ heads: 2, head_dim: 4, causal: false, bias: true }),
+        mlp: mlp('gelu', 16, true),
+      }),
+      null,
+    ),
     head: { kind: 'lm', pooler: true },
   });
 
@@ -282,7 +322,12 @@ describe('unsupported ops', () => {
       context: 8,
       d_model: 8,
       embedding: { positions: { kind: 'rope', base: 10000, fraction: 1 } },
-      decoder: stack('decoder', 1, layer({ norm: rmsNorm(), attention: attention({ heads: 2, head_dim: 4 }), mlp: mlp('swiglu', 8), moe: moe(4, 2) }), rmsNorm()),
+      decoder: stack(
+        'decoder',
+        1,
+        layer({ norm: rmsNorm(), attention: attention({ heads: 2, head_dim: 4 }), mlp: mlp('swiglu', 8), moe: moe(4, 2) }),
+        rmsNorm(),
+      ),
     });
     const g = lowered(m);
     let err: unknown;
@@ -303,7 +348,12 @@ describe('unsupported ops', () => {
       context: 8,
       d_model: 8,
       embedding: { positions: { kind: 'relative', buckets: 8, max_distance: 16 }, tied: true },
-      decoder: stack('decoder', 2, layer({ norm: rmsNorm(), attention: attention({ heads: 2, head_dim: 4 }), mlp: mlp('relu', 8) }), rmsNorm()),
+      decoder: stack(
+        'decoder',
+        2,
+        layer({ norm: rmsNorm(), attention: attention({ heads: 2, head_dim: 4 }), mlp: mlp('relu', 8) }),
+        rmsNorm(),
+      ),
     });
     const g = lowered(m);
     expect(() => backward(g, { loss: lossOf(g) })).toThrow(

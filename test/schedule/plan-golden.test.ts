@@ -9,8 +9,8 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/index.js';
 import { explainPlanFull } from '../../compiler/schedule/explain.js';
-import { planModel } from '../../compiler/passes/plan.js';
-import { planTraining } from '../../compiler/passes/train-plan.js';
+import { planModel } from '../../compiler/schedule/plan.js';
+import { planTraining } from '../../compiler/schedule/train-plan.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SPECS = [

@@ -6,6 +6,7 @@
  * runtime/gpu/kernel.ts (compileKernel, bindKernel, encodeKernel) dispatches both alike:
  * buffers are bound by binding name, all in group 0.
  */
+import { STEP_UNIFORM } from '../../../runtime/uniforms.js';
 
 /** 'cpu': software adapters (lavapipe): few invocations per workgroup, no barriers where avoidable. 'gpu': a real GPU. */
 export type KernelTuning = 'cpu' | 'gpu';
@@ -55,18 +56,13 @@ export interface WgslKernel extends KernelCore {
 }
 
 // ── The Step uniform ──────────────────────────────────────────────────────────────
+// Its fields live in one table (runtime/uniforms.ts) that also drives the host's writes.
 
-/**
- * Per-dispatch positions, written by the host before each forward call:
- *  - offset: absolute position of the first query/token in this call (0 for training and
- *    prefill from scratch; the number of cached tokens when decoding);
- *  - kv_len: how many keys are valid in K/V (prefill: offset + T; decode: offset + 1).
- * Layout (std140-compatible, 8 bytes): offset u32 @ 0, kv_len u32 @ 4.
- */
-export const STEP_WGSL = 'struct Step {\n  offset: u32,\n  kv_len: u32,\n}';
+/** The WGSL struct of the Step uniform (runtime/uniforms.ts STEP_UNIFORM). */
+export const STEP_WGSL = STEP_UNIFORM.wgsl();
 
 /** Bytes of the Step uniform. Buffers may be larger (e.g. padded to 16). */
-export const STEP_BYTES = 8;
+export const STEP_BYTES = STEP_UNIFORM.bytes;
 
 /** The WGSL variable name kernels read the Step uniform through (`step` itself is a WGSL built-in). */
 export const STEP_VAR = 'u_step';
@@ -76,10 +72,7 @@ export interface Step {
   kv_len: number;
 }
 
-/** Packs a Step for writeBuffer/uploadBuffer (8 bytes, little-endian u32s). */
+/** Packs a Step for writeBuffer (runtime/uniforms.ts STEP_UNIFORM; throws on a non-u32). */
 export function packStep(step: Step): Uint32Array {
-  for (const [k, v] of Object.entries(step)) {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`Step.${k} must be a u32, got ${v}`);
-  }
-  return new Uint32Array([step.offset, step.kv_len]);
+  return new Uint32Array(STEP_UNIFORM.pack(step));
 }

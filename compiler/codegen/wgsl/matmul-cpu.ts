@@ -43,7 +43,7 @@
  *   Dawn's robustness transform on vs off: no measurable difference (lavapipe
  *     bounds-checks every buffer access itself).
  */
-import type { KernelGeometry, ResolvedMatmul } from './matmul.js';
+import type { KernelGeometry, ResolvedMatmul } from './matmul-types.js';
 
 export interface CpuTile {
   /** Rows of C per invocation (TM). */
@@ -83,7 +83,10 @@ function layoutOf(r: ResolvedMatmul, t: CpuTile): Layout {
   const N4 = Math.ceil(N / 4);
   return {
     shareA,
-    aVec, bVec, cVec: N % 4 === 0, kStep,
+    aVec,
+    bVec,
+    cVec: N % 4 === 0,
+    kStep,
     tailStep: vecK ? 4 : 1,
     N4,
     colsGuarded: N4 % (t.workgroupSize * t.vec4s) !== 0,
@@ -96,8 +99,10 @@ export function cpuMatmulGeometry(r: ResolvedMatmul, t: CpuTile): KernelGeometry
   return {
     workgroupSize: [t.workgroupSize, 1, 1],
     dispatch: [Math.ceil(L.N4 / (t.workgroupSize * t.vec4s)), Math.ceil(r.M / t.rows), r.batch],
-    note: `cpu (registers only; each invocation ${t.rows} rows × ${4 * t.vec4s} columns; workgroup ${t.workgroupSize}; ` +
+    note:
+      `cpu (registers only; each invocation ${t.rows} rows × ${4 * t.vec4s} columns; workgroup ${t.workgroupSize}; ` +
       `k step ${L.kStep}; A ${L.shareA ? 'shared by subgroupBroadcast' : 'loaded per lane'})`,
+    workgroupStorageBytes: 0,
   };
 }
 
@@ -110,7 +115,9 @@ const plus = (kk: number) => (kk === 0 ? 'k' : `(k + ${kk}u)`);
 export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[]; body: string } {
   const { M, N, K, variant, batch } = r;
   const L = layoutOf(r, t);
-  const TM = t.rows, TN4 = t.vec4s, WG = t.workgroupSize;
+  const TM = t.rows,
+    TN4 = t.vec4s,
+    WG = t.workgroupSize;
   const out: string[] = [];
   const line = (s: string, depth = 1) => out.push('  '.repeat(depth) + s);
 
@@ -122,11 +129,15 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[
   out.push(`@group(0) @binding(3) var<storage, read_write> C: array<${ty(L.cVec)}>;`);
   out.push('');
   out.push(`@compute @workgroup_size(${WG})`);
-  out.push(`fn ${r.entryPoint}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>` +
-    `${L.shareA ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {`);
+  out.push(
+    `fn ${r.entryPoint}(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>` +
+      `${L.shareA ? ', @builtin(subgroup_invocation_id) lane: u32' : ''}) {`,
+  );
 
   // Batch offsets, in units of each array's element type.
-  const aOff = batch > 1 ? 'aOff' : '0u', bOff = batch > 1 ? 'bOff' : '0u', cOff = batch > 1 ? 'cOff' : '0u';
+  const aOff = batch > 1 ? 'aOff' : '0u',
+    bOff = batch > 1 ? 'bOff' : '0u',
+    cOff = batch > 1 ? 'cOff' : '0u';
   if (batch > 1) {
     line(`let aOff = wg.z * ${(M * K) / (L.aVec ? 4 : 1)}u;`);
     line(`let bOff = wg.z * ${(K * N) / (L.bVec ? 4 : 1)}u;`);
@@ -150,9 +161,12 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[
     line(L.colsGuarded ? `let cc${j} = min(c${j}, N4 - 1u);` : `let cc${j} = c${j};`);
   }
   if (!L.bVec || !L.cVec || variant === 'nt') {
-    for (const j of range(TN4)) for (const q of range(4)) {
-      line(N % 4 === 0 && !L.colsGuarded ? `let n${j}_${q} = cc${j} * 4u + ${q}u;` : `let n${j}_${q} = min(cc${j} * 4u + ${q}u, N - 1u);`);
-    }
+    for (const j of range(TN4))
+      for (const q of range(4)) {
+        line(
+          N % 4 === 0 && !L.colsGuarded ? `let n${j}_${q} = cc${j} * 4u + ${q}u;` : `let n${j}_${q} = min(cc${j} * 4u + ${q}u, N - 1u);`,
+        );
+      }
   }
   if (variant === 'nt') {
     for (const j of range(TN4)) for (const q of range(4)) line(`let b${j}_${q}Base = ${bOff} + n${j}_${q} * ${L.bVec ? K / 4 : K}u;`);
@@ -196,27 +210,45 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[
     // b(j, kk): vec4 of B over this invocation's 4 columns of group j at k + kk.
     for (const j of range(TN4)) {
       if (variant === 'nt' && L.bVec) {
-        for (const q of range(4)) for (const h of range(S / 4)) {
-          line(`let bt${j}_${q}_${h} = B[b${j}_${q}Base + k / 4u${h ? ` + ${h}u` : ''}];`, d);
-        }
+        for (const q of range(4))
+          for (const h of range(S / 4)) {
+            line(`let bt${j}_${q}_${h} = B[b${j}_${q}Base + k / 4u${h ? ` + ${h}u` : ''}];`, d);
+          }
         for (const kk of range(S)) {
-          line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `bt${j}_${q}_${kk >> 2}.${COMP[kk & 3]}`).join(', ')});`, d);
+          line(
+            `let b${j}_${kk} = vec4<f32>(${range(4)
+              .map((q) => `bt${j}_${q}_${kk >> 2}.${COMP[kk & 3]}`)
+              .join(', ')});`,
+            d,
+          );
         }
         continue;
       }
       for (const kk of range(S)) {
         if (variant === 'nt') {
-          line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `B[b${j}_${q}Base + ${plus(kk)}]`).join(', ')});`, d);
+          line(
+            `let b${j}_${kk} = vec4<f32>(${range(4)
+              .map((q) => `B[b${j}_${q}Base + ${plus(kk)}]`)
+              .join(', ')});`,
+            d,
+          );
         } else if (L.bVec) {
           line(`let b${j}_${kk} = B[${bOff} + ${plus(kk)} * N4 + cc${j}];`, d);
         } else {
-          line(`let b${j}_${kk} = vec4<f32>(${range(4).map((q) => `B[${bOff} + ${plus(kk)} * N + n${j}_${q}]`).join(', ')});`, d);
+          line(
+            `let b${j}_${kk} = vec4<f32>(${range(4)
+              .map((q) => `B[${bOff} + ${plus(kk)} * N + n${j}_${q}]`)
+              .join(', ')});`,
+            d,
+          );
         }
       }
     }
-    for (const kk of range(S)) for (const i of range(TM)) for (const j of range(TN4)) {
-      line(`acc${i}_${j} = fma(vec4<f32>(${a(i, kk)}), b${j}_${kk}, acc${i}_${j});`, d);
-    }
+    for (const kk of range(S))
+      for (const i of range(TM))
+        for (const j of range(TN4)) {
+          line(`acc${i}_${j} = fma(vec4<f32>(${a(i, kk)}), b${j}_${kk}, acc${i}_${j});`, d);
+        }
   };
 
   const kMain = K - (K % L.kStep);
@@ -236,7 +268,14 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[
     const depth = L.colsGuarded ? 2 : 1;
     if (L.colsGuarded) line(`if (c${j} < N4) {`);
     if (r.bias) {
-      line(L.cVec ? `let bias${j} = bias[cc${j}];` : `let bias${j} = vec4<f32>(${range(4).map((q) => `bias[n${j}_${q}]`).join(', ')});`, depth);
+      line(
+        L.cVec
+          ? `let bias${j} = bias[cc${j}];`
+          : `let bias${j} = vec4<f32>(${range(4)
+              .map((q) => `bias[n${j}_${q}]`)
+              .join(', ')});`,
+        depth,
+      );
     }
     for (const i of range(TM)) {
       const sum = `acc${i}_${j}${r.bias ? ` + bias${j}` : ''}`;
@@ -257,9 +296,7 @@ export function emitCpuMatmul(r: ResolvedMatmul, t: CpuTile): { enables: string[
           const col = `c${j} * 4u + ${q}u`;
           const idx = `${cOff} + (row0 + ${i}u) * N + ${col}`;
           const val = r.gate ? `gate_act(gate[o]) * v${i}_${j}.${COMP[q]}` : `v${i}_${j}.${COMP[q]}`;
-          line(r.gate
-            ? `if (${col} < N) { let o = ${idx}; C[o] = ${val}; }`
-            : `if (${col} < N) { C[${idx}] = ${val}; }`, rowDepth);
+          line(r.gate ? `if (${col} < N) { let o = ${idx}; C[o] = ${val}; }` : `if (${col} < N) { C[${idx}] = ${val}; }`, rowDepth);
         }
       }
       if (L.rowsGuarded) line('}', depth);

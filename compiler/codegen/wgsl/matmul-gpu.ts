@@ -8,15 +8,19 @@
  * this kernel is slow (shared memory and barriers cost there; see matmul-cpu.ts); its
  * speed matters only on real GPUs.
  */
-import type { KernelGeometry, ResolvedMatmul } from './matmul.js';
+import type { KernelGeometry, ResolvedMatmul } from './matmul-types.js';
 
-const TILE = 64, BK = 16, THREADS = 16, PER = TILE / THREADS; // PER×PER outputs per invocation
+const TILE = 64,
+  BK = 16,
+  THREADS = 16,
+  PER = TILE / THREADS; // PER×PER outputs per invocation
 
 export function gpuMatmulGeometry(r: ResolvedMatmul): KernelGeometry {
   return {
     workgroupSize: [THREADS, THREADS, 1],
     dispatch: [Math.ceil(r.N / TILE), Math.ceil(r.M / TILE), r.batch],
     note: `gpu (shared-memory tiles ${TILE}×${TILE}, K step ${BK}, ${PER}×${PER} outputs per invocation)`,
+    workgroupStorageBytes: 2 * BK * TILE * 4, // As and Bs: BK × TILE f32 each
   };
 }
 
@@ -29,12 +33,8 @@ export function emitGpuMatmul(r: ResolvedMatmul): string {
   const bIdx = variant === 'nt' ? 'n * K + k' : 'k * N + n';
   // Which tile coordinate runs fastest through consecutive invocations: the one that is
   // contiguous in memory, so the staging loads coalesce.
-  const aSplit = variant === 'tn'
-    ? `let mm = e % ${TILE}u; let kk = e / ${TILE}u;`
-    : `let kk = e % ${BK}u; let mm = e / ${BK}u;`;
-  const bSplit = variant === 'nt'
-    ? `let kk = e % ${BK}u; let nn = e / ${BK}u;`
-    : `let nn = e % ${TILE}u; let kk = e / ${TILE}u;`;
+  const aSplit = variant === 'tn' ? `let mm = e % ${TILE}u; let kk = e / ${TILE}u;` : `let kk = e % ${BK}u; let mm = e / ${BK}u;`;
+  const bSplit = variant === 'nt' ? `let kk = e % ${BK}u; let nn = e / ${BK}u;` : `let nn = e % ${TILE}u; let kk = e / ${TILE}u;`;
   const off = (name: string, size: number) => (batch > 1 ? `wg.z * ${size}u + ` : '') + name;
   const V = TILE / 4; // vec4s per tile row
   const L: string[] = [];

@@ -28,8 +28,10 @@ import { emitGpuMatmul, gpuMatmulGeometry } from './matmul-gpu.js';
 
 export type { Activation, GateFn } from './epilogue.js';
 export type { CpuTile } from './matmul-cpu.js';
-export type MatmulVariant = 'nn' | 'nt' | 'tn';
-export type KernelTuning = 'cpu' | 'gpu';
+// Shared with the emitters (matmul-cpu.ts, matmul-gpu.ts), which must not import this file.
+import type { WgslKernel } from './kernel-types.js';
+import type { KernelTuning, MatmulVariant, ResolvedMatmul } from './matmul-types.js';
+export type { KernelGeometry, KernelTuning, MatmulVariant, ResolvedMatmul } from './matmul-types.js';
 
 export interface MatmulSpec {
   M: number;
@@ -71,36 +73,14 @@ export interface KernelBinding {
   bytes: number;
 }
 
-export interface GeneratedKernel {
-  code: string;
-  entryPoint: string;
-  workgroupSize: [number, number, number];
-  dispatch: [number, number, number];
-  /** In list order A, B, bias (if any), gate (if any), C. */
+/**
+ * A matmul kernel is a WgslKernel like every other: bindings in list order A, B, bias (if
+ * any), gate (if any), C; flops = 2·M·N·K·batch (the epilogue is not counted); bytes = every
+ * input (gate included) read once and C written once; fuses = ['linear'], ['linear',
+ * <activation>] with an activation epilogue, ['linear', 'glu'] with a gate.
+ */
+export interface GeneratedKernel extends WgslKernel {
   bindings: KernelBinding[];
-  /** 2·M·N·K·batch (the bias/activation/gate epilogue is not counted). */
-  flops: number;
-  /** Minimum bytes moved: every input (gate included) read once, C written once. */
-  bytes: number;
-  /**
-   * The IR op kinds (compiler/ir/ops.ts) this kernel implements, for --explain: ['linear'];
-   * ['linear', <activation>] with an activation epilogue; ['linear', 'glu'] with a gate.
-   */
-  fuses: string[];
-}
-
-/** The spec with defaults filled in; what the emitters work from. */
-export interface ResolvedMatmul {
-  M: number; N: number; K: number;
-  variant: MatmulVariant;
-  bias: boolean;
-  activation: Activation;
-  /** The gate function of a gated epilogue; null: none. */
-  gate: GateFn | null;
-  batch: number;
-  tuning: KernelTuning;
-  entryPoint: string;
-  subgroupMinSize: number;
 }
 
 const MAX_WORKGROUPS_PER_DIM = 65535; // WebGPU's guaranteed minimum for maxComputeWorkgroupsPerDimension
@@ -121,16 +101,23 @@ function resolve(spec: MatmulSpec): ResolvedMatmul {
       throw new Error(`matmul ${entryPoint}: unknown gate function '${String(gate)}' (one of ${GATE_FNS.join(', ')})`);
     }
     if (activation !== 'none') {
-      throw new Error(`matmul ${entryPoint}: 'gate' and 'activation' are mutually exclusive ` +
-        `(got gate ${gate} and activation ${activation}); the gate function is the GLU's activation`);
+      throw new Error(
+        `matmul ${entryPoint}: 'gate' and 'activation' are mutually exclusive ` +
+          `(got gate ${gate} and activation ${activation}); the gate function is the GLU's activation`,
+      );
     }
   }
   return {
-    M: spec.M, N: spec.N, K: spec.K,
+    M: spec.M,
+    N: spec.N,
+    K: spec.K,
     variant: spec.variant ?? 'nn',
     bias: spec.bias ?? false,
-    activation, gate,
-    batch, tuning: spec.tuning, entryPoint,
+    activation,
+    gate,
+    batch,
+    tuning: spec.tuning,
+    entryPoint,
     subgroupMinSize: spec.subgroupMinSize ?? 0,
   };
 }
@@ -185,8 +172,10 @@ function header(r: ResolvedMatmul, flops: number, bytes: number, tuningNote: str
     `//   tuning: ${tuningNote}`,
   ];
   if (r.gate) {
-    lines.push(`//   epilogue: C = ${r.gate}(gate) · (${VARIANT_SHORT[r.variant]}${r.bias ? ' + bias' : ''})` +
-      ` (gated linear unit; gate read once per element of C, laid out like C)`);
+    lines.push(
+      `//   epilogue: C = ${r.gate}(gate) · (${VARIANT_SHORT[r.variant]}${r.bias ? ' + bias' : ''})` +
+        ` (gated linear unit; gate read once per element of C, laid out like C)`,
+    );
   }
   return lines.join('\n');
 }
@@ -200,17 +189,16 @@ export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
   const bindings = bindingsOf(r);
   const flops = 2 * r.M * r.N * r.K * r.batch;
   const bytes = bindings.reduce((sum, b) => sum + b.bytes, 0);
-  const geometry = r.tuning === 'cpu'
-    ? cpuMatmulGeometry(r, { ...DEFAULT_CPU_TILE, ...spec.cpuTile })
-    : gpuMatmulGeometry(r);
+  const geometry = r.tuning === 'cpu' ? cpuMatmulGeometry(r, { ...DEFAULT_CPU_TILE, ...spec.cpuTile }) : gpuMatmulGeometry(r);
   for (const [axis, n] of geometry.dispatch.entries()) {
     if (n > MAX_WORKGROUPS_PER_DIM) {
-      throw new Error(`matmul ${r.entryPoint}: needs ${n} workgroups along dispatch axis ${axis}, over WebGPU's ${MAX_WORKGROUPS_PER_DIM}; split the matmul`);
+      throw new Error(
+        `matmul ${r.entryPoint}: needs ${n} workgroups along dispatch axis ${axis}, over WebGPU's ${MAX_WORKGROUPS_PER_DIM}; split the matmul`,
+      );
     }
   }
-  const { enables, body } = r.tuning === 'cpu'
-    ? emitCpuMatmul(r, { ...DEFAULT_CPU_TILE, ...spec.cpuTile })
-    : { enables: [], body: emitGpuMatmul(r) };
+  const { enables, body } =
+    r.tuning === 'cpu' ? emitCpuMatmul(r, { ...DEFAULT_CPU_TILE, ...spec.cpuTile }) : { enables: [], body: emitGpuMatmul(r) };
   const code = [
     header(r, flops, bytes, geometry.note),
     ...enables,
@@ -223,11 +211,21 @@ export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
   const fuses = r.gate?.startsWith('d')
     ? ['linear_backward', `${r.gate.slice(1)}_backward`]
     : ['linear', ...(r.gate ? ['glu'] : r.activation !== 'none' ? [r.activation] : [])];
-  return { code, entryPoint: r.entryPoint, workgroupSize: geometry.workgroupSize, dispatch: geometry.dispatch, bindings, flops, bytes, fuses };
-}
-
-export interface KernelGeometry {
-  workgroupSize: [number, number, number];
-  dispatch: [number, number, number];
-  note: string;
+  return {
+    code,
+    entryPoint: r.entryPoint,
+    workgroupSize: geometry.workgroupSize,
+    dispatch: geometry.dispatch,
+    bindings,
+    flops,
+    bytes,
+    fuses,
+    limits: {
+      maxStorageBufferBindingSize: Math.max(...bindings.map((b) => b.bytes)),
+      maxStorageBuffersPerShaderStage: bindings.length,
+      maxComputeInvocationsPerWorkgroup: geometry.workgroupSize[0] * geometry.workgroupSize[1] * geometry.workgroupSize[2],
+      maxComputeWorkgroupStorageSize: geometry.workgroupStorageBytes,
+    },
+    features: enables.map((e) => e.replace(/^enable (\w+);$/, '$1')),
+  };
 }

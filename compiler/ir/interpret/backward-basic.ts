@@ -7,9 +7,8 @@
  */
 import type { OpAttrs } from '../ops.js';
 import { type BackwardFn, type Cotangents, dOut, type SaveFn, stored, type VjpArgs } from './backward-common.js';
-import { ACTIVATION_GRAD } from './backward-math.js';
 import { floats, InterpretError, ints, rows, type Tensor } from './common.js';
-import { ACTIVATION } from './math.js';
+import { type ActivationName, ACTIVATIONS } from '../activations.js';
 
 type Attrs<K extends keyof OpAttrs> = OpAttrs[K];
 const lead = (t: Tensor) => t.shape.slice(0, -1);
@@ -127,8 +126,7 @@ export const layernormBackward: BackwardFn<Attrs<'layernorm'>> = (args) => {
   return normBackward(args, floats(mean, 'layernorm mean'), floats(rstd, 'layernorm rstd'));
 };
 
-export const rmsnormBackward: BackwardFn<Attrs<'rmsnorm'>> = (args) =>
-  normBackward(args, null, floats(args.extra[0]!, 'rmsnorm rstd'));
+export const rmsnormBackward: BackwardFn<Attrs<'rmsnorm'>> = (args) => normBackward(args, null, floats(args.extra[0]!, 'rmsnorm rstd'));
 
 // ── dense layer ─────────────────────────────────────────────────────────────────
 
@@ -165,7 +163,7 @@ export const linearBackward: BackwardFn<Attrs<'linear'>> = (args) => {
   const dz = Float64Array.from(dy);
   if (a.activation) {
     const pre = floats(args.extra[0]!, 'linear pre-activation');
-    const slope = ACTIVATION_GRAD[a.activation];
+    const slope = ACTIVATIONS[a.activation].df;
     for (let n = 0; n < dz.length; n++) dz[n] = dy[n]! * slope(pre[n]!);
   }
   const dx = new Float64Array(R * I);
@@ -190,8 +188,8 @@ export const linearBackward: BackwardFn<Attrs<'linear'>> = (args) => {
 // ── activations ─────────────────────────────────────────────────────────────────
 
 /** dx = dy·act′(x), from the saved input. */
-export function unaryBackward(fn: keyof typeof ACTIVATION_GRAD): BackwardFn<Record<string, never>> {
-  const slope = ACTIVATION_GRAD[fn];
+export function unaryBackward(fn: Exclude<ActivationName, 'tanh'>): BackwardFn<Record<string, never>> {
+  const slope = ACTIVATIONS[fn].df;
   return (args) => {
     const x = floats(args.inputs[0]!, fn);
     const dy = dOut(args);
@@ -212,8 +210,7 @@ export const gluBackward: BackwardFn<Attrs<'glu'>> = (args) => {
   const g = floats(gate, 'glu gate');
   const u = floats(up, 'glu up');
   const dy = dOut(args);
-  const f = ACTIVATION[args.attrs.fn];
-  const slope = ACTIVATION_GRAD[args.attrs.fn];
+  const { f, df: slope } = ACTIVATIONS[args.attrs.fn];
   return [
     { shape: [...gate.shape], data: g.map((v, i) => dy[i]! * u[i]! * slope(v)) },
     { shape: [...up.shape], data: g.map((v, i) => dy[i]! * f(v)) },

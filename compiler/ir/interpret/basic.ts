@@ -4,7 +4,7 @@
  */
 import type { Act, OpAttrs } from '../ops.js';
 import { floats, InterpretError, ints, rows, showDims, type Tensor } from './common.js';
-import { ACTIVATION } from './math.js';
+import { ACTIVATIONS } from '../activations.js';
 
 /** table (V, C) gathered by ids (…) → (…, C). */
 export function embedding([table, ids]: readonly Tensor[]): Tensor {
@@ -101,7 +101,7 @@ export function linear(ins: readonly Tensor[], a: OpAttrs['linear']): Tensor {
   const b = a.bias ? floats(ins[2]!, 'linear bias') : null;
   const [O, I] = ins[1]!.shape as [number, number];
   const R = x.length / I;
-  const act = a.activation ? ACTIVATION[a.activation] : null;
+  const act = a.activation ? ACTIVATIONS[a.activation].f : null;
   const out = new Float32Array(R * O);
   for (let r = 0; r < R; r++) {
     for (let o = 0; o < O; o++) {
@@ -114,7 +114,7 @@ export function linear(ins: readonly Tensor[], a: OpAttrs['linear']): Tensor {
 }
 
 export function unary(fn: Act | 'tanh'): (ins: readonly Tensor[]) => Tensor {
-  const f = ACTIVATION[fn];
+  const f = ACTIVATIONS[fn].f;
   return ([x]) => ({ shape: [...x!.shape], data: floats(x!, fn).map((v) => f(v)) });
 }
 
@@ -122,7 +122,7 @@ export function unary(fn: Act | 'tanh'): (ins: readonly Tensor[]) => Tensor {
 export function glu([gate, up]: readonly Tensor[], a: OpAttrs['glu']): Tensor {
   const g = floats(gate!, 'glu gate');
   const u = floats(up!, 'glu up');
-  const f = ACTIVATION[a.fn];
+  const f = ACTIVATIONS[a.fn].f;
   return { shape: [...gate!.shape], data: g.map((v, i) => f(v) * u[i]!) };
 }
 

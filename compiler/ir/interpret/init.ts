@@ -10,10 +10,10 @@
  * depend only on (seed, name, shape) — not on which other parameters exist or their order.
  */
 import type { Graph, Param } from '../graph.js';
-import { deriveSeed, makeRng } from '../random.js';
-import { numelOf } from './common.js';
+import { initialValues } from '../../../runtime/init.js';
+import type { ParamInfo } from '../../../runtime/plan-types.js';
 
-export type InitRule = { readonly kind: 'zeros' } | { readonly kind: 'ones' } | { readonly kind: 'normal'; readonly std: number };
+export type InitRule = ParamInfo['init'];
 
 const BASE_STD = 0.02;
 const RESIDUAL_OUT = /(?:^|\.|_)attn\.o\.weight$|(?:^|\.)down\.weight$/;
@@ -36,19 +36,8 @@ function ruleFor(p: Param, layers: ReadonlyMap<string, number>): InitRule {
   return { kind: 'normal', std: BASE_STD };
 }
 
-/** Initial values of every parameter of `graph`, by name. */
+/** Initial values of every parameter of `graph`, by name (runtime/init.ts, as the GPU runtime). */
 export function initParams(graph: Graph, seed: number): Map<string, Float32Array> {
   const rules = initRules(graph);
-  const out = new Map<string, Float32Array>();
-  for (const p of graph.params) {
-    const rule = rules.get(p.name)!;
-    const data = new Float32Array(numelOf(p.shape));
-    if (rule.kind === 'ones') data.fill(1);
-    else if (rule.kind === 'normal') {
-      const rng = makeRng(deriveSeed(seed, p.name));
-      for (let i = 0; i < data.length; i++) data[i] = rule.std * rng.normal();
-    }
-    out.set(p.name, data);
-  }
-  return out;
+  return new Map(graph.params.map((p) => [p.name, initialValues({ name: p.name, shape: p.shape, init: rules.get(p.name)! }, seed)]));
 }

@@ -6,13 +6,14 @@
  * per value.
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { FN_FLOPS, fnWgsl, type ElementwiseFn } from './activation-fns.js';
+import { ACTIVATIONS, activationPair, type ActivationName } from '../../../ir/activations.js';
+import type { Act } from '../../../ir/ops.js';
 import { assemble, Bindings, checkInt, entryName, linear, product, u32, vecType, vectorWidth } from './common.js';
 
 export interface ActivationSpec {
   /** Logical shape, e.g. [B, T, F]; only the element count matters. */
   shape: number[];
-  fn: ElementwiseFn;
+  fn: ActivationName;
   /** Overwrite x (binding x is read_write, no out). Default false. */
   inPlace?: boolean;
   /** Entry point; default 'activation'. */
@@ -37,8 +38,8 @@ export function generateActivation(spec: ActivationSpec): WgslKernel {
     bindings: b,
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
-    flops: n * FN_FLOPS[spec.fn],
-    prelude: fnWgsl(spec.fn),
+    flops: n * ACTIVATIONS[spec.fn].flops,
+    prelude: activationPair(spec.fn, 'act'),
     main: `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
@@ -47,7 +48,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   });
 }
 
-export type GluFn = 'silu' | 'gelu' | 'gelu_tanh' | 'relu';
+export type GluFn = Act;
 
 export interface GluSpec {
   /** Shape of out (and of gate and up), e.g. [B, T, F]. */
@@ -84,13 +85,17 @@ export function generateGlu(spec: GluSpec): WgslKernel {
   return assemble({
     entryPoint,
     fuses: ['glu'],
-    shapes: packed ? { gate_up: [...spec.shape.slice(0, -1), 2 * F], out: spec.shape } : { gate: spec.shape, up: spec.shape, out: spec.shape },
-    notes: [`out = ${spec.fn}(gate) · up${packed ? ', gate and up the two halves of gate_up\'s last dimension' : ''}; one invocation per ${w === 4 ? 'vec4' : 'value'}`],
+    shapes: packed
+      ? { gate_up: [...spec.shape.slice(0, -1), 2 * F], out: spec.shape }
+      : { gate: spec.shape, up: spec.shape, out: spec.shape },
+    notes: [
+      `out = ${spec.fn}(gate) · up${packed ? ", gate and up the two halves of gate_up's last dimension" : ''}; one invocation per ${w === 4 ? 'vec4' : 'value'}`,
+    ],
     bindings: b,
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
-    flops: n * (FN_FLOPS[spec.fn] + 1),
-    prelude: fnWgsl(spec.fn),
+    flops: n * (ACTIVATIONS[spec.fn].flops + 1),
+    prelude: activationPair(spec.fn, 'act'),
     main: `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}

@@ -7,17 +7,26 @@
 import { NEG, dotOf, endKey, firstKey, type ResolvedAttention } from './attention-common.js';
 import { f32, linear, u32 } from './common.js';
 
-export function emitSimpleAttention(r: ResolvedAttention, workgroupSize: number): {
-  workgroupSize: [number, number, number]; dispatch: [number, number, number]; main: string;
+export function emitSimpleAttention(
+  r: ResolvedAttention,
+  workgroupSize: number,
+): {
+  workgroupSize: [number, number, number];
+  dispatch: [number, number, number];
+  main: string;
 } {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, keyBlock: KB } = r;
   const lin = linear(entryPoint, B * H * Tq, workgroupSize);
   const rowStride = u32(Kh * D4);
   const block = Array.from({ length: KB }, (_, u) => u);
-  const scores = block.map((u) => `    let j${u} = min(j0 + ${u}u, last);
+  const scores = block
+    .map(
+      (u) => `    let j${u} = min(j0 + ${u}u, last);
     var s${u} = 0.0;
     for (var d = 0u; d < ${u32(D4)}; d++) { s${u} += ${dotOf(r, 'qs[d]', `k[kvb + j${u} * ${rowStride} + d]`)}; }
-    ${r.alibi ? `s${u} -= slope * (f32(pos) - f32(j${u}));  // i − j (negative after the query when non-causal)\n    ` : ''}s${u} = select(${NEG}, s${u}, j0 + ${u}u < hi);`).join('\n');
+    ${r.alibi ? `s${u} -= slope * abs(f32(pos) - f32(j${u}));  // |i − j|: symmetric when non-causal\n    ` : ''}s${u} = select(${NEG}, s${u}, j0 + ${u}u < hi);`,
+    )
+    .join('\n');
   const maxExpr = block.slice(1).reduce((e, u) => `max(${e}, s${u})`, 's0');
   const main = `@compute @workgroup_size(${workgroupSize})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -53,8 +62,12 @@ ${block.map((u) => `    let p${u} = exp(s${u} - mb);`).join('\n')}
     m = mb;
   }
   let inv = select(0.0, 1.0 / l, l > 0.0);  // no visible key (kv_len too small): zeros
-  for (var d = 0u; d < ${u32(D4)}; d++) { out[qb + d] = acc[d] * inv; }${r.lse ? `
-  lse[bh * ${u32(Tq)} + t] = m + log(l);` : ''}
+  for (var d = 0u; d < ${u32(D4)}; d++) { out[qb + d] = acc[d] * inv; }${
+    r.lse
+      ? `
+  lse[bh * ${u32(Tq)} + t] = m + log(l);`
+      : ''
+  }
 }`;
   return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
 }

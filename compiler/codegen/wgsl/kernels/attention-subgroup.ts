@@ -11,16 +11,24 @@
 import { NEG, dotOf, endKey, firstKey, type ResolvedAttention } from './attention-common.js';
 import { f32, grid, u32 } from './common.js';
 
-export function emitSubgroupAttention(r: ResolvedAttention, SG: number): {
-  workgroupSize: [number, number, number]; dispatch: [number, number, number]; main: string;
+export function emitSubgroupAttention(
+  r: ResolvedAttention,
+  SG: number,
+): {
+  workgroupSize: [number, number, number];
+  dispatch: [number, number, number];
+  main: string;
 } {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V } = r;
   const tiles = Math.ceil(Tq / SG);
   const g = grid(entryPoint, B * H * tiles);
   const chunks = Math.ceil(D4 / SG);
   const units = Array.from({ length: D4 }, (_, d) => d);
-  const load = (buf: string) => Array.from({ length: chunks }, (_, c) =>
-    `let ${buf}${c} = ${buf}[row + min(${c > 0 ? `${c * SG}u + ` : ''}lid, ${u32(D4 - 1)})];`).join('\n    ');
+  const load = (buf: string) =>
+    Array.from(
+      { length: chunks },
+      (_, c) => `let ${buf}${c} = ${buf}[row + min(${c > 0 ? `${c * SG}u + ` : ''}lid, ${u32(D4 - 1)})];`,
+    ).join('\n    ');
   const bcast = (buf: string, d: number) => `subgroupBroadcast(${buf}${Math.floor(d / SG)}, ${d % SG}u)`;
   const score = units.map((d) => dotOf(r, `q${d}`, bcast('k', d))).join('\n      + ');
   const main = `@compute @workgroup_size(${SG})
@@ -36,9 +44,17 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let kv_len = min(u_step.kv_len, ${u32(Tk)});
   let lo = ${firstKey(r, 'pos')};
   let hi = ${endKey(r, 'pos')};
-  // The keys any lane of this workgroup sees: uniform (from wid and the uniform only).${r.window !== null ? `
-  let first_pos = u_step.offset + t0;` : ''}${r.causal ? `
-  let last_pos = u_step.offset + min(t0 + ${u32(SG)}, ${u32(Tq)}) - 1u;` : ''}
+  // The keys any lane of this workgroup sees: uniform (from wid and the uniform only).${
+    r.window !== null
+      ? `
+  let first_pos = u_step.offset + t0;`
+      : ''
+  }${
+    r.causal
+      ? `
+  let last_pos = u_step.offset + min(t0 + ${u32(SG)}, ${u32(Tq)}) - 1u;`
+      : ''
+  }
   let tile_lo = ${firstKey(r, 'first_pos')};
   let tile_hi = ${endKey(r, 'last_pos')};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}
   let qb = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
@@ -50,7 +66,7 @@ ${units.map((d) => `  var a${d} = ${V}(0.0);`).join('\n')}
   for (var j = tile_lo; j < tile_hi; j++) {
     let row = kvb + j * ${u32(Kh * D4)};
     ${load('k')}
-    var s = ${score};${r.alibi ? '\n    s -= slope * (f32(pos) - f32(j));  // i − j (negative after the query when non-causal)' : ''}
+    var s = ${score};${r.alibi ? '\n    s -= slope * abs(f32(pos) - f32(j));  // |i − j|: symmetric when non-causal' : ''}
     let ok = j >= lo && j < hi;
     s = select(${NEG}, s, ok);
     let mb = max(m, s);
@@ -63,8 +79,12 @@ ${units.map((d) => `    a${d} = a${d} * corr + p * ${bcast('v', d)};`).join('\n'
   }
   if (live) {
     let inv = select(0.0, 1.0 / l, l > 0.0);
-${units.map((d) => `    out[qb + ${u32(d)}] = a${d} * inv;`).join('\n')}${r.lse ? `
-    lse[bh * ${u32(Tq)} + t] = m + log(l);` : ''}
+${units.map((d) => `    out[qb + ${u32(d)}] = a${d} * inv;`).join('\n')}${
+    r.lse
+      ? `
+    lse[bh * ${u32(Tq)} + t] = m + log(l);`
+      : ''
+  }
   }
 }`;
   return { workgroupSize: [SG, 1, 1], dispatch: g.dispatch, main };

@@ -7,7 +7,7 @@
  * are valid. Query t sits at absolute position i = offset + t (Step uniform) and sees keys
  *   causal:      j <= i  (and j > i − window with a sliding window)
  *   non-causal:  every j < kv_len
- * GQA/MQA: head h reads kv head floor(h·Kh/H). ALiBi: bias = −slope_h·(i − j).
+ * GQA/MQA: head h reads kv head floor(h·Kh/H). ALiBi: bias = −slope_h·|i − j|.
  *
  * Two emitters (same results; tests check both):
  *  - attention-simple.ts: one invocation per (b, h, t), each reading its own K/V rows. Any
@@ -78,13 +78,28 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
   if (![1, 2, 4, 8].includes(KB)) throw new Error(`${entryPoint}: keyBlock must be 1, 2, 4 or 8`);
   const w = vectorWidth(D);
   const r: ResolvedAttention = {
-    entryPoint, B, Tq, Tk, H, Kh, D, w, D4: D / w, V: vecType(w), causal, window,
-    alibi: spec.alibi ?? false, scale: spec.scale ?? 1 / Math.sqrt(D), lse: spec.lse ?? false, keyBlock: KB,
+    entryPoint,
+    B,
+    Tq,
+    Tk,
+    H,
+    Kh,
+    D,
+    w,
+    D4: D / w,
+    V: vecType(w),
+    causal,
+    window,
+    alibi: spec.alibi ?? false,
+    scale: spec.scale ?? 1 / Math.sqrt(D),
+    lse: spec.lse ?? false,
+    keyBlock: KB,
   };
   const SG = spec.subgroupMinSize ?? 0;
   const canShare = SG >= 4 && SG <= 64 && Tq >= SG;
   const variant = spec.variant ?? (canShare ? 'subgroup' : 'simple');
-  if (variant === 'subgroup' && !(SG >= 4 && SG <= 64)) throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
+  if (variant === 'subgroup' && !(SG >= 4 && SG <= 64))
+    throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
 
   const b = new Bindings(entryPoint)
     .storage('q', 'read', [B, Tq, H * D], r.V)
@@ -93,9 +108,7 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
     .storage('out', 'read_write', [B, Tq, H * D], r.V);
   if (r.lse) b.storage('lse', 'read_write', [B, H, Tq]);
   b.step();
-  const emitted = variant === 'subgroup'
-    ? emitSubgroupAttention(r, SG)
-    : emitSimpleAttention(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
+  const emitted = variant === 'subgroup' ? emitSubgroupAttention(r, SG) : emitSimpleAttention(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
 
   const span = window === null ? Tk : Math.min(Tk, window);
   // Counted as compiler/ir/ops.ts counts attention: every query against `span` keys (the causal mask not subtracted).
@@ -107,7 +120,7 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
     shapes: { q: [B, Tq, H * D], k: [B, Tk, Kh * D], v: [B, Tk, Kh * D] },
     notes: [
       `H=${H} Kh=${Kh} D=${D}; ${causal ? 'causal' : 'non-causal'}; query i = offset + t sees ${visible} (kv_len from the Step uniform, at most ${Tk})` +
-        `; scale ${r.scale}${r.alibi ? '; ALiBi bias −slope_h·(i − j)' : ''}${r.lse ? '; lse = row log-sum-exp' : ''}`,
+        `; scale ${r.scale}${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}${r.lse ? '; lse = row log-sum-exp' : ''}`,
       variant === 'subgroup'
         ? `online softmax; a subgroup of ${SG} queries shares each K/V row by subgroupBroadcast; no barriers`
         : `online softmax, one invocation per (b, h, t), keys in blocks of ${KB}; no barriers`,

@@ -8,7 +8,6 @@ export { generateRope, ropeInvFreq, type RopeSpec } from './rope.js';
 export { generateAttention, type AttentionSpec } from './attention.js';
 export { alibiSlopes } from './alibi.js';
 export { generateActivation, generateGlu, type ActivationSpec, type GluFn, type GluSpec } from './activation.js';
-export { ELEMENTWISE_FNS, fnReference, fnWgsl, type ElementwiseFn } from './activation-fns.js';
 export { generateSoftmaxXent, generateXentMean, type SoftmaxXentSpec, type XentMeanSpec } from './softmax-xent.js';
 export { generateAdd, type AddSpec } from './add.js';
 export { generateCopyRows, type CopyRowsSpec } from './copy-rows.js';

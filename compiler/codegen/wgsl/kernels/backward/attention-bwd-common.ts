@@ -33,7 +33,7 @@ export function endQueryOf(r: ResolvedBackward, j: string): string {
   return r.window !== null ? `min(${u32(r.T)}, ${j} + ${u32(r.window)})` : u32(r.T);
 }
 
-/** `score -= slope·(i − j)` as the forward kernel biases (ALiBi), or nothing. */
+/** `score -= slope·|i − j|` as the forward kernel biases (ALiBi), or nothing. */
 export function alibiLine(r: ResolvedBackward, score: string, i: string, j: string, indent: string): string {
-  return r.alibi ? `\n${indent}${score} -= slope * (f32(${i}) - f32(${j}));  // ALiBi: −slope_h·(i − j), as the forward` : '';
+  return r.alibi ? `\n${indent}${score} -= slope * abs(f32(${i}) - f32(${j}));  // ALiBi: −slope_h·|i − j|, as the forward` : '';
 }

@@ -9,7 +9,7 @@
  * for the training shapes: Tq = Tk = T, offset 0, every key valid (no Step uniform). Layouts
  * as the forward: Q, O, dO, dq (B, T, H·D); K, V, dk, dv (B, T, Kh·D); lse, D (B, H, T).
  * Visibility, GQA/MQA grouping (query head h reads kv head floor(h·Kh/H)), the default scale
- * 1/sqrt(D) and the ALiBi bias −slope_h·(i − j) are the forward's. dk/dv of a kv head sum over
+ * 1/sqrt(D) and the ALiBi bias −slope_h·|i − j| are the forward's. dk/dv of a kv head sum over
  * the H/Kh query heads of its group inside the kernel in a fixed order: deterministic, no
  * atomics. Each kernel writes every element of its outputs (no zero-fill needed).
  *
@@ -67,7 +67,9 @@ export function generateAttentionBackwardPre(spec: AttentionBackwardPreSpec): Wg
   const entryPoint = entryName('attention_bwd_pre', spec.name);
   for (const d of ['B', 'T', 'heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
   const { B, T, heads: H, head_dim: D } = spec;
-  const w = vectorWidth(D), D4 = D / w, V = vecType(w);
+  const w = vectorWidth(D),
+    D4 = D / w,
+    V = vecType(w);
   const b = new Bindings(entryPoint)
     .storage('out', 'read', [B, T, H * D], V)
     .storage('dout', 'read', [B, T, H * D], V)
@@ -117,23 +119,50 @@ function resolve(spec: AttentionBackwardSpec, kernel: string): { r: ResolvedBack
   f32(scale); // finite
   const w = vectorWidth(D);
   const r: ResolvedBackward = {
-    entryPoint, B, T, Tq: T, Tk: T, H, Kh, G: H / Kh, D, w, D4: D / w, V: vecType(w), causal, window,
-    alibi: spec.alibi ?? false, scale, lse: true, keyBlock: 1,
+    entryPoint,
+    B,
+    T,
+    Tq: T,
+    Tk: T,
+    H,
+    Kh,
+    G: H / Kh,
+    D,
+    w,
+    D4: D / w,
+    V: vecType(w),
+    causal,
+    window,
+    alibi: spec.alibi ?? false,
+    scale,
+    lse: true,
+    keyBlock: 1,
   };
   const SG = spec.subgroupMinSize ?? 0;
   const canShare = SG >= 4 && SG <= 64 && T >= SG;
   const variant = spec.variant ?? (canShare ? 'subgroup' : 'simple');
-  if (variant === 'subgroup' && !(SG >= 4 && SG <= 64)) throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
+  if (variant === 'subgroup' && !(SG >= 4 && SG <= 64))
+    throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
   return { r, SG, variant };
 }
 
 function describe(r: ResolvedBackward): string {
   const visible = r.causal ? `j <= i${r.window !== null ? ` and j > i − ${r.window}` : ''}` : 'every j';
-  return `H=${r.H} Kh=${r.Kh} D=${r.D} T=${r.T}; ${r.causal ? 'causal' : 'non-causal'}; query i sees ${visible}; scale ${r.scale}` +
-    `${r.alibi ? '; ALiBi bias −slope_h·(i − j)' : ''}; p_ij = exp(scale·q_i·k_j + bias − lse_i) recomputed, never stored`;
+  return (
+    `H=${r.H} Kh=${r.Kh} D=${r.D} T=${r.T}; ${r.causal ? 'causal' : 'non-causal'}; query i sees ${visible}; scale ${r.scale}` +
+    `${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}; p_ij = exp(scale·q_i·k_j + bias − lse_i) recomputed, never stored`
+  );
 }
 
-function finish(r: ResolvedBackward, variant: 'simple' | 'subgroup', b: Bindings, e: Emitted, what: string, perPair: number, how: string): WgslKernel {
+function finish(
+  r: ResolvedBackward,
+  variant: 'simple' | 'subgroup',
+  b: Bindings,
+  e: Emitted,
+  what: string,
+  perPair: number,
+  how: string,
+): WgslKernel {
   const span = r.window === null ? r.T : Math.min(r.T, r.window);
   return assemble({
     entryPoint: r.entryPoint,
@@ -168,9 +197,17 @@ export function generateAttentionBackwardDq(spec: AttentionBackwardSpec): WgslKe
     .storage('dterm', 'read', [B, H, T])
     .storage('dq', 'read_write', [B, T, H * D], V);
   const e = variant === 'subgroup' ? emitSubgroupDq(r, SG) : emitSimpleDq(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
-  return finish(r, variant, b, e, 'dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j', 6 * D + 6, variant === 'subgroup'
-    ? `a subgroup of ${SG} consecutive queries of one (b, h) per workgroup shares each K/V row by subgroupBroadcast`
-    : 'one invocation per (b, h, i)');
+  return finish(
+    r,
+    variant,
+    b,
+    e,
+    'dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j',
+    6 * D + 6,
+    variant === 'subgroup'
+      ? `a subgroup of ${SG} consecutive queries of one (b, h) per workgroup shares each K/V row by subgroupBroadcast`
+      : 'one invocation per (b, h, i)',
+  );
 }
 
 /** Bindings: q, k, v, dout, lse [B, H, T], dterm [B, H, T], dk and dv [B, T, Kh·D] (written). */
@@ -187,9 +224,15 @@ export function generateAttentionBackwardDkv(spec: AttentionBackwardSpec): WgslK
     .storage('dk', 'read_write', [B, T, Kh * D], V)
     .storage('dv', 'read_write', [B, T, Kh * D], V);
   const e = variant === 'subgroup' ? emitSubgroupDkv(r, SG) : emitSimpleDkv(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
-  return finish(r, variant, b, e,
+  return finish(
+    r,
+    variant,
+    b,
+    e,
     `dv_j = Σ_{h in group, i} p_ij dO_i, dk_j = scale · Σ p_ij (dO_i·v_j − D_i) q_i; the ${r.G} query heads of each kv head summed in the kernel in order`,
-    8 * D + 6, variant === 'subgroup'
+    8 * D + 6,
+    variant === 'subgroup'
       ? `a subgroup of ${SG} consecutive keys of one (b, kv head) per workgroup shares each Q/dO row by subgroupBroadcast`
-      : 'one invocation per (b, kv head, j)');
+      : 'one invocation per (b, kv head, j)',
+  );
 }

@@ -1,0 +1,149 @@
+/**
+ * Fusion: groups IR nodes into the kernels the GPU runs. The rules are the ones llm.c and
+ * every fast transformer runtime use, expressed as patterns over the graph:
+ *   embedding(tokens) + embedding(positions)  → one `embed` kernel (gather + positional add)
+ *   add(x, branch) → norm                      → one `residual_norm` kernel (writes the new
+ *                                                residual stream and its normalisation)
+ *   linear → activation (sole consumer)        → one matmul with a bias + activation epilogue
+ * Everything else maps one node to one kernel. A node the GPU path cannot run yet makes the
+ * whole plan fail with the op's name (the build then reports which knob caused it).
+ */
+import type { Graph, Node } from '../ir/graph.js';
+import { ACTIVATION_NAMES } from '../ir/activations.js';
+import type { Act } from '../ir/ops.js';
+import type { Group } from './groups/index.js';
+
+/** The matmul epilogue applies any activation of the table but tanh (the BERT pooler's, alone). */
+const EPILOGUE: ReadonlySet<string> = new Set(ACTIVATION_NAMES.filter((a) => a !== 'tanh'));
+
+export class UnsupportedOpError extends Error {
+  constructor(
+    readonly op: string,
+    readonly scope: string,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export function consumers(g: Graph): Map<number, Node[]> {
+  const out = new Map<number, Node[]>();
+  for (const n of g.nodes) for (const v of n.inputs) out.set(v, [...(out.get(v) ?? []), n]);
+  return out;
+}
+
+export interface FuseOptions {
+  /**
+   * Fold `glu(gate, up)` into the up projection's epilogue. Inference only: the training
+   * backward needs the gate and up projections apart.
+   */
+  readonly gatedEpilogue?: boolean;
+}
+
+export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
+  const uses = consumers(g);
+  const producer = new Map<number, Node>(g.nodes.map((n) => [n.output, n]));
+  const done = new Set<Node>();
+  const out: Group[] = [];
+  const isOutput = (v: number) => g.outputs.includes(v);
+  const soleUse = (v: number) => (uses.get(v)?.length ?? 0) === 1 && !isOutput(v);
+  // A learned position table is the parameter the lowering marks with the 'position' role.
+  const positionTables = new Set(g.params.filter((p) => p.role === 'position').map((p) => p.value));
+  const isPositionLookup = (n: Node) => n.op === 'embedding' && positionTables.has(n.inputs[0]!);
+
+  for (const n of g.nodes) {
+    if (done.has(n)) continue;
+    switch (n.op) {
+      case 'embedding': {
+        const posAdd = uses.get(n.output)?.find((u) => u.op === 'add');
+        const other = posAdd && posAdd.inputs.find((v) => v !== n.output);
+        const posNode = other !== undefined ? producer.get(other) : undefined;
+        if (isPositionLookup(n))
+          throw new UnsupportedOpError('embedding', n.scope, 'a position embedding that is not added to the token embedding');
+        if (posAdd && posNode && posNode !== n && isPositionLookup(posNode)) {
+          done.add(posNode);
+          done.add(posAdd);
+          out.push({
+            kind: 'embed',
+            out: posAdd.output,
+            ids: n.inputs[1]!,
+            table: n.inputs[0]!,
+            posTable: posNode.inputs[0]!,
+            scope: n.scope,
+          });
+        } else {
+          out.push({ kind: 'embed', out: n.output, ids: n.inputs[1]!, table: n.inputs[0]!, posTable: null, scope: n.scope });
+        }
+        break;
+      }
+      case 'add': {
+        const norm = uses.get(n.output)?.find((u) => u.op === 'layernorm' || u.op === 'rmsnorm');
+        if (norm && !done.has(norm)) {
+          done.add(norm);
+          const sumUsed = (uses.get(n.output)?.length ?? 0) > 1 || isOutput(n.output);
+          out.push(normFused(norm, n.inputs[0]!, n.inputs[1]!, sumUsed ? n.output : null));
+        } else out.push({ kind: 'add', a: n.inputs[0]!, b: n.inputs[1]!, out: n.output, scope: n.scope });
+        break;
+      }
+      case 'layernorm':
+      case 'rmsnorm':
+        out.push(normFused(n, n.inputs[0]!, null, null));
+        break;
+      case 'linear': {
+        const act = uses.get(n.output)?.[0];
+        const fusable = soleUse(n.output) && act && EPILOGUE.has(act.op) && !n.attrs.activation;
+        if (fusable) done.add(act);
+        out.push({
+          kind: 'linear',
+          x: n.inputs[0]!,
+          weight: n.inputs[1]!,
+          bias: n.attrs.bias ? n.inputs[2]! : null,
+          activation: fusable ? (act.op as Act) : n.attrs.activation,
+          gate: null,
+          out: fusable ? act.output : n.output,
+          scope: n.scope,
+        });
+        break;
+      }
+      case 'gelu':
+      case 'gelu_tanh':
+      case 'relu':
+      case 'silu':
+      case 'tanh':
+        out.push({ kind: 'activation', x: n.inputs[0]!, fn: n.op, out: n.output, scope: n.scope });
+        break;
+      case 'glu': {
+        const upAt = out.findIndex((f) => f.kind === 'linear' && f.out === n.inputs[1]);
+        const up = out[upAt];
+        if (opts.gatedEpilogue && up?.kind === 'linear' && !up.activation && soleUse(n.inputs[1]!)) {
+          out[upAt] = { ...up, gate: { value: n.inputs[0]!, fn: n.attrs.fn }, out: n.output };
+        } else out.push({ kind: 'glu', gate: n.inputs[0]!, up: n.inputs[1]!, fn: n.attrs.fn, out: n.output, scope: n.scope });
+        break;
+      }
+      case 'rope':
+        out.push({ kind: 'rope', x: n.inputs[0]!, out: n.output, ...n.attrs, scope: n.scope });
+        break;
+      case 'attention':
+        if (n.attrs.cross) throw new UnsupportedOpError('attention', n.scope, 'cross-attention (encoder–decoder models)');
+        if (n.attrs.positions === 'relative') throw new UnsupportedOpError('attention', n.scope, 'T5 relative position bias');
+        out.push({ kind: 'attention', q: n.inputs[0]!, k: n.inputs[1]!, v: n.inputs[2]!, out: n.output, attrs: n.attrs, scope: n.scope });
+        break;
+      case 'softmax_xent':
+        out.push({ kind: 'softmax_xent', logits: n.inputs[0]!, targets: n.inputs[1]!, out: n.output, scope: n.scope });
+        break;
+      default:
+        throw new UnsupportedOpError(n.op, n.scope, `the ${n.op} op`);
+    }
+    done.add(n);
+  }
+  return out;
+}
+
+function normFused(norm: Node, x: number, branch: number | null, sum: number | null): Group {
+  if (norm.op !== 'layernorm' && norm.op !== 'rmsnorm') throw new Error('internal: not a norm');
+  const a = norm.attrs;
+  let i = 1;
+  const weight = a.scale ? norm.inputs[i++]! : null;
+  const bias = a.bias ? norm.inputs[i++]! : null;
+  return { kind: 'residual_norm', x, branch, sum, out: norm.output, norm: norm.op, eps: a.eps, weight, bias, scope: norm.scope };
+}

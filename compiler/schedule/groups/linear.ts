@@ -1,0 +1,97 @@
+/**
+ * linear: x·Wᵀ (+ bias) as one matmul. Inference fuses the activation (GELU/ReLU) or the GLU
+ * gate into the matmul's epilogue. Training writes the pre-activation and applies the
+ * activation in its own kernel, so the backward has it; the backward's dX matmul then applies
+ * the previous layer's activation backward in its epilogue when it can (llm.c's fused GELU
+ * backward): d(pre) = act'(pre) · (dPre · W).
+ */
+import { generateActivation } from '../../codegen/wgsl/kernels/activation.js';
+import { generateColumnSum } from '../../codegen/wgsl/kernels/backward/bias-grad.js';
+import { generateActivationBackward } from '../../codegen/wgsl/kernels/backward/elementwise-bwd.js';
+import type { Act } from '../../ir/ops.js';
+import { type GroupModule, matmul, type PlanContext } from '../context.js';
+
+export interface LinearGroup {
+  readonly kind: 'linear';
+  readonly x: number;
+  readonly weight: number;
+  readonly bias: number | null;
+  readonly activation: Act | null;
+  /** Gated epilogue (SwiGLU/GeGLU/ReGLU): out = fn(gate) · (x·Wᵀ + b). Inference only. */
+  readonly gate: { readonly value: number; readonly fn: Act } | null;
+  readonly out: number;
+  readonly scope: string;
+}
+
+const mm = (c: PlanContext, M: number, N: number, K: number, variant: 'nn' | 'nt' | 'tn', bias = false) =>
+  matmul(c, { M, N, K, variant, bias, activation: 'none', name: `mm_${variant}_${M}x${N}x${K}` });
+
+/** Training: the buffer holding x·Wᵀ + b before the activation (the output itself without one). */
+type Saved = string;
+
+export const linear: GroupModule<LinearGroup, Saved> = {
+  forward(c, g) {
+    const { P, graph } = c;
+    const { rows } = P.rowsOf(g.x);
+    const [N, K] = graph.values[g.weight]!.type.shape as [number, number];
+    if (!c.training) {
+      const k = matmul(c, {
+        M: rows,
+        N,
+        K,
+        variant: 'nt',
+        bias: g.bias !== null,
+        activation: g.activation ?? 'none',
+        ...(g.gate ? { gate: { fn: g.gate.fn } } : {}),
+        name: `linear_${rows}x${N}x${K}`,
+      });
+      const bind: Record<string, string> = { A: P.buf(g.x), B: P.buf(g.weight), C: P.buf(g.out) };
+      if (g.gate) bind.gate = P.buf(g.gate.value);
+      if (g.bias !== null) bind.bias = P.buf(g.bias);
+      P.emit(k, bind, g.scope);
+      if (graph.outputs.includes(g.out) && g.scope === 'head') c.logits = P.buf(g.out);
+      return P.buf(g.out);
+    }
+    const pre = g.activation ? P.scratch(`pre:${P.buf(g.out)}`, [rows, N]) : P.buf(g.out);
+    const bind: Record<string, string> = { A: P.buf(g.x), B: P.buf(g.weight), C: pre };
+    if (g.bias !== null) bind.bias = P.buf(g.bias);
+    P.emit(mm(c, rows, N, K, 'nt', g.bias !== null), bind, g.scope);
+    if (g.activation) {
+      P.emit(generateActivation({ shape: [rows, N], fn: g.activation }), { x: pre, out: P.buf(g.out) }, g.scope);
+      c.activated.set(P.buf(g.out), { pre, fn: g.activation });
+    }
+    if (g.scope === 'head') c.logits = P.buf(g.out);
+    return pre;
+  },
+  backward(c, d, g, pre) {
+    const { P, graph } = c;
+    const out = P.buf(g.out);
+    const dOut = d.of(out);
+    if (!dOut) return; // nothing downstream needs it
+    const { rows } = P.rowsOf(g.x);
+    const [N, K] = graph.values[g.weight]!.type.shape as [number, number];
+    let dPre = dOut;
+    if (g.activation && !d.fusedPre.has(out)) {
+      dPre = P.scratch(`d:${pre}`, [rows, N]);
+      P.emit(generateActivationBackward({ shape: [rows, N], fn: g.activation }), { x: pre, dout: dOut, dx: dPre }, g.scope);
+    }
+    const x = P.buf(g.x);
+    const w = P.buf(g.weight);
+    // dW = dPreᵀ · X   [N, K]
+    d.contribute(w, g.scope, (dst) => P.emit(mm(c, N, K, rows, 'tn'), { A: dPre, B: x, C: dst }, g.scope));
+    if (g.bias !== null) {
+      d.contribute(P.buf(g.bias), g.scope, (dst) => P.emit(generateColumnSum({ rows, cols: N }), { x: dPre, out: dst }, g.scope));
+    }
+    // dX = dPre · W   [M, K]. When X is the activation of a linear read by nothing else, the
+    // same matmul applies that activation's backward in its epilogue.
+    const act = c.activated.get(x);
+    if (act && (c.uses.get(g.x)?.length ?? 0) === 1 && !d.of(x) && !graph.outputs.includes(g.x)) {
+      const dst = P.scratch(`d:${act.pre}`, [rows, K]);
+      const k = matmul(c, { M: rows, N: K, K: N, variant: 'nn', gate: { fn: `d${act.fn}` }, name: `mm_nn_${rows}x${K}x${N}_d${act.fn}` });
+      P.emit(k, { A: dPre, B: w, gate: act.pre, C: dst }, g.scope);
+      d.set(x, dst);
+      d.fusedPre.add(x);
+    } else if (graph.values[g.x]!.source !== 'input')
+      d.contribute(x, g.scope, (dst) => P.emit(mm(c, rows, K, N, 'nn'), { A: dPre, B: w, C: dst }, g.scope));
+  },
+};

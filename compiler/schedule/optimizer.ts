@@ -1,0 +1,65 @@
+/**
+ * The end of a training step, after the backward pass: gradient accumulation across
+ * micro-batches, global-norm clipping (per-parameter partial sums of squares, then one
+ * kernel that forms the norm and the clip scale and flags NaN/Inf) and one fused AdamW
+ * kernel per parameter (torch's order; decoupled decay on matrices and tables).
+ */
+import { generateAdd } from '../codegen/wgsl/kernels/add.js';
+import { generateAdamW, generateClipScale, generateSumSquares } from '../codegen/wgsl/kernels/optim/index.js';
+import type { TrainIo } from '../../runtime/plan-types.js';
+import type { PlanContext } from './context.js';
+import { numel } from './plan-builder.js';
+
+export interface OptimizerOptions {
+  readonly clip: number;
+  /** Micro-batches per optimizer step (≥ 1). */
+  readonly accumulation: number;
+  /** The gradient buffer of each parameter. */
+  readonly grads: ReadonlyMap<string, string>;
+  /** Gradient buffers to zero at the start of each micro-step. */
+  readonly cleared: readonly string[];
+}
+
+export function emitOptimizer(c: PlanContext, o: OptimizerOptions): TrainIo {
+  const { P, graph } = c;
+  const k = o.accumulation;
+  // With k > 1 each micro-step adds its gradients into per-parameter accumulators; the update
+  // then clips the SUM at k·clip and AdamW runs with eps·k (the host scales it), which is
+  // exactly AdamW on the mean gradient.
+  const accOf = new Map<string, string>();
+  if (k > 1) {
+    for (const p of graph.params) {
+      const acc = P.add({ name: `acc:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
+      P.emit(generateAdd({ shape: [numel(p.shape)], inPlace: true }), { a: acc, b: o.grads.get(p.name)! }, 'accumulate');
+      accOf.set(p.name, acc);
+    }
+  }
+  const microSteps = P.steps.length + 1; // + the 'clear' step put first below
+
+  const slots = graph.params.length;
+  const partial = P.scratch('optim.partial', [slots]);
+  const scale = P.scratch('optim.scale', [1]);
+  const gradNorm = P.add({ name: 'optim.grad_norm', kind: 'output', dtype: 'f32', shape: [1], bytes: 4 });
+  const nonfinite = P.add({ name: 'optim.nonfinite', kind: 'output', dtype: 'u32', shape: [1], bytes: 4 });
+  const optim = P.add({ name: 'optim', kind: 'uniform', dtype: 'f32', shape: [8], bytes: 32 });
+  const gradOf = (name: string) => {
+    const g = accOf.get(name) ?? o.grads.get(name);
+    if (!g) throw new Error(`internal: parameter ${name} received no gradient`);
+    return g;
+  };
+  graph.params.forEach((p, slot) => {
+    P.emit(generateSumSquares({ n: numel(p.shape), slot, slots }), { grad: gradOf(p.name), partial }, 'optim');
+  });
+  P.emit(generateClipScale({ slots, maxNorm: o.clip * k }), { partial, scale, norm: gradNorm, nonfinite }, 'optim');
+  const params: TrainIo['params'][number][] = [];
+  for (const p of graph.params) {
+    const m = P.add({ name: `m:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
+    const v = P.add({ name: `v:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
+    const g = gradOf(p.name);
+    P.emit(generateAdamW({ n: numel(p.shape), decay: p.decay }), { param: p.name, grad: g, m, v, scale }, 'optim', { optim });
+    params.push({ name: p.name, grad: g, m, v, decay: p.decay });
+  }
+  if (k > 1) P.steps.push({ kind: 'clear', buffers: [...accOf.values()], scope: 'zero accumulators' });
+  P.steps.unshift({ kind: 'clear', buffers: o.cleared, scope: 'zero gradients' });
+  return { optim, gradNorm, nonfinite, params, accumulation: k, microSteps };
+}

@@ -1,0 +1,79 @@
+/**
+ * The training step as one plan: the forward (each group keeping what its backward needs:
+ * norm statistics, attention log-sum-exps, pre-activations), softmax + cross-entropy with its
+ * gradient in the same kernel, the backward (each group's backward, walked in reverse), then
+ * accumulation, global-norm clipping and AdamW (optimizer.ts). The host writes the Step and
+ * Optim uniforms, submits the plan once per step and reads the loss back without waiting on it.
+ */
+import type { KernelTuning } from '../codegen/wgsl/matmul.js';
+import type { Graph } from '../ir/graph.js';
+import type { ModelSpec } from '../semantics/model.js';
+import type { KernelPlan } from '../../runtime/plan-types.js';
+import type { GradContext } from './context.js';
+import { fuse } from './fuse.js';
+import { type Group, groupModule } from './groups/index.js';
+import { emitOptimizer } from './optimizer.js';
+import { generateAdd } from '../codegen/wgsl/kernels/add.js';
+import { planContext, tokensInput } from './plan.js';
+
+export interface TrainPlanOptions {
+  readonly B: number;
+  readonly T: number;
+  readonly clip: number;
+  /** Micro-steps per optimizer step (default 1); see optimizer.ts. */
+  readonly accumulation?: number;
+  readonly tuning: KernelTuning;
+  readonly subgroupMinSize?: number;
+}
+
+export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOptions): KernelPlan {
+  const { B, T } = opts;
+  const c = planContext(model, graph, { mode: 'train', B, T, tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize });
+  const { P } = c;
+
+  const saved: { g: Group; saved: unknown }[] = [];
+  for (const g of fuse(graph)) saved.push({ g, saved: groupModule(g).forward(c, g) });
+
+  const grads = new Map<string, string>(); // buffer → its gradient buffer (once written)
+  let scratchN = 0;
+  const d: GradContext = {
+    of: (b) => grads.get(b),
+    set: (b, grad) => void grads.set(b, grad),
+    name: (b) => `d:${b}`,
+    contribute(target, scope, write) {
+      const shape = P.buffers.get(target)!.shape;
+      const have = grads.get(target);
+      if (!have) {
+        const dst = P.scratch(`d:${target}`, shape);
+        write(dst);
+        grads.set(target, dst);
+        return;
+      }
+      const tmp = P.scratch(`d~${scratchN++}:${target}`, shape);
+      write(tmp);
+      P.emit(generateAdd({ shape: [...shape], inPlace: true }), { a: have, b: tmp }, scope);
+    },
+    fusedPre: new Set(),
+  };
+  // d(loss)/d(logits) is in the logits buffer after the fused softmax-xent kernel.
+  if (c.logits) grads.set(c.logits, c.logits);
+  for (const { g, saved: s } of [...saved].reverse()) groupModule(g).backward(c, d, g, s);
+
+  // Every gradient buffer starts each step at zero (accumulating kernels add into them).
+  const cleared = [...P.buffers.values()].filter((b) => b.name.startsWith('d:') || b.name.startsWith('d~')).map((b) => b.name);
+  const train = emitOptimizer(c, { clip: opts.clip, accumulation: Math.max(1, opts.accumulation ?? 1), grads, cleared });
+
+  return {
+    model: model.name,
+    mode: 'train',
+    B,
+    T,
+    vocab: model.vocab,
+    context: model.context,
+    buffers: [...P.buffers.values()],
+    kernels: P.kernels,
+    steps: P.steps,
+    io: { tokens: tokensInput(graph), targets: 'targets', logits: c.logits ?? '', loss: c.loss ?? '', step: P.step },
+    train,
+  };
+}
