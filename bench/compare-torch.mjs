@@ -10,7 +10,12 @@ import { writeSection } from './section.mjs';
 
 const runDir = process.argv[2];
 if (!runDir) throw new Error('usage: node bench/compare-torch.mjs RUN_DIR');
-const lines = (p) => readFileSync(p, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+const lines = (p) =>
+  readFileSync(p, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 copyFileSync(join(runDir, 'metrics.jsonl'), 'bench/reference/char-gpt-mspec.jsonl');
 const ours = lines('bench/reference/char-gpt-mspec.jsonl');
 const torch = lines('bench/reference/char-gpt-torch.jsonl');
@@ -19,7 +24,10 @@ const torchVal = new Map(torch.filter((r) => r.val_loss !== undefined).map((r) =
 const steps = [...torchVal.keys()].filter((s) => oursVal.has(s)).sort((a, b) => a - b);
 if (!steps.length) throw new Error('no common evaluation steps');
 const last = steps[steps.length - 1];
-const rows = steps.map((s) => `| ${s} | ${oursVal.get(s).toFixed(4)} | ${torchVal.get(s).toFixed(4)} | ${(100 * (oursVal.get(s) / torchVal.get(s) - 1)).toFixed(2)}% |`);
+const rows = steps.map(
+  (s) =>
+    `| ${s} | ${oursVal.get(s).toFixed(4)} | ${torchVal.get(s).toFixed(4)} | ${(100 * (oursVal.get(s) / torchVal.get(s) - 1)).toFixed(2)}% |`,
+);
 const final = oursVal.get(last) / torchVal.get(last) - 1;
 const svg = lossChartSvg('char-gpt on Moby-Dick: mspec (WebGPU) vs PyTorch', [
   { name: 'mspec train', color: '#1f77b4', points: ours.filter((r) => r.loss !== undefined).map((r) => [r.step, r.loss]) },

@@ -15,7 +15,14 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { create } from 'webgpu';
 import {
-  acquireDevice, bindKernel, compileKernel, encodeKernel, readBuffer, uploadBuffer, waitForQueue, sleep,
+  acquireDevice,
+  bindKernel,
+  compileKernel,
+  encodeKernel,
+  readBuffer,
+  uploadBuffer,
+  waitForQueue,
+  sleep,
 } from '../dist/runtime/device.js';
 import { generateMatmul } from '../dist/compiler/codegen/wgsl/matmul.js';
 
@@ -38,9 +45,11 @@ const gpu = await acquireDevice({ limits: { maxStorageBufferBindingSize: 'max' }
 const { device } = gpu;
 async function mspecCase(n) {
   const kernel = generateMatmul({ M: n, N: n, K: n, tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize });
-  const A = rand(n * n), B = rand(n * n);
+  const A = rand(n * n),
+    B = rand(n * n);
   const buffers = {
-    A: uploadBuffer(device, A), B: uploadBuffer(device, B),
+    A: uploadBuffer(device, A),
+    B: uploadBuffer(device, B),
     C: device.createBuffer({ size: 4 * n * n, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC }),
   };
   const pipeline = await compileKernel(device, kernel);
@@ -57,10 +66,12 @@ async function mspecCase(n) {
   // Spot-check the result so a fast wrong kernel cannot win.
   const C = new Float32Array(await readBuffer(device, buffers.C, 4 * n * n));
   for (let t = 0; t < 32; t++) {
-    const i = (t * 7919) % n, j = (t * 104729) % n;
+    const i = (t * 7919) % n,
+      j = (t * 104729) % n;
     let s = 0;
     for (let k = 0; k < n; k++) s += A[i * n + k] * B[k * n + j];
-    if (Math.abs(s - C[i * n + j]) > 1e-4 * Math.sqrt(n)) throw new Error(`mspec matmul ${n}³ is wrong at C[${i},${j}]: ${C[i * n + j]} vs ${s}`);
+    if (Math.abs(s - C[i * n + j]) > 1e-4 * Math.sqrt(n))
+      throw new Error(`mspec matmul ${n}³ is wrong at C[${i},${j}]: ${C[i * n + j]} vs ${s}`);
   }
   return { kernel, runOnce, state: {} };
 }
@@ -74,7 +85,8 @@ await import('@tensorflow/tfjs-backend-webgpu');
 if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs could not start its WebGPU backend');
 const backend = tf.backend();
 async function tfjsCase(n) {
-  const a = tf.randomUniform([n, n], -1, 1), b = tf.randomUniform([n, n], -1, 1);
+  const a = tf.randomUniform([n, n], -1, 1),
+    b = tf.randomUniform([n, n], -1, 1);
   const runOnce = async (reps, expectMs) => {
     const t0 = performance.now();
     const outs = [];
@@ -103,7 +115,8 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 const gflops = (n, ms) => (2 * n ** 3) / ms / 1e6;
 const rows = cases.map((c) => {
-  const ours = gflops(c.n, c.mspec.state.best), theirs = gflops(c.n, c.tfjs.state.best);
+  const ours = gflops(c.n, c.mspec.state.best),
+    theirs = gflops(c.n, c.tfjs.state.best);
   return { size: `${c.n}³`, ours, theirs, ratio: ours / theirs, note: c.mspec.kernel.code.split('\n')[4].replace('//   tuning: ', '') };
 });
 

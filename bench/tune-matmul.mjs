@@ -6,18 +6,18 @@ import { generateMatmul } from '../dist/compiler/codegen/wgsl/matmul.js';
 
 const [M, N, K] = (process.argv[2] ?? '1024,1024,1024').split(',').map(Number);
 const variant = process.argv[3] ?? 'nn';
-const tiles = (process.env.TILES ?? '8x1x16,8x1x8,8x1x32,8x1x16xk8,8x1x16xnoshare')
-  .split(',').map((s) => {
-    const [rows, vec4s, wg, ...extra] = s.split('x');
-    const k = extra.find((e) => /^k\d$/.test(e));
-    return { rows: +rows, vec4s: +vec4s, workgroupSize: +wg, shareA: !extra.includes('noshare'), ...(k ? { kStep: +k.slice(1) } : {}) };
-  });
+const tiles = (process.env.TILES ?? '8x1x16,8x1x8,8x1x32,8x1x16xk8,8x1x16xnoshare').split(',').map((s) => {
+  const [rows, vec4s, wg, ...extra] = s.split('x');
+  const k = extra.find((e) => /^k\d$/.test(e));
+  return { rows: +rows, vec4s: +vec4s, workgroupSize: +wg, shareA: !extra.includes('noshare'), ...(k ? { kStep: +k.slice(1) } : {}) };
+});
 const ctx = await acquireDevice({ limits: { maxStorageBufferBindingSize: 'max' }, disableRobustness: process.env.ROBUST !== '1' });
 const { device } = ctx;
 console.log(`${ctx.adapter.summary}; ${M}x${N}x${K} ${variant}; robustness ${process.env.ROBUST === '1' ? 'on' : 'off'}`);
 const rand = (n) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 const bufs = {
-  A: uploadBuffer(device, rand(M * K)), B: uploadBuffer(device, rand(K * N)),
+  A: uploadBuffer(device, rand(M * K)),
+  B: uploadBuffer(device, rand(K * N)),
   C: device.createBuffer({ size: M * N * 4, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC }),
 };
 // Round-robin over the tiles several times and keep each one's best: this machine's speed
@@ -48,6 +48,8 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 for (const e of entries) {
-  console.log(`${JSON.stringify(e.tile).padEnd(64)} ${(e.k.flops / e.best / 1e6).toFixed(2).padStart(7)} GFLOP/s  (${e.best.toFixed(2)} ms)`);
+  console.log(
+    `${JSON.stringify(e.tile).padEnd(64)} ${(e.k.flops / e.best / 1e6).toFixed(2).padStart(7)} GFLOP/s  (${e.best.toFixed(2)} ms)`,
+  );
 }
 ctx.release();

@@ -18,7 +18,40 @@ const run = (cmd, args, label = `${cmd} ${args.join(' ')}`) => {
 };
 
 run('bash', ['scripts/setup-webgpu.sh']);
-run(process.execPath, [mspec, 'check', 'specs/char-gpt.model', 'specs/tiny-llama.model', 'specs/gpt2-small.model', 'specs/llama2-7b.model', 'specs/mistral-7b.model', 'specs/mixtral-8x7b.model', 'specs/bert-base.model', 'specs/t5-small.model'], 'mspec check specs/*.model');
+run(
+  process.execPath,
+  [
+    mspec,
+    'check',
+    'specs/char-gpt.model',
+    'specs/tiny-llama.model',
+    'specs/gpt2-small.model',
+    'specs/llama2-7b.model',
+    'specs/mistral-7b.model',
+    'specs/mixtral-8x7b.model',
+    'specs/bert-base.model',
+    'specs/t5-small.model',
+  ],
+  'mspec check specs/*.model',
+);
 run(process.execPath, [mspec, 'info', 'specs/char-gpt.model'], 'mspec info specs/char-gpt.model');
-run(process.execPath, [mspec, 'train', 'specs/char-gpt.model', '--steps', steps, '--out', 'runs/quickstart', '--prompt', 'Call me Ishmael', '--sample-tokens', '300'], `mspec train specs/char-gpt.model --steps ${steps} --out runs/quickstart --prompt "Call me Ishmael"`);
-process.stdout.write(`\nNext: mspec sample runs/quickstart/last.safetensors --prompt "Call me" --temperature 0.8; mspec train --resume runs/quickstart --steps 1000; mspec diff specs/llama2-7b.model specs/mistral-7b.model\n`);
+run(
+  process.execPath,
+  [
+    mspec,
+    'train',
+    'specs/char-gpt.model',
+    '--steps',
+    steps,
+    '--out',
+    'runs/quickstart',
+    '--prompt',
+    'Call me Ishmael',
+    '--sample-tokens',
+    '300',
+  ],
+  `mspec train specs/char-gpt.model --steps ${steps} --out runs/quickstart --prompt "Call me Ishmael"`,
+);
+process.stdout.write(
+  `\nNext: mspec sample runs/quickstart/last.safetensors --prompt "Call me" --temperature 0.8; mspec train --resume runs/quickstart --steps 1000; mspec diff specs/llama2-7b.model specs/mistral-7b.model\n`,
+);

@@ -13,18 +13,7 @@ import type { CstChildrenDictionary, CstElement, CstNode, IToken } from 'chevrot
 import { type Span, span } from '../diagnostics/span.js';
 import { decodeString, numberValue } from '../syntax/literals.js';
 import { parser } from '../syntax/parser.js';
-import type {
-  Arg,
-  BinaryOp,
-  Comment,
-  Entry,
-  Expr,
-  FileNode,
-  Ident,
-  Item,
-  LayerSelector,
-  SelectorItem,
-} from './nodes.js';
+import type { Arg, BinaryOp, Comment, Entry, Expr, FileNode, Ident, Item, LayerSelector, SelectorItem } from './nodes.js';
 
 type Ctx = CstChildrenDictionary;
 
@@ -97,7 +86,9 @@ class AstBuilder extends BaseVisitor {
   }
 
   private ident(t: IToken | undefined): Ident | undefined {
-    return t && isReal(t) ? { kind: 'Ident', name: t.image, span: span(this.path, t.startOffset, t.startOffset + t.image.length) } : undefined;
+    return t && isReal(t)
+      ? { kind: 'Ident', name: t.image, span: span(this.path, t.startOffset, t.startOffset + t.image.length) }
+      : undefined;
   }
 
   private sub<T>(n: CstNode | undefined): T | undefined {
@@ -323,6 +314,6 @@ let builder: AstBuilder | undefined;
 export function buildFile(cst: CstNode | undefined, path: string, text: string, comments: readonly Comment[]): FileNode {
   builder ??= new AstBuilder();
   builder.path = path;
-  const items = cst ? (builder.visit(cst) as Item[] | undefined) ?? [] : [];
+  const items = cst ? ((builder.visit(cst) as Item[] | undefined) ?? []) : [];
   return { kind: 'File', path, items, comments, span: span(path, 0, text.length) };
 }

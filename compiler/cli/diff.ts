@@ -16,7 +16,11 @@ export interface DiffArgs {
   seq?: number | undefined;
 }
 
-function one(target: string, args: DiffArgs, json: boolean): { model?: CompiledModel & { analysis: Analysis }; trouble: boolean; diagnostics: object[] } {
+function one(
+  target: string,
+  args: DiffArgs,
+  json: boolean,
+): { model?: CompiledModel & { analysis: Analysis }; trouble: boolean; diagnostics: object[] } {
   const { file, model } = splitTarget(target);
   const r = compileFile(file, { model, batch: args.batch, seq: args.seq });
   const errors = r.diagnostics.some((d) => d.severity === 'error');
@@ -36,12 +40,42 @@ export function costRows(a: Analysis, b: Analysis): CostRow[] {
   return [
     { key: 'params_total', label: 'parameters (total)', unit: 'count', a: a.params.total, b: b.params.total },
     { key: 'params_active', label: 'parameters (active per token)', unit: 'count', a: a.params.active, b: b.params.active },
-    { key: 'params_non_embedding', label: 'parameters (non-embedding)', unit: 'count', a: a.params.non_embedding, b: b.params.non_embedding },
-    { key: 'flops_per_token_forward', label: 'FLOPs/token forward', unit: 'flops', a: a.flops_per_token.forward, b: b.flops_per_token.forward },
+    {
+      key: 'params_non_embedding',
+      label: 'parameters (non-embedding)',
+      unit: 'count',
+      a: a.params.non_embedding,
+      b: b.params.non_embedding,
+    },
+    {
+      key: 'flops_per_token_forward',
+      label: 'FLOPs/token forward',
+      unit: 'flops',
+      a: a.flops_per_token.forward,
+      b: b.flops_per_token.forward,
+    },
     { key: 'flops_per_token_train', label: 'FLOPs/token train', unit: 'flops', a: a.flops_per_token.train, b: b.flops_per_token.train },
-    { key: 'kv_cache_bytes_per_token_f16', label: 'KV cache bytes/token (f16)', unit: 'count', a: a.kv_cache_bytes_per_token.f16, b: b.kv_cache_bytes_per_token.f16 },
-    { key: 'kv_cache_bytes_at_context_f16', label: 'KV cache at full context (f16)', unit: 'bytes', a: a.kv_cache_bytes_at_context.f16, b: b.kv_cache_bytes_at_context.f16 },
-    { key: 'train_memory_bytes', label: `training memory (b${a.train_memory_bytes.batch}×${a.train_memory_bytes.seq} | b${b.train_memory_bytes.batch}×${b.train_memory_bytes.seq})`, unit: 'bytes', a: a.train_memory_bytes.total, b: b.train_memory_bytes.total },
+    {
+      key: 'kv_cache_bytes_per_token_f16',
+      label: 'KV cache bytes/token (f16)',
+      unit: 'count',
+      a: a.kv_cache_bytes_per_token.f16,
+      b: b.kv_cache_bytes_per_token.f16,
+    },
+    {
+      key: 'kv_cache_bytes_at_context_f16',
+      label: 'KV cache at full context (f16)',
+      unit: 'bytes',
+      a: a.kv_cache_bytes_at_context.f16,
+      b: b.kv_cache_bytes_at_context.f16,
+    },
+    {
+      key: 'train_memory_bytes',
+      label: `training memory (b${a.train_memory_bytes.batch}×${a.train_memory_bytes.seq} | b${b.train_memory_bytes.batch}×${b.train_memory_bytes.seq})`,
+      unit: 'bytes',
+      a: a.train_memory_bytes.total,
+      b: b.train_memory_bytes.total,
+    },
   ];
 }
 

@@ -5,7 +5,11 @@ import { diagnosticToJson, renderAll } from '../diagnostics/render.js';
 import type { SourceFile } from '../diagnostics/span.js';
 
 export function useColor(stream: NodeJS.WriteStream): boolean {
-  return (Boolean(stream.isTTY) || (stream === process.stderr && process.env.MSPEC_STDERR_TTY === '1')) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+  return (
+    (Boolean(stream.isTTY) || (stream === process.stderr && process.env.MSPEC_STDERR_TTY === '1')) &&
+    !process.env.NO_COLOR &&
+    process.env.TERM !== 'dumb'
+  );
 }
 
 export function printDiagnostics(ds: readonly Diagnostic[], sources: ReadonlyMap<string, SourceFile>): void {

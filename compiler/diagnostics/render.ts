@@ -13,11 +13,7 @@ const paint = (on: boolean, code: string, s: string) => (on ? `\x1b[${code}m${s}
  * (clipped to that line), and the hint. Files come from the sources map; a span into a file
  * we do not have the text of renders without the excerpt.
  */
-export function renderDiagnostic(
-  d: Diagnostic,
-  sources: ReadonlyMap<string, SourceFile>,
-  options: RenderOptions = {},
-): string {
+export function renderDiagnostic(d: Diagnostic, sources: ReadonlyMap<string, SourceFile>, options: RenderOptions = {}): string {
   const color = options.color ?? false;
   const sev = d.severity === 'error' ? paint(color, '1;31', 'error') : paint(color, '1;33', 'warning');
   const lines: string[] = [];
@@ -54,11 +50,7 @@ function excerpt(text: string, starts: number[], start: number, end: number, col
   return [`    ${source}`, `    ${paint(color, '32', caret)}`];
 }
 
-export function renderAll(
-  ds: readonly Diagnostic[],
-  sources: ReadonlyMap<string, SourceFile>,
-  options: RenderOptions = {},
-): string {
+export function renderAll(ds: readonly Diagnostic[], sources: ReadonlyMap<string, SourceFile>, options: RenderOptions = {}): string {
   return ds.map((d) => renderDiagnostic(d, sources, options)).join('\n');
 }
 

@@ -40,7 +40,7 @@ export function diffKnobs(a: ModelSpec, b: ModelSpec): KnobChange[] {
     if (ka && kb && JSON.stringify(ka.value) === JSON.stringify(kb.value)) continue;
     out.push({ path, group: (ka ?? kb)!.group, a: ka?.value, b: kb?.value });
   }
-  const rank = (g: string) => (GROUP_ORDER.indexOf(g) + 1 || GROUP_ORDER.length + 1);
+  const rank = (g: string) => GROUP_ORDER.indexOf(g) + 1 || GROUP_ORDER.length + 1;
   return out.sort((x, y) => rank(x.group) - rank(y.group) || x.path.localeCompare(y.path, 'en', { numeric: true }));
 }
 

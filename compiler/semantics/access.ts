@@ -39,7 +39,7 @@ export class Access {
   /** An integer ≥ 1 (or ≥ 0 with `allowZero`); reports MS2109 and returns the fallback otherwise. */
   positive(f: Frame, name: string, fallback: number, allowZero = false): Got<number> {
     const g = this.get(f, name, fallback);
-    if (g.span && (g.value < (allowZero ? 0 : 1))) {
+    if (g.span && g.value < (allowZero ? 0 : 1)) {
       this.ctx.bag.report('MS2109', g.span, { knob: `${f.where}.${name}`.replace(/^model\./, ''), value: fmtNum(g.value) });
       return { value: fallback, span: g.span };
     }
@@ -122,6 +122,8 @@ export function variantText(v: VariantValue | Typed): string {
   if (typeof v !== 'object' || Array.isArray(v)) return String(v);
   const vv = v as VariantValue;
   if (vv.args.size === 0) return vv.name;
-  const args = [...vv.args].map(([k, a]) => `${k}: ${typeof a === 'number' ? fmtNum(a) : Array.isArray(a) ? `(${a.join(', ')})` : String(a)}`);
+  const args = [...vv.args].map(
+    ([k, a]) => `${k}: ${typeof a === 'number' ? fmtNum(a) : Array.isArray(a) ? `(${a.join(', ')})` : String(a)}`,
+  );
   return `${vv.name}(${args.join(', ')})`;
 }

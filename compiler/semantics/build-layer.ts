@@ -48,16 +48,34 @@ export function buildLayer(env: LayerEnv, parent: Frame, eff: Tree, index: numbe
   const parallel = a.bool(block, 'parallel', false);
   rec.set('parallel', 'block', parallel.value, parallel.span);
   const shared = a.bool(block, 'shared_norm', false);
-  if (shared.value && !parallel.value && shared.span) env.bag.report('MS2112', shared.span, { what: 'shared_norm', needs: 'parallel: true (one norm feeding both parallel branches)' });
+  if (shared.value && !parallel.value && shared.span)
+    env.bag.report('MS2112', shared.span, { what: 'shared_norm', needs: 'parallel: true (one norm feeding both parallel branches)' });
   rec.set('shared_norm', 'block', shared.value, shared.span);
-  if (parallel.value && placement.value === 'post' && parallel.span) env.bag.report('MS2112', parallel.span, { what: 'parallel attention + MLP', needs: 'placement: pre' });
+  if (parallel.value && placement.value === 'post' && parallel.span)
+    env.bag.report('MS2112', parallel.span, { what: 'parallel attention + MLP', needs: 'placement: pre' });
   const dropout = a.rate(block, 'dropout', env.defaultDropout);
   rec.set('dropout', 'block', dropout.value, dropout.span);
 
-  const attention = buildAttention(env, frame(eff.sections.get('attention'), section('attention'), 'block.attention', block), 'attention', rec);
+  const attention = buildAttention(
+    env,
+    frame(eff.sections.get('attention'), section('attention'), 'block.attention', block),
+    'attention',
+    rec,
+  );
   const cross = buildCross(env, eff, block, attention, rec);
   const { mlp, moe } = buildMlp(env, frame(eff.sections.get('mlp'), section('mlp'), 'block.mlp', block), rec);
-  return { index, norm, placement: placement.value, parallel: parallel.value, shared_norm: shared.value, attention, cross_attention: cross, mlp, moe, dropout: dropout.value };
+  return {
+    index,
+    norm,
+    placement: placement.value,
+    parallel: parallel.value,
+    shared_norm: shared.value,
+    attention,
+    cross_attention: cross,
+    mlp,
+    moe,
+    dropout: dropout.value,
+  };
 }
 
 function buildAttention(env: LayerEnv, f: Frame, group: string, rec: KnobRecorder, defaults?: AttentionSpec): AttentionSpec {
@@ -76,8 +94,15 @@ function buildAttention(env: LayerEnv, f: Frame, group: string, rec: KnobRecorde
   }
   rec.set(`${group}.heads`, group, heads, headsSpan);
   const kv = a.positive(f, 'kv_heads', defaults && !a.has(f, 'heads') ? defaults.kv_heads : heads);
-  if (kv.span && kv.value > heads) env.bag.report('MS2111', kv.span, { kv_heads: kv.value, heads }, { hint: 'kv_heads = heads is MHA, 1 is MQA, a divisor of heads in between is GQA' });
-  else if (kv.span && heads % kv.value !== 0) env.bag.report('MS2102', kv.span, { kv_heads: kv.value, heads }, { hint: `divisors of ${heads}: ${divisors(heads).join(', ')}` });
+  if (kv.span && kv.value > heads)
+    env.bag.report(
+      'MS2111',
+      kv.span,
+      { kv_heads: kv.value, heads },
+      { hint: 'kv_heads = heads is MHA, 1 is MQA, a divisor of heads in between is GQA' },
+    );
+  else if (kv.span && heads % kv.value !== 0)
+    env.bag.report('MS2102', kv.span, { kv_heads: kv.value, heads }, { hint: `divisors of ${heads}: ${divisors(heads).join(', ')}` });
   rec.set(`${group}.kv_heads`, group, kv.value, kv.span);
   let headDim: number;
   const hd = a.positive(f, 'head_dim', 0);
@@ -100,7 +125,13 @@ function buildAttention(env: LayerEnv, f: Frame, group: string, rec: KnobRecorde
     window = w.value;
     if (w.span && window !== null) {
       if (window < 1) env.bag.report('MS2109', w.span, { knob: 'window', value: fmtNum(window) });
-      else if (window > env.context && env.dimsKnown) env.bag.report('MS2105', w.span, { window, context: env.context }, { hint: 'use window: none for global attention, or raise context' });
+      else if (window > env.context && env.dimsKnown)
+        env.bag.report(
+          'MS2105',
+          w.span,
+          { window, context: env.context },
+          { hint: 'use window: none for global attention, or raise context' },
+        );
     }
     rec.set(`${group}.window`, group, window, w.span);
   } else causal = false;
@@ -117,7 +148,12 @@ function checkRotary(env: LayerEnv, att: AttentionSpec, span: Span | undefined):
   if (env.positions.kind !== 'rope' || !span) return;
   const rotary = att.head_dim * env.positions.fraction;
   if (!Number.isInteger(rotary) || rotary % 2 !== 0) {
-    env.bag.report('MS2103', span, { rotary: fmtNum(rotary), head_dim: att.head_dim, fraction: fmtNum(env.positions.fraction) }, { hint: 'RoPE rotates dimensions in pairs; pick a fraction that gives an even number of dimensions' });
+    env.bag.report(
+      'MS2103',
+      span,
+      { rotary: fmtNum(rotary), head_dim: att.head_dim, fraction: fmtNum(env.positions.fraction) },
+      { hint: 'RoPE rotates dimensions in pairs; pick a fraction that gives an even number of dimensions' },
+    );
   }
 }
 
@@ -127,7 +163,10 @@ function buildCross(env: LayerEnv, eff: Tree, block: Frame, self: AttentionSpec,
   if (env.arch !== 'encoder_decoder' || env.role !== 'decoder') {
     if (tree && (tree.knobs.size > 0 || tree.sections.size > 0)) {
       const first = [...tree.knobs.values()][0];
-      env.bag.report('MS2020', first?.keySpan ?? env.modelSpan, { name: 'cross_attention', reason: 'only the decoder of an arch = encoder_decoder model attends to an encoder' });
+      env.bag.report('MS2020', first?.keySpan ?? env.modelSpan, {
+        name: 'cross_attention',
+        reason: 'only the decoder of an arch = encoder_decoder model attends to an encoder',
+      });
     }
     return null;
   }
@@ -158,7 +197,13 @@ function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; m
     return { mlp, moe: null };
   }
   const topK = a.has(f, 'top_k') ? a.positive(f, 'top_k', 1) : undefined;
-  if (!topK) env.bag.report('MS2004', experts.span ?? env.modelSpan, { name: 'top_k', where: 'block.mlp' }, { hint: 'a mixture of experts routes each token to top_k experts; Mixtral uses 2, Switch 1' });
+  if (!topK)
+    env.bag.report(
+      'MS2004',
+      experts.span ?? env.modelSpan,
+      { name: 'top_k', where: 'block.mlp' },
+      { hint: 'a mixture of experts routes each token to top_k experts; Mixtral uses 2, Switch 1' },
+    );
   const k = topK?.value ?? 1;
   if (topK?.span && k > experts.value) env.bag.report('MS2104', topK.span, { top_k: k, experts: experts.value });
   rec.set('mlp.top_k', 'mlp', k, topK?.span);
@@ -173,7 +218,14 @@ function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; m
   rec.set('mlp.shared_experts', 'mlp', shared.value, shared.span);
   return {
     mlp,
-    moe: { experts: experts.value, top_k: Math.min(k, experts.value), router_bias: routerBias.value, renormalize: renormalize.value, aux_loss: aux.value, shared_experts: shared.value },
+    moe: {
+      experts: experts.value,
+      top_k: Math.min(k, experts.value),
+      router_bias: routerBias.value,
+      renormalize: renormalize.value,
+      aux_loss: aux.value,
+      shared_experts: shared.value,
+    },
   };
 }
 
@@ -189,7 +241,10 @@ function headsHint(d: number, heads: number): string {
   const up = down + heads;
   const options = [];
   for (let h = 1; h <= Math.min(d, 128) && options.length < 8; h++) if (d % h === 0 && h !== heads && h >= 2) options.push(h);
-  const near = options.sort((x, y) => Math.abs(x - heads) - Math.abs(y - heads)).slice(0, 6).sort((x, y) => x - y);
+  const near = options
+    .sort((x, y) => Math.abs(x - heads) - Math.abs(y - heads))
+    .slice(0, 6)
+    .sort((x, y) => x - y);
   const parts = [`d_model ${up}${down > 0 ? ` or ${down}` : ''} would work with ${heads} heads`];
   if (near.length) parts.push(`or use heads: ${near.join(', ')}`);
   parts.push('or set head_dim explicitly');

@@ -9,7 +9,18 @@ import { Access, argNum, KnobRecorder } from './access.js';
 import { buildLayer, type LayerEnv, normFrom } from './build-layer.js';
 import { buildTrain, type DataHost, tokenizerVocab } from './build-train.js';
 import { type EvalContext, type Frame, fmtNum, frame } from './evaluate.js';
-import type { Architecture, EmbeddingSpec, HeadSpec, LayerSpec, ModelSpec, NormSpec, Positions, ResolvedKnob, StackRole, StackSpec } from './model.js';
+import type {
+  Architecture,
+  EmbeddingSpec,
+  HeadSpec,
+  LayerSpec,
+  ModelSpec,
+  NormSpec,
+  Positions,
+  ResolvedKnob,
+  StackRole,
+  StackSpec,
+} from './model.js';
 import { modelSchema } from './schema.js';
 import { selectLayers } from './selectors.js';
 import { overlay, type Tree } from './tree.js';
@@ -68,7 +79,18 @@ export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost
 
   const embedding = buildEmbedding(a, top, input.tree, rec, context, defaultDropout);
   const head = buildHead(a, input.tree, top, rec);
-  const envBase = { dimsKnown: d !== undefined && vocab !== undefined && ctxLen !== undefined, access: a, bag, arch: arch.value, d_model, context, positions: embedding.positions, defaultBias, defaultDropout, modelSpan: name.span };
+  const envBase = {
+    dimsKnown: d !== undefined && vocab !== undefined && ctxLen !== undefined,
+    access: a,
+    bag,
+    arch: arch.value,
+    d_model,
+    context,
+    positions: embedding.positions,
+    defaultBias,
+    defaultDropout,
+    modelSpan: name.span,
+  };
 
   let encoder: StackSpec | null = null;
   let decoder: StackSpec | null = null;
@@ -79,7 +101,13 @@ export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost
     for (const s of ['encoder', 'decoder'] as const) {
       const t = input.tree.sections.get(s);
       const first = t && [...t.knobs.values(), ...[...t.sections.values()].flatMap((x) => [...x.knobs.values()])][0];
-      if (first) bag.report('MS2020', first.keySpan, { name: s, reason: `separate ${s} stacks need arch = encoder_decoder` }, { hint: 'set arch = encoder_decoder, or move these knobs to the top-level block' });
+      if (first)
+        bag.report(
+          'MS2020',
+          first.keySpan,
+          { name: s, reason: `separate ${s} stacks need arch = encoder_decoder` },
+          { hint: 'set arch = encoder_decoder, or move these knobs to the top-level block' },
+        );
     }
     const stack = buildStack({ ...envBase, role: arch.value }, top, input.tree, undefined, rec);
     if (arch.value === 'encoder') encoder = stack;
@@ -92,7 +120,10 @@ export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost
     name: name.name,
     file: input.file,
     span: name.span,
-    lineage: input.chain.slice(0, -1).map((m) => m.name.name).reverse(),
+    lineage: input.chain
+      .slice(0, -1)
+      .map((m) => m.name.name)
+      .reverse(),
     arch: arch.value,
     vocab: padded,
     vocab_raw,
@@ -133,12 +164,14 @@ function buildEmbedding(a: Access, top: Frame, tree: Tree, rec: KnobRecorder, co
       const base = argNum(v, 'base', 10000);
       const fraction = argNum(v, 'fraction', 1);
       if (!(base > 0)) a.ctx.bag.report('MS2106', pv.span, { knob: 'rope base', value: fmtNum(base) });
-      if (!(fraction > 0 && fraction <= 1)) a.ctx.bag.report('MS2110', pv.span, { knob: 'rope fraction', range: '(0, 1]', value: fmtNum(fraction) });
+      if (!(fraction > 0 && fraction <= 1))
+        a.ctx.bag.report('MS2110', pv.span, { knob: 'rope fraction', range: '(0, 1]', value: fmtNum(fraction) });
       positions = { kind: 'rope', base, fraction };
     } else if (v.name === 'relative') {
       const buckets = argNum(v, 'buckets', 32);
       const max_distance = argNum(v, 'max_distance', 128);
-      if (buckets < 2 || max_distance < 1) a.ctx.bag.report('MS2109', pv.span, { knob: 'relative buckets and max_distance', value: `${buckets}, ${max_distance}` });
+      if (buckets < 2 || max_distance < 1)
+        a.ctx.bag.report('MS2109', pv.span, { knob: 'relative buckets and max_distance', value: `${buckets}, ${max_distance}` });
       positions = { kind: 'relative', buckets, max_distance };
     } else positions = { kind: v.name as 'learned' | 'sinusoidal' | 'alibi' | 'none' };
   }

@@ -39,7 +39,12 @@ export function tokenizerVocab(
   const data = dataSetting && dataSetting.expr !== true && dataSetting.expr.kind === 'String' ? dataSetting.expr.value : 'moby-dick';
   const r = host.charVocab(data, train.file);
   if (typeof r === 'number') return r;
-  bag.report('MS5002', span, { what: `cannot compute the char vocabulary of '${data}': ${r.error}` }, { hint: 'give vocab as a number, or point data at a readable text file' });
+  bag.report(
+    'MS5002',
+    span,
+    { what: `cannot compute the char vocabulary of '${data}': ${r.error}` },
+    { hint: 'give vocab as a number, or point data at a readable text file' },
+  );
   return undefined;
 }
 
@@ -65,11 +70,13 @@ export function buildTrain(
   checkObjective(bag, objective.value, objective.span ?? train.node.target.span, arch, stack, head);
   const batch = a.positive(f, 'batch', 32);
   const seq = a.positive(f, 'seq_len', context);
-  if (seq.span && seq.value > context) bag.report('MS2110', seq.span, { knob: 'seq_len', range: `[1, context = ${context}]`, value: seq.value });
+  if (seq.span && seq.value > context)
+    bag.report('MS2110', seq.span, { knob: 'seq_len', range: `[1, context = ${context}]`, value: seq.value });
   const accumulation = a.positive(f, 'accumulation', 1);
   const stepsG = a.has(f, 'steps') ? a.positive(f, 'steps', 1000) : undefined;
   const tokensG = a.has(f, 'tokens') ? a.positive(f, 'tokens', 1) : undefined;
-  if (stepsG && tokensG) bag.report('MS2202', tokensG.span, {}, { related: stepsG.span ? [{ span: stepsG.span, message: 'steps is set here' }] : [] });
+  if (stepsG && tokensG)
+    bag.report('MS2202', tokensG.span, {}, { related: stepsG.span ? [{ span: stepsG.span, message: 'steps is set here' }] : [] });
   const perStep = batch.value * Math.min(seq.value, context) * accumulation.value;
   const steps = stepsG?.value ?? (tokensG ? Math.max(1, Math.ceil(tokensG.value / perStep)) : 1000);
   const tokens = tokensG?.value ?? steps * perStep;
@@ -83,7 +90,8 @@ export function buildTrain(
   const optSpan = a.spanOf(f, 'optimizer');
   if (optSpan) {
     if (!(lr > 0)) bag.report('MS2106', optSpan, { knob: 'adamw lr', value: fmtNum(lr) });
-    for (const [i, b] of betas.entries()) if (!(b >= 0 && b < 1)) bag.report('MS2107', optSpan, { knob: `adamw betas[${i}]`, value: fmtNum(b) });
+    for (const [i, b] of betas.entries())
+      if (!(b >= 0 && b < 1)) bag.report('MS2107', optSpan, { knob: `adamw betas[${i}]`, value: fmtNum(b) });
     if (!(eps > 0)) bag.report('MS2106', optSpan, { knob: 'adamw eps', value: fmtNum(eps) });
     if (!(wd >= 0)) bag.report('MS2110', optSpan, { knob: 'adamw weight_decay', range: '[0, ∞)', value: fmtNum(wd) });
   }
@@ -99,7 +107,8 @@ export function buildTrain(
     if (minLr < 0) bag.report('MS2110', schedSpan, { knob: 'min_lr', range: '[0, lr]', value: fmtNum(minLr) });
   }
   const clip = a.num(f, 'clip', 1.0);
-  if (clip.span && clip.value < 0) bag.report('MS2110', clip.span, { knob: 'clip', range: '[0, ∞) (0 turns clipping off)', value: fmtNum(clip.value) });
+  if (clip.span && clip.value < 0)
+    bag.report('MS2110', clip.span, { knob: 'clip', range: '[0, ∞) (0 turns clipping off)', value: fmtNum(clip.value) });
   const ef = frame(train.tree.sections.get('eval'), trainSchema.sections.eval!, 'train.eval', f);
   const every = a.positive(ef, 'every', Math.max(1, Math.floor(steps / 10)));
   const evalBatches = a.positive(ef, 'batches', 10);
@@ -107,7 +116,8 @@ export function buildTrain(
   const seed = a.int(f, 'seed', 1337);
   const dtype = a.str<DType>(f, 'dtype', 'f32');
   const val = a.num(f, 'val_fraction', 0.1);
-  if (val.span && !(val.value > 0 && val.value < 1)) bag.report('MS2110', val.span, { knob: 'val_fraction', range: '(0, 1)', value: fmtNum(val.value) });
+  if (val.span && !(val.value > 0 && val.value < 1))
+    bag.report('MS2110', val.span, { knob: 'val_fraction', range: '(0, 1)', value: fmtNum(val.value) });
   const mask = a.rate(f, 'mask_prob', 0.15);
   if (mask.span && objective.value !== 'mlm') bag.report('MS2112', mask.span, { what: 'mask_prob', needs: 'objective = mlm' });
 
@@ -139,7 +149,20 @@ export function buildTrain(
   rec.set('train.steps', g, spec.steps, stepsG?.span);
   rec.set('train.tokens', g, spec.tokens, tokensG?.span);
   rec.set('train.accumulation', g, spec.accumulation, accumulation.span);
-  rec.set('train.optimizer', g, variantText({ name: 'adamw', args: new Map<string, number | readonly [number, number]>([['lr', lr], ['betas', betas], ['eps', eps], ['weight_decay', wd]]) }), optSpan);
+  rec.set(
+    'train.optimizer',
+    g,
+    variantText({
+      name: 'adamw',
+      args: new Map<string, number | readonly [number, number]>([
+        ['lr', lr],
+        ['betas', betas],
+        ['eps', eps],
+        ['weight_decay', wd],
+      ]),
+    }),
+    optSpan,
+  );
   rec.set('train.schedule', g, `${schedKind}(warmup: ${warmup}, min_lr: ${fmtNum(minLr)})`, schedSpan);
   rec.set('train.clip', g, spec.clip, clip.span);
   rec.set('train.eval', g, `every ${spec.eval.every}, batches ${spec.eval.batches}`, a.spanOf(f, 'eval'));
@@ -152,7 +175,14 @@ export function buildTrain(
   return spec;
 }
 
-function checkObjective(bag: DiagnosticBag, objective: Objective, span: Span, arch: Architecture, stack: StackSpec | null, head: HeadSpec): void {
+function checkObjective(
+  bag: DiagnosticBag,
+  objective: Objective,
+  span: Span,
+  arch: Architecture,
+  stack: StackSpec | null,
+  head: HeadSpec,
+): void {
   const causal = stack?.layers.some((l) => l.attention.causal) ?? false;
   const bidirectional = stack?.layers.some((l) => !l.attention.causal) ?? false;
   let reason: string | undefined;

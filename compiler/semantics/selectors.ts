@@ -11,7 +11,16 @@ export function selectorText(sel: LayerSelector): string {
   return `[${sel.items.map((i) => (i.kind === 'Index' ? t(i.value) : `${t(i.start)}:${t(i.stop)}${i.step ? `:${t(i.step)}` : ''}`)).join(', ')}]`;
 }
 
-const t = (e: Expr | undefined): string => (e === undefined ? '' : e.kind === 'Number' ? e.raw : e.kind === 'Unary' && e.operand.kind === 'Number' ? `${e.op}${e.operand.raw}` : e.kind === 'Name' ? e.name : '…');
+const t = (e: Expr | undefined): string =>
+  e === undefined
+    ? ''
+    : e.kind === 'Number'
+      ? e.raw
+      : e.kind === 'Unary' && e.operand.kind === 'Number'
+        ? `${e.op}${e.operand.raw}`
+        : e.kind === 'Name'
+          ? e.name
+          : '…';
 
 /** The layer indices `sel` picks out of `n`, or undefined after reporting a problem. */
 export function selectLayers(ctx: EvalContext, f: Frame, sel: LayerSelector, n: number): Set<number> | undefined {

@@ -9,7 +9,14 @@ import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { SectionDef } from './schema.js';
 import { didYouMean } from './suggest.js';
 
-export function validateBody(bag: DiagnosticBag, body: readonly Entry[], schema: SectionDef, where: string, rejected: Set<Entry>, isLet = false): void {
+export function validateBody(
+  bag: DiagnosticBag,
+  body: readonly Entry[],
+  schema: SectionDef,
+  where: string,
+  rejected: Set<Entry>,
+  isLet = false,
+): void {
   const seen = new Map<string, Entry>();
   for (const e of body) {
     const name = e.key.name;

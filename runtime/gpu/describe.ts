@@ -25,7 +25,9 @@ export interface AdapterDescription {
 
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|swiftshader|software|microsoft basic render|\bwarp\b/i;
 
-export function classifyAdapter(info: Pick<AdapterDescription, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>): AdapterClass {
+export function classifyAdapter(
+  info: Pick<AdapterDescription, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>,
+): AdapterClass {
   if (info.isFallbackAdapter) return 'cpu';
   const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
   return SOFTWARE_ADAPTER.test(text) ? 'cpu' : 'gpu';

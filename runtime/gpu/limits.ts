@@ -25,20 +25,30 @@ function isAlignmentLimit(name: string): boolean {
 function formatBytesish(name: string, value: number): string {
   if (!/Size$/.test(name) || value < 1024) return String(value);
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = value / 1024, i = 0;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  let v = value / 1024,
+    i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${value} (${Number.isInteger(v) ? v : v.toFixed(1)} ${units[i]})`;
 }
 
-export function resolveDeviceDescriptor(adapter: GPUAdapter, adapterName: string, req: FeatureAndLimitRequest, label?: string): GPUDeviceDescriptor {
+export function resolveDeviceDescriptor(
+  adapter: GPUAdapter,
+  adapterName: string,
+  req: FeatureAndLimitRequest,
+  label?: string,
+): GPUDeviceDescriptor {
   const features: GPUFeatureName[] = [];
   for (const f of req.requiredFeatures ?? []) {
     if (!adapter.features.has(f)) {
       throw new GpuUnavailableError(
         `The WebGPU adapter (${adapterName}) lacks the feature '${f}', which this job requires. ` +
-        `Available: ${[...adapter.features].sort().join(', ') || 'none'}. Use a machine whose adapter ` +
-        `has it, or a build of the job that does not need it.`,
-        { reason: 'missing-feature', name: f });
+          `Available: ${[...adapter.features].sort().join(', ') || 'none'}. Use a machine whose adapter ` +
+          `has it, or a build of the job that does not need it.`,
+        { reason: 'missing-feature', name: f },
+      );
     }
     features.push(f as GPUFeatureName);
   }
@@ -53,18 +63,23 @@ export function resolveDeviceDescriptor(adapter: GPUAdapter, adapterName: string
     if (typeof have !== 'number') {
       throw new GpuUnavailableError(
         `The WebGPU adapter (${adapterName}) has no limit named '${name}' (a typo, or a limit this ` +
-        `WebGPU implementation does not know).`,
-        { reason: 'limit-too-small', name });
+          `WebGPU implementation does not know).`,
+        { reason: 'limit-too-small', name },
+      );
     }
-    if (wanted === 'max') { requiredLimits[name] = have; continue; }
+    if (wanted === 'max') {
+      requiredLimits[name] = have;
+      continue;
+    }
     const ok = isAlignmentLimit(name) ? have <= wanted : have >= wanted;
     if (!ok) {
       const cmp = isAlignmentLimit(name) ? 'at most' : 'at least';
       throw new GpuUnavailableError(
         `The WebGPU adapter (${adapterName}) is too small for this job: limit ${name} is ` +
-        `${formatBytesish(name, have)} but ${cmp} ${formatBytesish(name, wanted)} is needed. ` +
-        `Use a smaller model or batch, or a machine whose adapter allows more.`,
-        { reason: 'limit-too-small', name, have, need: wanted });
+          `${formatBytesish(name, have)} but ${cmp} ${formatBytesish(name, wanted)} is needed. ` +
+          `Use a smaller model or batch, or a machine whose adapter allows more.`,
+        { reason: 'limit-too-small', name, have, need: wanted },
+      );
     }
     requiredLimits[name] = wanted;
   }

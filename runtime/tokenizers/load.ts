@@ -38,15 +38,21 @@ export function parseTokenizerData(stored: unknown): TokenizerData {
     try {
       v = JSON.parse(v);
     } catch (e) {
-      throw new TokenizerError(`the stored tokenizer description is not valid JSON (${(e as Error).message}); the checkpoint or manifest may be damaged`);
+      throw new TokenizerError(
+        `the stored tokenizer description is not valid JSON (${(e as Error).message}); the checkpoint or manifest may be damaged`,
+      );
     }
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
-    throw new TokenizerError('the stored tokenizer description must be an object like {"kind":"byte"}; the checkpoint or manifest may be damaged');
+    throw new TokenizerError(
+      'the stored tokenizer description must be an object like {"kind":"byte"}; the checkpoint or manifest may be damaged',
+    );
   }
   const kind = (v as { kind?: unknown }).kind;
   if (typeof kind !== 'string' || !isTokenizerKind(kind)) {
-    throw new TokenizerError(`unknown stored tokenizer kind ${JSON.stringify(kind)}; expected one of ${TOKENIZER_KINDS.join(', ')} (a newer mspec may have written it)`);
+    throw new TokenizerError(
+      `unknown stored tokenizer kind ${JSON.stringify(kind)}; expected one of ${TOKENIZER_KINDS.join(', ')} (a newer mspec may have written it)`,
+    );
   }
   if (kind !== 'char') return { kind };
   const chars = (v as { chars?: unknown }).chars;
@@ -56,9 +62,12 @@ export function parseTokenizerData(stored: unknown): TokenizerData {
   const seen = new Set<string>();
   for (const c of chars) {
     if (typeof c !== 'string' || Array.from(c).length !== 1) {
-      throw new TokenizerError(`a stored char tokenizer's "chars" must each be one character, got ${JSON.stringify(c)}; the checkpoint or manifest may be damaged`);
+      throw new TokenizerError(
+        `a stored char tokenizer's "chars" must each be one character, got ${JSON.stringify(c)}; the checkpoint or manifest may be damaged`,
+      );
     }
-    if (seen.has(c)) throw new TokenizerError(`a stored char tokenizer lists ${JSON.stringify(c)} twice; the checkpoint or manifest may be damaged`);
+    if (seen.has(c))
+      throw new TokenizerError(`a stored char tokenizer lists ${JSON.stringify(c)} twice; the checkpoint or manifest may be damaged`);
     seen.add(c);
   }
   return { kind: 'char', chars: chars as string[] };

@@ -34,7 +34,8 @@ export function learningRate(step: number, o: ScheduleOptions): number {
   if (!Number.isInteger(o.warmup) || o.warmup < 0) throw new Error(`learningRate: warmup must be an integer >= 0, got ${o.warmup}`);
   if (!Number.isInteger(o.steps) || o.steps < 0) throw new Error(`learningRate: steps must be an integer >= 0, got ${o.steps}`);
   if (!(Number.isFinite(o.lr) && o.lr >= 0)) throw new Error(`learningRate: lr must be finite and >= 0, got ${o.lr}`);
-  if (o.kind !== 'constant' && !(Number.isFinite(o.min_lr) && o.min_lr >= 0)) throw new Error(`learningRate: min_lr must be finite and >= 0, got ${o.min_lr}`);
+  if (o.kind !== 'constant' && !(Number.isFinite(o.min_lr) && o.min_lr >= 0))
+    throw new Error(`learningRate: min_lr must be finite and >= 0, got ${o.min_lr}`);
   if (step < o.warmup) return (o.lr * (step + 1)) / (o.warmup + 1);
   switch (o.kind) {
     case 'constant':

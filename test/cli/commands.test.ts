@@ -16,7 +16,11 @@ describe('mspec check', () => {
   });
 
   it('exits 1 with located errors, and reports them all', () => {
-    const r = mspec('check', 'test/diagnostics/cases/MS2101-heads-divide-d_model.model', 'test/diagnostics/cases/MS2001-unknown-knob.model');
+    const r = mspec(
+      'check',
+      'test/diagnostics/cases/MS2101-heads-divide-d_model.model',
+      'test/diagnostics/cases/MS2001-unknown-knob.model',
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('MS2101-heads-divide-d_model.model:3:23: error MS2101: heads (12) must divide d_model (1000)');
     expect(r.stderr).toContain("error MS2001: unknown knob 'activaton' in block.mlp; did you mean 'activation'?");
@@ -83,7 +87,12 @@ describe('mspec diff', () => {
     const r = mspec('diff', 'specs/llama2-7b.model', 'specs/mistral-7b.model', '--json');
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout);
-    expect(j.knobs.map((k: { path: string }) => k.path).sort()).toEqual(['block.attention.kv_heads', 'block.attention.window', 'block.mlp.hidden', 'context']);
+    expect(j.knobs.map((k: { path: string }) => k.path).sort()).toEqual([
+      'block.attention.kv_heads',
+      'block.attention.window',
+      'block.mlp.hidden',
+      'context',
+    ]);
     expect(j.costs.params_total.delta).toBe(7_241_732_096 - 6_738_415_616);
     expect(j.costs.kv_cache_bytes_per_token_f16).toEqual({ a: 524_288, b: 131_072, delta: -393_216 });
     const golden = join(ROOT, 'test', 'golden', 'diff', 'llama2-7b--mistral-7b.json');
@@ -122,8 +131,6 @@ describe('mspec fmt', () => {
     expect(r.stdout).toContain('not formatted');
   });
 });
-
-
 
 function require_write(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });

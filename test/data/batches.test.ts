@@ -81,9 +81,11 @@ describe('BatchSampler', () => {
 
   it('errors: corpus shorter than seqLen + 1', () => {
     expect(dataError(() => new BatchSampler(new Uint16Array(64), { ...OPTS, split: 'training split' }))).toBe(
-      'the training split has 64 tokens, but a sequence length of 64 needs at least 65 (a window and its next-token targets); use more training data or a shorter sequence length');
+      'the training split has 64 tokens, but a sequence length of 64 needs at least 65 (a window and its next-token targets); use more training data or a shorter sequence length',
+    );
     expect(dataError(() => evalBatches(new Uint16Array(1), { batch: 1, seqLen: 8, split: 'validation split' }))).toBe(
-      'the validation split has 1 token, but a sequence length of 8 needs at least 9 (a window and its next-token targets); use more training data or a shorter sequence length, or a larger valFraction');
+      'the validation split has 1 token, but a sequence length of 8 needs at least 9 (a window and its next-token targets); use more training data or a shorter sequence length, or a larger valFraction',
+    );
   });
 
   it('errors: bad shapes, seeds, steps, and a resume with another seed', () => {
@@ -91,9 +93,12 @@ describe('BatchSampler', () => {
     expect(dataError(() => new BatchSampler(t, { ...OPTS, batch: 0 }))).toBe('the batch size must be a positive integer, got 0');
     expect(dataError(() => new BatchSampler(t, { ...OPTS, seqLen: 2.5 }))).toBe('the sequence length must be a positive integer, got 2.5');
     expect(dataError(() => new BatchSampler(t, { ...OPTS, seed: 0.5 }))).toBe('the batch seed must be an integer, got 0.5');
-    expect(dataError(() => BatchSampler.restore(t, { batch: 2, seqLen: 4 }, { seed: 1, step: -1 }))).toBe('the sampler step must be a non-negative integer, got -1');
+    expect(dataError(() => BatchSampler.restore(t, { batch: 2, seqLen: 4 }, { seed: 1, step: -1 }))).toBe(
+      'the sampler step must be a non-negative integer, got -1',
+    );
     expect(dataError(() => BatchSampler.restore(t, { batch: 2, seqLen: 4, seed: 2 }, { seed: 1, step: 3 }))).toBe(
-      'cannot resume batch sampling: the saved state was drawn with seed 1 but seed 2 was asked for; resume with seed 1 or start a new run');
+      'cannot resume batch sampling: the saved state was drawn with seed 1 but seed 2 was asked for; resume with seed 1 or start a new run',
+    );
   });
 });
 
@@ -118,7 +123,9 @@ describe('evalBatches', () => {
     const covered = new Set<number>();
     for (const b of bs) for (const t of b.targets) covered.add(t);
     expect(covered.size).toBe(999); // positions 1..999
-    expect(dataError(() => evalBatches(tokens, { batch: 3, seqLen: 32, count: 0 }))).toBe('the number of evaluation batches must be a positive integer, got 0');
+    expect(dataError(() => evalBatches(tokens, { batch: 3, seqLen: 32, count: 0 }))).toBe(
+      'the number of evaluation batches must be a positive integer, got 0',
+    );
   });
 
   it('a single window starts at 0', () => {

@@ -6,7 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError, readDataSource, tokenFileBytes } from '../../runtime/data/source.js';
 
 let dir: string;
-beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'mspec-data-')); });
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mspec-data-'));
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Writes a file under the temp dir (creating folders) and returns its path. */
@@ -105,58 +107,80 @@ describe('readDataSource', () => {
 
 describe('DataError', () => {
   it('no data named', () => {
-    expect(dataError(() => readDataSource('  '))).toMatch(/^no training data given; name a built-in corpus \(moby-dick\), a UTF-8 text file/);
+    expect(dataError(() => readDataSource('  '))).toMatch(
+      /^no training data given; name a built-in corpus \(moby-dick\), a UTF-8 text file/,
+    );
   });
 
   it('missing path: says where it looked and what to give', () => {
     const m = dataError(() => readDataSource('nope.txt', { specDir: dir }));
-    expect(m).toBe(`the training data 'nope.txt' was not found: ${join(dir, 'nope.txt')} does not exist (relative paths are resolved from the spec's folder, ${dir}); give a built-in corpus (moby-dick), a UTF-8 text file, a folder of text files, or a pre-tokenised .bin token file`);
+    expect(m).toBe(
+      `the training data 'nope.txt' was not found: ${join(dir, 'nope.txt')} does not exist (relative paths are resolved from the spec's folder, ${dir}); give a built-in corpus (moby-dick), a UTF-8 text file, a folder of text files, or a pre-tokenised .bin token file`,
+    );
   });
 
   it('empty text file', () => {
     const p = put('empty/e.txt', '');
-    expect(dataError(() => readDataSource(p))).toBe(`the training file ${p} is empty: there is nothing to train on; give training data with text (or tokens) in it`);
+    expect(dataError(() => readDataSource(p))).toBe(
+      `the training file ${p} is empty: there is nothing to train on; give training data with text (or tokens) in it`,
+    );
     const q = put('empty/bom.txt', '\uFEFF');
     expect(dataError(() => readDataSource(q))).toMatch(/is empty: there is nothing to train on/);
   });
 
   it('empty .bin file', () => {
     const p = put('empty/e.bin', '');
-    expect(dataError(() => readDataSource(p))).toBe(`the token file ${p} is empty: there is nothing to train on; give training data with text (or tokens) in it`);
+    expect(dataError(() => readDataSource(p))).toBe(
+      `the token file ${p} is empty: there is nothing to train on; give training data with text (or tokens) in it`,
+    );
   });
 
   it('a folder with no text files', () => {
     const empty = join(dir, 'nothing');
     mkdirSync(empty);
-    expect(dataError(() => readDataSource(empty))).toBe(`the training folder ${empty} has no text files: it holds no files; put UTF-8 .txt or .md files in it (subfolders are read too, names starting with '.' are skipped)`);
+    expect(dataError(() => readDataSource(empty))).toBe(
+      `the training folder ${empty} has no text files: it holds no files; put UTF-8 .txt or .md files in it (subfolders are read too, names starting with '.' are skipped)`,
+    );
     put('binonly/a.png', new Uint8Array([1, 0, 2]));
     put('binonly/b.bin', le16([1, 2]));
     put('binonly/c.txt', '');
-    expect(dataError(() => readDataSource(join(dir, 'binonly')))).toMatch(/has no text files: it holds 3 files, none of them non-empty text \(2 binary or \.bin\); put UTF-8 \.txt or \.md files in it/);
+    expect(dataError(() => readDataSource(join(dir, 'binonly')))).toMatch(
+      /has no text files: it holds 3 files, none of them non-empty text \(2 binary or \.bin\); put UTF-8 \.txt or \.md files in it/,
+    );
   });
 
   it('a .txt file in a folder that is not UTF-8', () => {
     const p = put('badfolder/latin1.txt', new Uint8Array([0x63, 0x61, 0x66, 0xe9]));
-    expect(dataError(() => readDataSource(join(dir, 'badfolder')))).toBe(`the training data ${p} (a .txt or .md file in the training folder) is not UTF-8 text; convert it to UTF-8 (e.g. \`iconv -t UTF-8\`), remove it, or, if it holds token ids, name it *.bin (uint16) or *.u32.bin (uint32)`);
+    expect(dataError(() => readDataSource(join(dir, 'badfolder')))).toBe(
+      `the training data ${p} (a .txt or .md file in the training folder) is not UTF-8 text; convert it to UTF-8 (e.g. \`iconv -t UTF-8\`), remove it, or, if it holds token ids, name it *.bin (uint16) or *.u32.bin (uint32)`,
+    );
   });
 
   it('a text file that is binary or not UTF-8', () => {
     const p = put('tokens.dat', le16([1, 2, 3]));
-    expect(dataError(() => readDataSource(p))).toMatch(/contains NUL bytes, so it is not a text file; a pre-tokenised token file must be named \*\.bin \(uint16\) or \*\.u32\.bin \(uint32\)$/);
+    expect(dataError(() => readDataSource(p))).toMatch(
+      /contains NUL bytes, so it is not a text file; a pre-tokenised token file must be named \*\.bin \(uint16\) or \*\.u32\.bin \(uint32\)$/,
+    );
     const q = put('latin1.txt', new Uint8Array([0x63, 0x61, 0x66, 0xe9]));
     expect(dataError(() => readDataSource(q))).toMatch(/latin1\.txt is not UTF-8 text; convert it to UTF-8/);
   });
 
   it('a .bin whose size is not a multiple of the token size', () => {
     const p = put('odd.bin', new Uint8Array([1, 0, 2]));
-    expect(dataError(() => readDataSource(p))).toBe(`the token file ${p} is 3 bytes, not a multiple of 2 (uint16 tokens, from its name); a file of uint32 tokens must be named *.u32.bin; otherwise the file is truncated and must be written again`);
+    expect(dataError(() => readDataSource(p))).toBe(
+      `the token file ${p} is 3 bytes, not a multiple of 2 (uint16 tokens, from its name); a file of uint32 tokens must be named *.u32.bin; otherwise the file is truncated and must be written again`,
+    );
     const q = put('odd.u32.bin', new Uint8Array([1, 0, 0, 0, 2, 0]));
-    expect(dataError(() => readDataSource(q))).toBe(`the token file ${q} is 6 bytes, not a multiple of 4 (uint32 tokens, from its name); a file of uint16 tokens must be named *.bin without .u32; otherwise the file is truncated and must be written again`);
+    expect(dataError(() => readDataSource(q))).toBe(
+      `the token file ${q} is 6 bytes, not a multiple of 4 (uint32 tokens, from its name); a file of uint16 tokens must be named *.bin without .u32; otherwise the file is truncated and must be written again`,
+    );
   });
 
   it('token ids ≥ vocab', () => {
     const p = put('ids.bin', le16([5, 300, 7, 999, 2]));
-    expect(dataError(() => readDataSource(p, { vocab: 256 }))).toBe(`the token file ${p} has token id 300 at position 1 (the largest is 999), but the vocabulary has only 256 ids (0–255); make the model's vocab at least 1000, or re-tokenise the data with the tokenizer the spec names`);
+    expect(dataError(() => readDataSource(p, { vocab: 256 }))).toBe(
+      `the token file ${p} has token id 300 at position 1 (the largest is 999), but the vocabulary has only 256 ids (0–255); make the model's vocab at least 1000, or re-tokenise the data with the tokenizer the spec names`,
+    );
     expect(readDataSource(p, { vocab: 1000 }).kind).toBe('tokens');
   });
 });

@@ -11,7 +11,9 @@ import { renderAll } from '../../compiler/diagnostics/render.js';
 import { compileFile } from '../../compiler/index.js';
 
 const dir = join(import.meta.dirname, 'cases');
-const cases = readdirSync(dir).filter((f) => f.endsWith('.model')).sort();
+const cases = readdirSync(dir)
+  .filter((f) => f.endsWith('.model'))
+  .sort();
 
 describe('diagnostic baselines', () => {
   for (const name of cases) {

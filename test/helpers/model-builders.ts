@@ -39,12 +39,7 @@ export function layer(l: Partial<LayerShape> & Pick<LayerShape, 'norm' | 'attent
   return { placement: 'pre', parallel: false, shared_norm: false, cross_attention: null, moe: null, dropout: 0, ...l };
 }
 
-export function stack(
-  role: StackRole,
-  n: number,
-  each: LayerShape | ((i: number) => LayerShape),
-  final_norm: NormSpec | null,
-): StackSpec {
+export function stack(role: StackRole, n: number, each: LayerShape | ((i: number) => LayerShape), final_norm: NormSpec | null): StackSpec {
   const layers = Array.from({ length: n }, (_, i) => ({ ...(typeof each === 'function' ? each(i) : each), index: i }));
   return { role, layers, final_norm };
 }

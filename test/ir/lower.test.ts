@@ -103,7 +103,9 @@ describe('lower: reference models', () => {
     const cross = ops(g, 'attention').filter((n) => n.op === 'attention' && n.attrs.cross);
     expect(cross).toHaveLength(6);
     expect(g.values[cross[0]!.inputs[1]!]!.type.shape).toEqual(['B', 'S', 512]);
-    expect(names(g)).toEqual(expect.arrayContaining(['encoder.norm.weight', 'decoder.norm.weight', 'decoder.layers.5.cross_attn.o.weight']));
+    expect(names(g)).toEqual(
+      expect.arrayContaining(['encoder.norm.weight', 'decoder.norm.weight', 'decoder.layers.5.cross_attn.o.weight']),
+    );
   });
 });
 

@@ -13,7 +13,9 @@ function small(): Graph {
 }
 
 /** A deep, mutable copy (the graph types are read-only). */
-type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? Mutable<U>[] : T[K] extends object ? Mutable<T[K]> : T[K] };
+type Mutable<T> = {
+  -readonly [K in keyof T]: T[K] extends readonly (infer U)[] ? Mutable<U>[] : T[K] extends object ? Mutable<T[K]> : T[K];
+};
 const copy = (g: Graph) => structuredClone(g) as unknown as Mutable<Graph>;
 
 describe('verify', () => {

@@ -21,10 +21,14 @@ const H = 1e-3;
 
 /** The float64 transpose of the gather: what each table row receives. */
 function reference(s: EmbedBackwardSpec, ids: Int32Array, dout: Float32Array, offset: number) {
-  const { B, T, C, vocab } = s, P = s.positions ?? 0, scale = s.scale ?? 1;
-  const dtok = new Float64Array(vocab * C), dpos = new Float64Array(P * C);
+  const { B, T, C, vocab } = s,
+    P = s.positions ?? 0,
+    scale = s.scale ?? 1;
+  const dtok = new Float64Array(vocab * C),
+    dpos = new Float64Array(P * C);
   for (let n = 0; n < B * T; n++) {
-    const v = Math.min(Math.max(ids[n]!, 0), vocab - 1), p = Math.min(offset + (n % T), P - 1);
+    const v = Math.min(Math.max(ids[n]!, 0), vocab - 1),
+      p = Math.min(offset + (n % T), P - 1);
     for (let c = 0; c < C; c++) {
       dtok[v * C + c]! += scale * dout[n * C + c]!;
       if (P) dpos[p * C + c]! += scale * dout[n * C + c]!;
@@ -34,11 +38,14 @@ function reference(s: EmbedBackwardSpec, ids: Int32Array, dout: Float32Array, of
 }
 
 function fd(f: (v: Float64Array) => number, at: ArrayLike<number>): Float64Array {
-  const v = Float64Array.from(at), g = new Float64Array(v.length);
+  const v = Float64Array.from(at),
+    g = new Float64Array(v.length);
   for (let i = 0; i < v.length; i++) {
     const x0 = v[i]!;
-    v[i] = x0 + H; const a = f(v);
-    v[i] = x0 - H; const b = f(v);
+    v[i] = x0 + H;
+    const a = f(v);
+    v[i] = x0 - H;
+    const b = f(v);
     v[i] = x0;
     g[i] = (a - b) / (2 * H);
   }
@@ -50,9 +57,17 @@ describe('embed_backward', () => {
     const s: EmbedBackwardSpec = { B: 2, T: 3, C: 4, vocab: 5, positions: 4, scale: 1.5 };
     const { B, T, C } = s;
     const ids = Int32Array.from([1, 3, 1, 4, 1, 0]);
-    const tokens = random(5 * C, 1), positions = random(4 * C, 2), dout = random(B * T * C, 3);
+    const tokens = random(5 * C, 1),
+      positions = random(4 * C, 2),
+      dout = random(B * T * C, 3);
     const k = generateEmbedBackward(s);
-    expect(k.bindings.map((b) => `${b.name}:${b.access}`)).toEqual(['ids:read', 'dout:read', 'dtokens:read_write', 'dpositions:read_write', 'step:uniform']);
+    expect(k.bindings.map((b) => `${b.name}:${b.access}`)).toEqual([
+      'ids:read',
+      'dout:read',
+      'dtokens:read_write',
+      'dpositions:read_write',
+      'step:uniform',
+    ]);
     for (const offset of [0, 2]) {
       const loss = (tok: ArrayLike<number>, pos: ArrayLike<number>) => {
         let L = 0;
@@ -63,39 +78,78 @@ describe('embed_backward', () => {
         return L;
       };
       // Garbage in the outputs: without accumulate every row is overwritten.
-      const r = gpu().set('ids', ids).set('dout', dout).set('step', packStep({ offset, kv_len: offset + T }))
-        .set('dtokens', random(5 * C, 4)).set('dpositions', random(4 * C, 5));
+      const r = gpu()
+        .set('ids', ids)
+        .set('dout', dout)
+        .set('step', packStep({ offset, kv_len: offset + T }))
+        .set('dtokens', random(5 * C, 4))
+        .set('dpositions', random(4 * C, 5));
       await r.run(k);
-      expectClose(await r.read('dtokens'), fd((v) => loss(v, positions), tokens), FD_TOL, `dtokens, offset ${offset}`);
-      expectClose(await r.read('dpositions'), fd((v) => loss(tokens, v), positions), FD_TOL, `dpositions, offset ${offset}`);
+      expectClose(
+        await r.read('dtokens'),
+        fd((v) => loss(v, positions), tokens),
+        FD_TOL,
+        `dtokens, offset ${offset}`,
+      );
+      expectClose(
+        await r.read('dpositions'),
+        fd((v) => loss(tokens, v), positions),
+        FD_TOL,
+        `dpositions, offset ${offset}`,
+      );
     }
   });
 
   it('matches the float64 scatter-add: no positions, C = 37, accumulated (a tied table), ids out of range clamped', async () => {
     const s: EmbedBackwardSpec = { B: 3, T: 7, C: 37, vocab: 11, accumulate: true };
     const ids = randomInts(21, 6, -2, 12); // −2, −1 → row 0; 11, 12 → row 10; many repeats
-    const dout = random(21 * 37, 7), dtok0 = random(11 * 37, 8);
+    const dout = random(21 * 37, 7),
+      dtok0 = random(11 * 37, 8);
     const k = generateEmbedBackward(s);
     expect(k.bindings.map((b) => b.name)).toEqual(['ids', 'dout', 'dtokens']);
     const r = gpu().clear('dpositions').set('ids', ids).set('dout', dout).set('dtokens', dtok0);
     await r.run(k);
     const want = reference(s, ids, dout, 0);
-    expectClose(await r.read('dtokens'), want.dtok.map((g, i) => g + dtok0[i]!), TOL, 'dtokens accumulated');
+    expectClose(
+      await r.read('dtokens'),
+      want.dtok.map((g, i) => g + dtok0[i]!),
+      TOL,
+      'dtokens accumulated',
+    );
   });
 
   it('matches the float64 scatter-add: positions, C = 12 (vec4), accumulated, offset 3 past the table end', async () => {
     const s: EmbedBackwardSpec = { B: 3, T: 7, C: 12, vocab: 7, positions: 8, accumulate: true };
     const ids = randomInts(21, 9, 0, 6);
-    const dout = random(21 * 12, 10), dtok0 = random(7 * 12, 11), dpos0 = random(8 * 12, 12);
-    const r = gpu().set('ids', ids).set('dout', dout).set('dtokens', dtok0).set('dpositions', dpos0).set('step', packStep({ offset: 3, kv_len: 10 }));
+    const dout = random(21 * 12, 10),
+      dtok0 = random(7 * 12, 11),
+      dpos0 = random(8 * 12, 12);
+    const r = gpu()
+      .set('ids', ids)
+      .set('dout', dout)
+      .set('dtokens', dtok0)
+      .set('dpositions', dpos0)
+      .set('step', packStep({ offset: 3, kv_len: 10 }));
     await r.run(generateEmbedBackward(s));
     const want = reference(s, ids, dout, 3);
-    expectClose(await r.read('dtokens'), want.dtok.map((g, i) => g + dtok0[i]!), TOL, 'dtokens accumulated');
-    expectClose(await r.read('dpositions'), want.dpos.map((g, i) => g + dpos0[i]!), TOL, 'dpositions accumulated');
+    expectClose(
+      await r.read('dtokens'),
+      want.dtok.map((g, i) => g + dtok0[i]!),
+      TOL,
+      'dtokens accumulated',
+    );
+    expectClose(
+      await r.read('dpositions'),
+      want.dpos.map((g, i) => g + dpos0[i]!),
+      TOL,
+      'dpositions accumulated',
+    );
   });
 
   it('header', () => {
     const k = generateEmbedBackward({ B: 2, T: 8, C: 64, vocab: 100, positions: 16 });
-    expect(k.code.split('\n')[0]).toMatch(/^\/\/ generated by mspec — embed_backward: fuses embedding_backward, embedding_backward; shapes [^;]+; FLOPs \d+; bytes \d+$/);
+    expect(k.code.split('\n')[0]).toMatch(
+      /^\/\/ generated by mspec — embed_backward: fuses embedding_backward, embedding_backward; shapes [^;]+; FLOPs \d+; bytes \d+$/,
+    );
   });
 });

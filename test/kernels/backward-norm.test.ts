@@ -12,7 +12,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  generateNormParamGrad, generateResidualNormBackward, type ResidualNormBackwardSpec,
+  generateNormParamGrad,
+  generateResidualNormBackward,
+  type ResidualNormBackwardSpec,
 } from '../../compiler/codegen/wgsl/kernels/backward/residual-norm-bwd.js';
 import type { NormKind } from '../../compiler/codegen/wgsl/kernels/residual-norm.js';
 import { expectClose, random, useGpu } from './gpu-harness.js';
@@ -62,11 +64,14 @@ function loss(p: Problem, x: ArrayLike<number>, w: ArrayLike<number> | null, b: 
 }
 
 function fd(f: (v: Float64Array) => number, at: ArrayLike<number>): Float64Array {
-  const v = Float64Array.from(at), g = new Float64Array(v.length);
+  const v = Float64Array.from(at),
+    g = new Float64Array(v.length);
   for (let i = 0; i < v.length; i++) {
     const x0 = v[i]!;
-    v[i] = x0 + H; const a = f(v);
-    v[i] = x0 - H; const b = f(v);
+    v[i] = x0 + H;
+    const a = f(v);
+    v[i] = x0 - H;
+    const b = f(v);
     v[i] = x0;
     g[i] = (a - b) / (2 * H);
   }
@@ -76,16 +81,20 @@ function fd(f: (v: Float64Array) => number, at: ArrayLike<number>): Float64Array
 /** The analytic float64 backward: dx, dweight, dbias. */
 function analytic(p: Problem, weight: boolean) {
   const { rows, C } = p;
-  const dx = new Float64Array(rows * C), dw = new Float64Array(C), db = new Float64Array(C);
+  const dx = new Float64Array(rows * C),
+    dw = new Float64Array(C),
+    db = new Float64Array(C);
   for (let r = 0; r < rows; r++) {
     const [mean, rstd] = rowStats(p, p.x, r);
-    let mg = 0, mgx = 0;
-    const xh = new Float64Array(C), g = new Float64Array(C);
+    let mg = 0,
+      mgx = 0;
+    const xh = new Float64Array(C),
+      g = new Float64Array(C);
     for (let c = 0; c < C; c++) {
       xh[c] = (p.x[r * C + c]! - mean) * rstd;
       g[c] = p.dout[r * C + c]! * (weight ? p.w[c]! : 1);
       mg += g[c]! / C;
-      mgx += g[c]! * xh[c]! / C;
+      mgx += (g[c]! * xh[c]!) / C;
       dw[c]! += p.dout[r * C + c]! * xh[c]!;
       db[c]! += p.dout[r * C + c]!;
     }
@@ -109,16 +118,38 @@ describe('residual_norm_backward matches finite differences of the float64 forwa
       generateResidualNormBackward({ rows: 3, C: 8, norm: 'layernorm', eps: p.eps, bias: true }),
       generateNormParamGrad({ rows: 3, C: 8, norm: 'layernorm', bias: true }),
     ]);
-    expectClose(await r.read('dx'), fd((v) => loss(p, v, p.w, p.b), p.x), FD_TOL, 'layernorm dx');
-    expectClose(await r.read('dweight'), fd((v) => loss(p, p.x, v, p.b), p.w), FD_TOL, 'layernorm dweight');
-    expectClose(await r.read('dbias'), fd((v) => loss(p, p.x, p.w, v), p.b), FD_TOL, 'layernorm dbias');
+    expectClose(
+      await r.read('dx'),
+      fd((v) => loss(p, v, p.w, p.b), p.x),
+      FD_TOL,
+      'layernorm dx',
+    );
+    expectClose(
+      await r.read('dweight'),
+      fd((v) => loss(p, p.x, v, p.b), p.w),
+      FD_TOL,
+      'layernorm dweight',
+    );
+    expectClose(
+      await r.read('dbias'),
+      fd((v) => loss(p, p.x, p.w, v), p.b),
+      FD_TOL,
+      'layernorm dbias',
+    );
   });
 
   it('rmsnorm with the residual gradient added (dresid), 2 rows × C = 5 (scalar); dweight accumulated', async () => {
     const p = makeProblem(2, 5, 'rmsnorm', 2);
-    const dresid = random(10, 20), dw0 = random(5, 21);
-    const r = gpu().clear('dx').set('x', p.x).set('stats', gpuStats(p)).set('weight', p.w).set('dout', p.dout)
-      .set('dresid', dresid).set('dweight', dw0);
+    const dresid = random(10, 20),
+      dw0 = random(5, 21);
+    const r = gpu()
+      .clear('dx')
+      .set('x', p.x)
+      .set('stats', gpuStats(p))
+      .set('weight', p.w)
+      .set('dout', p.dout)
+      .set('dresid', dresid)
+      .set('dweight', dw0);
     await r.run([
       generateResidualNormBackward({ rows: 2, C: 5, norm: 'rmsnorm', eps: p.eps, accumulate: true }),
       generateNormParamGrad({ rows: 2, C: 5, norm: 'rmsnorm', accumulate: true }),
@@ -135,14 +166,25 @@ describe('residual_norm_backward matches the analytic float64 backward on odd sh
     const p = makeProblem(37, 101, 'layernorm', 3);
     const dx0 = random(37 * 101, 30);
     const spec: ResidualNormBackwardSpec = {
-      rows: 37, C: 101, norm: 'layernorm', eps: p.eps, accumulate: 'in_place', tuning: 'cpu', subgroupMinSize: gpu().gpu.subgroupMinSize,
+      rows: 37,
+      C: 101,
+      norm: 'layernorm',
+      eps: p.eps,
+      accumulate: 'in_place',
+      tuning: 'cpu',
+      subgroupMinSize: gpu().gpu.subgroupMinSize,
     };
     const k = generateResidualNormBackward(spec);
     expect(k.bindings.map((b) => `${b.name}:${b.access}`)).toEqual(['x:read', 'stats:read', 'weight:read', 'dout:read', 'dx:read_write']);
     const r = gpu().clear('dweight', 'dbias').set('x', p.x).set('stats', gpuStats(p)).set('weight', p.w).set('dout', p.dout).set('dx', dx0);
     await r.run([k, generateNormParamGrad({ rows: 37, C: 101, norm: 'layernorm', bias: true })]);
     const want = analytic(p, true);
-    expectClose(await r.read('dx'), want.dx.map((g, i) => g + dx0[i]!), TOL, 'layernorm dx');
+    expectClose(
+      await r.read('dx'),
+      want.dx.map((g, i) => g + dx0[i]!),
+      TOL,
+      'layernorm dx',
+    );
     expectClose(await r.read('dweight'), want.dw, TOL, 'layernorm dweight');
     expectClose(await r.read('dbias'), want.db, TOL, 'layernorm dbias');
   });
@@ -161,7 +203,9 @@ describe('residual_norm_backward matches the analytic float64 backward on odd sh
 
   it('headers and spec checks', () => {
     const k = generateResidualNormBackward({ rows: 4, C: 8, norm: 'layernorm', eps: 1e-5 });
-    expect(k.code.split('\n')[0]).toMatch(/^\/\/ generated by mspec — residual_norm_backward: fuses layernorm_backward; shapes [^;]+; FLOPs \d+; bytes \d+$/);
+    expect(k.code.split('\n')[0]).toMatch(
+      /^\/\/ generated by mspec — residual_norm_backward: fuses layernorm_backward; shapes [^;]+; FLOPs \d+; bytes \d+$/,
+    );
     expect(k.fuses).toEqual(['layernorm_backward']);
     expect(() => generateNormParamGrad({ rows: 4, C: 8, norm: 'rmsnorm', weight: false })).toThrow(/nothing to compute/);
     expect(() => generateResidualNormBackward({ rows: 0, C: 8, norm: 'rmsnorm', eps: 1e-5 })).toThrow(/rows/);

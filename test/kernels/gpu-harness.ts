@@ -5,9 +5,7 @@
  * helpers.
  */
 import { afterAll, beforeAll, expect } from 'vitest';
-import {
-  acquireDevice, bindKernel, compileKernel, encodeKernel, readBuffer, waitForQueue, type GpuContext,
-} from '../../runtime/device.js';
+import { acquireDevice, bindKernel, compileKernel, encodeKernel, readBuffer, waitForQueue, type GpuContext } from '../../runtime/device.js';
 import type { KernelCore } from '../../compiler/codegen/wgsl/kernel-types.js';
 
 type Data = Float32Array | Int32Array | Uint32Array;
@@ -112,7 +110,11 @@ export function random(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   let s = (seed * 2654435761) >>> 0 || 1;
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
     out[i] = lo + (s / 4294967296) * (hi - lo);
   }
   return out;
@@ -131,9 +133,11 @@ export interface Tolerance {
 
 /** Asserts |got − want| <= abs + rel·|want| element-wise (over want's length), naming the worst element. */
 export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: Tolerance, what: string): void {
-  let worst = -1, worstExcess = 0;
+  let worst = -1,
+    worstExcess = 0;
   for (let i = 0; i < want.length; i++) {
-    const g = got[i]!, w = want[i]!;
+    const g = got[i]!,
+      w = want[i]!;
     const diff = Math.abs(g - w);
     const excess = diff === 0 ? 0 : diff / (tol.abs + tol.rel * Math.abs(w));
     if (!(excess <= worstExcess)) {
@@ -141,7 +145,8 @@ export function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tol
       worst = i;
     }
   }
-  const msg = worst < 0 ? '' : `${what}: element ${worst}: got ${got[worst]}, want ${want[worst]} (${worstExcess.toFixed(2)}× the tolerance)`;
+  const msg =
+    worst < 0 ? '' : `${what}: element ${worst}: got ${got[worst]}, want ${want[worst]} (${worstExcess.toFixed(2)}× the tolerance)`;
   // KERNEL_TOL_REPORT=1 prints how much of each tolerance is used (for tightening them).
   if (process.env.KERNEL_TOL_REPORT) console.log(`${what}: ${(100 * worstExcess).toFixed(1)}% of the tolerance`);
   expect(worstExcess <= 1, msg).toBe(true);

@@ -11,7 +11,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  generateAdamW, generateClipScale, generateSumSquares, OPTIM_BYTES, OPTIM_WGSL, optimUniform, packOptim, type AdamWHyper,
+  generateAdamW,
+  generateClipScale,
+  generateSumSquares,
+  OPTIM_BYTES,
+  OPTIM_WGSL,
+  optimUniform,
+  packOptim,
+  type AdamWHyper,
 } from '../../compiler/codegen/wgsl/kernels/optim/index.js';
 import type { KernelCore } from '../../compiler/codegen/wgsl/kernel-types.js';
 import { bindKernel, encodeKernel, readBuffer, waitForQueue } from '../../runtime/device.js';
@@ -55,9 +62,12 @@ class Reference {
     const coef = c.maxNorm > 0 ? Math.min(1, c.maxNorm / (norm + 1e-6)) : 1;
     const lr = lrAt(t);
     const { beta1: b1, beta2: b2, eps, wd } = BASE;
-    const bc1 = 1 - b1 ** t, bc2 = 1 - b2 ** t;
+    const bc1 = 1 - b1 ** t,
+      bc2 = 1 - b2 ** t;
     SIZES.forEach((n, k) => {
-      const p = this.p[k]!, m = this.m[k]!, v = this.v[k]!;
+      const p = this.p[k]!,
+        m = this.m[k]!,
+        v = this.v[k]!;
       const decay = c.decay && k === 0;
       for (let i = 0; i < n; i++) {
         const gi = g[k]![i]! * coef;
@@ -71,7 +81,10 @@ class Reference {
 }
 
 function storage(r: KernelRunner, data: Float32Array | Uint32Array, usage = GPUBufferUsage.STORAGE): GPUBuffer {
-  const buf = r.device.createBuffer({ size: Math.max(16, Math.ceil(data.byteLength / 16) * 16), usage: usage | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+  const buf = r.device.createBuffer({
+    size: Math.max(16, Math.ceil(data.byteLength / 16) * 16),
+    usage: usage | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
   r.device.queue.writeBuffer(buf, 0, data.buffer, data.byteOffset, data.byteLength);
   return buf;
 }
@@ -99,9 +112,15 @@ async function train(c: Case): Promise<void> {
     v: storage(r, new Float32Array(n)),
   }));
   const plan: [KernelCore, Record<string, GPUBuffer>][] = [
-    ...SIZES.map((n, slot): [KernelCore, Record<string, GPUBuffer>] => [generateSumSquares({ n, slot, slots }), { ...shared, ...tensors[slot]! }]),
+    ...SIZES.map((n, slot): [KernelCore, Record<string, GPUBuffer>] => [
+      generateSumSquares({ n, slot, slots }),
+      { ...shared, ...tensors[slot]! },
+    ]),
     [generateClipScale({ slots, maxNorm: c.maxNorm }), shared],
-    ...SIZES.map((n, k): [KernelCore, Record<string, GPUBuffer>] => [generateAdamW({ n, decay: c.decay && k === 0, zeroGrad: c.zeroGrad }), { ...shared, ...tensors[k]! }]),
+    ...SIZES.map((n, k): [KernelCore, Record<string, GPUBuffer>] => [
+      generateAdamW({ n, decay: c.decay && k === 0, zeroGrad: c.zeroGrad }),
+      { ...shared, ...tensors[k]! },
+    ]),
   ];
   const what = JSON.stringify(c);
   try {
@@ -160,8 +179,12 @@ describe('the Optim uniform', () => {
   it('adamw binds param, grad, m, v, scale, optim (uniform)', () => {
     const k = generateAdamW({ n: 6, decay: true, zeroGrad: true });
     expect(k.bindings.map((b) => [b.name, b.access, b.bytes])).toEqual([
-      ['param', 'read_write', 24], ['grad', 'read_write', 24], ['m', 'read_write', 24], ['v', 'read_write', 24],
-      ['scale', 'read', 4], ['optim', 'uniform', 32],
+      ['param', 'read_write', 24],
+      ['grad', 'read_write', 24],
+      ['m', 'read_write', 24],
+      ['v', 'read_write', 24],
+      ['scale', 'read', 4],
+      ['optim', 'uniform', 32],
     ]);
     expect(generateAdamW({ n: 8, decay: false }).bindings[1]!.access).toBe('read');
     expect(generateAdamW({ n: 8, decay: false }).code).not.toMatch(/\.wd/);

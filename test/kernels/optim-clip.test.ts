@@ -23,7 +23,9 @@ function sumSquares(g: ArrayLike<number>): number {
 async function checkSumSquares(s: SumSquaresSpec, seed: number): Promise<void> {
   const parts = s.parts ?? 1;
   const g = random(s.n, seed);
-  const r = gpu().set('grad', g).set('partial', new Float32Array(s.slots * parts).fill(SENTINEL));
+  const r = gpu()
+    .set('grad', g)
+    .set('partial', new Float32Array(s.slots * parts).fill(SENTINEL));
   const k = generateSumSquares(s);
   await r.run(k);
   const first = (await r.read('partial')).slice(0, s.slots * parts);
@@ -129,10 +131,16 @@ describe('clip_scale over several tensors', () => {
 
   it('binds partial, scale, norm, nonfinite; sum_squares binds grad, partial', () => {
     expect(generateClipScale({ slots: 3, maxNorm: 1 }).bindings.map((b) => [b.name, b.access, b.bytes])).toEqual([
-      ['partial', 'read', 12], ['scale', 'read_write', 4], ['norm', 'read_write', 4], ['nonfinite', 'read_write', 4],
+      ['partial', 'read', 12],
+      ['scale', 'read_write', 4],
+      ['norm', 'read_write', 4],
+      ['nonfinite', 'read_write', 4],
     ]);
     const k = generateSumSquares({ n: 10, slot: 1, slots: 3, parts: 2 });
-    expect(k.bindings.map((b) => [b.name, b.access, b.bytes])).toEqual([['grad', 'read', 40], ['partial', 'read_write', 24]]);
+    expect(k.bindings.map((b) => [b.name, b.access, b.bytes])).toEqual([
+      ['grad', 'read', 40],
+      ['partial', 'read_write', 24],
+    ]);
     expect(k.dispatch).toEqual([2, 1, 1]);
     expect(() => generateClipScale({ slots: 1, maxNorm: -1 })).toThrow(/maxNorm/);
   });

@@ -14,9 +14,12 @@ const TOL = { abs: 2e-6, rel: 2e-6 };
 
 function reference(s: ResidualNormSpec, x: Float32Array, y: Float32Array | null, w: Float32Array, b: Float32Array) {
   const { rows, C } = s;
-  const sum = new Float64Array(rows * C), out = new Float64Array(rows * C), stats = new Float64Array(rows * 2);
+  const sum = new Float64Array(rows * C),
+    out = new Float64Array(rows * C),
+    stats = new Float64Array(rows * 2);
   for (let r = 0; r < rows; r++) {
-    let mean = 0, ms = 0;
+    let mean = 0,
+      ms = 0;
     for (let c = 0; c < C; c++) {
       // The sum is an f32 add on the GPU: reference it as such (it is what gets normalised too).
       const v = y ? Math.fround(x[r * C + c]! + y[r * C + c]!) : x[r * C + c]!;
@@ -41,7 +44,8 @@ async function check(s: ResidualNormSpec, seed: number): Promise<void> {
   const x = random(n, seed);
   for (let r = 0; r < s.rows; r++) for (let c = 0; c < s.C; c++) x[r * s.C + c]! += (r % 5) - 2;
   const y = s.branch ? random(n, seed + 1) : null;
-  const w = random(s.C, seed + 2, 0.5, 1.5), b = random(s.C, seed + 3);
+  const w = random(s.C, seed + 2, 0.5, 1.5),
+    b = random(s.C, seed + 3);
   const k = generateResidualNorm(s);
   const r = gpu().clear('out', 'sum', 'stats').set('x', x).set('weight', w).set('bias', b);
   if (y) r.set('y', y);
@@ -75,7 +79,10 @@ describe('residual_norm matches the float64 reference', () => {
 
   it("'cpu' tuning with the adapter's subgroups (one subgroup per row, no barriers): layernorm C = 768, rmsnorm C = 37", async () => {
     const sg = gpu().gpu.subgroupMinSize;
-    await check({ rows: 5, C: 768, norm: 'layernorm', eps: 1e-5, branch: true, bias: true, stats: true, tuning: 'cpu', subgroupMinSize: sg }, 7);
+    await check(
+      { rows: 5, C: 768, norm: 'layernorm', eps: 1e-5, branch: true, bias: true, stats: true, tuning: 'cpu', subgroupMinSize: sg },
+      7,
+    );
     await check({ rows: 3, C: 37, norm: 'rmsnorm', eps: 1e-6, branch: true, sum: 'in_place', tuning: 'cpu', subgroupMinSize: sg }, 8);
   });
 });

@@ -12,7 +12,10 @@ const gpu = useGpu();
 const TOL = { abs: 2e-6, rel: 2e-6 };
 
 function reference(s: RopeSpec, x: Float32Array, offset: number): Float64Array {
-  const D = s.head_dim, rot = s.rotary_dims ?? D, half = rot / 2, base = s.base ?? 10000;
+  const D = s.head_dim,
+    rot = s.rotary_dims ?? D,
+    half = rot / 2,
+    base = s.base ?? 10000;
   const out = Float64Array.from(x);
   for (let bt = 0; bt < s.B * s.T; bt++) {
     const pos = offset + (bt % s.T);
@@ -20,7 +23,8 @@ function reference(s: RopeSpec, x: Float32Array, offset: number): Float64Array {
       const o = (bt * s.heads + h) * D;
       for (let i = 0; i < half; i++) {
         const angle = pos * base ** (-(2 * i) / rot);
-        const a = x[o + i]!, e = x[o + i + half]!;
+        const a = x[o + i]!,
+          e = x[o + i + half]!;
         out[o + i] = a * Math.cos(angle) - e * Math.sin(angle);
         out[o + i + half] = e * Math.cos(angle) + a * Math.sin(angle);
       }
@@ -31,7 +35,10 @@ function reference(s: RopeSpec, x: Float32Array, offset: number): Float64Array {
 
 async function check(s: RopeSpec, offset: number, seed: number): Promise<void> {
   const x = random(s.B * s.T * s.heads * s.head_dim, seed);
-  const r = gpu().clear('out').set('x', x).set('step', packStep({ offset, kv_len: offset + s.T }));
+  const r = gpu()
+    .clear('out')
+    .set('x', x)
+    .set('step', packStep({ offset, kv_len: offset + s.T }));
   await r.run(generateRope(s));
   expectClose(await r.read(s.inPlace ? 'x' : 'out'), reference(s, x, offset), TOL, `${JSON.stringify(s)} offset ${offset}`);
 }

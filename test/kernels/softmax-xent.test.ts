@@ -14,7 +14,8 @@ const TOL = { abs: 2e-6, rel: 2e-6 };
 const GRAD_TOL = { abs: 1e-7, rel: 1e-5 };
 
 function reference(rows: number, V: number, z: Float32Array, y: Int32Array) {
-  const lossRows = new Float64Array(rows), d = new Float64Array(rows * V);
+  const lossRows = new Float64Array(rows),
+    d = new Float64Array(rows * V);
   let count = 0;
   for (let r = 0; r < rows; r++) if (y[r]! >= 0 && y[r]! < V) count++;
   for (let r = 0; r < rows; r++) {
@@ -34,12 +35,16 @@ function reference(rows: number, V: number, z: Float32Array, y: Int32Array) {
 
 function targets(rows: number, V: number, seed: number): Int32Array {
   const y = randomInts(rows, seed, 0, V - 1);
-  if (rows > 2) { y[1] = -1; y[rows - 1] = V; }
+  if (rows > 2) {
+    y[1] = -1;
+    y[rows - 1] = V;
+  }
   return y;
 }
 
 async function check(s: SoftmaxXentSpec, seed: number, repeat = 1): Promise<void> {
-  const z = random(s.rows * s.V, seed, -8, 8), y = targets(s.rows, s.V, seed + 1);
+  const z = random(s.rows * s.V, seed, -8, 8),
+    y = targets(s.rows, s.V, seed + 1);
   const r = gpu().clear('loss_rows', 'loss', 'dlogits', 'xent_sync').set('logits', z).set('targets', y);
   const kernels = [generateSoftmaxXent(s)];
   if (s.mean === 'separate') kernels.push(generateXentMean({ rows: s.rows, V: s.V }));
@@ -71,15 +76,24 @@ describe('softmax_xent matches the float64 reference', () => {
 
   it('one row; and no counted row gives loss 0', async () => {
     await check({ rows: 1, V: 7 }, 4);
-    const r = gpu().clear('loss_rows', 'loss', 'xent_sync').set('logits', random(3 * 7, 5)).set('targets', new Int32Array([-1, -1, 7]));
+    const r = gpu()
+      .clear('loss_rows', 'loss', 'xent_sync')
+      .set('logits', random(3 * 7, 5))
+      .set('targets', new Int32Array([-1, -1, 7]));
     await r.run(generateSoftmaxXent({ rows: 3, V: 7 }));
     expect(Array.from((await r.read('loss')).subarray(0, 1))).toEqual([0]);
   });
 
   it('binds logits, targets, loss_rows, loss, xent_sync (dlogits)', () => {
     const k = generateSoftmaxXent({ rows: 4, V: 8, dlogits: 'separate' });
-    expect(k.bindings.map((b) => `${b.name}:${b.access}`)).toEqual(
-      ['logits:read', 'targets:read', 'loss_rows:read_write', 'loss:read_write', 'xent_sync:read_write', 'dlogits:read_write']);
+    expect(k.bindings.map((b) => `${b.name}:${b.access}`)).toEqual([
+      'logits:read',
+      'targets:read',
+      'loss_rows:read_write',
+      'loss:read_write',
+      'xent_sync:read_write',
+      'dlogits:read_write',
+    ]);
     expect(k.fuses).toEqual(['softmax_xent']);
   });
 });

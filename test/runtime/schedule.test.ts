@@ -12,8 +12,8 @@ describe('learningRate', () => {
   it('warmup: lr·(step + 1)/(warmup + 1), the same for every kind', () => {
     for (const kind of ['cosine', 'linear', 'constant'] as const) {
       expect(at(kind, 0)).toBeCloseTo(6e-4 / 11, 15); // 5.4545…e-5, not 0
-      expect(at(kind, 4)).toBeCloseTo(3e-4 * 10 / 11, 15);
-      expect(at(kind, 9)).toBeCloseTo(6e-4 * 10 / 11, 15); // warmup − 1
+      expect(at(kind, 4)).toBeCloseTo((3e-4 * 10) / 11, 15);
+      expect(at(kind, 9)).toBeCloseTo((6e-4 * 10) / 11, 15); // warmup − 1
     }
   });
 

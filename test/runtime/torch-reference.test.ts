@@ -96,7 +96,9 @@ describe.each(TORCH_FIXTURES)('PyTorch reference: %s', (name) => {
     const V = fx.vocab;
     const at = `b=${Math.floor(worst / (fx.T * V))}, t=${Math.floor(worst / V) % fx.T}, v=${worst % V}`;
     console.log(`${name}: max |logits − torch| = ${maxDiff.toExponential(2)} (at ${at}); loss ${loss.data[0]} vs ${fx.loss}`);
-    expect(maxDiff, `max |Δlogit| ${maxDiff} at ${at}: mspec ${logits.data[worst]}, torch ${fx.logits[worst]}`).toBeLessThanOrEqual(LOGITS_TOL);
+    expect(maxDiff, `max |Δlogit| ${maxDiff} at ${at}: mspec ${logits.data[worst]}, torch ${fx.logits[worst]}`).toBeLessThanOrEqual(
+      LOGITS_TOL,
+    );
     expect(loss.data.length).toBe(1);
     expect(Math.abs(loss.data[0]! - fx.loss)).toBeLessThanOrEqual(LOSS_TOL);
   });

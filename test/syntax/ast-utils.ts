@@ -25,7 +25,7 @@ export function shape(file: FileNode): unknown {
     if (x === null || typeof x !== 'object') return x;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(x)) {
-      if (k === 'span' || k === 'op' && (v === '=' || v === ':')) continue;
+      if (k === 'span' || (k === 'op' && (v === '=' || v === ':'))) continue;
       out[k] = strip(v);
     }
     return out;

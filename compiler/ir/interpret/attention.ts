@@ -25,7 +25,9 @@ export function alibiSlopes(heads: number): number[] {
   const pow2 = (n: number) => Array.from({ length: n }, (_, h) => 2 ** ((-8 * (h + 1)) / n));
   const m = 2 ** Math.floor(Math.log2(heads));
   if (m === heads) return pow2(heads);
-  const extra = pow2(2 * m).filter((_, i) => i % 2 === 0).slice(0, heads - m);
+  const extra = pow2(2 * m)
+    .filter((_, i) => i % 2 === 0)
+    .slice(0, heads - m);
   return [...pow2(m), ...extra];
 }
 

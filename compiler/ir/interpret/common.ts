@@ -19,8 +19,7 @@ export const numelOf = (shape: readonly number[]): number => shape.reduce((n, d)
 
 export const showDims = (shape: readonly number[]): string => `(${shape.join(', ')})`;
 
-export const sameDims = (a: readonly number[], b: readonly number[]): boolean =>
-  a.length === b.length && a.every((d, i) => d === b[i]);
+export const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 
 export function zeros(shape: readonly number[]): Tensor {
   return { shape: [...shape], data: new Float32Array(numelOf(shape)) };

@@ -34,7 +34,7 @@ export function interpretGraph(graph: Graph, data: GraphData): Map<number, Tenso
     const arr = data.inputs.get(v.name);
     if (!arr) throw new InterpretError(`missing input '${v.name}' ${v.type.dtype}(${v.type.shape.join(', ')})`);
     const shape = concreteShape(v.type, env, `input '${v.name}'`);
-    if ((v.type.dtype === 'i32') !== (arr instanceof Int32Array)) {
+    if ((v.type.dtype === 'i32') !== arr instanceof Int32Array) {
       throw new InterpretError(`input '${v.name}' must be ${v.type.dtype === 'i32' ? 'an Int32Array' : 'a Float32Array'}`);
     }
     values.set(id, checked(arr, shape, `input '${v.name}'`));

@@ -11,5 +11,10 @@ export function alibiSlopes(heads: number): number[] {
   if (!Number.isInteger(heads) || heads < 1) throw new Error(`alibi: heads must be an integer >= 1, got ${heads}`);
   const c = 2 ** Math.floor(Math.log2(heads));
   if (c === heads) return powerOfTwoSlopes(heads);
-  return [...powerOfTwoSlopes(c), ...powerOfTwoSlopes(2 * c).filter((_, i) => i % 2 === 0).slice(0, heads - c)];
+  return [
+    ...powerOfTwoSlopes(c),
+    ...powerOfTwoSlopes(2 * c)
+      .filter((_, i) => i % 2 === 0)
+      .slice(0, heads - c),
+  ];
 }

@@ -38,17 +38,13 @@ export function generateEmbed(spec: EmbedSpec): WgslKernel {
   const C4 = C / w;
   const rows = B * T;
 
-  const b = new Bindings(entryPoint)
-    .storage('ids', 'read', [B, T], 'i32')
-    .storage('tokens', 'read', [vocab, C], V);
+  const b = new Bindings(entryPoint).storage('ids', 'read', [B, T], 'i32').storage('tokens', 'read', [vocab, C], V);
   if (P) b.storage('positions', 'read', [P, C], V);
   b.storage('out', 'read_write', [B, T, C], V);
   if (P) b.step();
 
   const lin = linear(entryPoint, rows * C4);
-  const pos = P
-    ? `\n  let p = min(u_step.offset + row % ${u32(T)}, ${u32(P - 1)});\n  v += positions[p * ${u32(C4)} + c];`
-    : '';
+  const pos = P ? `\n  let p = min(u_step.offset + row % ${u32(T)}, ${u32(P - 1)});\n  v += positions[p * ${u32(C4)} + c];` : '';
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}

@@ -59,7 +59,9 @@ export function generateResidualNorm(spec: ResidualNormSpec): WgslKernel {
   const { rows, C, norm } = spec;
   const branch = spec.branch ?? false;
   const sumMode = branch ? (spec.sum ?? 'separate') : 'none';
-  const weight = spec.weight ?? true, bias = spec.bias ?? false, stats = spec.stats ?? false;
+  const weight = spec.weight ?? true,
+    bias = spec.bias ?? false,
+    stats = spec.stats ?? false;
   const w = vectorWidth(C);
   const V = vecType(w);
   const C4 = C / w;
@@ -109,11 +111,15 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   ${statistics}
   for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
     out[base + c] = (${reload} - ${V}(mean)) * rstd${weight ? ' * weight[c]' : ''}${bias ? ' + bias[c]' : ''};
-  }${stats ? `
+  }${
+    stats
+      ? `
   if (lid == 0u) {
     stats[2u * wg] = mean;
     stats[2u * wg + 1u] = rstd;
-  }` : ''}
+  }`
+      : ''
+  }
 }`;
   const formula = layer ? `out = (s − mean(s)) / sqrt(var(s) + ${spec.eps})` : `out = s / sqrt(mean(s²) + ${spec.eps})`;
   const subgroups = useSubgroups(WG, sg);

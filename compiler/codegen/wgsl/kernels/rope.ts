@@ -45,7 +45,13 @@ interface Direction {
 }
 
 export const ROPE_FORWARD: Direction = { kernel: 'rope', src: 'x', dst: 'out', sign: 1, what: 'rotate_half RoPE' };
-export const ROPE_BACKWARD: Direction = { kernel: 'rope_backward', src: 'dout', dst: 'dx', sign: -1, what: 'backward of rope: rotate_half by −angle' };
+export const ROPE_BACKWARD: Direction = {
+  kernel: 'rope_backward',
+  src: 'dout',
+  dst: 'dx',
+  sign: -1,
+  what: 'backward of rope: rotate_half by −angle',
+};
 
 /** Bindings: x [B, T, heads·head_dim] (read_write in place), out [same] (unless in place), step (uniform). */
 export function generateRope(spec: RopeSpec): WgslKernel {
@@ -72,13 +78,14 @@ export function rotaryKernel(spec: RopeSpec, dir: Direction): WgslKernel {
   // One invocation per rotated pair; out of place also one per passed-through value.
   const perHead = inPlace ? half : D - half;
   const lin = linear(entryPoint, B * T * heads * perHead);
-  const passThrough = !inPlace && rot < D
-    ? `
+  const passThrough =
+    !inPlace && rot < D
+      ? `
   if (j >= ${u32(half)}) {
     ${dst}[head + j + ${u32(half)}] = ${src}[head + j + ${u32(half)}];
     return;
   }`
-    : '';
+      : '';
   const [minus, plus] = dir.sign === 1 ? ['-', '+'] : ['+', '-'];
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {

@@ -82,9 +82,10 @@ export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
   const countRows = `var cnt = 0.0;
   for (var k = lid; k < ${u32(rows)}; k += ${u32(WG)}) { cnt += select(0.0, 1.0, ${valid('targets[k]')}); }
   let count = wg_sum(cnt, lid);`;
-  const oneHot = w === 4
-    ? `select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(c * 4u) + vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(u32(tgt)))`
-    : `select(0.0, 1.0, c == u32(tgt))`;
+  const oneHot =
+    w === 4
+      ? `select(vec4<f32>(0.0), vec4<f32>(1.0), vec4<u32>(c * 4u) + vec4<u32>(0u, 1u, 2u, 3u) == vec4<u32>(u32(tgt)))`
+      : `select(0.0, 1.0, c == u32(tgt))`;
   const gradient = grad
     ? `
   ${countRows}

@@ -18,8 +18,11 @@ import type { Emitted } from './attention-bwd-simple.js';
 function sharing(r: ResolvedBackward, SG: number) {
   const chunks = Math.ceil(r.D4 / SG);
   const units = Array.from({ length: r.D4 }, (_, d) => d);
-  const load = (buf: string, indent: string) => Array.from({ length: chunks }, (_, c) =>
-    `let ${buf}${c} = ${buf}[row + min(${c > 0 ? `${c * SG}u + ` : ''}lid, ${u32(r.D4 - 1)})];`).join(`\n${indent}`);
+  const load = (buf: string, indent: string) =>
+    Array.from(
+      { length: chunks },
+      (_, c) => `let ${buf}${c} = ${buf}[row + min(${c > 0 ? `${c * SG}u + ` : ''}lid, ${u32(r.D4 - 1)})];`,
+    ).join(`\n${indent}`);
   const bcast = (buf: string, d: number) => `subgroupBroadcast(${buf}${Math.floor(d / SG)}, ${d % SG}u)`;
   return { units, load, bcast };
 }

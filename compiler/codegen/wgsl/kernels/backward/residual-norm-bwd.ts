@@ -140,7 +140,9 @@ export function generateNormParamGrad(spec: NormParamGradSpec): WgslKernel {
   checkInt(entryPoint, 'rows', spec.rows);
   checkInt(entryPoint, 'C', spec.C);
   const { rows, C, norm } = spec;
-  const weight = spec.weight ?? true, bias = spec.bias ?? false, acc = spec.accumulate ?? false;
+  const weight = spec.weight ?? true,
+    bias = spec.bias ?? false,
+    acc = spec.accumulate ?? false;
   if (!weight && !bias) throw new Error(`${entryPoint}: nothing to compute (no weight and no bias)`);
   const w = vectorWidth(C);
   const V = vecType(w);

@@ -24,7 +24,18 @@
  * implementations assume floats are finite.
  */
 import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, MAX_WORKGROUPS_PER_DIM, rowWorkgroupSize, u32, vecType, vectorWidth } from '../common.js';
+import {
+  assemble,
+  Bindings,
+  checkInt,
+  entryName,
+  f32,
+  MAX_WORKGROUPS_PER_DIM,
+  rowWorkgroupSize,
+  u32,
+  vecType,
+  vectorWidth,
+} from '../common.js';
 import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from '../reduce.js';
 
 /** Per-invocation partial sums are flushed every this many loads (blocked summation: f32 rounding grows with the block, not with n). */
@@ -71,9 +82,7 @@ export function generateSumSquares(spec: SumSquaresSpec): WgslKernel {
   const WG = reductionSize(spec, Math.ceil(N / parts));
   const stride = WG * parts;
   if (N + BLOCK * stride >= 2 ** 32) throw new Error(`${entryPoint}: n ${n} with ${parts} parts overflows the u32 loop bounds`);
-  const b = new Bindings(entryPoint)
-    .storage('grad', 'read', [n], vecType(w))
-    .storage('partial', 'read_write', [slots * parts]);
+  const b = new Bindings(entryPoint).storage('grad', 'read', [n], vecType(w)).storage('partial', 'read_write', [slots * parts]);
   const sq = w === 4 ? 'dot(x, x)' : 'x * x';
   return assemble({
     entryPoint,
@@ -130,7 +139,8 @@ export function generateClipScale(spec: ClipScaleSpec): WgslKernel {
   const entryPoint = entryName('clip_scale', spec.name);
   checkInt(entryPoint, 'slots', spec.slots);
   checkInt(entryPoint, 'parts', spec.parts);
-  if (!(Number.isFinite(spec.maxNorm) && spec.maxNorm >= 0)) throw new Error(`${entryPoint}: maxNorm must be finite and >= 0, got ${spec.maxNorm}`);
+  if (!(Number.isFinite(spec.maxNorm) && spec.maxNorm >= 0))
+    throw new Error(`${entryPoint}: maxNorm must be finite and >= 0, got ${spec.maxNorm}`);
   const total = spec.slots * (spec.parts ?? 1);
   const sg = spec.subgroupMinSize ?? 0;
   const tuning = spec.tuning ?? 'gpu';

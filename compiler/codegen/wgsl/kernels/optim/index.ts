@@ -5,6 +5,12 @@
 export { generateClipScale, generateSumSquares, type ClipScaleSpec, type SumSquaresSpec } from './clip.js';
 export { generateAdamW, type AdamWSpec } from './adamw.js';
 export {
-  OPTIM_BYTES, OPTIM_VAR, OPTIM_WGSL, OptimBindings, optimUniform, packOptim,
-  type AdamWHyper, type OptimUniform,
+  OPTIM_BYTES,
+  OPTIM_VAR,
+  OPTIM_WGSL,
+  OptimBindings,
+  optimUniform,
+  packOptim,
+  type AdamWHyper,
+  type OptimUniform,
 } from './uniform.js';
