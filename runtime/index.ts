@@ -12,6 +12,7 @@ export type { SampleOptions } from './sample.js';
 export { byteTokenizer, charTokenizer, tokenizerFrom } from './tokenizers/index.js';
 export type { Tokenizer, TokenizerData } from './tokenizers/index.js';
 export { runTraining } from './train/run.js';
+export { readRunState } from './train/checkpoint.js';
 export type { RunOptions, RunState, TrainRecipe } from './train/run.js';
 export { Trainer } from './train/trainer.js';
 export type { TrainPlans, StepResult } from './train/trainer.js';

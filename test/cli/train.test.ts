@@ -156,6 +156,19 @@ describe('mspec train', () => {
       });
       expect(run.status, run.stderr).toBe(0);
       expect(metrics(g).map((r) => r.loss)).toEqual(ma.slice(0, 3).map((r) => r.loss));
+      // Its --resume reads the checkpoint itself, as mspec train does (state.json is only a copy).
+      rmSync(join(g, 'state.json'));
+      const more = spawnSync(
+        process.execPath,
+        [join(out, 'tiny_train', 'train.js'), '--out', g, '--resume', '--steps', '4', '--sample-tokens', '0'],
+        {
+          cwd: ROOT,
+          encoding: 'utf8',
+        },
+      );
+      expect(more.status, more.stderr).toBe(0);
+      expect(more.stderr).toContain('at step 3/4');
+      expect(metrics(g).map((r) => r.step)).toEqual([1, 2, 3, 4]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

@@ -14,16 +14,15 @@ export function generateTrainer(
   const file = project.createSourceFile(path, '', { overwrite: true });
   file.addImportDeclarations([
     { moduleSpecifier: 'node:util', namedImports: ['parseArgs'] },
-    { moduleSpecifier: 'node:fs', namedImports: ['existsSync', 'readFileSync'] },
     { moduleSpecifier: 'node:path', namedImports: ['join'] },
     {
       moduleSpecifier: opts.runtimeImport,
       namedImports: [
         'acquireDevice',
         'prepareDataset',
+        'readRunState',
         'runTraining',
         { name: 'CompiledModelData', isTypeOnly: true },
-        { name: 'RunState', isTypeOnly: true },
         { name: 'TrainPlans', isTypeOnly: true },
         { name: 'TrainRecipe', isTypeOnly: true },
       ],
@@ -52,11 +51,12 @@ export function generateTrainer(
     w.writeLine(
       'const recipe: TrainRecipe = { ...data.recipe, ...(args.steps ? { steps: Number(args.steps) } : {}), ...(args.data ? { data: args.data } : {}) };',
     );
-    w.writeLine("const statePath = join(dir, 'state.json');");
+    // The checkpoint (optimizer.safetensors) is the run state, as for `mspec train --resume`:
+    // a kill between its files still resumes exactly, and the schedule keeps its first length.
+    w.writeLine('const resume = args.resume ? (readRunState(dir) ?? undefined) : undefined;');
     w.writeLine(
-      'if (args.resume && !existsSync(statePath)) { console.error(`error: nothing to resume in ${dir} (no state.json)`); process.exit(1); }',
+      'if (args.resume && !resume) { console.error(`error: nothing to resume in ${dir} (no checkpoint yet); run without --resume`); process.exit(1); }',
     );
-    w.writeLine("const resume = args.resume ? (JSON.parse(readFileSync(statePath, 'utf8')) as RunState) : undefined;");
     w.writeLine('const gpu = await acquireDevice();');
     w.writeLine('try {');
     w.indent(() => {
