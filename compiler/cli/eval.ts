@@ -11,16 +11,14 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SpecSources } from '../schedule/compile-model.js';
-import type { Host } from '../semantics/resolve.js';
 import { CheckpointError, readSafetensors } from '../../runtime/checkpoint/safetensors.js';
 import { checkTokenIds, DataError } from '../../runtime/data/source.js';
 import { acquireDevice, GpuUnavailableError } from '../../runtime/device.js';
 import { NonFiniteLossError, WindowEvaluator, type EvalProgress } from '../../runtime/eval/perplexity.js';
 import { scoredBytes } from '../../runtime/eval/text.js';
 import { scoringWindows } from '../../runtime/eval/windows.js';
-import { parseTokenizerData } from '../../runtime/tokenizers/load.js';
 import { TokenizerError, tokenizerFrom, type TokenizerData } from '../../runtime/tokenizers/index.js';
+import { checkpointSpec } from './checkpoint-spec.js';
 import { EvalError, readEvalData, readValidationSplit, type EvalText } from './eval-data.js';
 
 export interface EvalArgs {
@@ -68,37 +66,16 @@ async function evaluate(args: EvalArgs): Promise<number> {
     path = join(path, 'last.safetensors');
   }
   const ckpt = readSafetensors(path);
-  const model = ckpt.metadata['mspec.model'];
-  const rawSpec = ckpt.metadata['mspec.spec'];
-  if (!model || !rawSpec)
-    throw new EvalError(
-      `'${path}' carries no mspec spec in its metadata (mspec.model, mspec.spec), so the model to run is unknown; evaluate a checkpoint written by mspec train`,
-    );
-  let sources: SpecSources;
-  try {
-    sources = JSON.parse(rawSpec) as SpecSources;
-    if (typeof sources.entry !== 'string' || typeof sources.files !== 'object') throw new Error('no entry/files');
-  } catch (e) {
-    throw new EvalError(
-      `'${path}' has damaged spec metadata (mspec.spec: ${(e as Error).message}); evaluate a checkpoint written by mspec train`,
-    );
-  }
-  const stored: TokenizerData | null = ckpt.metadata['mspec.tokenizer'] ? parseTokenizerData(ckpt.metadata['mspec.tokenizer']) : null;
+  const { model, sources, tokenizer: stored, host } = checkpointSpec(path, ckpt.metadata);
   // A text given with --data is read before the compiler is even loaded: bad input fails fast.
   let text: EvalText | undefined = args.data !== undefined && stored ? readEvalData(args.data, tokenizerFrom(stored)) : undefined;
 
-  const [{ compileFile }, { compileForGpu }, { planModel }, { nodeHost }, { printDiagnostics }] = await Promise.all([
+  const [{ compileFile }, { compileForGpu }, { planModel }, { printDiagnostics }] = await Promise.all([
     import('../index.js'),
     import('../schedule/compile-model.js'),
     import('../schedule/plan.js'),
-    import('../semantics/node-host.js'),
     import('./output.js'),
   ]);
-  const host: Host = {
-    readFile: (p) => sources.files[p] ?? { error: 'not in the checkpoint' },
-    // `vocab = tokenizer.vocab` resolves from the stored vocabulary: the corpus need not be here.
-    charVocab: (d, f) => (stored?.kind === 'char' ? stored.chars.length : nodeHost.charVocab(d, f)),
-  };
   const compiled = compileFile(sources.entry, { model, host });
   printDiagnostics(compiled.diagnostics, compiled.sources);
   const m = compiled.models[0];

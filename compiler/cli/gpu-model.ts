@@ -13,7 +13,6 @@ import type { CompiledModelData } from '../../runtime/model-runtime.js';
 import { isBuiltinCorpus } from '../../runtime/data/corpus.js';
 import { readDataSource } from '../../runtime/data/source.js';
 import { charsOf, type TokenizerData } from '../../runtime/tokenizers/index.js';
-import { nodeHost } from '../semantics/node-host.js';
 
 export interface GpuModel {
   readonly model: CompiledModel;
@@ -85,12 +84,4 @@ function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerDat
   if (chars.length > m.spec.vocab)
     throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab}`);
   return { kind: 'char', chars };
-}
-
-/** A host that serves the files a checkpoint carries (its spec and everything it imports). */
-export function memoryHost(files: Readonly<Record<string, string>>): Host {
-  return {
-    readFile: (p) => files[p] ?? { error: 'not in the checkpoint' },
-    charVocab: (data, specFile) => nodeHost.charVocab(data, specFile),
-  };
 }

@@ -7,8 +7,9 @@ import { readSafetensors, CheckpointError } from '../../runtime/checkpoint/safet
 import { ModelError, ModelRuntime } from '../../runtime/model-runtime.js';
 import { TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { GpuUnavailableError } from '../../runtime/device.js';
-import type { SpecSources } from '../schedule/compile-model.js';
-import { compileGpu, memoryHost } from './gpu-model.js';
+import type { Host } from '../semantics/resolve.js';
+import { checkpointSpec } from './checkpoint-spec.js';
+import { compileGpu } from './gpu-model.js';
 import { printDiagnostics, splitTarget } from './output.js';
 import { detectTuning } from './tuning.js';
 
@@ -27,26 +28,19 @@ export interface SampleArgs {
 export async function runSample(args: SampleArgs): Promise<number> {
   const isCheckpoint = args.target.endsWith('.safetensors');
   let compileTarget = args.target;
-  let host: ReturnType<typeof memoryHost> | undefined;
+  let host: Host | undefined;
   let modelName: string | undefined;
   let checkpoint: ReturnType<typeof readSafetensors> | undefined;
   let tokenizer: TokenizerData | undefined;
   try {
     if (isCheckpoint) {
       checkpoint = readSafetensors(args.target);
-      const raw = checkpoint.metadata['mspec.spec'];
-      modelName = checkpoint.metadata['mspec.model'];
-      if (!raw || !modelName)
-        throw new CheckpointError(
-          `'${args.target}' carries no mspec spec in its metadata; sample it with its spec instead: mspec sample SPEC.model --weights ${args.target}`,
-        );
-      const sources = JSON.parse(raw) as SpecSources;
-      // The checkpoint's own tokenizer (a char vocabulary from its corpus) wins over recomputing it.
-      if (checkpoint.metadata['mspec.tokenizer']) tokenizer = JSON.parse(checkpoint.metadata['mspec.tokenizer']) as TokenizerData;
-      // `vocab = tokenizer.vocab` is the vocabulary trained with, not the spec's corpus on this disk.
-      const chars = tokenizer?.kind === 'char' ? tokenizer.chars.length : undefined;
-      host = chars !== undefined ? { ...memoryHost(sources.files), charVocab: () => chars } : memoryHost(sources.files);
-      compileTarget = sources.entry;
+      // The checkpoint's own spec and tokenizer (a char vocabulary from its corpus) win over the disk's.
+      const carried = checkpointSpec(args.target, checkpoint.metadata);
+      modelName = carried.model;
+      host = carried.host;
+      tokenizer = carried.tokenizer ?? undefined;
+      compileTarget = carried.sources.entry;
     }
   } catch (e) {
     return fail(e);

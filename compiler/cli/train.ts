@@ -28,7 +28,7 @@ import { readRunState, STATE_FILE, type RunState } from '../../runtime/train/che
 import { TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { parseTokenizerData } from '../../runtime/tokenizers/load.js';
 import type { Host } from '../semantics/resolve.js';
-import { memoryHost } from './gpu-model.js';
+import { memoryHost } from './checkpoint-spec.js';
 import { nodeHost } from '../semantics/node-host.js';
 import { printDiagnostics, splitTarget } from './output.js';
 import { checkTrainSupport } from '../codegen/train-support.js';

@@ -23,20 +23,12 @@ export function checkGpuSupport(m: ModelSpec): DiagnosticBag {
 
   // An encoder or encoder–decoder is refused as a whole: no knob change makes it a decoder,
   // so its other unsupported knobs (segments, pooler, relative positions) would only be noise.
-  if (m.arch === 'encoder') {
-    reject(
-      'arch',
-      'arch = encoder (encoder-only models with bidirectional attention, such as BERT)',
-      `the GPU path runs only ${GPU_SCOPE}; mspec check, info and diff handle this model fully`,
-    );
-    return bag;
-  }
-  if (m.arch === 'encoder_decoder') {
-    reject(
-      'arch',
-      'arch = encoder_decoder (an encoder stack plus a decoder stack with cross-attention, as in T5)',
-      `the GPU path runs only ${GPU_SCOPE}; mspec check, info and diff handle this model fully`,
-    );
+  if (m.arch !== 'decoder') {
+    const what = {
+      encoder: 'arch = encoder (encoder-only models with bidirectional attention, such as BERT)',
+      encoder_decoder: 'arch = encoder_decoder (an encoder stack plus a decoder stack with cross-attention, as in T5)',
+    }[m.arch];
+    reject('arch', what, `the GPU path runs only ${GPU_SCOPE}; mspec check, info and diff handle this model fully`);
     return bag;
   }
 

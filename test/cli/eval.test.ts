@@ -203,6 +203,11 @@ describe('mspec eval', () => {
     writeFileSync(join(tmp, 'empty.txt'), '');
     writeFileSync(join(tmp, 'one.txt'), 'a');
     writeSafetensors(join(tmp, 'bare.safetensors'), { tensors: new Map([['w', f32Tensor([1], new Float32Array([1]))]]), metadata: {} });
+    const damaged = { 'mspec.model': 'tiny_byte', 'mspec.spec': '{oops' };
+    writeSafetensors(join(tmp, 'damaged.safetensors'), {
+      tensors: new Map([['w', f32Tensor([1], new Float32Array([1]))]]),
+      metadata: damaged,
+    });
     const cases: [string[], number, RegExp][] = [
       [[join(tmp, 'nope.safetensors')], 1, /cannot read checkpoint .*no such file/],
       [[join(tmp, 'text.txt')], 1, /is not a safetensors file/],
@@ -213,8 +218,13 @@ describe('mspec eval', () => {
       [[byte.path, '--data', join(tmp, 'text.txt'), '--stride', '17'], 2, /--stride 17 exceeds the window length 16/],
       [[byte.path, '--data', join(tmp, 'text.txt'), '--seq-len', '32'], 2, /--seq-len 32 exceeds the context of model tiny_byte \(16\)/],
       [[byte.path, '--batch', '0'], 2, /--batch must be an integer in \[1, /],
+      [[join(tmp, 'damaged.safetensors')], 1, /has damaged spec metadata \(mspec\.spec: /],
+      // `sample` reads a checkpoint's spec through the same code (compiler/cli/checkpoint-spec.ts).
+      [['--sample', join(tmp, 'damaged.safetensors')], 1, /has damaged spec metadata \(mspec\.spec: /],
     ];
-    const results = await Promise.all(cases.map(([args]) => mspecAsync('eval', ...args))); // they only start node: run them side by side
+    const results = await Promise.all(
+      cases.map(([args]) => (args[0] === '--sample' ? mspecAsync('sample', ...args.slice(1)) : mspecAsync('eval', ...args))),
+    ); // they only start node: run them side by side
     cases.forEach(([args, code, msg], i) => {
       const r = results[i]!;
       expect([r.code, r.stderr], args.join(' ')).toEqual([code, expect.stringMatching(msg)]);
