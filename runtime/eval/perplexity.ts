@@ -10,7 +10,8 @@
  * context-only positions of overlapping windows get target −1; inputs past the end are token
  * 0, which a causal model cannot see from the scored positions before them.
  */
-import { asF32, CheckpointError, type STFile } from '../checkpoint/safetensors.js';
+import { fitWeights } from '../checkpoint/fit.js';
+import type { STFile } from '../checkpoint/safetensors.js';
 import type { GpuContext } from '../device.js';
 import { PlanRunner } from '../plan-runner.js';
 import type { KernelPlan, ParamInfo } from '../plan-types.js';
@@ -56,20 +57,7 @@ export class WindowEvaluator {
 
   /** Uploads the checkpoint's weights after checking every name, dtype and shape against the model. */
   setWeights(file: STFile, source: string): void {
-    const expected = new Map(this.params.map((p) => [p.name, p]));
-    const problems: string[] = [];
-    for (const [name, t] of file.tensors) {
-      const p = expected.get(name);
-      if (!p) problems.push(`unexpected tensor '${name}' [${t.shape.join(', ')}] (the spec has no such parameter)`);
-      else if (t.shape.join(',') !== p.shape.join(','))
-        problems.push(`tensor '${name}' has shape [${t.shape.join(', ')}], the spec needs [${p.shape.join(', ')}]`);
-    }
-    for (const p of this.params) if (!file.tensors.has(p.name)) problems.push(`missing tensor '${p.name}' [${p.shape.join(', ')}]`);
-    if (problems.length) {
-      const more = problems.length > 20 ? `\n  … and ${problems.length - 20} more` : '';
-      throw new CheckpointError(`${source} does not fit model '${this.plan.model}':\n  ${problems.slice(0, 20).join('\n  ')}${more}`);
-    }
-    for (const p of this.params) this.runner.write(p.name, asF32(file.tensors.get(p.name)!, p.name));
+    for (const [name, values] of fitWeights(file, this.params, this.plan.model, source)) this.runner.write(name, values);
   }
 
   /**

@@ -16,7 +16,8 @@
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { asF32, readSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
+import { fitWeights } from '../checkpoint/fit.js';
+import { readSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
 import { BatchSampler, evalBatches } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
 import type { GpuContext } from '../device.js';
@@ -111,15 +112,10 @@ export async function runTraining(o: RunOptions): Promise<number> {
     } else {
       writeFileAtomic(join(dir, 'config.json'), JSON.stringify(o.config, null, 2) + '\n');
       if (o.init) {
-        const file = readSafetensors(o.init);
-        const probe = await ModelRuntime.create(o.model, { gpu });
-        try {
-          probe.setWeights(file, `--init checkpoint '${o.init}'`); // validates names and shapes with exact messages
-        } finally {
-          probe.release();
-        }
+        // Checked tensor by tensor before anything is uploaded; the AdamW moments start at zero.
+        const weights = fitWeights(readSafetensors(o.init), o.model.params, o.model.name, `--init checkpoint '${o.init}'`);
         trainer.init(recipe.seed);
-        trainer.setState(new Map([...file.tensors].map(([k, t]) => [k, asF32(t, k)])));
+        trainer.setState(weights);
       } else trainer.init(recipe.seed);
     }
     writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + (metrics.length ? '\n' : ''));
