@@ -1,4 +1,7 @@
-/** The compiler's view of the file system and data, for the command line. */
+/**
+ * The compiler's view of the file system and data in Node: the default Host of compileFile
+ * (spec files read as strict UTF-8, character vocabularies of data sets for `tokenizer.vocab`).
+ */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { builtinCorpusText, isBuiltinCorpus } from '../../runtime/data/corpus.js';
