@@ -81,6 +81,8 @@ export const messages = {
 
   // ── warnings ────────────────────────────────────────────────────────────────
   MS3001: { severity: 'warning', template: '{text} is {value}; if you meant {binary} (a power of two) write {suggestion}' },
+  MS3002: { severity: 'warning', template: '{knob} has no effect: {reason}' },
+  MS3003: { severity: 'warning', template: '{knob} = {value} is unusually large: {reason}' },
 
   // ── code generation and devices ─────────────────────────────────────────────
   MS4001: { severity: 'error', template: 'the GPU path does not support {what} yet' },

@@ -50,11 +50,16 @@ export class Access {
     return this.get(f, name, fallback);
   }
 
-  /** A probability-like rate in [0, 1) (dropout, masking); MS2107 otherwise. */
+  /** A probability-like rate in [0, 1) (dropout, masking); MS2107, naming the knob's section, otherwise. */
   rate(f: Frame, name: string, fallback: number): Got<number> {
     const g = this.get(f, name, fallback);
     if (g.span && !(g.value >= 0 && g.value < 1)) {
-      this.ctx.bag.report('MS2107', g.span, { knob: name, value: fmtNum(g.value) });
+      const knob = `${f.where}.${name}`.replace(/^(model|train)\./, '');
+      const hint =
+        name === 'dropout'
+          ? 'dropout is the probability of zeroing each value in training: 0 turns it off, 1 would drop everything; GPT-2 uses 0.1'
+          : `${name} is a probability: at least 0 and below 1`;
+      this.ctx.bag.report('MS2107', g.span, { knob, value: fmtNum(g.value) }, { hint });
       return { value: fallback, span: g.span };
     }
     return g;

@@ -177,6 +177,46 @@ function buildCross(env: LayerEnv, eff: Tree, block: Frame, self: AttentionSpec,
 }
 
 const MOE_KNOBS = ['top_k', 'router_bias', 'renormalize', 'aux_loss', 'shared_experts'] as const;
+const DENSE_HINT = 'remove it, or set experts above 1 for a mixture of experts';
+/** Above this, the load-balancing term outweighs the language-model loss it is meant to steer. */
+const AUX_LOSS_LARGE = 1;
+
+/**
+ * Routing knobs on a dense MLP (experts: 1). A top_k above 1 or shared experts ask for something
+ * a dense MLP cannot be (errors); the others, and top_k: 1 or shared_experts: 0, change nothing
+ * (warnings). A shared expert means an MLP every token takes beside the routed ones: without
+ * routed experts it is only a wider dense MLP, which `hidden` already says.
+ */
+function checkDenseMoeKnobs(env: LayerEnv, f: Frame): void {
+  const a = env.access;
+  const noEffect = (knob: string, span: Span) =>
+    env.bag.report('MS3002', span, { knob, reason: 'this MLP is dense (experts: 1), so nothing is routed' }, { hint: DENSE_HINT });
+  for (const k of MOE_KNOBS) {
+    const span = a.spanOf(f, k);
+    if (!span) continue;
+    if (k === 'top_k') {
+      const topK = a.positive(f, 'top_k', 1);
+      if (topK.value > 1)
+        env.bag.report(
+          'MS2104',
+          span,
+          { top_k: topK.value, experts: 1 },
+          { hint: `this MLP is dense (experts: 1); set experts above ${topK.value} to route each token to ${topK.value} experts` },
+        );
+      else noEffect(k, span);
+    } else if (k === 'shared_experts') {
+      const shared = a.positive(f, 'shared_experts', 0, true);
+      if (shared.value > 0)
+        env.bag.report(
+          'MS2112',
+          span,
+          { what: 'shared_experts', needs: 'experts > 1 (shared experts run beside routed ones)' },
+          { hint: 'a dense MLP has no routed experts to share with; widen it with hidden instead, or set experts above 1' },
+        );
+      else noEffect(k, span);
+    } else noEffect(k, span);
+  }
+}
 
 function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; moe: MoeSpec | null } {
   const a = env.access;
@@ -187,13 +227,12 @@ function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; m
   const bias = a.bool(f, 'bias', env.defaultBias);
   rec.set('mlp.bias', 'mlp', bias.value, bias.span);
   const mlp = { activation: activation.value, hidden: hidden.value, bias: bias.value };
+  // An experts value already refused (out of range, not a number) says nothing about the routing knobs.
+  const refused = a.has(f, 'experts') && a.num(f, 'experts', 1).span === undefined;
   const experts = a.positive(f, 'experts', 1);
   rec.set('mlp.experts', 'mlp', experts.value, experts.span);
   if (experts.value <= 1) {
-    for (const k of MOE_KNOBS) {
-      const s = a.spanOf(f, k);
-      if (s) env.bag.report('MS2112', s, { what: k, needs: 'experts > 1 (a routed mixture of experts)' });
-    }
+    if (!refused) checkDenseMoeKnobs(env, f);
     return { mlp, moe: null };
   }
   const topK = a.has(f, 'top_k') ? a.positive(f, 'top_k', 1) : undefined;
@@ -205,12 +244,31 @@ function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; m
       { hint: 'a mixture of experts routes each token to top_k experts; Mixtral uses 2, Switch 1' },
     );
   const k = topK?.value ?? 1;
-  if (topK?.span && k > experts.value) env.bag.report('MS2104', topK.span, { top_k: k, experts: experts.value });
+  if (topK?.span && k > experts.value)
+    env.bag.report(
+      'MS2104',
+      topK.span,
+      { top_k: k, experts: experts.value },
+      { hint: `each token goes to top_k of the ${experts.value} experts; Mixtral routes 2 of 8, Switch 1` },
+    );
   rec.set('mlp.top_k', 'mlp', k, topK?.span);
   const routerBias = a.bool(f, 'router_bias', false);
   const renormalize = a.bool(f, 'renormalize', true);
   const aux = a.num(f, 'aux_loss', 0.01);
-  if (aux.span && aux.value < 0) env.bag.report('MS2110', aux.span, { knob: 'aux_loss', range: '[0, ∞)', value: fmtNum(aux.value) });
+  if (aux.span && !(aux.value >= 0))
+    env.bag.report(
+      'MS2110',
+      aux.span,
+      { knob: 'aux_loss', range: '[0, ∞)', value: fmtNum(aux.value) },
+      { hint: 'aux_loss weighs the load-balancing loss added to the training loss: 0 turns it off; Switch uses 0.01' },
+    );
+  else if (aux.span && aux.value > AUX_LOSS_LARGE)
+    env.bag.report(
+      'MS3003',
+      aux.span,
+      { knob: 'aux_loss', value: fmtNum(aux.value), reason: 'the load-balancing loss would outweigh the language-model loss' },
+      { hint: 'published coefficients are 0.001 (Mixtral) to 0.01 (Switch Transformer)' },
+    );
   const shared = a.positive(f, 'shared_experts', 0, true);
   rec.set('mlp.router_bias', 'mlp', routerBias.value, routerBias.span);
   rec.set('mlp.renormalize', 'mlp', renormalize.value, renormalize.span);

@@ -98,7 +98,9 @@ function coerce(ctx: EvalContext, f: Frame, s: Setting, type: KnobType, label: s
 
 function coerceExpr(ctx: EvalContext, f: Frame, s: Setting, e: Expr, type: KnobType, label: string): Typed | undefined {
   const mismatch = () => {
-    ctx.bag.report('MS2003', e.span, { knob: label, expected: describeType(type), found: describeExpr(e) });
+    // A numeric knob given a flag or a string: show the form it takes.
+    const numeric = type.t === 'int' || type.t === 'number' ? { hint: `write ${label}: <${type.t === 'int' ? 'integer' : 'number'}>` } : {};
+    ctx.bag.report('MS2003', e.span, { knob: label, expected: describeType(type), found: describeExpr(e) }, numeric);
     return undefined;
   };
   switch (type.t) {
@@ -162,6 +164,8 @@ function coerceVariant(
 ): Typed | undefined {
   if (e.kind === 'None') {
     if (type.noneAllowed) return null;
+    // `none` lexes as the keyword; where it is one of the variants (positions: none), it names that variant.
+    if (type.variants.none) return { name: 'none', args: new Map() };
     ctx.bag.report('MS2003', e.span, { knob: label, expected: describeType(type), found: 'none' });
     return undefined;
   }
