@@ -19,6 +19,7 @@ export interface CompiledModelData {
   readonly mspecVersion: string;
   /** The spec's source text and its SHA-256, carried into every checkpoint. */
   readonly spec: { readonly path: string; readonly source: string; readonly hash: string };
+  /** Width of a row of logits (padded to vocab_multiple; the real vocabulary is plans.decode.vocabRaw when it differs). */
   readonly vocab: number;
   readonly context: number;
   readonly tokenizer: TokenizerData | null;
@@ -197,7 +198,8 @@ export class ModelRuntime {
     let logits = await this.prefillPrompt(context);
     let text = '';
     for (let produced = 0; produced < opts.maxTokens; produced++) {
-      const next = sampleToken(logits, opts, rng);
+      // A vocabulary padded to vocab_multiple: the padding ids are never drawn (plan.vocabRaw).
+      const next = sampleToken(logits, opts, rng, this.data.plans.decode.vocabRaw ?? this.data.vocab);
       yield next;
       if (opts.stop?.length && this.tokenizer) {
         text += this.tokenizer.decode([next]);

@@ -83,9 +83,13 @@ export class PlanRunner {
     });
   }
 
-  /** Writes the Step uniform: where this pass starts in the sequence and how many keys are valid. */
-  setStep(offset: number, kvLen: number): void {
-    this.gpu.device.queue.writeBuffer(this.buffers.get(this.plan.io.step)!, 0, STEP_UNIFORM.pack({ offset, kv_len: kvLen }));
+  /**
+   * Writes the Step uniform: where this pass starts in the sequence, how many keys are valid,
+   * and (training) the seed and micro-batch counter that key dropout's masks.
+   */
+  setStep(offset: number, kvLen: number, rng: { seed: number; step: number } = { seed: 0, step: 0 }): void {
+    const step = STEP_UNIFORM.pack({ offset, kv_len: kvLen, rng_seed: rng.seed >>> 0, rng_step: rng.step >>> 0 });
+    this.gpu.device.queue.writeBuffer(this.buffers.get(this.plan.io.step)!, 0, step);
   }
 
   write(name: string, data: Int32Array | Float32Array | Uint32Array, byteOffset = 0): void {

@@ -77,7 +77,13 @@ export interface KernelPlan {
   readonly mode: 'forward' | 'prefill' | 'decode' | 'train';
   readonly B: number;
   readonly T: number;
+  /** Width of a row of logits: the vocabulary after padding to vocab_multiple. */
   readonly vocab: number;
+  /**
+   * The real vocabulary (ModelSpec.vocab_raw) when `vocab` pads it: ids from vocabRaw up are
+   * padding, never sampled or scored. Absent: every id below `vocab` is a token.
+   */
+  readonly vocabRaw?: number;
   readonly context: number;
   readonly buffers: readonly PlanBuffer[];
   readonly kernels: readonly PlanKernel[];
@@ -90,6 +96,13 @@ export interface KernelPlan {
     readonly loss: string | null;
     /** The Step uniform: { offset: u32, kv_len: u32 } (padded to 16 bytes). */
     readonly step: string;
+    /**
+     * MoE models trained with a load-balancing loss: [1] f32, the sum of every layer's
+     * auxiliary loss (`loss` stays the cross-entropy; the backward starts from their sum).
+     */
+    readonly aux?: string;
+    /** MoE models: each MoE layer's u32 [experts] count of routed slots per expert, in layer order (expert load). */
+    readonly expertCounts?: readonly string[];
   };
   /** Training plans: the optimizer's buffers per parameter and the step's scalar outputs. */
   readonly train?: TrainIo;

@@ -2,7 +2,9 @@
  * Choosing the next token from logits on the host: temperature, top-k, then top-p (nucleus),
  * then a draw from a seeded RNG, so the same seed gives the same text. Temperature 0 is
  * greedy (argmax). The vocabulary of the models this runs is small enough that reading one
- * row of logits back per token costs far less than the forward pass that made it.
+ * row of logits back per token costs far less than the forward pass that made it. A row padded
+ * to vocab_multiple holds logits for ids that are no tokens: only the first `classes` ids are
+ * candidates, whatever the padding holds.
  */
 import { makeRng, type Rng } from './random.js';
 
@@ -19,9 +21,12 @@ export function sampler(seed: number): Rng {
   return makeRng(seed);
 }
 
-export function sampleToken(logits: Float32Array, opts: SampleOptions, rng: Rng): number {
+/** `classes`: the real vocabulary (ids >= it are padding and never drawn); default the whole row. */
+export function sampleToken(logits: Float32Array, opts: SampleOptions, rng: Rng, classes = logits.length): number {
   const t = opts.temperature ?? 1;
-  const V = logits.length;
+  if (!(Number.isInteger(classes) && classes >= 1 && classes <= logits.length))
+    throw new RangeError(`sampleToken: classes must be an integer in [1, ${logits.length}], got ${classes}`);
+  const V = classes;
   if (t <= 0) {
     let best = 0;
     for (let i = 1; i < V; i++) if (logits[i]! > logits[best]!) best = i;

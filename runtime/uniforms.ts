@@ -49,11 +49,15 @@ function defineUniform<F extends string>(struct: string, fields: readonly (reado
  * Per-dispatch positions, written before each forward call:
  *  - offset: absolute position of the first query/token of this call (0 for training and a
  *    prefill from scratch; the number of cached tokens when decoding);
- *  - kv_len: how many keys are valid in K/V (prefill: offset + T; decode: offset + 1).
+ *  - kv_len: how many keys are valid in K/V (prefill: offset + T; decode: offset + 1);
+ *  - rng_seed, rng_step: the run's seed and the micro-batch counter that key dropout's
+ *    counter-based random numbers (runtime/counter-rng.ts); 0 outside training.
  */
-export const STEP_UNIFORM = defineUniform<'offset' | 'kv_len'>('Step', [
+export const STEP_UNIFORM = defineUniform<'offset' | 'kv_len' | 'rng_seed' | 'rng_step'>('Step', [
   ['offset', 'u32'],
   ['kv_len', 'u32'],
+  ['rng_seed', 'u32'],
+  ['rng_step', 'u32'],
 ]);
 
 /**

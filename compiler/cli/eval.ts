@@ -81,7 +81,7 @@ async function evaluate(args: EvalArgs): Promise<number> {
   const m = compiled.models[0];
   if (!m?.ok || !m.graph) return 1;
   const spec = m.spec;
-  const tok = tokenizerFrom(stored ?? defaultTokenizer(spec.train?.tokenizer, spec.vocab, spec.name));
+  const tok = tokenizerFrom(stored ?? defaultTokenizer(spec.train?.tokenizer, spec.vocab_raw, spec.name));
 
   // ── the text ──
   text ??=
@@ -92,9 +92,9 @@ async function evaluate(args: EvalArgs): Promise<number> {
     throw new EvalError(`${text.label} is a single ${tok.kind} token; perplexity needs at least 2 (the first token is only context)`);
   checkTokenIds(
     text.tokens,
-    spec.vocab,
+    spec.vocab_raw,
     text.label,
-    `the model's vocabulary is ${spec.vocab}; evaluate text tokenised with the checkpoint's ${tok.kind} tokenizer`,
+    `the model's vocabulary is ${spec.vocab_raw}${spec.vocab_raw !== spec.vocab ? ` (padded to ${spec.vocab})` : ''}; evaluate text tokenised with the checkpoint's ${tok.kind} tokenizer`,
   );
 
   // ── windows ──

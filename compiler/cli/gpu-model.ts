@@ -65,7 +65,7 @@ export function compileGpu(
 
 function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerData | null {
   const t = m.spec.train;
-  if (!t) return m.spec.vocab >= 256 ? { kind: 'byte' } : null;
+  if (!t) return m.spec.vocab_raw >= 256 ? { kind: 'byte' } : null;
   if (t.tokenizer !== 'char') return { kind: t.tokenizer };
   // The same text the trainer reads (runtime/data/source.ts), so the vocabularies agree.
   let text: string;
@@ -81,7 +81,7 @@ function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerDat
     text = src.text;
   }
   const chars = charsOf(text);
-  if (chars.length > m.spec.vocab)
-    throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab}`);
+  if (chars.length > m.spec.vocab_raw)
+    throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab_raw}`);
   return { kind: 'char', chars };
 }

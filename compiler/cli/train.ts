@@ -182,9 +182,10 @@ async function train(args: TrainArgs): Promise<number> {
     printDiagnostics(support.all, compiled.sources);
     return 1;
   }
-  if (data.tokenizer.vocab > spec.vocab) {
+  // Padding columns (vocab_multiple) are no token: the real vocabulary must hold the tokenizer's.
+  if (data.tokenizer.vocab > spec.vocab_raw) {
     throw new TrainError(
-      `the ${recipe.tokenizer} tokenizer of '${recipe.data}' has ${data.tokenizer.vocab} tokens but model ${spec.name} has vocab ${spec.vocab}; set vocab = tokenizer.vocab (or at least ${data.tokenizer.vocab}) in the spec`,
+      `the ${recipe.tokenizer} tokenizer of '${recipe.data}' has ${data.tokenizer.vocab} tokens but model ${spec.name} has vocab ${spec.vocab_raw}; set vocab = tokenizer.vocab (or at least ${data.tokenizer.vocab}) in the spec`,
     );
   }
   const B = recipe.batch;

@@ -37,10 +37,8 @@ export function checkGpuSupport(m: ModelSpec): DiagnosticBag {
     reject(
       'embedding.positions',
       'embedding.positions = relative (the T5 bucketed relative-position bias)',
-      'the GPU attention kernel supports positions: learned, rope, alibi or none; rope or alibi also encode relative distance',
+      'the GPU path supports positions: learned, sinusoidal, rope, alibi or none; rope or alibi also encode relative distance',
     );
-  if (p === 'sinusoidal')
-    reject('embedding.positions', 'embedding.positions = sinusoidal', 'the GPU path supports positions: learned, rope, alibi or none');
   if (m.embedding.segments > 0)
     reject(
       'embedding.segments',
@@ -57,14 +55,6 @@ export function checkGpuSupport(m: ModelSpec): DiagnosticBag {
     );
   if (m.head.pooler) reject('head.pooler', 'head.pooler = true (the BERT pooler)', 'set pooler: false in head');
   const layers = allLayers(m);
-  const moe = layers.find((l) => l.moe);
-  if (moe?.moe) {
-    reject(
-      layerKnob(m, moe.index, 'mlp.experts'),
-      `mlp.experts = ${moe.moe.experts} (mixture-of-experts layers)`,
-      'the GPU path has dense MLP kernels only; set experts: 1 to run a dense model, or size the MoE model with mspec info',
-    );
-  }
   const wide = layers.find((l) => l.attention.head_dim > 256);
   if (wide) {
     reject(

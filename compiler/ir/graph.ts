@@ -106,7 +106,8 @@ export class GraphBuilder {
       shape: p.shape,
       component: p.component,
       expert: p.expert ?? false,
-      decay: p.shape.length >= 2,
+      // A stacked expert parameter's leading dim counts experts: (E, out) biases are vectors.
+      decay: p.shape.length - (p.expert ? 1 : 0) >= 2,
       role: p.role ?? null,
       layer: this.layer,
     });

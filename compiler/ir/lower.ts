@@ -13,7 +13,16 @@
  *     second norm to share);
  *   - the BERT pooler is a dense layer with bias, then tanh, on the first position;
  *   - an LM head ends in softmax cross-entropy against `targets`, so the graph is the
- *     training forward; the logits are an output too.
+ *     training forward; the logits are an output too;
+ *   - a MoE layer's routed experts are stacked: one parameter `….moe.experts.<proj>.weight`
+ *     (E, out, in) per projection (bias (E, out)); with aux_loss > 0 and an LM head, each MoE
+ *     layer adds a `moe_aux_loss`, and the loss output (still named `head.loss`) is the
+ *     cross-entropy (`head.xent`) plus their sum;
+ *   - dropout (only where its rate is > 0) is a `dropout` node after the embeddings (after
+ *     the embedding norm, as HF BERT) and on each residual branch's output before its add
+ *     (attention, cross-attention, MLP/MoE; both branches of a parallel layer); attention-
+ *     weight dropout is the attention op's own. A site's random stream is the hash of its
+ *     value's name (`layers.0.mlp.dropout`, `layers.0.attn.attention`; runtime/counter-rng.ts).
  */
 import { type Diagnostic, diagnostic } from '../diagnostics/diagnostic.js';
 import {
@@ -28,14 +37,16 @@ import {
 import { type Component, type Graph, GraphBuilder, IRError } from './graph.js';
 import type { Act, AttentionAttrs } from './ops.js';
 import type { Sym } from './tensor.js';
+import { dropoutStream } from '../../runtime/counter-rng.js';
 
 export interface Lowered {
   readonly graph: Graph;
   readonly diagnostics: readonly Diagnostic[];
   /**
-   * With `compactExperts`: value id → how many identical values it stands for: a parameter
-   * for the E routed experts of one projection, or a parameter or op output of one shared
-   * expert for all of them (an op output's count is its node's). Empty otherwise.
+   * With `compactExperts`: value id → how many identical values it stands for: a parameter or
+   * op output of one shared expert for all of them (an op output's count is its node's).
+   * Routed experts need none: each projection of all E is already one stacked parameter.
+   * Empty otherwise.
    */
   readonly copies: ReadonlyMap<number, number>;
   /**
@@ -49,12 +60,11 @@ export interface Lowered {
 
 export interface LowerOptions {
   /**
-   * For analysis only: each projection of a layer's E routed experts is one representative
-   * parameter (recorded in `copies` with count E) read by an `expert_linear` with experts = 1,
-   * and one shared expert stands for all of them; identical layers of a stack are lowered
-   * once (see `layerCopies`), so the graph's size grows with neither experts nor layers. Parameters, FLOPs and
-   * saved activations come out the same once `copies` is applied (analyze.ts). Not for the
-   * interpreter or code generation, which need every expert's weights.
+   * For analysis only: one shared expert stands for all of them (recorded in `copies`), and
+   * identical layers of a stack are lowered once (see `layerCopies`), so the graph's size
+   * grows with neither experts nor layers (routed experts are stacked parameters either way).
+   * Parameters, FLOPs and saved activations come out the same once `copies` is applied
+   * (analyze.ts). Not for the interpreter or code generation, which need every layer.
    */
   readonly compactExperts?: boolean;
 }
@@ -101,12 +111,14 @@ function need<T>(v: T | null | undefined, what: string): T {
 
 class Lowering {
   private tokenTable: number | null = null;
+  /** Each MoE layer's load-balancing loss (a scalar), in layer order. */
+  private readonly auxLosses: number[] = [];
   private readonly C: number;
 
   constructor(
     private readonly m: ModelSpec,
     private readonly b: GraphBuilder,
-    /** Set when routed experts are lowered compactly (LowerOptions.compactExperts). */
+    /** Set when shared experts are lowered compactly (LowerOptions.compactExperts). */
     private readonly copies: Map<number, number> | null,
     /** Set when identical layers are lowered once (compact mode). */
     private readonly layerGroups: { copies: Map<string, number>; rep: Map<string, string> } | null,
@@ -158,6 +170,7 @@ class Lowering {
       x = b.op('add', [x, b.op('embedding', [table, ids], {}, 'segments')], {});
     }
     if (m.embedding.norm) x = this.norm(`${prefix}embed.norm`, m.embedding.norm, x);
+    x = this.dropout(`${prefix}embed`, m.embedding.dropout, x);
 
     // T5: one (buckets, heads) table per stack, read by every layer's self-attention.
     const relBias =
@@ -206,8 +219,11 @@ class Lowering {
     const b = this.b;
     const p = `${ctx.prefix}layers.${L.index}.`;
     b.layer = { stack: ctx.role, index: L.index };
-    const attn = (y: number) => this.attention(`${p}attn`, L.attention, y, y, ctx, false);
-    const ffn = (y: number) => (L.moe ? this.moe(`${p}moe`, L, y) : this.mlp(`${p}mlp`, L.mlp, y, 'mlp'));
+    const attn = (y: number) => this.dropout(`${p}attn`, L.dropout, this.attention(`${p}attn`, L.attention, y, y, ctx, false));
+    const ffn = (y: number) =>
+      L.moe
+        ? this.dropout(`${p}moe`, L.dropout, this.moe(`${p}moe`, L, y))
+        : this.dropout(`${p}mlp`, L.dropout, this.mlp(`${p}mlp`, L.mlp, y, 'mlp'));
     const add = (r: number, y: number) => b.op('add', [r, y], {}, 'residual');
 
     if (!L.parallel) {
@@ -235,7 +251,15 @@ class Lowering {
 
   private cross(p: string, L: LayerSpec, x: number, ctx: StackCtx): number {
     const spec = need(L.cross_attention, 'cross-attention spec');
-    return this.attention(`${p}cross_attn`, spec, x, need(ctx.memory, 'encoder output for cross-attention'), ctx, true);
+    const y = this.attention(`${p}cross_attn`, spec, x, need(ctx.memory, 'encoder output for cross-attention'), ctx, true);
+    return this.dropout(`${p}cross_attn`, L.dropout, y);
+  }
+
+  /** Inverted dropout of rate p on `x` at `site` (a scope name); nothing when p = 0. */
+  private dropout(site: string, p: number, x: number): number {
+    if (p === 0) return x;
+    this.b.scope = site;
+    return this.b.op('dropout', [x], { p, stream: dropoutStream(`${site}.dropout`) });
   }
 
   /** Projections, RoPE, the fused attention op and the output projection. */
@@ -267,6 +291,7 @@ class Lowering {
       buckets: inKernel === 'relative' && pos.kind === 'relative' ? pos.buckets : 0,
       max_distance: inKernel === 'relative' && pos.kind === 'relative' ? pos.max_distance : 0,
       dropout: a.dropout,
+      ...(a.dropout > 0 ? { stream: dropoutStream(`${name}.attention`) } : {}),
       cross,
     };
     const ins = inKernel === 'relative' ? [q, k, v, need(ctx.relBias, 'relative-bias table')] : [q, k, v];
@@ -300,21 +325,19 @@ class Lowering {
     const logits = this.linear(`${name}.router`, x, C, E, moe.router_bias, 'router'); // (B, T, E)
     const idx = b.op('moe_select', [logits], { top_k: k }, 'experts_chosen'); // (B, T, k) i32
     const gates = b.op('moe_gates', [logits, idx], { renormalize: moe.renormalize }, 'gates'); // (B, T, k)
+    // The load-balancing loss reads the logits and the choice; head() adds it to the LM loss.
+    if (moe.aux_loss > 0 && this.m.head.kind === 'lm') {
+      this.auxLosses.push(b.op('moe_aux_loss', [logits, idx], { coef: moe.aux_loss, top_k: k }, 'aux_loss')); // ()
+    }
     const bias = L.mlp.bias;
     const copies = this.copies;
+    // Each projection of the E experts is one stacked parameter (E, out, in) [+ bias (E, out)].
     const routed = (proj: string, src: number, inDim: number, out: number) => {
       b.scope = name;
-      const ps = (kind: string, shape: number[]) => {
-        if (!copies)
-          return Array.from({ length: E }, (_, e) =>
-            b.param({ name: `${name}.experts.${e}.${proj}.${kind}`, shape, component: 'experts', expert: true }),
-          );
-        const one = b.param({ name: `${name}.experts.*.${proj}.${kind}`, shape, component: 'experts', expert: true });
-        copies.set(one, E);
-        return [one];
-      };
-      const ins = [src, idx, ...ps('weight', [out, inDim]), ...(bias ? ps('bias', [out]) : [])];
-      return b.op('expert_linear', ins, { experts: copies ? 1 : E, top_k: k, bias }, proj); // (B, T, k, out)
+      const p = (kind: string, shape: number[]) =>
+        b.param({ name: `${name}.experts.${proj}.${kind}`, shape, component: 'experts', expert: true });
+      const ins = [src, idx, p('weight', [E, out, inDim]), ...(bias ? [p('bias', [E, out])] : [])];
+      return b.op('expert_linear', ins, { experts: E, top_k: k, bias }, proj); // (B, T, k, out)
     };
     let h: number; // (B, T, k, F)
     if (GATED.has(L.mlp.activation)) {
@@ -364,7 +387,16 @@ class Lowering {
       const ins = [h, weight];
       if (m.head.bias) ins.push(b.param({ name: 'lm_head.bias', shape: [m.vocab], component: 'head' }));
       const logits = b.op('linear', ins, { bias: m.head.bias, activation: null }, 'logits'); // (B, T, V)
-      const loss = b.op('softmax_xent', [logits, b.input('targets', 'i32', ['B', 'T'])], {}, 'loss'); // ()
+      const targets = b.input('targets', 'i32', ['B', 'T']);
+      const aux = this.auxLosses;
+      // With load-balancing losses the cross-entropy is one term; the sum keeps the name `loss`.
+      // Padding rows of a vocab_multiple vocabulary are no classes: they never win and never enter the loss.
+      const classes = m.vocab_raw < m.vocab ? { classes: m.vocab_raw } : {};
+      let loss = b.op('softmax_xent', [logits, targets], classes, aux.length > 0 ? 'xent' : 'loss'); // ()
+      if (aux.length > 0) {
+        const auxSum = aux.slice(1).reduce((s, a) => b.op('add', [s, a], {}, 'aux_loss'), aux[0]!);
+        loss = b.op('add', [loss, auxSum], {}, 'loss');
+      }
       b.output(logits);
       b.output(loss);
     } else {

@@ -29,6 +29,11 @@ export interface AttentionAttrs {
   readonly buckets: number;
   readonly max_distance: number;
   readonly dropout: number;
+  /**
+   * The counter-RNG stream of the attention-weight dropout (runtime/counter-rng.ts; lower.ts
+   * sets it when dropout > 0); absent = 0.
+   */
+  readonly stream?: number;
   /** Cross-attention (queries from the decoder, keys/values from the encoder). */
   readonly cross: boolean;
 }
@@ -49,11 +54,24 @@ export interface OpAttrs {
   rope: { readonly heads: number; readonly head_dim: number; readonly rotary_dims: number; readonly base: number };
   attention: AttentionAttrs;
   take_first: NoAttrs;
-  softmax_xent: NoAttrs;
+  /**
+   * classes: the real vocabulary when the logits are padded past it (model.vocab_multiple);
+   * columns >= classes are padding: out of the logsumexp, zero gradient, never a target.
+   * Absent: every column is a class.
+   */
+  softmax_xent: { readonly classes?: number };
   moe_select: { readonly top_k: number };
   moe_gates: { readonly renormalize: boolean };
   expert_linear: { readonly experts: number; readonly top_k: number; readonly bias: boolean };
   moe_combine: NoAttrs;
+  /** Switch/Mixtral load-balancing loss of one MoE layer: coef · E · Σᵢ fᵢ·Pᵢ (see the op's doc). */
+  moe_aux_loss: { readonly coef: number; readonly top_k: number };
+  /**
+   * Inverted dropout during training: keep each element with probability 1 − p and scale it
+   * by 1/(1 − p); the identity in eval and sampling. The mask is a pure function of the
+   * run's seed, the micro-batch counter, `stream` and the element index (runtime/counter-rng.ts).
+   */
+  dropout: { readonly p: number; readonly stream: number };
 }
 
 export type OpKind = keyof OpAttrs;
@@ -158,17 +176,14 @@ function attentionShape(ins: readonly TensorType[], a: AttentionAttrs): TensorTy
 }
 
 function expertLinearShape(ins: readonly TensorType[], a: OpAttrs['expert_linear']): TensorType | string {
-  const want = 2 + a.experts * (a.bias ? 2 : 1);
-  const bad = arity(ins, want, 'x, expert index, each expert weight[, each expert bias]');
+  const bad = arity(ins, a.bias ? 4 : 3, a.bias ? 'x, expert index, stacked weights, stacked biases' : 'x, expert index, stacked weights');
   if (bad) return bad;
-  const [x, idx] = ins as [TensorType, TensorType];
-  const ws = ins.slice(2, 2 + a.experts);
-  const bs = ins.slice(2 + a.experts);
+  const [x, idx, w, b] = ins as [TensorType, TensorType, TensorType, TensorType | undefined];
   if (idx.dtype !== 'i32' || last(idx.shape) !== a.top_k) return `expert index must be i32 (…, ${a.top_k})`;
-  const w = ws[0]!;
-  if (w.shape.length !== 2 || ws.some((t) => !sameShape(t.shape, w.shape))) return 'expert weights must all be the same (out, in)';
-  const [out, inDim] = w.shape as [number, number];
-  if (bs.some((b) => !sameShape(b.shape, [out]))) return `expert biases must be (${out})`;
+  // All experts' weights are one (E, out, in) tensor, so a grouped matmul binds one buffer.
+  if (w.shape.length !== 3 || w.shape[0] !== a.experts) return `expert weights ${showShape(w.shape)} must be (${a.experts}, out, in)`;
+  const [, out, inDim] = w.shape as [number, number, number];
+  if (b && !sameShape(b.shape, [a.experts, out])) return `expert biases ${showShape(b.shape)} must be (${a.experts}, ${out})`;
   // x is either per token (B, T, in), or per routed slot (B, T, k, in).
   const perToken = sameShape(x.shape, [...lead(idx.shape), inDim]);
   if (!perToken && !sameShape(x.shape, [...idx.shape, inDim])) {
@@ -323,12 +338,15 @@ export const OPS: { readonly [K in OpKind]: OpDef<OpAttrs[K]> } = {
   },
   softmax_xent: {
     cls: 'elementwise',
-    doc: 'mean cross-entropy of logits (…, V) against i32 targets (…); probabilities never stored',
-    shape(ins) {
+    doc: 'mean cross-entropy of logits (…, V) against i32 targets (…) over the first `classes` columns; probabilities never stored',
+    shape(ins, a) {
       const bad = arity(ins, 2, 'logits, targets');
       if (bad) return bad;
       const [z, y] = ins as [TensorType, TensorType];
       if (!isFloat(z) || y.dtype !== 'i32' || !sameShape(lead(z.shape), y.shape)) return 'expects logits (…, V) and i32 targets (…)';
+      const V = last(z.shape);
+      if (a.classes !== undefined && !(Number.isInteger(a.classes) && a.classes >= 1 && (typeof V !== 'number' || a.classes <= V)))
+        return `classes ${a.classes} must be an integer in [1, V = ${V}]`;
       return f32([]);
     },
     flops: ([z]) => perElement(lead(z!.shape), 0, 4 * (last(z!.shape) as number)),
@@ -357,14 +375,17 @@ export const OPS: { readonly [K in OpKind]: OpDef<OpAttrs[K]> } = {
     },
     flops: ([z, i], a) => perElement(lead(z!.shape), 0, 4 * (last(a.renormalize ? i!.shape : z!.shape) as number)),
     bytes: io,
-    saved: () => saves([1], true),
+    // Renormalised gates are a softmax over the k chosen logits: the gates alone give its
+    // backward. Without renormalising they are a softmax over all E, whose backward needs every
+    // probability, so the logits are kept instead.
+    saved: (_ins, a) => (a.renormalize ? saves([1], true) : saves([0, 1])),
   },
   expert_linear: {
     cls: 'matmul',
     doc: 'each routed slot through its own expert: (B, T[, k], in) → (B, T, k, out); only k of E experts run per token',
     shape: expertLinearShape,
     flops([x, , w], a) {
-      const [out, inDim] = w!.shape as [number, number]; // every expert's weight has this shape
+      const [, out, inDim] = w!.shape as [number, number, number]; // one expert's weight is (out, in)
       const { rows, width } = rowsOf(x!.shape.slice(0, 2));
       return { rows, mm: 2 * a.top_k * inDim * out * width, ew: a.bias ? a.top_k * out * width : 0 };
     },
@@ -384,6 +405,37 @@ export const OPS: { readonly [K in OpKind]: OpDef<OpAttrs[K]> } = {
     flops: ([y]) => perElement(y!.shape, 0, 2),
     bytes: io,
     saved: () => saves([0, 1]),
+  },
+  moe_aux_loss: {
+    cls: 'elementwise',
+    doc:
+      "load-balancing loss of one MoE layer (Switch Transformer; Megatron's top-k normalisation): coef · E · Σᵢ fᵢ·Pᵢ, " +
+      'fᵢ = share of the N·k routed slots that chose expert i (a constant), Pᵢ = mean over the N tokens of softmax(logits)ᵢ',
+    shape(ins, a) {
+      const bad = arity(ins, 2, 'router logits, expert index');
+      if (bad) return bad;
+      const [z, i] = ins as [TensorType, TensorType];
+      if (!isFloat(z) || i.dtype !== 'i32' || !sameShape(lead(z.shape), lead(i.shape)) || last(i.shape) !== a.top_k) {
+        return `expects router logits (…, E) and an i32 expert index (…, ${a.top_k}) over the same tokens`;
+      }
+      return f32([]);
+    },
+    // Per token: a softmax over E (max, exp, sum, divide) summed into P, and k counts.
+    flops: ([z], a) => perElement(lead(z!.shape), 0, 4 * (last(z!.shape) as number) + a.top_k),
+    bytes: io,
+    // The backward needs every token's probabilities (from the logits) and the counts (from the index).
+    saved: () => saves([0, 1]),
+  },
+  dropout: {
+    cls: 'elementwise',
+    doc: 'inverted dropout (training only): x·keep/(1 − p), the mask a counter-based hash of (seed, step, stream, index)',
+    shape: (ins, a) =>
+      arity(ins, 1, 'x') ?? (!isFloat(ins[0]!) ? 'expects a float tensor' : a.p >= 0 && a.p < 1 ? ins[0]! : `p = ${a.p} is outside [0, 1)`),
+    // One multiply per element in training, as the kernel counts it (the hash is integer work).
+    flops: ([x]) => perElement(x!.shape, 0, 1),
+    bytes: io,
+    // The backward recomputes the mask from (seed, step, stream): nothing is kept.
+    saved: () => saves([]),
   },
 };
 

@@ -12,13 +12,17 @@
  * A backward reads only what the op table's `saved` says is kept — the saved inputs, the
  * output when `saved.output`, the extra scratch — plus parameters, which are always at hand.
  *
- * Not differentiable yet: the MoE ops (top-k routing, gates, expert dispatch, combine) and
- * the T5 relative position bias inside attention. The autodiff pass names them when a loss
- * depends on them.
+ * Not differentiable yet: the T5 relative position bias inside attention. The autodiff pass
+ * names it when a loss depends on it. moe_select has no rule because its output is integer
+ * expert indices: no cotangent ever reaches it (the router learns through moe_gates and
+ * moe_aux_loss, as under PyTorch's autograd).
  */
 import type { Tensor } from './interpret/common.js';
 import type { BackwardFn, Cotangents, SaveFn } from './interpret/backward-common.js';
 import { attentionBackward, attentionSave, ropeBackward } from './interpret/backward-attention.js';
+import { expertLinearBackward, moeAuxLossBackward, moeCombineBackward, moeGatesBackward } from './interpret/backward-moe.js';
+import { dropoutBackward } from './interpret/dropout.js';
+import type { DropoutRng } from '../../runtime/counter-rng.js';
 import {
   addBackward,
   embeddingBackward,
@@ -55,8 +59,6 @@ export interface NoVjp {
 }
 
 export type VjpEntry<A> = VjpRule<A> | NoVjp;
-
-const MOE = 'mixture-of-experts routing has no backward yet (train a dense model, or add MoE rules to compiler/ir/vjp.ts)';
 
 export const VJP: { readonly [K in OpKind]: VjpEntry<OpAttrs[K]> } = {
   embedding: { doc: 'dtable[id] += dy (rows scattered back, summed in id order)', backward: embeddingBackward },
@@ -99,10 +101,21 @@ export const VJP: { readonly [K in OpKind]: VjpEntry<OpAttrs[K]> } = {
     save: softmaxXentSave,
     backward: softmaxXentBackward,
   },
-  moe_select: { unsupported: MOE },
-  moe_gates: { unsupported: MOE },
-  expert_linear: { unsupported: MOE },
-  moe_combine: { unsupported: MOE },
+  moe_select: { unsupported: 'its output is integer expert indices, which carry no cotangent (the router learns through the gates)' },
+  moe_gates: {
+    doc: 'renormalize: dz[iₛ] = gₛ·(dgₛ − Σ g·dg) on the k chosen logits; else dz[e] = pₑ·(Σ_{iₛ=e} dgₛ − Σ dg·g) over all E',
+    backward: moeGatesBackward,
+  },
+  expert_linear: {
+    doc: 'dx = Σ over the slots reading it of dy·W[e]; dW[e] = Σ over slots routed to e of dyᵀ·x; db[e] = Σ dy',
+    backward: expertLinearBackward,
+  },
+  moe_combine: { doc: 'dy[s] = g[s]·dout; dg[s] = dout·y[s]', backward: moeCombineBackward },
+  moe_aux_loss: {
+    doc: 'dz[r, j] = dL·coef·E/N·p[r, j]·(fⱼ − Σᵢ fᵢ·p[r, i]); the counts fᵢ are constants',
+    backward: moeAuxLossBackward,
+  },
+  dropout: { doc: "dx = dy·keep/(1 − p), the forward's mask redrawn from (seed, step, stream)", backward: dropoutBackward },
 };
 
 /** The rule for `kind` with these attributes, or the reason it has none. */
@@ -114,7 +127,8 @@ export function vjpRule<K extends OpKind>(kind: K, attrs: OpAttrs[K]): VjpRule<O
 
 /**
  * Saves, then pulls `dout` back through one op: the CPU reference of a forward/backward
- * kernel pair. Throws when the op (with these attributes) has no rule.
+ * kernel pair; `rng` is the forward's training randomness (dropout masks). Throws when the
+ * op (with these attributes) has no rule.
  */
 export function applyVjp<K extends OpKind>(
   kind: K,
@@ -122,9 +136,10 @@ export function applyVjp<K extends OpKind>(
   inputs: readonly Tensor[],
   output: Tensor,
   dout: Tensor,
+  rng?: DropoutRng,
 ): Cotangents {
   const rule = vjpRule(kind, attrs);
   if (typeof rule === 'string') throw new Error(`no vector–Jacobian product for ${kind}: ${rule}`);
   const extra = rule.save ? rule.save(inputs, output, attrs) : [];
-  return rule.backward({ inputs, output, extra, dout, attrs });
+  return rule.backward({ inputs, output, extra, dout, attrs, rng });
 }

@@ -126,7 +126,7 @@ function emptyComponents(): Record<keyof ComponentParams, number> {
 
 /** What a compact lowering stands for (lower.ts, `compactExperts`); empty maps for a full graph. */
 export interface Multiplicity {
-  /** Value id → how many identical values it stands for (experts). */
+  /** Value id → how many identical values it stands for (shared experts; routed ones are stacked parameters). */
   readonly copies: ReadonlyMap<number, number>;
   /** Lowered layer `stack.index` → how many identical layers it stands for. */
   readonly layerCopies: ReadonlyMap<string, number>;
@@ -258,14 +258,14 @@ function countParams(g: Graph, counts: Counts) {
     if (!p.expert) l.active += one;
   }
 
-  // Routed experts: each expert_linear reads E equal weights (and biases) of which k run per token.
+  // Routed experts: each expert_linear reads stacked weights (E, out, in) (and biases (E, out))
+  // of which k experts' slices run per token.
   const paramSize = new Map(g.params.map((p) => [p.value, size(p)]));
   let expertActive = 0;
   for (const n of g.nodes) {
     if (n.op !== 'expert_linear') continue;
     const all = n.inputs.slice(2).reduce((s, v) => s + (paramSize.get(v) ?? 0), 0);
-    const experts = n.attrs.experts * counts.value(n.inputs[2]!);
-    const active = (all / experts) * n.attrs.top_k; // exact: all is E × one expert
+    const active = (all / n.attrs.experts) * n.attrs.top_k; // exact: all is E × one expert
     expertActive += active * counts.layer(n.layer);
     if (n.layer) layers.get(key(n.layer.stack, n.layer.index))!.active += active;
   }

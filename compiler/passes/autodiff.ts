@@ -13,7 +13,8 @@
  * Only values that are float, depend on a parameter and reach the loss carry a cotangent;
  * ids, positions and targets never do. Contributions to one value are summed in the walk's
  * fixed order (reverse node order; a node's inputs left to right), so results are bitwise
- * reproducible. Dropout is not part of the reference forward, so neither of its gradient.
+ * reproducible. With `data.rng` (a training micro-batch) the forward drops what dropout drops
+ * and the backward redraws the same masks; without it dropout is the identity.
  */
 import type { Graph, Node } from '../ir/graph.js';
 import { type GraphData, interpretGraph, type Tensor } from '../ir/interpret.js';
@@ -160,7 +161,7 @@ export function gradients(graph: Graph, data: GraphData, opts: { readonly loss?:
     // A node whose result only reaches the loss through an i32 value receives no cotangent.
     const dout: Tensor = { shape: output.shape, data: cot.get(node.output) ?? new Float32Array(output.data.length) };
     const ins = node.inputs.map((v) => values.get(v)!);
-    const d = applyVjp(node.op, node.attrs as never, ins, output, dout);
+    const d = applyVjp(node.op, node.attrs as never, ins, output, dout, data.rng);
     into.forEach((mode, i) => {
       if (!mode) return;
       const g = d[i];

@@ -1,10 +1,13 @@
 /**
  * Fusion: groups IR nodes into the kernels the GPU runs. The rules are the ones llm.c and
  * every fast transformer runtime use, expressed as patterns over the graph:
- *   embedding(tokens) + embedding(positions)  → one `embed` kernel (gather + positional add)
+ *   embedding(tokens) + embedding(positions)  → one `embed` kernel (gather + positional add;
+ *   embedding(tokens) + sinusoidal(positions)    the sinusoidal rows computed in the kernel)
  *   add(x, branch) → norm                      → one `residual_norm` kernel (writes the new
  *                                                residual stream and its normalisation)
  *   linear → activation (sole consumer)        → one matmul with a bias + activation epilogue
+ *   moe_select … moe_combine (+ moe_aux_loss)   → one `moe` group: routing, sort, grouped
+ *                                                expert matmuls, combine (groups/moe.ts)
  * Everything else maps one node to one kernel. A node the GPU path cannot run yet makes the
  * whole plan fail with the op's name (the build then reports which knob caused it).
  */
@@ -12,6 +15,7 @@ import type { Graph, Node } from '../ir/graph.js';
 import { ACTIVATION_NAMES } from '../ir/activations.js';
 import type { Act } from '../ir/ops.js';
 import type { Group } from './groups/index.js';
+import { matchMoe } from './groups/moe.js';
 
 /** The matmul epilogue applies any activation of the table but tanh (the BERT pooler's, alone). */
 const EPILOGUE: ReadonlySet<string> = new Set(ACTIVATION_NAMES.filter((a) => a !== 'tanh'));
@@ -60,7 +64,9 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
         const posNode = other !== undefined ? producer.get(other) : undefined;
         if (isPositionLookup(n))
           throw new UnsupportedOpError('embedding', n.scope, 'a position embedding that is not added to the token embedding');
-        if (posAdd && posNode && posNode !== n && isPositionLookup(posNode)) {
+        // The sinusoidal encoding is computed in the kernel from offset + t, as a learned row is read.
+        const sinusoidal = posNode?.op === 'sinusoidal' && soleUse(posNode.output);
+        if (posAdd && posNode && posNode !== n && (isPositionLookup(posNode) || sinusoidal)) {
           done.add(posNode);
           done.add(posAdd);
           out.push({
@@ -68,11 +74,20 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
             out: posAdd.output,
             ids: n.inputs[1]!,
             table: n.inputs[0]!,
-            posTable: posNode.inputs[0]!,
+            posTable: sinusoidal ? null : posNode.inputs[0]!,
+            sinusoidal,
             scope: n.scope,
           });
         } else {
-          out.push({ kind: 'embed', out: n.output, ids: n.inputs[1]!, table: n.inputs[0]!, posTable: null, scope: n.scope });
+          out.push({
+            kind: 'embed',
+            out: n.output,
+            ids: n.inputs[1]!,
+            table: n.inputs[0]!,
+            posTable: null,
+            sinusoidal: false,
+            scope: n.scope,
+          });
         }
         break;
       }
@@ -129,8 +144,27 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
         out.push({ kind: 'attention', q: n.inputs[0]!, k: n.inputs[1]!, v: n.inputs[2]!, out: n.output, attrs: n.attrs, scope: n.scope });
         break;
       case 'softmax_xent':
-        out.push({ kind: 'softmax_xent', logits: n.inputs[0]!, targets: n.inputs[1]!, out: n.output, scope: n.scope });
+        out.push({
+          kind: 'softmax_xent',
+          logits: n.inputs[0]!,
+          targets: n.inputs[1]!,
+          classes: n.attrs.classes ?? null,
+          out: n.output,
+          scope: n.scope,
+        });
         break;
+      case 'dropout':
+        // Its own kernel in training; an alias of its input in every other plan (groups/dropout.ts).
+        out.push({ kind: 'dropout', x: n.inputs[0]!, out: n.output, p: n.attrs.p, stream: n.attrs.stream, scope: n.scope });
+        break;
+      case 'moe_select': {
+        // One layer's routing, expert projections, activation, combine and aux loss (groups/moe.ts).
+        const m = matchMoe(n, uses, g);
+        if (typeof m === 'string') throw new UnsupportedOpError('moe_select', n.scope, `this mixture-of-experts layer (${m})`);
+        for (const node of m.nodes) done.add(node);
+        out.push(m.group);
+        break;
+      }
       default:
         throw new UnsupportedOpError(n.op, n.scope, `the ${n.op} op`);
     }

@@ -48,6 +48,15 @@ export class PlanBuilder {
     return { rows: numel(shape) / width, width };
   }
 
+  /**
+   * Value `v` lives in `of`'s buffer (a no-op at this plan's mode, e.g. dropout outside
+   * training). Call it before anything asks for v's buffer.
+   */
+  alias(v: number, of: number): void {
+    if (this.valueName.has(v)) throw new Error(`internal: value ${this.graph.values[v]!.name} already has a buffer; alias it first`);
+    this.valueName.set(v, this.buf(of));
+  }
+
   /** The buffer holding value `v` (created on first use). */
   buf(v: number): string {
     const known = this.valueName.get(v);

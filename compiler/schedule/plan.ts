@@ -15,7 +15,8 @@ import type { ModelSpec } from '../semantics/model.js';
 import type { KernelPlan } from '../../runtime/plan-types.js';
 import type { PlanContext } from './context.js';
 import { consumers, fuse } from './fuse.js';
-import { groupModule } from './groups/index.js';
+import { type Group, groupModule } from './groups/index.js';
+import { auxLossValues, expertCountsBuffer } from './groups/moe.js';
 import { PlanBuilder } from './plan-builder.js';
 
 export type PlanMode = KernelPlan['mode'];
@@ -54,6 +55,14 @@ export function planContext(
   };
 }
 
+/** MoE models: the summed load-balancing loss (plans that compute the loss) and each layer's expert counts. */
+export function moeIo(c: PlanContext, groups: readonly Group[]): { aux?: string; expertCounts?: string[] } {
+  const counts = groups.flatMap((g) => (g.kind === 'moe' ? [expertCountsBuffer(g)] : []));
+  if (counts.length === 0) return {};
+  const aux = auxLossValues(c.graph);
+  return { ...(aux && !c.cached ? { aux: c.P.buf(aux.aux) } : {}), expertCounts: counts };
+}
+
 /** The graph input named `tokens` (every language-model graph has one). */
 export function tokensInput(graph: Graph): string {
   return graph.values[graph.inputs.find((v) => graph.values[v]!.name === 'tokens')!]!.name;
@@ -64,7 +73,12 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
   const B = mode === 'forward' ? (opts.B ?? 1) : 1;
   const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' ? model.context : 1;
   const c = planContext(model, graph, { mode, B, T, tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize });
-  for (const g of fuse(graph, { gatedEpilogue: true })) groupModule(g).forward(c, g);
+  const groups = fuse(graph, { gatedEpilogue: true });
+  for (const g of groups) {
+    // Sampling plans compute no loss: skip the scalar adds of cross-entropy and MoE aux losses.
+    if (c.cached && g.kind === 'add' && graph.values[g.out]!.type.shape.length === 0) continue;
+    groupModule(g).forward(c, g);
+  }
   if (!c.logits) throw new Error(`internal: no logits in the plan of ${model.name}`);
   const hasTargets = !c.cached && graph.inputs.some((v) => graph.values[v]!.name === 'targets');
   return {
@@ -73,10 +87,18 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
     B,
     T,
     vocab: model.vocab,
+    ...(model.vocab_raw < model.vocab ? { vocabRaw: model.vocab_raw } : {}),
     context: model.context,
     buffers: [...c.P.buffers.values()],
     kernels: c.P.kernels,
     steps: c.P.steps,
-    io: { tokens: tokensInput(graph), targets: hasTargets ? 'targets' : null, logits: c.logits, loss: c.loss, step: c.P.step },
+    io: {
+      tokens: tokensInput(graph),
+      targets: hasTargets ? 'targets' : null,
+      logits: c.logits,
+      loss: c.loss,
+      step: c.P.step,
+      ...moeIo(c, groups),
+    },
   };
 }

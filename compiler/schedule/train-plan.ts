@@ -14,7 +14,9 @@ import { fuse } from './fuse.js';
 import { type Group, groupModule } from './groups/index.js';
 import { emitOptimizer } from './optimizer.js';
 import { generateAdd } from '../codegen/wgsl/kernels/add.js';
-import { planContext, tokensInput } from './plan.js';
+import { moeIo, planContext, tokensInput } from './plan.js';
+import { auxLossValues } from './groups/moe.js';
+import { generateLossSeed } from '../codegen/wgsl/kernels/moe/aux-loss.js';
 
 export interface TrainPlanOptions {
   readonly B: number;
@@ -32,7 +34,8 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
   const { P } = c;
 
   const saved: { g: Group; saved: unknown }[] = [];
-  for (const g of fuse(graph)) saved.push({ g, saved: groupModule(g).forward(c, g) });
+  const groups = fuse(graph);
+  for (const g of groups) saved.push({ g, saved: groupModule(g).forward(c, g) });
 
   const grads = new Map<string, string>(); // buffer → its gradient buffer (once written)
   let scratchN = 0;
@@ -57,6 +60,14 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
   };
   // d(loss)/d(logits) is in the logits buffer after the fused softmax-xent kernel.
   if (c.logits) grads.set(c.logits, c.logits);
+  // With load-balancing losses the loss output is add(cross-entropy, Σ aux): its backward
+  // starts from a buffer set to 1 each step (not a `d:` buffer, which the step clears).
+  const auxLoss = auxLossValues(graph);
+  if (auxLoss) {
+    const seed = P.scratch('seed:loss', [1]);
+    P.emit(generateLossSeed(), { seed }, 'head');
+    grads.set(P.buf(auxLoss.loss), seed);
+  }
   for (const { g, saved: s } of [...saved].reverse()) groupModule(g).backward(c, d, g, s);
 
   // Every gradient buffer starts each step at zero (accumulating kernels add into them).
@@ -73,7 +84,7 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
     buffers: [...P.buffers.values()],
     kernels: P.kernels,
     steps: P.steps,
-    io: { tokens: tokensInput(graph), targets: 'targets', logits: c.logits ?? '', loss: c.loss ?? '', step: P.step },
+    io: { tokens: tokensInput(graph), targets: 'targets', logits: c.logits ?? '', loss: c.loss ?? '', step: P.step, ...moeIo(c, groups) },
     train,
   };
 }

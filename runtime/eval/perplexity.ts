@@ -8,7 +8,9 @@
  * its `loss_rows` buffer; positions with target −1 are skipped by that kernel (loss 0). So a
  * pass reads back B·T floats, never the B·T·V logits. Padding past the stream's end and the
  * context-only positions of overlapping windows get target −1; inputs past the end are token
- * 0, which a causal model cannot see from the scored positions before them.
+ * 0, which a causal model cannot see from the scored positions before them. In a vocabulary
+ * padded to vocab_multiple the kernel leaves the padding logits out of the logsumexp, so the
+ * likelihoods are over the real tokens only.
  */
 import { fitWeights } from '../checkpoint/fit.js';
 import type { STFile } from '../checkpoint/safetensors.js';
@@ -66,6 +68,7 @@ export class WindowEvaluator {
    */
   async score(tokens: ArrayLike<number>, windows: readonly ScoringWindow[], onProgress?: (p: EvalProgress) => void): Promise<StreamNll> {
     const { B, T } = this.plan;
+    const vocab = this.plan.vocabRaw ?? this.plan.vocab;
     const total = windows.reduce((s, w) => s + (w.to - w.from), 0);
     const inputs = new Int32Array(B * T);
     const targets = new Int32Array(B * T);
@@ -86,9 +89,9 @@ export class WindowEvaluator {
         for (let p = 0; w.start + p < end; p++) inputs[row + p] = tokens[w.start + p]!;
         for (let p = w.from; p < w.to; p++) {
           const id = tokens[w.start + p + 1]!;
-          // An id outside [0, V) would be skipped by the kernel (loss 0): callers check ids first.
-          if (!(id >= 0 && id < this.plan.vocab))
-            throw new Error(`internal: token ${w.start + p + 1} has id ${id}, outside the vocabulary of ${this.plan.vocab}`);
+          // An id outside the real vocabulary (past vocabRaw: padding) would be skipped by the kernel (loss 0): callers check ids first.
+          if (!(id >= 0 && id < vocab))
+            throw new Error(`internal: token ${w.start + p + 1} has id ${id}, outside the vocabulary of ${vocab}`);
           targets[row + p] = id;
         }
       });

@@ -7,8 +7,9 @@
  * training state: weights, AdamW moments and the run state; see ./checkpoint.ts for why one
  * file), last.safetensors (weights; its metadata carries the spec and tokenizer), state.json
  * (a readable copy of the run state), metrics.jsonl and loss.svg, each written atomically.
- * Batches depend only on (seed, step), the kernels are deterministic and the optimizer state is
- * saved exactly, so a resumed run continues the uninterrupted loss curve even after a SIGKILL.
+ * Batches and dropout masks depend only on (seed, step), the kernels are deterministic and the
+ * optimizer state is saved exactly, so a resumed run continues the uninterrupted loss curve
+ * even after a SIGKILL.
  *
  * Steps are pipelined (step s+1 is queued before step s's loss is read back), except that a
  * step that is evaluated or checkpointed is drained first: validation and the checkpoint
@@ -27,7 +28,23 @@ import { ProgressBar } from './progress.js';
 import { loadCheckpoint, removeStaleTemps, saveCheckpoint, WEIGHTS_FILE, type RunState } from './checkpoint.js';
 import { learningRate } from './schedule.js';
 import { Trainer, type StepResult, type TrainPlans } from './trainer.js';
+import { routingSummary } from './routing.js';
 import { sleep } from '../gpu/queue.js';
+
+/** One line of metrics.jsonl. */
+interface MetricsRecord {
+  step: number;
+  loss: number;
+  lr: number;
+  grad_norm: number;
+  tokens_per_s: number;
+  /** MoE with a load-balancing loss: the auxiliary loss added to `loss` for the gradient. */
+  aux_loss?: number;
+  val_loss?: number;
+  val_ppl?: number;
+  /** MoE, at evaluations: per MoE layer, each expert's fraction of the routed slots. */
+  expert_load?: number[][];
+}
 
 /** The recipe fields the loop uses (the compiler's TrainSpec has them all). */
 export interface TrainRecipe {
@@ -82,14 +99,14 @@ export async function runTraining(o: RunOptions): Promise<number> {
   const dir = o.dir;
   const B = recipe.batch;
   const T = recipe.seq_len;
-  const trainer = await Trainer.create(gpu, o.model.params, plans);
+  const trainer = await Trainer.create(gpu, o.model.params, plans, recipe.seed);
   try {
     mkdirSync(dir, { recursive: true });
     const metricsPath = join(dir, 'metrics.jsonl');
     let start = 0;
     let elapsedBefore = 0;
     let resumed: RunState | undefined;
-    const metrics: Record<string, number>[] = [];
+    const metrics: MetricsRecord[] = [];
     if (o.resume) {
       removeStaleTemps(dir);
       const ckpt = loadCheckpoint(dir, o.model.params);
@@ -104,7 +121,7 @@ export async function runTraining(o: RunOptions): Promise<number> {
       if (existsSync(metricsPath)) {
         for (const line of readFileSync(metricsPath, 'utf8').split('\n')) {
           if (!line.trim()) continue;
-          const rec = JSON.parse(line) as Record<string, number>;
+          const rec = JSON.parse(line) as MetricsRecord;
           if (rec.step! <= start) metrics.push(rec);
         }
       }
@@ -189,12 +206,16 @@ export async function runTraining(o: RunOptions): Promise<number> {
       stepsTimed++;
       const elapsed = (Date.now() - t0) / 1000;
       const tps = (stepsTimed * B * T * plans.train.train!.accumulation) / Math.max(elapsed, 1e-9);
-      const rec: Record<string, number> = { step: res.step, loss: res.loss, lr, grad_norm: res.gradNorm, tokens_per_s: Math.round(tps) };
+      const rec: MetricsRecord = { step: res.step, loss: res.loss, lr, grad_norm: res.gradNorm, tokens_per_s: Math.round(tps) };
+      if (res.aux !== undefined) rec.aux_loss = res.aux;
       if (isEvalStep(res.step)) {
-        const val = await trainer.evaluate(valBatches);
+        const { loss: val, expertLoad } = await trainer.evaluate(valBatches);
         rec.val_loss = val;
         rec.val_ppl = Math.exp(val);
-        say(`step ${res.step}: validation loss ${val.toFixed(4)}, perplexity ${Math.exp(val).toFixed(2)}`);
+        if (expertLoad) rec.expert_load = expertLoad;
+        say(
+          `step ${res.step}: validation loss ${val.toFixed(4)}, perplexity ${Math.exp(val).toFixed(2)}${expertLoad ? `, ${routingSummary(expertLoad)}` : ''}`,
+        );
       }
       metrics.push(rec);
       writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + '\n');

@@ -4,6 +4,11 @@
  * backward, clipping, AdamW), the loss and gradient norm copied into a small read-back buffer
  * and read while the next step runs, so the host never stalls the queue. The validation loss
  * comes from a forward-only plan that shares the weights.
+ *
+ * Dropout's masks are keyed by the run's seed and the micro-batch counter
+ * (t − 1)·accumulation + j (runtime/counter-rng.ts), written into the Step uniform before each
+ * micro-batch: a pure function of the step, so a resumed run redraws exactly the masks the
+ * uninterrupted one would have.
  */
 import type { GpuContext } from '../device.js';
 import { unlessLost } from '../gpu/queue.js';
@@ -22,9 +27,22 @@ export interface OptimSettings {
 
 export interface StepResult {
   readonly step: number;
+  /** Mean cross-entropy over the micro-batches (what the progress line shows). */
   readonly loss: number;
   readonly gradNorm: number;
   readonly nonfinite: boolean;
+  /** MoE with a load-balancing loss: its mean over the micro-batches (added to `loss` for the gradient). */
+  readonly aux?: number;
+}
+
+export interface EvalResult {
+  /** Mean validation cross-entropy. */
+  readonly loss: number;
+  /**
+   * MoE models: per MoE layer (in layer order), the fraction of routed slots each expert
+   * received over the validation batches (sums to 1 per layer; 1/experts is even routing).
+   */
+  readonly expertLoad?: number[][];
 }
 
 export interface TrainPlans {
@@ -41,10 +59,12 @@ export class Trainer {
     readonly gpu: GpuContext,
     readonly params: readonly ParamInfo[],
     readonly plans: TrainPlans,
+    /** The run's seed (TrainSpec.seed): with the micro-batch counter it keys dropout's masks. */
+    readonly seed: number,
   ) {}
 
-  static async create(gpu: GpuContext, params: readonly ParamInfo[], plans: TrainPlans): Promise<Trainer> {
-    const t = new Trainer(gpu, params, plans);
+  static async create(gpu: GpuContext, params: readonly ParamInfo[], plans: TrainPlans, seed = 0): Promise<Trainer> {
+    const t = new Trainer(gpu, params, plans, seed);
     t.train = new PlanRunner(gpu, plans.train, t.shared);
     t.evaluator = new PlanRunner(gpu, plans.eval, t.shared);
     await Promise.all([t.train.compile(), t.evaluator.compile()]);
@@ -115,20 +135,24 @@ export class Trainer {
       io.optim,
       new Float32Array(OPTIM_UNIFORM.pack({ lr, beta1: o.beta1, beta2: o.beta2, eps: o.eps * k, wd: o.weightDecay, bc1, bc2 })),
     );
-    this.train.setStep(0, plan.T);
     const device = this.gpu.device;
+    const aux = plan.io.aux;
+    // Read back: k losses, the gradient norm, the non-finite flag, then (MoE) k aux losses.
     const staging = device.createBuffer({
-      size: 4 * (k + 2),
+      size: 4 * (k + 2 + (aux ? k : 0)),
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
       label: `step ${t} scalars`,
     });
     batches.forEach((b, j) => {
+      // Queue writes land before the next submit: each micro-batch sees its own counter.
+      this.train.setStep(0, plan.T, Trainer.rng(this.seed, t, k, j));
       this.train.write(plan.io.tokens, b.inputs);
       this.train.write(plan.io.targets!, b.targets);
       const encoder = device.createCommandEncoder({ label: `train step ${t}.${j}` });
       const last = j === k - 1;
       this.train.encode(encoder, 0, 0, last ? plan.steps.length : io.microSteps);
       encoder.copyBufferToBuffer(this.shared.get(plan.io.loss!)!, 0, staging, 4 * j, 4);
+      if (aux) encoder.copyBufferToBuffer(this.shared.get(aux)!, 0, staging, 4 * (k + 2 + j), 4);
       if (last) {
         encoder.copyBufferToBuffer(this.shared.get(io.gradNorm)!, 0, staging, 4 * k, 4);
         encoder.copyBufferToBuffer(this.shared.get(io.nonfinite)!, 0, staging, 4 * (k + 1), 4);
@@ -144,13 +168,30 @@ export class Trainer {
       let loss = 0;
       for (let j = 0; j < k; j++) loss += f[j]!;
       loss /= k;
-      return { step: t, loss, gradNorm: f[k]! / k, nonfinite: u[k + 1] !== 0 || !Number.isFinite(loss) };
+      let auxMean: number | undefined;
+      if (aux) {
+        auxMean = 0;
+        for (let j = 0; j < k; j++) auxMean += f[k + 2 + j]!;
+        auxMean /= k;
+      }
+      const nonfinite = u[k + 1] !== 0 || !Number.isFinite(loss) || (auxMean !== undefined && !Number.isFinite(auxMean));
+      return { step: t, loss, gradNorm: f[k]! / k, nonfinite, ...(auxMean !== undefined ? { aux: auxMean } : {}) };
     });
   }
 
-  /** Mean validation loss over the given batches (forward only, weights shared). */
-  async evaluate(batches: Iterable<{ inputs: Int32Array; targets: Int32Array }>): Promise<number> {
+  /** Dropout's randomness for micro-batch j of optimizer step t (1-based) with k micro-batches per step. */
+  static rng(seed: number, t: number, k: number, j: number): { seed: number; step: number } {
+    return { seed: seed >>> 0, step: ((t - 1) * k + j) >>> 0 };
+  }
+
+  /**
+   * Mean validation loss over the given batches (forward only, weights shared) and, for MoE
+   * models, how the router spread the validation tokens over the experts.
+   */
+  async evaluate(batches: Iterable<{ inputs: Int32Array; targets: Int32Array }>): Promise<EvalResult> {
     const plan = this.plans.eval;
+    const countBufs = plan.io.expertCounts ?? [];
+    const counts = countBufs.map(() => [] as number[]);
     let sum = 0;
     let n = 0;
     for (const b of batches) {
@@ -159,9 +200,19 @@ export class Trainer {
       this.evaluator.setStep(0, plan.T);
       this.evaluator.run(0);
       sum += (await this.evaluator.readF32(plan.io.loss!, 0, 1))[0]!;
+      for (const [i, name] of countBufs.entries()) {
+        const c = new Uint32Array((await this.evaluator.readF32(name)).buffer);
+        c.forEach((v, e) => (counts[i]![e] = (counts[i]![e] ?? 0) + v));
+      }
       n++;
     }
-    return sum / Math.max(1, n);
+    const loss = sum / Math.max(1, n);
+    if (!countBufs.length) return { loss };
+    const expertLoad = counts.map((c) => {
+      const total = c.reduce((a, b) => a + b, 0);
+      return c.map((v) => (total > 0 ? v / total : 0));
+    });
+    return { loss, expertLoad };
   }
 
   release(): void {

@@ -292,9 +292,9 @@ describe('initParams: GPT-2-style', () => {
     expect(t5.get('encoder.layers.0.mlp.down.weight')).toEqual({ kind: 'normal', std: 0.01 });
     expect(t5.get('encoder.rel_bias.weight')).toEqual({ kind: 'normal', std: 0.02 });
     const mix = initRules(lowered(tinyDecoder({ mlp: mlp('swiglu', 48), moe: moe(4, 2, { shared_experts: 1 }) })));
-    expect(mix.get('layers.0.moe.experts.3.down.weight')).toEqual({ kind: 'normal', std: 0.01 });
+    expect(mix.get('layers.0.moe.experts.down.weight')).toEqual({ kind: 'normal', std: 0.01 });
     expect(mix.get('layers.0.moe.shared.0.down.weight')).toEqual({ kind: 'normal', std: 0.01 });
-    expect(mix.get('layers.0.moe.experts.3.gate.weight')).toEqual({ kind: 'normal', std: 0.02 });
+    expect(mix.get('layers.0.moe.experts.gate.weight')).toEqual({ kind: 'normal', std: 0.02 });
     expect(mix.get('layers.0.moe.router.weight')).toEqual({ kind: 'normal', std: 0.02 });
   });
 });

@@ -231,20 +231,29 @@ describe('interpret: mixture of experts', () => {
   });
 
   it('expert_linear sends each slot through its own expert, from a shared or per-slot input', () => {
-    const W0 = f([3, 2], [1, 0, 0, 1, 1, 1]);
-    const W1 = f([3, 2], [2, 0, 0, 2, 0, 0]);
-    const b0 = f([3], [0, 0, 1]);
-    const b1 = f([3], [1, 1, 1]);
+    // Stacked: W[0] = [[1, 0], [0, 1], [1, 1]], W[1] = [[2, 0], [0, 2], [0, 0]]; b[0] = (0, 0, 1), b[1] = (1, 1, 1).
+    const W = f([2, 3, 2], [1, 0, 0, 1, 1, 1, 2, 0, 0, 2, 0, 0]);
+    const b = f([2, 3], [0, 0, 1, 1, 1, 1]);
     const idx = i32([1, 1, 2], [1, 0]);
     const attrs = { experts: 2, top_k: 2, bias: true };
-    const shared = run('expert_linear', [f([1, 1, 2], [1, 2]), idx, W0, W1, b0, b1], attrs, [1, 1, 2, 3]);
+    const shared = run('expert_linear', [f([1, 1, 2], [1, 2]), idx, W, b], attrs, [1, 1, 2, 3]);
     // slot 0 → expert 1: (2·1 + 1, 2·2 + 1, 0 + 1); slot 1 → expert 0: (1, 2, 1 + 2 + 1)
     expect([...shared.data]).toEqual([3, 5, 1, 1, 2, 4]);
-    const perSlot = run('expert_linear', [f([1, 1, 2, 2], [1, 2, 0, 1]), idx, W0, W1, b0, b1], attrs, [1, 1, 2, 3]);
+    const perSlot = run('expert_linear', [f([1, 1, 2, 2], [1, 2, 0, 1]), idx, W, b], attrs, [1, 1, 2, 3]);
     expect([...perSlot.data]).toEqual([3, 5, 1, 0, 1, 2]);
-    expect(() => run('expert_linear', [f([1, 1, 2], [1, 2]), i32([1, 1, 2], [2, 0]), W0, W1, b0, b1], attrs, [1, 1, 2, 3])).toThrow(
-      /expert index 2/,
-    );
+    expect(() => run('expert_linear', [f([1, 1, 2], [1, 2]), i32([1, 1, 2], [2, 0]), W, b], attrs, [1, 1, 2, 3])).toThrow(/expert index 2/);
+  });
+
+  it('moe_aux_loss is coef · E · Σ fᵢ·Pᵢ, fᵢ the share of routed slots, Pᵢ the mean probability', () => {
+    // Two tokens over 3 experts, top-2: token 0 chose (0, 1), token 1 chose (0, 2).
+    const z = f([2, 3], [0, 0, 0, Math.log(2), 0, 0]);
+    const idx = i32([2, 2], [0, 1, 0, 2]);
+    // p₀ = (⅓, ⅓, ⅓), p₁ = (½, ¼, ¼) → P = (5/12, 7/24, 7/24); f = (2/4, 1/4, 1/4).
+    const want = 0.1 * 3 * ((2 / 4) * (5 / 12) + (1 / 4) * (7 / 24) + (1 / 4) * (7 / 24));
+    expectClose(run('moe_aux_loss', [z, idx], { coef: 0.1, top_k: 2 }, []).data, [want]);
+    // A perfectly balanced router (uniform probabilities, every expert chosen equally) scores coef.
+    const balanced = run('moe_aux_loss', [f([2, 2], [0, 0, 0, 0]), i32([2, 1], [0, 1])], { coef: 0.5, top_k: 1 }, []);
+    expectClose(balanced.data, [0.5]);
   });
 
   it('moe_combine is the gate-weighted sum over slots', () => {

@@ -77,11 +77,17 @@ describe('lower: reference models', () => {
     expect(a.op === 'attention' && a.attrs.window).toBe(4096);
   });
 
-  it('Mixtral: 8 experts per layer behind a router, each projection one expert_linear', () => {
+  it('Mixtral: 8 experts per layer behind a router, each projection one expert_linear over stacked weights', () => {
     const g = lowered(mixtral8x7b());
     expect(ops(g, 'expert_linear')).toHaveLength(32 * 3);
-    expect(g.params.filter((p) => p.expert)).toHaveLength(32 * 8 * 3);
-    expect(names(g)).toContain('layers.31.moe.experts.7.down.weight');
+    expect(g.params.filter((p) => p.expert)).toHaveLength(32 * 3);
+    expect(g.params.find((p) => p.name === 'layers.31.moe.experts.down.weight')).toMatchObject({
+      shape: [8, 4096, 14336],
+      component: 'experts',
+      expert: true,
+      decay: true,
+    });
+    expect(readers(g, 'layers.31.moe.experts.down.weight')[0]).toMatchObject({ op: 'expert_linear', attrs: { experts: 8, top_k: 2 } });
     expect(g.params.find((p) => p.name === 'layers.0.moe.router.weight')).toMatchObject({ component: 'router', shape: [8, 4096] });
   });
 
@@ -147,9 +153,41 @@ describe('lower: knobs', () => {
   it('MoE with shared experts, router bias and MLP biases', () => {
     const g = lowered(tinyDecoder({ moe: moe(4, 1, { shared_experts: 2, router_bias: true }), mlp: mlp('geglu', 32, true) }));
     expect(names(g)).toEqual(
-      expect.arrayContaining(['layers.0.moe.router.bias', 'layers.0.moe.experts.3.gate.bias', 'layers.0.moe.shared.1.down.weight']),
+      expect.arrayContaining(['layers.0.moe.router.bias', 'layers.0.moe.experts.gate.bias', 'layers.0.moe.shared.1.down.weight']),
     );
     expect(g.params.find((p) => p.name === 'layers.0.moe.shared.1.down.weight')).toMatchObject({ component: 'mlp', expert: false });
+    // A stacked bias (E, out) is a vector per expert: no weight decay.
+    expect(g.params.find((p) => p.name === 'layers.0.moe.experts.gate.bias')).toMatchObject({ shape: [4, 32], decay: false });
+    expect(g.params.find((p) => p.name === 'layers.0.moe.experts.gate.weight')).toMatchObject({ shape: [4, 32, 64], decay: true });
+  });
+
+  it('aux_loss: one moe_aux_loss per MoE layer, summed into the loss output, which keeps its name', () => {
+    const base = layer({ norm: rmsNorm(), attention: attention({ heads: 4, head_dim: 16 }), mlp: mlp('swiglu', 64) });
+    const m = model({
+      vocab: 100,
+      context: 64,
+      d_model: 64,
+      decoder: stack('decoder', 4, (i) => ({ ...base, moe: i % 2 ? moe(4, 2, { aux_loss: 0.02 }) : null }), rmsNorm()),
+    });
+    const g = lowered(m);
+    const aux = ops(g, 'moe_aux_loss');
+    expect(aux.map((n) => [n.layer?.index, n.attrs])).toEqual([
+      [1, { coef: 0.02, top_k: 2 }],
+      [3, { coef: 0.02, top_k: 2 }],
+    ]);
+    // It reads the router logits and the top-k choice of its layer.
+    const select = ops(g, 'moe_select').find((n) => n.layer?.index === 1)!;
+    expect(aux[0]!.inputs).toEqual([select.inputs[0], select.output]);
+    const scalars = g.outputs.filter((v) => g.values[v]!.type.shape.length === 0);
+    expect(scalars.map((v) => g.values[v]!.name)).toEqual(['head.loss']);
+    const loss = g.nodes.find((n) => n.output === scalars[0])!;
+    expect(loss.op).toBe('add');
+    expect(g.values[loss.inputs[0]!]!.name).toBe('head.xent');
+    // Without aux_loss (or with 0) the graph is as before: the cross-entropy is the loss.
+    const plain = lowered(tinyDecoder({ moe: moe(4, 2) }));
+    expect(ops(plain, 'moe_aux_loss')).toEqual([]);
+    expect(plain.nodes.find((n) => n.op === 'softmax_xent')!.output).toBe(plain.outputs[1]);
+    expect(plain.values[plain.outputs[1]!]!.name).toBe('head.loss');
   });
 
   it('per-layer patterns: only the MoE layers get experts, windows differ by layer', () => {

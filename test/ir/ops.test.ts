@@ -85,15 +85,35 @@ describe('op table', () => {
 
   it('expert_linear runs top_k of the experts per token', () => {
     const el = opDef('expert_linear');
-    const w = Array.from({ length: 4 }, () => f32(32, 16));
-    const ins = [f32('B', 'T', 16), i32('B', 'T', 2), ...w];
+    // All experts' weights stacked in one (E, out, in) tensor.
+    const ins = [f32('B', 'T', 16), i32('B', 'T', 2), f32(4, 32, 16)];
     const attrs = { experts: 4, top_k: 2, bias: false };
     expect(el.shape(ins, attrs)).toEqual(f32('B', 'T', 2, 32));
     expect(el.flops(ins, attrs, env)).toEqual({ rows: ['B', 'T'], mm: 2 * 2 * 16 * 32, ew: 0 });
-    expect(el.shape(ins.slice(0, 5), attrs)).toMatch(/expects 6 inputs/);
+    expect(el.shape(ins.slice(0, 2), attrs)).toMatch(/expects 3 inputs/);
+    expect(el.shape([...ins.slice(0, 2), f32(32, 16)], attrs)).toMatch(/must be \(4, out, in\)/);
+    expect(el.shape([...ins.slice(0, 2), f32(3, 32, 16)], attrs)).toMatch(/must be \(4, out, in\)/);
+    const withBias = { ...attrs, bias: true };
+    expect(el.shape([...ins, f32(4, 32)], withBias)).toEqual(f32('B', 'T', 2, 32));
+    expect(el.shape([...ins, f32(32)], withBias)).toMatch(/biases \(32\) must be \(4, 32\)/);
+    expect(el.flops([...ins, f32(4, 32)], withBias, env)).toEqual({ rows: ['B', 'T'], mm: 2 * 2 * 16 * 32, ew: 2 * 32 });
     // The down projection reads one input per routed slot.
-    const down = [f32('B', 'T', 2, 32), i32('B', 'T', 2), ...Array.from({ length: 4 }, () => f32(16, 32))];
+    const down = [f32('B', 'T', 2, 32), i32('B', 'T', 2), f32(4, 16, 32)];
     expect(el.shape(down, attrs)).toEqual(f32('B', 'T', 2, 16));
+  });
+
+  it('moe_aux_loss reduces router logits and the choice to a scalar, per-token work, keeping both', () => {
+    const aux = opDef('moe_aux_loss');
+    const ins = [f32('B', 'T', 8), i32('B', 'T', 2)];
+    const attrs = { coef: 0.01, top_k: 2 };
+    expect(aux.shape(ins, attrs)).toEqual(f32());
+    expect(aux.shape([f32('B', 'T', 8), i32('B', 'T', 3)], attrs)).toMatch(/index/);
+    expect(aux.shape([f32('B', 'T', 8), f32('B', 'T', 2)], attrs)).toMatch(/i32/);
+    expect(aux.flops(ins, attrs, env)).toEqual({ rows: ['B', 'T'], mm: 0, ew: 4 * 8 + 2 });
+    expect(aux.saved(ins, attrs)).toEqual({ inputs: [0, 1], output: false, extra: [] });
+    // Gates: renormalised ones need only themselves; softmax over all E needs the logits.
+    expect(opDef('moe_gates').saved(ins, { renormalize: true })).toEqual({ inputs: [1], output: true, extra: [] });
+    expect(opDef('moe_gates').saved(ins, { renormalize: false })).toEqual({ inputs: [0, 1], output: false, extra: [] });
   });
 
   it('softmax cross-entropy reduces to a scalar and keeps the logits, not probabilities', () => {

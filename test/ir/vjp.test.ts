@@ -33,6 +33,8 @@ interface Case {
   readonly params?: readonly number[];
   /** Finite-difference step, when STEP would cross a kink. */
   readonly step?: number;
+  /** Training randomness: dropout masks drawn (and held fixed while differencing). */
+  readonly rng?: { seed: number; step: number };
 }
 
 let seed = 1;
@@ -164,7 +166,62 @@ const CASES: Case[] = [
   attentionCase('attention ALiBi bidirectional GQA', attn({ heads: 4, kv_heads: 2, positions: 'alibi', causal: false })),
   attentionCase('attention cross (T 3, S 5)', attn({ causal: false, cross: true }), 2, 3, 5),
   attentionCase('attention with dropout attr (ignored)', attn({ dropout: 0.1 })),
+  // With training randomness the mask is a fixed function of (seed, step, stream, index).
+  { ...attentionCase('attention causal, weight dropout 0.3', attn({ dropout: 0.3, stream: 11 })), rng: { seed: 5, step: 2 } },
+  {
+    ...attentionCase(
+      'attention ALiBi bidirectional GQA, weight dropout 0.5',
+      attn({ heads: 4, kv_heads: 2, positions: 'alibi', causal: false, dropout: 0.5, stream: 12 }),
+    ),
+    rng: { seed: 5, step: 3 },
+  },
+  { name: 'dropout p 0.5', kind: 'dropout', attrs: { p: 0.5, stream: 7 }, inputs: () => [normal([2, 3, 8])], rng: { seed: 9, step: 4 } },
+  { name: 'dropout without rng (identity)', kind: 'dropout', attrs: { p: 0.5, stream: 7 }, inputs: () => [normal([3, 5])] },
   { name: 'take_first', kind: 'take_first', attrs: {}, inputs: () => [normal([2, 3, 4])] },
+  // Routing is an input here (i32), so a finite-difference step never changes which expert runs.
+  {
+    name: 'moe_gates renormalised (softmax over the k chosen)',
+    kind: 'moe_gates',
+    attrs: { renormalize: true },
+    inputs: () => [normal([2, 3, 5], { std: 1.5 }), ints([2, 3, 2], [4, 1, 0, 2, 3, 0, 1, 4, 2, 3, 0, 1])],
+  },
+  {
+    name: 'moe_gates not renormalised (softmax over all E, gathered)',
+    kind: 'moe_gates',
+    attrs: { renormalize: false },
+    inputs: () => [normal([2, 3, 5], { std: 1.5 }), ints([2, 3, 2], [4, 1, 0, 2, 3, 0, 1, 4, 2, 3, 0, 1])],
+  },
+  {
+    name: 'expert_linear (x shared by the k slots, no bias)',
+    kind: 'expert_linear',
+    attrs: { experts: 3, top_k: 2, bias: false },
+    inputs: () => [normal([2, 3, 4]), ints([2, 3, 2], [0, 2, 1, 0, 2, 1, 0, 1, 2, 0, 1, 2]), normal([3, 5, 4], { std: 0.5 })],
+    params: [2],
+  },
+  {
+    name: 'expert_linear (x per slot, bias; expert 3 of 4 never chosen)',
+    kind: 'expert_linear',
+    attrs: { experts: 4, top_k: 2, bias: true },
+    inputs: () => [
+      normal([2, 3, 2, 4]),
+      ints([2, 3, 2], [0, 2, 1, 0, 2, 1, 0, 1, 2, 0, 1, 2]),
+      normal([4, 5, 4], { std: 0.5 }),
+      normal([4, 5], { std: 0.5 }),
+    ],
+    params: [2, 3],
+  },
+  {
+    name: 'moe_combine',
+    kind: 'moe_combine',
+    attrs: {},
+    inputs: () => [normal([2, 3, 2, 4]), normal([2, 3, 2], { std: 0.5, mean: 0.5 })],
+  },
+  {
+    name: 'moe_aux_loss (top-2 of 4, one expert never chosen)',
+    kind: 'moe_aux_loss',
+    attrs: { coef: 1, top_k: 2 },
+    inputs: () => [normal([2, 3, 4], { std: 1.5 }), ints([2, 3, 2], [0, 1, 1, 2, 0, 2, 1, 0, 2, 1, 0, 1])],
+  },
   {
     name: 'softmax_xent (one ignored target)',
     kind: 'softmax_xent',
@@ -178,7 +235,7 @@ const typeOf = (t: Tensor) => ({ dtype: t.data instanceof Int32Array ? ('i32' as
 function forward(c: Case, ins: readonly Tensor[]): Tensor {
   const outType = opDef(c.kind).shape(ins.map(typeOf), c.attrs as never);
   if (typeof outType === 'string') throw new Error(`${c.name}: ${outType}`);
-  return interpretOp(c.kind, ins, c.attrs as never, outType, ENV);
+  return interpretOp(c.kind, ins, c.attrs as never, outType, ENV, c.rng);
 }
 
 function projection(out: Tensor, r: Float32Array): number {
@@ -197,7 +254,7 @@ afterAll(() => {
 });
 
 describe('VJP table', () => {
-  it('has a rule for every op the GPT-2 and Llama families train with, and none for MoE', () => {
+  it('has a rule for every op the GPT-2, Llama and Mixtral families train with', () => {
     const trainable: OpKind[] = [
       'embedding',
       'sinusoidal',
@@ -215,11 +272,14 @@ describe('VJP table', () => {
       'attention',
       'take_first',
       'softmax_xent',
+      'moe_gates',
+      'expert_linear',
+      'moe_combine',
+      'moe_aux_loss',
     ];
     for (const k of trainable) expect('backward' in VJP[k], k).toBe(true);
-    for (const k of ['moe_select', 'moe_gates', 'expert_linear', 'moe_combine'] as const) {
-      expect(vjpRule(k, {} as never)).toMatch(/mixture-of-experts/);
-    }
+    // Its output is integer indices: autodiff never reaches it (test/passes/autodiff.test.ts).
+    expect(vjpRule('moe_select', { top_k: 2 })).toMatch(/integer expert indices/);
     expect(vjpRule('attention', attn({ positions: 'relative', buckets: 8, max_distance: 16 }))).toMatch(/T5 relative position bias/);
     expect(typeof vjpRule('attention', attn({ positions: 'alibi' }))).toBe('object');
   });
@@ -237,7 +297,7 @@ describe.each(CASES)('VJP of $name', (c) => {
   const rng = makeRng(seed++);
   const r = Float32Array.from({ length: out.data.length }, () => rng.normal());
   const dout: Tensor = { shape: out.shape, data: r };
-  const grads = applyVjp(c.kind, c.attrs as never, ins, out, dout);
+  const grads = applyVjp(c.kind, c.attrs as never, ins, out, dout, c.rng);
 
   it('saves exactly the scratch the op table lists', () => {
     const rule = vjpRule(c.kind, c.attrs as never);
@@ -263,7 +323,14 @@ describe.each(CASES)('VJP of $name', (c) => {
     const poison = (t: Tensor): Tensor =>
       t.data instanceof Int32Array ? t : { shape: t.shape, data: new Float32Array(t.data.length).fill(NaN) };
     const kept = ins.map((t, i) => (saved.inputs.includes(i) || c.params?.includes(i) ? t : poison(t)));
-    const again = rule.backward({ inputs: kept, output: saved.output ? out : poison(out), extra, dout, attrs: c.attrs as never });
+    const again = rule.backward({
+      inputs: kept,
+      output: saved.output ? out : poison(out),
+      extra,
+      dout,
+      attrs: c.attrs as never,
+      rng: c.rng,
+    });
     again.forEach((g, i) => expect(g?.data, `input ${i}`).toEqual(grads[i]?.data));
   });
 

@@ -74,10 +74,11 @@ describe('every kernel generator', () => {
     }
   });
 
-  it('the Step uniform: two u32s, offset then kv_len', () => {
-    expect(STEP_WGSL).toBe('struct Step {\n  offset: u32,\n  kv_len: u32,\n}');
-    expect(STEP_BYTES).toBe(8);
-    expect(Array.from(packStep({ offset: 5, kv_len: 9 }))).toEqual([5, 9]);
+  it('the Step uniform: four u32s, offset, kv_len, then the dropout seed and micro-batch counter', () => {
+    expect(STEP_WGSL).toBe('struct Step {\n  offset: u32,\n  kv_len: u32,\n  rng_seed: u32,\n  rng_step: u32,\n}');
+    expect(STEP_BYTES).toBe(16);
+    expect(Array.from(packStep({ offset: 5, kv_len: 9 }))).toEqual([5, 9, 0, 0]);
+    expect(Array.from(packStep({ offset: 5, kv_len: 9, rng_seed: 7, rng_step: 3 }))).toEqual([5, 9, 7, 3]);
     expect(() => packStep({ offset: -1, kv_len: 0 })).toThrow(/u32/);
   });
 

@@ -70,9 +70,12 @@ export const STEP_VAR = 'u_step';
 export interface Step {
   offset: number;
   kv_len: number;
+  /** Dropout's seed and micro-batch counter (runtime/counter-rng.ts); 0 when absent. */
+  rng_seed?: number;
+  rng_step?: number;
 }
 
 /** Packs a Step for writeBuffer (runtime/uniforms.ts STEP_UNIFORM; throws on a non-u32). */
 export function packStep(step: Step): Uint32Array {
-  return new Uint32Array(STEP_UNIFORM.pack(step));
+  return new Uint32Array(STEP_UNIFORM.pack({ rng_seed: 0, rng_step: 0, ...step }));
 }

@@ -4,8 +4,11 @@
  *
  * Layout: q (B, T, H·D), k and v (B, Tk, K·D), head h in columns h·D … h·D+D−1 (HF's
  * `view(B, T, H, D)`). Query head h reads K/V head ⌊h / (H/K)⌋ (HF `repeat_kv`: GQA, and
- * MQA at K = 1). Scores are q·k / √D plus a position bias; dropout is not applied (this is
- * the deterministic forward).
+ * MQA at K = 1). Scores are q·k / √D plus a position bias. With training randomness and
+ * dropout > 0, each weight P_ij of the full softmax is kept or dropped (inverted dropout):
+ *   O_i = Σ_j Z_ij·P_ij·V_j,   Z_ij = keep_ij / (1 − p),
+ * the mask element of (b, h, i, j) being ((b·H + h)·T + i)·Tk + j of stream attrs.stream
+ * (interpret/dropout.ts); the log-sum-exp the backward keeps is the undropped softmax's.
  *
  * Which keys query i sees (i, j are indices into the query and key sequences):
  *   causal:             j ≤ i
@@ -14,7 +17,9 @@
  * A query that sees no key at all outputs zeros (not NaN).
  */
 import type { AttentionAttrs } from '../ops.js';
+import type { DropoutRng } from '../../../runtime/counter-rng.js';
 import { floats, type Tensor } from './common.js';
+import { dropoutScale } from './dropout.js';
 
 /**
  * ALiBi slopes (Press et al., the paper's `get_slopes`, as BLOOM builds them): for a power of
@@ -65,7 +70,7 @@ export function visible(i: number, j: number, a: Pick<AttentionAttrs, 'causal' |
 }
 
 /** (q, k, v[, relative bias table (buckets, H)]) → (B, T, H·D). */
-export function attention(ins: readonly Tensor[], a: AttentionAttrs): Tensor {
+export function attention(ins: readonly Tensor[], a: AttentionAttrs, rng?: DropoutRng): Tensor {
   const q = floats(ins[0]!, 'attention q');
   const k = floats(ins[1]!, 'attention k');
   const v = floats(ins[2]!, 'attention v');
@@ -76,6 +81,7 @@ export function attention(ins: readonly Tensor[], a: AttentionAttrs): Tensor {
   const group = H / K;
   const scale = 1 / Math.sqrt(D);
   const slopes = a.positions === 'alibi' ? alibiSlopes(H) : null;
+  const z = dropoutScale(a.dropout, a.stream ?? 0, rng);
 
   // Position bias for (head, i, j); ALiBi's −slope·|i − j| equals BLOOM's slope·j up to a
   // per-row constant, which softmax ignores.
@@ -111,10 +117,12 @@ export function attention(ins: readonly Tensor[], a: AttentionAttrs): Tensor {
           sum += s[j]!;
         }
         const acc = new Float64Array(D);
+        const row = ((b * H + h) * T + i) * Tk; // mask index of (b, h, i, 0)
         for (let j = 0; j < Tk; j++) {
-          if (s[j] === 0) continue;
+          const w = z ? s[j]! * z(row + j) : s[j]!;
+          if (w === 0) continue;
           const vo = (b * Tk + j) * K * D + g * D;
-          for (let d = 0; d < D; d++) acc[d] += s[j]! * v[vo + d]!;
+          for (let d = 0; d < D; d++) acc[d] += w * v[vo + d]!;
         }
         for (let d = 0; d < D; d++) out[qo + d] = acc[d]! / sum;
       }

@@ -9,13 +9,16 @@
  *   dQ_i += dS_ij·K_j/√D,   dK_j += dS_ij·Q_i/√D.
  * GQA sums dK, dV over the H/K query heads that read each kv head. ALiBi is a constant bias
  * and needs nothing more; the T5 relative bias (a learned table) has no backward here and
- * the VJP table reports it unsupported. Dropout is not applied in the forward reference,
- * so these are the gradients of the deterministic (dropout-free) attention.
+ * the VJP table reports it unsupported. With weight dropout (training randomness, dropout > 0)
+ * the forward is O_i = Σ_j Z_ij·p_ij·V_j with the same mask Z (interpret/attention.ts), so
+ *   dV_j += Z_ij·p_ij·dO_i,   dP_ij = Z_ij·(dO_i·V_j),   dS_ij = p_ij·(dP_ij − D_i),
+ * D_i = dO_i·O_i as before (it equals Σ_j p_ij·dP_ij).
  */
 import type { AttentionAttrs, OpAttrs } from '../ops.js';
 import { alibiSlopes, visible } from './attention.js';
 import { type BackwardFn, dOut, type SaveFn, stored } from './backward-common.js';
 import { floats, InterpretError, type Tensor } from './common.js';
+import { dropoutScale } from './dropout.js';
 
 interface Scores {
   /** Scaled, biased score of query i (head h, batch b) against key j, or −∞ when masked. */
@@ -82,6 +85,7 @@ export const attentionBackward: BackwardFn<AttentionAttrs> = (args) => {
   const { heads: H, kv_heads: K, head_dim: D } = a;
   const group = H / K;
   const scale = 1 / Math.sqrt(D);
+  const z = dropoutScale(a.dropout, a.stream ?? 0, args.rng);
   const dq = new Float64Array(q.length);
   const dk = new Float64Array(k.length);
   const dv = new Float64Array(v.length);
@@ -94,17 +98,19 @@ export const attentionBackward: BackwardFn<AttentionAttrs> = (args) => {
         const qo = (b * T + i) * H * D + h * D;
         let Di = 0;
         for (let d = 0; d < D; d++) Di += dy[qo + d]! * o[qo + d]!;
+        const row = ((b * H + h) * T + i) * Tk; // mask index of (b, h, i, 0), as the forward
         for (let j = 0; j < Tk; j++) {
           const sij = s.score(b, h, i, j);
           if (sij === -Infinity) continue;
           const p = Math.exp(sij - m);
+          const zij = z ? z(row + j) : 1;
           const kvo = (b * Tk + j) * K * D + g * D;
           let dp = 0;
           for (let d = 0; d < D; d++) {
             dp += dy[qo + d]! * v[kvo + d]!;
-            dv[kvo + d] += p * dy[qo + d]!;
+            dv[kvo + d] += zij * p * dy[qo + d]!;
           }
-          const ds = p * (dp - Di) * scale;
+          const ds = p * (zij * dp - Di) * scale;
           for (let d = 0; d < D; d++) {
             dq[qo + d] += ds * k[kvo + d]!;
             dk[kvo + d] += ds * q[qo + d]!;

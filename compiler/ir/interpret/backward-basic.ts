@@ -8,6 +8,7 @@
 import type { OpAttrs } from '../ops.js';
 import { type BackwardFn, type Cotangents, dOut, type SaveFn, stored, type VjpArgs } from './backward-common.js';
 import { floats, InterpretError, ints, rows, type Tensor } from './common.js';
+import { logSumExp } from './basic.js';
 import { type ActivationName, ACTIVATIONS } from '../activations.js';
 
 type Attrs<K extends keyof OpAttrs> = OpAttrs[K];
@@ -229,24 +230,19 @@ export const takeFirstBackward: BackwardFn<Attrs<'take_first'>> = (args) => {
   return [{ shape: [...x.shape], data: dx }];
 };
 
-/** logsumexp of every row of logits (max subtracted first), ignored rows included. */
-export const softmaxXentSave: SaveFn<Attrs<'softmax_xent'>> = ([logits, targets]) => {
+/** logsumexp of every row of logits over its first `classes` columns (max subtracted first), ignored rows included. */
+export const softmaxXentSave: SaveFn<Attrs<'softmax_xent'>> = ([logits, targets], _out, a) => {
   const z = floats(logits!, 'logits');
   const { rows: R, width: V } = rows(logits!);
   const lse = new Float32Array(R);
-  for (let r = 0; r < R; r++) {
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) max = Math.max(max, z[r * V + v]!);
-    let sum = 0;
-    for (let v = 0; v < V; v++) sum += Math.exp(z[r * V + v]! - max);
-    lse[r] = max + Math.log(sum);
-  }
+  for (let r = 0; r < R; r++) lse[r] = logSumExp(z, r * V, a.classes ?? V);
   return [{ shape: [...targets!.shape], data: lse }];
 };
 
 /**
  * Mean over the N counted rows (target ≥ 0): dz[r, v] = dloss/N · (softmax(z_r)_v − [v = t_r]),
- * with softmax = exp(z − lse); an ignored row (target < 0) gets 0, as does everything when N = 0.
+ * with softmax = exp(z − lse); an ignored row (target < 0) gets 0, as does everything when N = 0,
+ * and so do the padding columns v >= classes (they are no classes).
  */
 export const softmaxXentBackward: BackwardFn<Attrs<'softmax_xent'>> = (args) => {
   const [logits, targets] = args.inputs as [Tensor, Tensor];
@@ -254,6 +250,7 @@ export const softmaxXentBackward: BackwardFn<Attrs<'softmax_xent'>> = (args) => 
   const y = ints(targets, 'targets');
   const lse = floats(args.extra[0]!, 'logsumexp');
   const { rows: R, width: V } = rows(logits);
+  const K = args.attrs.classes ?? V;
   const counted = y.reduce((n, t) => n + (t >= 0 ? 1 : 0), 0);
   const dz = new Float32Array(z.length);
   if (counted === 0) return [{ shape: [...logits.shape], data: dz }, null];
@@ -261,8 +258,8 @@ export const softmaxXentBackward: BackwardFn<Attrs<'softmax_xent'>> = (args) => 
   for (let r = 0; r < R; r++) {
     const t = y[r]!;
     if (t < 0) continue;
-    if (t >= V) throw new InterpretError(`target ${t} at flat index ${r} is outside the vocabulary of ${V}`);
-    for (let v = 0; v < V; v++) dz[r * V + v] = k * (Math.exp(z[r * V + v]! - lse[r]!) - (v === t ? 1 : 0));
+    if (t >= K) throw new InterpretError(`target ${t} at flat index ${r} is outside the vocabulary of ${K}`);
+    for (let v = 0; v < K; v++) dz[r * V + v] = k * (Math.exp(z[r * V + v]! - lse[r]!) - (v === t ? 1 : 0));
   }
   return [{ shape: [...logits.shape], data: dz }, null];
 };

@@ -6,6 +6,7 @@
  * a tensor of the input's shape for a float input, null for an i32 input (ids, positions,
  * targets), which has none. Storage is f32 and sums accumulate in f64, as in the forward.
  */
+import type { DropoutRng } from '../../../runtime/counter-rng.js';
 import { floats, type Tensor } from './common.js';
 
 export interface VjpArgs<A> {
@@ -14,6 +15,8 @@ export interface VjpArgs<A> {
   readonly extra: readonly Tensor[];
   readonly dout: Tensor;
   readonly attrs: A;
+  /** The forward's training randomness: dropout (and attention's weight dropout) redraw its masks. */
+  readonly rng?: DropoutRng | undefined;
 }
 
 export type Cotangents = (Tensor | null)[];

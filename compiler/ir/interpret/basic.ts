@@ -141,26 +141,37 @@ export function takeFirst([x]: readonly Tensor[]): Tensor {
  * position to ignore (padding, unmasked MLM tokens; PyTorch's ignore_index is −100, any
  * negative works here); the mean is over the rest, and 0 when every position is ignored
  * (PyTorch gives NaN there; 0 keeps an all-padding batch from poisoning a run).
+ * With `classes` < V (a vocabulary padded to vocab_multiple) only the first `classes` columns
+ * are classes: the padding columns are left out of the logsumexp, whatever they hold, and a
+ * target among them is an error like one past V.
  */
-export function softmaxXent([logits, targets]: readonly Tensor[]): Tensor {
+export function softmaxXent([logits, targets]: readonly Tensor[], a: OpAttrs['softmax_xent'] = {}): Tensor {
   const z = floats(logits!, 'logits');
   const y = ints(targets!, 'targets');
   const { rows: R, width: V } = rows(logits!);
+  const K = a.classes ?? V;
   let total = 0;
   let counted = 0;
   for (let r = 0; r < R; r++) {
     const t = y[r]!;
     if (t < 0) continue;
-    if (t >= V) {
-      throw new InterpretError(`target ${t} at flat index ${r} is outside the vocabulary of ${V} (logits ${showDims(logits!.shape)})`);
+    if (t >= K) {
+      const padded = K < V ? ` (logits padded to ${V})` : '';
+      throw new InterpretError(
+        `target ${t} at flat index ${r} is outside the vocabulary of ${K}${padded} (logits ${showDims(logits!.shape)})`,
+      );
     }
-    const o = r * V;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) max = Math.max(max, z[o + v]!);
-    let sum = 0;
-    for (let v = 0; v < V; v++) sum += Math.exp(z[o + v]! - max);
-    total += max + Math.log(sum) - z[o + t]!;
+    total += logSumExp(z, r * V, K) - z[r * V + t]!;
     counted++;
   }
   return { shape: [], data: Float32Array.of(counted ? total / counted : 0) };
+}
+
+/** log Σ exp(z[o + v]) over v < n, the max subtracted first. */
+export function logSumExp(z: Float32Array, o: number, n: number): number {
+  let max = -Infinity;
+  for (let v = 0; v < n; v++) max = Math.max(max, z[o + v]!);
+  let sum = 0;
+  for (let v = 0; v < n; v++) sum += Math.exp(z[o + v]! - max);
+  return max + Math.log(sum);
 }

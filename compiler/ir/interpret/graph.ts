@@ -3,6 +3,7 @@
  * supplied array against the graph's types, then evaluates the nodes in their topological
  * order. Every value is kept, so any intermediate can be compared with a kernel's.
  */
+import type { DropoutRng } from '../../../runtime/counter-rng.js';
 import type { Graph, Node } from '../graph.js';
 import type { DimEnv } from '../tensor.js';
 import { InterpretError, showDims, type Tensor } from './common.js';
@@ -17,6 +18,11 @@ export interface GraphData {
   readonly T: number;
   /** Encoder (source) length; needed only by encoder–decoder graphs. */
   readonly S?: number;
+  /**
+   * Training randomness (the run's seed and the micro-batch counter): dropout and attention-
+   * weight dropout then drop what the GPU's training step drops. Absent: eval, no dropout.
+   */
+  readonly rng?: DropoutRng;
 }
 
 /** Every value of the graph by value id: inputs, parameters and each node's output. */
@@ -53,7 +59,7 @@ export function interpretGraph(graph: Graph, data: GraphData): Map<number, Tenso
   for (const n of graph.nodes) {
     const ins = n.inputs.map((id) => values.get(id)!);
     try {
-      values.set(n.output, interpretOp(n.op, ins, n.attrs, graph.values[n.output]!.type, env));
+      values.set(n.output, interpretOp(n.op, ins, n.attrs, graph.values[n.output]!.type, env, data.rng));
     } catch (e) {
       if (!(e instanceof InterpretError)) throw e;
       throw new InterpretError(`${where(n)}: ${e.message}`);

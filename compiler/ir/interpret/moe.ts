@@ -43,7 +43,7 @@ export function moeGates([logits, index]: readonly Tensor[], a: OpAttrs['moe_gat
   return { shape: [...index!.shape], data: out };
 }
 
-function expertAt(idx: Int32Array, n: number, E: number): number {
+export function expertAt(idx: Int32Array, n: number, E: number): number {
   const e = idx[n]!;
   if (e < 0 || e >= E) throw new InterpretError(`expert index ${e} at flat index ${n} is outside 0…${E - 1}`);
   return e;
@@ -51,26 +51,25 @@ function expertAt(idx: Int32Array, n: number, E: number): number {
 
 /**
  * Each routed slot through its own expert's linear: x (B, T, in) shared by the k slots, or
- * (B, T, k, in) one per slot; index (B, T, k); inputs after them are the E weights (out, in)
- * then, with bias, the E biases (out). → (B, T, k, out).
+ * (B, T, k, in) one per slot; index (B, T, k); the weights of all E experts stacked (E, out,
+ * in), with bias their biases (E, out). → (B, T, k, out).
  */
 export function expertLinear(ins: readonly Tensor[], a: OpAttrs['expert_linear']): Tensor {
   const x = floats(ins[0]!, 'expert input');
   const idx = ints(ins[1]!, 'expert index');
-  const E = a.experts;
-  const ws = ins.slice(2, 2 + E).map((t, e) => floats(t, `expert ${e} weight`));
-  const bs = a.bias ? ins.slice(2 + E, 2 + 2 * E).map((t, e) => floats(t, `expert ${e} bias`)) : null;
-  const [O, I] = ins[2]!.shape as [number, number];
+  const w = floats(ins[2]!, 'expert weights');
+  const b = a.bias ? floats(ins[3]!, 'expert biases') : null;
+  const [E, O, I] = ins[2]!.shape as [number, number, number];
   const slots = idx.length; // B·T·k
   const perSlot = ins[0]!.shape.length === ins[1]!.shape.length + 1;
   const out = new Float32Array(slots * O);
   for (let n = 0; n < slots; n++) {
     const e = expertAt(idx, n, E);
     const xo = (perSlot ? n : Math.floor(n / a.top_k)) * I;
-    const w = ws[e]!;
     for (let o = 0; o < O; o++) {
-      let s = bs ? bs[e]![o]! : 0;
-      for (let i = 0; i < I; i++) s += x[xo + i]! * w[o * I + i]!;
+      const wo = (e * O + o) * I;
+      let s = b ? b[e * O + o]! : 0;
+      for (let i = 0; i < I; i++) s += x[xo + i]! * w[wo + i]!;
       out[n * O + o] = s;
     }
   }
@@ -93,4 +92,47 @@ export function moeCombine([y, gates]: readonly Tensor[]): Tensor {
     }
   }
   return { shape: [...gates!.shape.slice(0, -1), C], data: out };
+}
+
+/** Softmax of each row of router logits (N, E), in f64: the Pᵢ of the load-balancing loss. */
+export function routerProbs(z: Float32Array, N: number, E: number): Float64Array {
+  const p = new Float64Array(N * E);
+  for (let r = 0; r < N; r++) {
+    let max = -Infinity;
+    for (let e = 0; e < E; e++) max = Math.max(max, z[r * E + e]!);
+    let sum = 0;
+    for (let e = 0; e < E; e++) sum += p[r * E + e] = Math.exp(z[r * E + e]! - max);
+    for (let e = 0; e < E; e++) p[r * E + e]! /= sum;
+  }
+  return p;
+}
+
+/** fᵢ: the share of the N·k routed slots that chose expert i. */
+export function routedShare(idx: Int32Array, E: number): Float64Array {
+  const f = new Float64Array(E);
+  for (let n = 0; n < idx.length; n++) f[expertAt(idx, n, E)]! += 1 / idx.length;
+  return f;
+}
+
+/**
+ * The load-balancing loss of one layer, coef · E · Σᵢ fᵢ·Pᵢ with fᵢ the share of routed slots
+ * (N·k of them) that chose expert i and Pᵢ the mean router probability of expert i over the
+ * N tokens (Switch Transformer, Fedus et al. 2021, eq. 4; with top-k routing fᵢ counts slots,
+ * as Megatron-LM does, so a perfectly balanced router scores coef whatever k is). HF
+ * Mixtral's load_balancing_loss_func divides the counts by N only, which is k times this.
+ */
+export function moeAuxLoss([logits, index]: readonly Tensor[], a: OpAttrs['moe_aux_loss']): Tensor {
+  const z = floats(logits!, 'router logits');
+  const idx = ints(index!, 'expert index');
+  const { rows: N, width: E } = rows(logits!);
+  if (N === 0) return { shape: [], data: Float32Array.of(0) }; // no token, no imbalance
+  const p = routerProbs(z, N, E);
+  const f = routedShare(idx, E);
+  let s = 0;
+  for (let e = 0; e < E; e++) {
+    let P = 0;
+    for (let r = 0; r < N; r++) P += p[r * E + e]!;
+    s += f[e]! * (P / N);
+  }
+  return { shape: [], data: Float32Array.of(a.coef * E * s) };
 }

@@ -8,10 +8,13 @@ import { type DimEnv, dimValue, type TensorType } from '../tensor.js';
 import { attention } from './attention.js';
 import { add, embedding, glu, layernorm, linear, rmsnorm, sinusoidal, softmaxXent, takeFirst, unary } from './basic.js';
 import { InterpretError, numelOf, sameDims, showDims, type Tensor } from './common.js';
-import { expertLinear, moeCombine, moeGates, moeSelect } from './moe.js';
+import { dropout } from './dropout.js';
+import { expertLinear, moeAuxLoss, moeCombine, moeGates, moeSelect } from './moe.js';
 import { rope } from './rope.js';
+import type { DropoutRng } from '../../../runtime/counter-rng.js';
 
-type Impl<K extends OpKind> = (ins: readonly Tensor[], attrs: OpAttrs[K]) => Tensor;
+/** `rng`: the training randomness dropout draws from (absent: eval, every dropout off). */
+type Impl<K extends OpKind> = (ins: readonly Tensor[], attrs: OpAttrs[K], rng?: DropoutRng) => Tensor;
 
 const IMPL: { readonly [K in OpKind]: Impl<K> } = {
   embedding,
@@ -34,6 +37,8 @@ const IMPL: { readonly [K in OpKind]: Impl<K> } = {
   moe_gates: moeGates,
   expert_linear: expertLinear,
   moe_combine: moeCombine,
+  moe_aux_loss: moeAuxLoss,
+  dropout,
 };
 
 /** The IR type a concrete tensor has (floats are all f32 here). */
@@ -52,13 +57,17 @@ export function concreteShape(type: TensorType, env: DimEnv, what: string): numb
   });
 }
 
-/** Forward semantics of `kind` on concrete inputs; `outType` is the graph's type for the result. */
+/**
+ * Forward semantics of `kind` on concrete inputs; `outType` is the graph's type for the result.
+ * With `rng` (a training micro-batch), dropout and attention-weight dropout drop elements.
+ */
 export function interpretOp<K extends OpKind>(
   kind: K,
   inputs: readonly Tensor[],
   attrs: OpAttrs[K],
   outType: TensorType,
   env: DimEnv,
+  rng?: DropoutRng,
 ): Tensor {
   inputs.forEach((t, i) => {
     if (t.data.length !== numelOf(t.shape)) {
@@ -74,7 +83,7 @@ export function interpretOp<K extends OpKind>(
     const got = `${inferred.dtype}${showDims(inferred.shape as number[])}`;
     throw new InterpretError(`${kind}: inputs give a ${got} result, the graph expects ${outType.dtype}${showDims(want)}`);
   }
-  const out = (IMPL[kind] as Impl<K>)(inputs, attrs);
+  const out = (IMPL[kind] as Impl<K>)(inputs, attrs, rng);
   if (!sameDims(out.shape, want)) {
     throw new Error(`interpreter bug: ${kind} produced ${showDims(out.shape)}, expected ${showDims(want)}`);
   }

@@ -33,6 +33,8 @@ const shape = (c: PlanContext, a: AttentionAttrs) => ({
   alibi: a.positions === 'alibi',
   tuning: c.tuning,
   subgroupMinSize: c.sg,
+  // Weight dropout only in training (the mask needs the Step uniform's rng); inference kernels are unchanged.
+  dropout: c.training && a.dropout > 0 ? { p: a.dropout, stream: a.stream ?? 0 } : null,
 });
 
 /** Training: the (B, heads, T) log-sum-exp buffer. */

@@ -1,7 +1,9 @@
 /**
- * embed: the token-table gather plus the learned positional row, one kernel
- * (embedding(tokens) + embedding(positions) → out). Backward: a deterministic scatter-add
- * into the table (and the position table), no float atomics.
+ * embed: the token-table gather plus the absolute position encoding, one kernel:
+ * embedding(tokens) + embedding(positions) (a learned table) or embedding(tokens) +
+ * sinusoidal(positions) (computed in the kernel from offset + t) → out. Backward: a
+ * deterministic scatter-add into the token table (and the learned position table), no float
+ * atomics; the sinusoidal encoding has no parameters, so it adds nothing to the backward.
  */
 import { generateEmbedBackward } from '../../codegen/wgsl/kernels/backward/embed-bwd.js';
 import { generateEmbed } from '../../codegen/wgsl/kernels/embed.js';
@@ -13,6 +15,8 @@ export interface EmbedGroup {
   readonly ids: number;
   readonly table: number;
   readonly posTable: number | null;
+  /** The fixed sinusoidal encoding is added (never with a posTable). */
+  readonly sinusoidal: boolean;
   readonly scope: string;
 }
 
@@ -26,7 +30,7 @@ export const embed: GroupModule<EmbedGroup> = {
   forward(c, g) {
     const { P } = c;
     P.emit(
-      generateEmbed(dims(c, g)),
+      generateEmbed({ ...dims(c, g), sinusoidal: g.sinusoidal }),
       { ids: P.buf(g.ids), tokens: P.buf(g.table), ...(g.posTable !== null ? { positions: P.buf(g.posTable) } : {}), out: P.buf(g.out) },
       g.scope,
     );

@@ -7,9 +7,11 @@
  */
 import type { GroupModule } from '../context.js';
 import { attention, type AttentionGroup } from './attention.js';
+import { dropout, type DropoutGroup } from './dropout.js';
 import { activation, type ActivationGroup, add, type AddGroup, glu, type GluGroup } from './elementwise.js';
 import { embed, type EmbedGroup } from './embed.js';
 import { linear, type LinearGroup } from './linear.js';
+import { moe, type MoeGroup } from './moe.js';
 import { residualNorm, type ResidualNormGroup } from './residual-norm.js';
 import { rope, type RopeGroup } from './rope.js';
 import { softmaxXent, type SoftmaxXentGroup } from './softmax-xent.js';
@@ -24,7 +26,9 @@ export type Group =
   | AddGroup
   | RopeGroup
   | AttentionGroup
-  | SoftmaxXentGroup;
+  | SoftmaxXentGroup
+  | DropoutGroup
+  | MoeGroup;
 
 export type GroupKind = Group['kind'];
 
@@ -40,6 +44,8 @@ export const GROUPS: GroupTable = {
   rope,
   attention,
   softmax_xent: softmaxXent,
+  dropout,
+  moe,
 };
 
 /** The module of g's kind, typed for g. */
@@ -57,5 +63,7 @@ export type {
   ResidualNormGroup,
   RopeGroup,
   SoftmaxXentGroup,
+  DropoutGroup,
+  MoeGroup,
 };
 export type { NormKind } from './residual-norm.js';

@@ -2,7 +2,9 @@
  * softmax_xent: the loss over the logits, as per-row losses then their mean (two kernels, so
  * the mean is summed in a fixed order). Training writes d(mean loss)/d(logits) over the
  * logits in the same kernel (the probabilities are never stored apart), so the backward has
- * nothing left to do. Sampling plans (prefill/decode) read logits only and skip it.
+ * nothing left to do. Sampling plans (prefill/decode) read logits only and skip it. Padding
+ * columns of a vocab_multiple vocabulary (past `classes`) are masked in the kernel: out of the
+ * loss, zero gradient.
  */
 import { generateSoftmaxXent, generateXentMean } from '../../codegen/wgsl/kernels/softmax-xent.js';
 import type { GroupModule } from '../context.js';
@@ -11,6 +13,8 @@ export interface SoftmaxXentGroup {
   readonly kind: 'softmax_xent';
   readonly logits: number;
   readonly targets: number;
+  /** The real vocabulary when the logits are padded past it (the IR op's `classes`); null: every column. */
+  readonly classes: number | null;
   readonly out: number;
   readonly scope: string;
 }
@@ -24,9 +28,21 @@ export const softmaxXent: GroupModule<SoftmaxXentGroup> = {
     const lossRows = c.training
       ? P.scratch(`loss_rows:${P.buf(g.out)}`, [rows])
       : P.add({ name: `${graph.values[g.out]!.name}.rows#${g.out}`, kind: 'activation', dtype: 'f32', shape: [rows], bytes: 4 * rows });
-    const xent = generateSoftmaxXent({ rows, V: width, ...(c.training ? { dlogits: 'in_place' as const } : {}), mean: 'separate', ...sg });
+    const classes = g.classes !== null ? { classes: g.classes } : {};
+    const xent = generateSoftmaxXent({
+      rows,
+      V: width,
+      ...classes,
+      ...(c.training ? { dlogits: 'in_place' as const } : {}),
+      mean: 'separate',
+      ...sg,
+    });
     P.emit(xent, { logits: P.buf(g.logits), targets: P.buf(g.targets), loss_rows: lossRows }, g.scope);
-    P.emit(generateXentMean({ rows, V: width, ...sg }), { loss_rows: lossRows, targets: P.buf(g.targets), loss: P.buf(g.out) }, g.scope);
+    P.emit(
+      generateXentMean({ rows, V: width, ...classes, ...sg }),
+      { loss_rows: lossRows, targets: P.buf(g.targets), loss: P.buf(g.out) },
+      g.scope,
+    );
     c.loss = P.buf(g.out);
   },
   backward() {

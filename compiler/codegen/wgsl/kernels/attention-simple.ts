@@ -4,7 +4,7 @@
  * device has no subgroups. Keys may be taken in blocks of keyBlock (the block's scores first,
  * then one rescale of the accumulator per block instead of per key).
  */
-import { NEG, dotOf, endKey, firstKey, type ResolvedAttention } from './attention-common.js';
+import { NEG, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, type ResolvedAttention } from './attention-common.js';
 import { f32, linear, u32 } from './common.js';
 
 export function emitSimpleAttention(
@@ -39,7 +39,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let kv_len = min(u_step.kv_len, ${u32(Tk)});
   let lo = ${firstKey(r, 'pos')};
   let hi = ${endKey(r, 'pos')};
-  let last = max(hi, 1u) - 1u;  // clamps the reads of a partial block${r.alibi ? '\n  let slope = ALIBI[h];' : ''}
+  let last = max(hi, 1u) - 1u;  // clamps the reads of a partial block${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}${r.dropout ? `\n  let drow = i * ${u32(Tk)};  // mask index of (b, h, t, 0)` : ''}
   let qb = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
   let kvb = b * ${u32(Tk * Kh * D4)} + (h / ${u32(H / Kh)}) * ${u32(D4)};
   var qs: array<${V}, ${D4}>;
@@ -55,9 +55,11 @@ ${scores}
     let mb = max(m, ${maxExpr});
     let corr = exp(m - mb);
 ${block.map((u) => `    let p${u} = exp(s${u} - mb);`).join('\n')}
-    l = l * corr${block.map((u) => ` + p${u}`).join('')};
+    l = l * corr${block.map((u) => ` + p${u}`).join('')};${
+      r.dropout ? `\n${block.map((u) => `    let w${u} = p${u} * ${dropoutZ(r, `drow + j${u}`)};`).join('\n')}` : ''
+    }
     for (var d = 0u; d < ${u32(D4)}; d++) {
-      acc[d] = acc[d] * corr${block.map((u) => ` + p${u} * v[kvb + j${u} * ${rowStride} + d]`).join('')};
+      acc[d] = acc[d] * corr${block.map((u) => ` + ${r.dropout ? 'w' : 'p'}${u} * v[kvb + j${u} * ${rowStride} + d]`).join('')};
     }
     m = mb;
   }

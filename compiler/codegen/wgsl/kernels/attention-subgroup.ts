@@ -8,7 +8,7 @@
  * broadcast from a constant lane is a register shuffle, so this cuts the loads per key from
  * 2·D/4 to 2·ceil(D/4/SG) per lane.
  */
-import { NEG, dotOf, endKey, firstKey, type ResolvedAttention } from './attention-common.js';
+import { NEG, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, type ResolvedAttention } from './attention-common.js';
 import { f32, grid, u32 } from './common.js';
 
 export function emitSubgroupAttention(
@@ -56,7 +56,9 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       : ''
   }
   let tile_lo = ${firstKey(r, 'first_pos')};
-  let tile_hi = ${endKey(r, 'last_pos')};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}
+  let tile_hi = ${endKey(r, 'last_pos')};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}${
+    r.dropout ? `\n  let drow = (bh * ${u32(Tq)} + t) * ${u32(Tk)};  // mask index of (b, h, t, 0)` : ''
+  }
   let qb = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
   let kvb = b * ${u32(Tk * Kh * D4)} + (h / ${u32(H / Kh)}) * ${u32(D4)};
 ${units.map((d) => `  let q${d} = q[qb + ${u32(d)}] * ${f32(r.scale)};`).join('\n')}
@@ -72,9 +74,9 @@ ${units.map((d) => `  var a${d} = ${V}(0.0);`).join('\n')}
     let mb = max(m, s);
     let corr = exp(m - mb);
     let p = select(0.0, exp(s - mb), ok);  // exp(NEG − NEG) would be 1: mask explicitly
-    l = l * corr + p;
+    l = l * corr + p;${r.dropout ? `\n    let w = p * ${dropoutZ(r, 'drow + j')};` : ''}
     ${load('v')}
-${units.map((d) => `    a${d} = a${d} * corr + p * ${bcast('v', d)};`).join('\n')}
+${units.map((d) => `    a${d} = a${d} * corr + ${r.dropout ? 'w' : 'p'} * ${bcast('v', d)};`).join('\n')}
     m = mb;
   }
   if (live) {

@@ -18,11 +18,10 @@
  * and use no workgroup memory and no barriers (what lavapipe runs best).
  */
 import type { KernelTuning, WgslKernel } from '../kernel-types.js';
-import { alibiSlopes } from './alibi.js';
-import type { ResolvedAttention } from './attention-common.js';
+import { type AttentionDropout, attentionPrelude, type ResolvedAttention, resolveDropout } from './attention-common.js';
 import { emitSimpleAttention } from './attention-simple.js';
 import { emitSubgroupAttention } from './attention-subgroup.js';
-import { assemble, Bindings, checkInt, entryName, f32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName, vecType, vectorWidth } from './common.js';
 
 export interface AttentionSpec {
   B: number;
@@ -58,6 +57,11 @@ export interface AttentionSpec {
    * compile time (LLVM unrolls every block), so blocks are for real GPUs to try.
    */
   keyBlock?: number;
+  /**
+   * Training only (Tq = Tk, offset 0): attention-weight dropout, O = Σ_j Z_ij·P_ij·V_j with
+   * P the full softmax (lse unchanged) and Z the counter-based mask (attention-common.ts).
+   */
+  dropout?: AttentionDropout | null;
   /** Entry point; default 'attention'. */
   name?: string;
 }
@@ -94,7 +98,9 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
     scale: spec.scale ?? 1 / Math.sqrt(D),
     lse: spec.lse ?? false,
     keyBlock: KB,
+    dropout: resolveDropout(entryPoint, spec.dropout),
   };
+  if (r.dropout && Tq !== Tk) throw new Error(`${entryPoint}: weight dropout is for training (Tq = Tk), got Tq ${Tq}, Tk ${Tk}`);
   const SG = spec.subgroupMinSize ?? 0;
   const canShare = SG >= 4 && SG <= 64 && Tq >= SG;
   const variant = spec.variant ?? (canShare ? 'subgroup' : 'simple');
@@ -120,7 +126,8 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
     shapes: { q: [B, Tq, H * D], k: [B, Tk, Kh * D], v: [B, Tk, Kh * D] },
     notes: [
       `H=${H} Kh=${Kh} D=${D}; ${causal ? 'causal' : 'non-causal'}; query i = offset + t sees ${visible} (kv_len from the Step uniform, at most ${Tk})` +
-        `; scale ${r.scale}${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}${r.lse ? '; lse = row log-sum-exp' : ''}`,
+        `; scale ${r.scale}${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}${r.lse ? '; lse = row log-sum-exp' : ''}` +
+        (r.dropout ? `; weight dropout p = ${r.dropout.p} (stream ${r.dropout.stream}): O = Σ_j Z_ij·P_ij·V_j` : ''),
       variant === 'subgroup'
         ? `online softmax; a subgroup of ${SG} queries shares each K/V row by subgroupBroadcast; no barriers`
         : `online softmax, one invocation per (b, h, t), keys in blocks of ${KB}; no barriers`,
@@ -130,7 +137,7 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
     workgroupSize: emitted.workgroupSize,
     dispatch: emitted.dispatch,
     flops: pairs * (4 * D + 6),
-    prelude: r.alibi ? `const ALIBI = array<f32, ${H}>(${alibiSlopes(H).map(f32).join(', ')});` : undefined,
+    prelude: attentionPrelude(r),
     enables: variant === 'subgroup' ? ['subgroups'] : [],
     main: emitted.main,
   });

@@ -3,7 +3,10 @@
  *   loss_rows[r] = logsumexp(logits[r]) − logits[r, target[r]]     (0 when the row is ignored)
  *   loss[0]      = mean of loss_rows over the counted rows           (0 when none is counted)
  *   dlogits[r]   = (softmax(logits[r]) − onehot(target[r])) / count  (optional; 0 for ignored rows)
- * A row is ignored when its target is < 0 (or >= V). The probabilities are never stored: the
+ * A row is ignored when its target is < 0 (or >= V). With `classes` < V (a vocabulary padded to
+ * vocab_multiple) only columns < classes are classes: the padding columns are read as −∞ (so
+ * nothing they hold, even Inf or NaN, reaches the loss), get a zero gradient, and a target
+ * among them is ignored like one past V. The probabilities are never stored: the
  * backward (dlogits) is written in the same pass, llm.c style, optionally over the logits
  * themselves (they are usually the largest buffer of a training step).
  *
@@ -26,6 +29,8 @@ export interface SoftmaxXentSpec {
   rows: number;
   /** Vocabulary size (row width). */
   V: number;
+  /** The real vocabulary when the rows are padded past it; columns >= classes are no classes. Default V. */
+  classes?: number;
   /** Write the gradient of the mean loss w.r.t. the logits: into dlogits ('separate') or over logits ('in_place'). Default none. */
   dlogits?: 'separate' | 'in_place';
   /**
@@ -44,6 +49,13 @@ export interface SoftmaxXentSpec {
   name?: string;
 }
 
+/** classes (default V) checked to lie in [1, V]. */
+function checkClasses(kernel: string, classes: number | undefined, V: number): number {
+  checkInt(kernel, 'classes', classes);
+  if (classes !== undefined && classes > V) throw new Error(`${kernel}: classes ${classes} must be <= V ${V}`);
+  return classes ?? V;
+}
+
 /** A finite "−∞": exp(NEG − m) is 0 for every real m. */
 const NEG = '-3.0e38';
 
@@ -57,6 +69,7 @@ export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
   checkInt(entryPoint, 'rows', spec.rows);
   checkInt(entryPoint, 'V', spec.V);
   const { rows, V } = spec;
+  const K = checkClasses(entryPoint, spec.classes, V);
   const grad = spec.dlogits ?? null;
   const lastWg = (spec.mean ?? 'last_workgroup') === 'last_workgroup';
   const w = vectorWidth(V);
@@ -74,10 +87,19 @@ export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
 
   const g = grid(entryPoint, rows);
   const dst = grad === 'in_place' ? 'logits' : 'dlogits';
-  const loopRow = (body: string) => `for (var c = lid; c < ${u32(V4)}; c += ${u32(WG)}) {\n    ${body}\n  }`;
+  const loopRow = (body: string, n = V4) => `for (var c = lid; c < ${u32(n)}; c += ${u32(WG)}) {\n    ${body}\n  }`;
+  // Padding columns (>= K) read as NEG. The max/sum pass stops at the last vector holding a
+  // class, so it masks only a vector that straddles K; the gradient pass covers every column.
+  const K4 = Math.ceil(K / w);
+  const load = (mask: boolean) =>
+    !mask
+      ? 'logits[base + c]'
+      : w === 4
+        ? `select(vec4<f32>(${NEG}), logits[base + c], vec4<u32>(c * 4u) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(${u32(K)}))`
+        : `select(${NEG}, logits[base + c], c < ${u32(K)})`;
   const hmax = w === 4 ? 'max(max(x.x, x.y), max(x.z, x.w))' : 'x';
   const hexp = w === 4 ? 'dot(exp(x - vec4<f32>(mn)), vec4<f32>(1.0))' : 'exp(x - mn)';
-  const valid = (e: string) => `${e} >= 0i && ${e} < ${V}i`;
+  const valid = (e: string) => `${e} >= 0i && ${e} < ${K}i`;
   // The number of counted rows, summed by the whole workgroup (the same in every workgroup).
   const countRows = `var cnt = 0.0;
   for (var k = lid; k < ${u32(rows)}; k += ${u32(WG)}) { cnt += select(0.0, 1.0, ${valid('targets[k]')}); }
@@ -90,7 +112,7 @@ export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
     ? `
   ${countRows}
   let scale = select(0.0, 1.0 / count, ok);  // ignored rows get a zero gradient
-  ${loopRow(`${dst}[base + c] = (exp(logits[base + c] - ${Vt}(lse)) - ${oneHot}) * scale;`)}`
+  ${loopRow(`${dst}[base + c] = (exp(${load(K < V)} - ${Vt}(lse)) - ${oneHot}) * scale;`)}`
     : '';
   const mean = lastWg
     ? `
@@ -119,10 +141,13 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let x_t = logits[base + tcol${w === 4 ? ' / 4u][tcol % 4u' : ''}];
   var m = ${NEG};
   var s = 0.0;
-  ${loopRow(`let x = logits[base + c];
+  ${loopRow(
+    `let x = ${load(K % w !== 0)};
     let mn = max(m, ${hmax});
     s = s * exp(m - mn) + ${hexp};
-    m = mn;`)}
+    m = mn;`,
+    K4,
+  )}
   let row_max = wg_max(m, lid);
   let row_sum = wg_sum(s * exp(m - row_max), lid);
   let lse = row_max + log(row_sum);
@@ -134,14 +159,15 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     fuses: ['softmax_xent'],
     shapes: { logits: [rows, V], targets: [rows] },
     notes: [
-      `loss_rows = logsumexp − logit[target]${lastWg ? '; loss[0] = mean over rows with 0 <= target < V' : ''}${gradNote}`,
+      `loss_rows = logsumexp − logit[target]${lastWg ? `; loss[0] = mean over rows with 0 <= target < ${K < V ? K : 'V'}` : ''}${gradNote}` +
+        (K < V ? `; columns ${K}..${V - 1} are vocabulary padding: out of the logsumexp, zero gradient` : ''),
       `one workgroup of ${WG} per row; online (max, sum exp) per invocation; ${useSubgroups(WG, sg) ? 'subgroup' : 'tree'} reductions` +
         `${lastWg ? '; the last workgroup (atomic ticket in xent_sync) takes the mean' : ''}`,
     ],
     bindings: b,
     workgroupSize: [WG, 1, 1],
     dispatch: g.dispatch,
-    flops: rows * V * (4 + (grad ? 3 : 0)),
+    flops: rows * (K * 4 + (grad ? V * 3 : 0)),
     prelude: `${workgroupReduceWgsl('max', WG, sg)}\n\n${workgroupReduceWgsl('sum', WG, sg)}`,
     workgroupStorageBytes: 2 * workgroupReduceBytes(WG, sg) + (lastWg ? 4 : 0),
     enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
@@ -153,6 +179,8 @@ export interface XentMeanSpec {
   rows: number;
   /** Vocabulary size: targets outside [0, V) are not counted. */
   V: number;
+  /** The real vocabulary when padded: targets outside [0, classes) are not counted. Default V. */
+  classes?: number;
   /** Default 'gpu'. */
   tuning?: KernelTuning;
   subgroupMinSize?: number;
@@ -165,7 +193,8 @@ export function generateXentMean(spec: XentMeanSpec): WgslKernel {
   const entryPoint = entryName('xent_mean', spec.name);
   checkInt(entryPoint, 'rows', spec.rows);
   checkInt(entryPoint, 'V', spec.V);
-  const { rows, V } = spec;
+  const { rows } = spec;
+  const V = checkClasses(entryPoint, spec.classes, spec.V);
   const sg = spec.subgroupMinSize ?? 0;
   const WG = rowWorkgroupSize(rows, spec.tuning ?? 'gpu', sg);
   const b = new Bindings(entryPoint)

@@ -7,7 +7,7 @@
  * Both recompute p_ij = exp(scale·q_i·k_j + bias_ij − lse_i) from the forward's lse and keep
  * their D-long rows in private memory; no workgroup memory, no barriers.
  */
-import { dotOf } from '../attention-common.js';
+import { dotOf, dropoutKeyLine, dropoutZ } from '../attention-common.js';
 import { f32, linear, u32 } from '../common.js';
 import { alibiLine, endKeyOf, endQueryOf, firstKeyOf, firstQueryOf, type ResolvedBackward } from './attention-bwd-common.js';
 
@@ -29,7 +29,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
   let lo = ${firstKeyOf(r, 't')};
-  let hi = ${endKeyOf(r, 't')};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}
+  let hi = ${endKeyOf(r, 't')};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}
   let qb = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
   let kvb = b * ${u32(T * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
   let lse_i = lse[i];
@@ -50,7 +50,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       s += ${dotOf(r, 'qs[d]', 'k[row + d]')};
       dp += ${dotOf(r, 'os[d]', 'v[row + d]')};
     }${alibiLine(r, 's', 't', 'j', '    ')}
-    let ds = exp(s - lse_i) * (dp - dt_i);
+    let ds = exp(s - lse_i) * (dp${r.dropout ? ` * ${dropoutZ(r, `i * ${u32(T)} + j`)}` : ''} - dt_i);
     for (var d = 0u; d < ${u32(D4)}; d++) { acc[d] += ds * k[row + d]; }
   }
   for (var d = 0u; d < ${u32(D4)}; d++) { dq[qb + d] = acc[d] * ${f32(r.scale)}; }
@@ -71,7 +71,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let b = bg / ${u32(Kh)};
   let lo = ${firstQueryOf(r, 'j')};
   let hi = ${endQueryOf(r, 'j')};
-  let kvb = ((b * ${u32(T)} + j) * ${u32(Kh)} + g) * ${u32(D4)};
+  let kvb = ((b * ${u32(T)} + j) * ${u32(Kh)} + g) * ${u32(D4)};${dropoutKeyLine(r, '  ')}
   var ks: array<${V}, ${D4}>;
   var vs: array<${V}, ${D4}>;
   var gk: array<${V}, ${D4}>;
@@ -93,10 +93,17 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         s += ${dotOf(r, 'q[row + d]', 'ks[d]')};
         dp += ${dotOf(r, 'dout[row + d]', 'vs[d]')};
       }${alibiLine(r, 's', 't', 'j', '      ')}
-      let p = exp(s - lse[bh * ${u32(T)} + t]);
-      let ds = p * (dp - dterm[bh * ${u32(T)} + t]);
+      let p = exp(s - lse[bh * ${u32(T)} + t]);${
+        r.dropout
+          ? `
+      let z = ${dropoutZ(r, `(bh * ${u32(T)} + t) * ${u32(T)} + j`)};
+      let ds = p * (dp * z - dterm[bh * ${u32(T)} + t]);
+      let pz = p * z;`
+          : `
+      let ds = p * (dp - dterm[bh * ${u32(T)} + t]);`
+      }
       for (var d = 0u; d < ${u32(D4)}; d++) {
-        gv[d] += p * dout[row + d];
+        gv[d] += ${r.dropout ? 'pz' : 'p'} * dout[row + d];
         gk[d] += ds * q[row + d];
       }
     }

@@ -10,7 +10,7 @@
  * Loops are bounded by the workgroup id only (uniform); each lane masks its own invisible
  * pairs with p = 0. Rows live in registers (one variable per unit); no barriers.
  */
-import { dotOf } from '../attention-common.js';
+import { dotOf, dropoutKeyLine, dropoutZ } from '../attention-common.js';
 import { f32, grid, u32 } from '../common.js';
 import { alibiLine, endKeyOf, endQueryOf, firstKeyOf, firstQueryOf, type ResolvedBackward } from './attention-bwd-common.js';
 import type { Emitted } from './attention-bwd-simple.js';
@@ -45,7 +45,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let hi = ${endKeyOf(r, 't')};
   // The keys any lane of this workgroup sees: uniform (from wid only).
   let tile_lo = ${firstKeyOf(r, 't0')};
-  let tile_hi = ${endKeyOf(r, `(min(t0 + ${u32(SG)}, ${u32(T)}) - 1u)`)};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}
+  let tile_hi = ${endKeyOf(r, `(min(t0 + ${u32(SG)}, ${u32(T)}) - 1u)`)};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}
   let qb = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
   let kvb = b * ${u32(T * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
   let lse_i = lse[bh * ${u32(T)} + t];
@@ -61,7 +61,7 @@ ${units.map((d) => `    let kj${d} = ${bcast('k', d)};`).join('\n')}
     var s = ${units.map((d) => dotOf(r, `q${d}`, `kj${d}`)).join('\n      + ')};${alibiLine(r, 's', 't', 'j', '    ')}
     let dp = ${units.map((d) => dotOf(r, `o${d}`, bcast('v', d))).join('\n      + ')};
     let p = select(0.0, exp(s - lse_i), j >= lo && j < hi);
-    let ds = p * (dp - dt_i);
+    let ds = p * (dp${r.dropout ? ` * ${dropoutZ(r, `(bh * ${u32(T)} + t) * ${u32(T)} + j`)}` : ''} - dt_i);
 ${units.map((d) => `    a${d} += ds * kj${d};`).join('\n')}
   }
   if (live) {
@@ -89,7 +89,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let hi = ${endQueryOf(r, 'j')};
   // The queries that see any key of this workgroup: uniform (from wid only).
   let tile_lo = ${firstQueryOf(r, 'j0')};
-  let tile_hi = ${endQueryOf(r, `(min(j0 + ${u32(SG)}, ${u32(T)}) - 1u)`)};
+  let tile_hi = ${endQueryOf(r, `(min(j0 + ${u32(SG)}, ${u32(T)}) - 1u)`)};${dropoutKeyLine(r, '  ')}
   let kvb = ((b * ${u32(T)} + j) * ${u32(Kh)} + g) * ${u32(D4)};
 ${units.map((d) => `  let k${d} = k[kvb + ${u32(d)}] * ${f32(r.scale)};`).join('\n')}
 ${units.map((d) => `  let v${d} = v[kvb + ${u32(d)}];`).join('\n')}
@@ -106,9 +106,16 @@ ${units.map((d) => `      let qi${d} = ${bcast('q', d)};`).join('\n')}
 ${units.map((d) => `      let oi${d} = ${bcast('dout', d)};`).join('\n')}
       var s = ${units.map((d) => dotOf(r, `qi${d}`, `k${d}`)).join('\n        + ')};${alibiLine(r, 's', 't', 'j', '      ')}
       let dp = ${units.map((d) => dotOf(r, `oi${d}`, `v${d}`)).join('\n        + ')};
-      let p = select(0.0, exp(s - lse[bh * ${u32(T)} + t]), t >= lo && t < hi);
-      let ds = p * (dp - dterm[bh * ${u32(T)} + t]);
-${units.map((d) => `      av${d} += p * oi${d};`).join('\n')}
+      let p = select(0.0, exp(s - lse[bh * ${u32(T)} + t]), t >= lo && t < hi);${
+        r.dropout
+          ? `
+      let z = ${dropoutZ(r, `(bh * ${u32(T)} + t) * ${u32(T)} + j`)};
+      let ds = p * (dp * z - dterm[bh * ${u32(T)} + t]);
+      let pz = p * z;`
+          : `
+      let ds = p * (dp - dterm[bh * ${u32(T)} + t]);`
+      }
+${units.map((d) => `      av${d} += ${r.dropout ? 'pz' : 'p'} * oi${d};`).join('\n')}
 ${units.map((d) => `      ak${d} += ds * qi${d};`).join('\n')}
     }
   }

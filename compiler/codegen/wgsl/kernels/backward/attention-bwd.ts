@@ -13,12 +13,16 @@
  * the H/Kh query heads of its group inside the kernel in a fixed order: deterministic, no
  * atomics. Each kernel writes every element of its outputs (no zero-fill needed).
  *
+ * With attention-weight dropout (the forward computed O_i = Σ_j Z_ij p_ij v_j, Z the counter-
+ * based mask redrawn here from the Step uniform): dv_j = Σ_i Z_ij p_ij dO_i, and dO_i·v_j
+ * becomes dP_ij = Z_ij (dO_i·v_j) in dq and dk; D_i = dO_i·O_i is unchanged (= Σ_j p_ij dP_ij).
+ *
  * Two emitters (same results; tests check both): attention-bwd-simple.ts (one invocation per
  * row; any adapter) and attention-bwd-subgroup.ts (a subgroup of SG rows shares each K/V or
  * Q/dO row by subgroupBroadcast; when subgroupMinSize is in [4, 64] and T >= it).
  */
 import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
-import { alibiSlopes } from '../alibi.js';
+import { type AttentionDropout, attentionPrelude, resolveDropout } from '../attention-common.js';
 import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from '../common.js';
 import type { ResolvedBackward } from './attention-bwd-common.js';
 import { emitSimpleDkv, emitSimpleDq, type Emitted } from './attention-bwd-simple.js';
@@ -56,6 +60,8 @@ export interface AttentionBackwardSpec {
   subgroupMinSize?: number;
   /** Force an emitter (tests, tuning); default: subgroup when possible, else simple. */
   variant?: 'simple' | 'subgroup';
+  /** The forward's attention-weight dropout (same p and stream; the mask is redrawn from the Step uniform). */
+  dropout?: AttentionDropout | null;
   /** Entry point; default 'attention_bwd_dq' / 'attention_bwd_dkv'. */
   name?: string;
 }
@@ -137,6 +143,7 @@ function resolve(spec: AttentionBackwardSpec, kernel: string): { r: ResolvedBack
     scale,
     lse: true,
     keyBlock: 1,
+    dropout: resolveDropout(entryPoint, spec.dropout),
   };
   const SG = spec.subgroupMinSize ?? 0;
   const canShare = SG >= 4 && SG <= 64 && T >= SG;
@@ -150,7 +157,8 @@ function describe(r: ResolvedBackward): string {
   const visible = r.causal ? `j <= i${r.window !== null ? ` and j > i − ${r.window}` : ''}` : 'every j';
   return (
     `H=${r.H} Kh=${r.Kh} D=${r.D} T=${r.T}; ${r.causal ? 'causal' : 'non-causal'}; query i sees ${visible}; scale ${r.scale}` +
-    `${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}; p_ij = exp(scale·q_i·k_j + bias − lse_i) recomputed, never stored`
+    `${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}; p_ij = exp(scale·q_i·k_j + bias − lse_i) recomputed, never stored` +
+    (r.dropout ? `; weight dropout p = ${r.dropout.p} (stream ${r.dropout.stream}): the forward's mask Z_ij redrawn` : '')
   );
 }
 
@@ -178,7 +186,7 @@ function finish(
     workgroupSize: e.workgroupSize,
     dispatch: e.dispatch,
     flops: r.B * r.H * r.T * span * perPair,
-    prelude: r.alibi ? `const ALIBI = array<f32, ${r.H}>(${alibiSlopes(r.H).map(f32).join(', ')});` : undefined,
+    prelude: attentionPrelude(r),
     enables: variant === 'subgroup' ? ['subgroups'] : [],
     main: e.main,
   });
@@ -196,6 +204,7 @@ export function generateAttentionBackwardDq(spec: AttentionBackwardSpec): WgslKe
     .storage('lse', 'read', [B, H, T])
     .storage('dterm', 'read', [B, H, T])
     .storage('dq', 'read_write', [B, T, H * D], V);
+  if (r.dropout) b.step();
   const e = variant === 'subgroup' ? emitSubgroupDq(r, SG) : emitSimpleDq(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
   return finish(
     r,
@@ -223,6 +232,7 @@ export function generateAttentionBackwardDkv(spec: AttentionBackwardSpec): WgslK
     .storage('dterm', 'read', [B, H, T])
     .storage('dk', 'read_write', [B, T, Kh * D], V)
     .storage('dv', 'read_write', [B, T, Kh * D], V);
+  if (r.dropout) b.step();
   const e = variant === 'subgroup' ? emitSubgroupDkv(r, SG) : emitSimpleDkv(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
   return finish(
     r,

@@ -1,0 +1,151 @@
+/**
+ * The experts' linears as one grouped matmul over the expert-sorted rows (moe_sort's order):
+ *   out[r, o] = Σ_i a[row(r), i] · w[e(r), o, i]  (+ b[e(r), o])
+ * e(r) = expert[r]; row(r) = r when a is already sorted (the down projection reads the
+ * sorted hidden rows), or order[r] / k when a holds one row per token shared by its k slots
+ * (the up and gate projections gather x while they load it, so no gathered copy is stored).
+ * One dispatch for all experts, each row costing exactly its own expert's work: no padding.
+ * When in and out divide by 4 (register-blocked, tiles.ts): each invocation computes a tile
+ * of TM = 4 rows of one expert × 4 outputs, so every weight vec4 it loads serves 4 rows
+ * (~4x fewer loads per FMA than one value per invocation; lavapipe pays per lane-load).
+ * Otherwise one invocation per output value, vec4 loads along `in` when it divides by 4.
+ * FLOPs 2·rows·out·in (+ rows·out with the bias); bytes: a, the weights, out.
+ */
+import type { WgslKernel } from '../../kernel-types.js';
+import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from '../common.js';
+import { rowsOfTile, tileBound, tileWgsl } from './tiles.js';
+
+/** Rows per register tile. */
+export const GROUPED_TM = 4;
+
+export interface GroupedMatmulSpec {
+  /** Sorted rows (tokens · top_k). */
+  rows: number;
+  inDim: number;
+  outDim: number;
+  experts: number;
+  bias: boolean;
+  /** a is per token, shared by `gather` consecutive slots (top_k): row(r) = order[r] / gather. Absent: a is sorted already. */
+  gather?: number;
+  /** Entry point; default 'moe_grouped_matmul'. */
+  name?: string;
+}
+
+/** Register tiles need in and out to divide by 4. */
+export const groupedTiled = (inDim: number, outDim: number): boolean => inDim % 4 === 0 && outDim % 4 === 0;
+
+/**
+ * Bindings, in order: a [rows / gather or rows, in], w [E, out, in], b [E, out] (bias only),
+ * then offsets (u32 [E + 1]) when tiled (groupedTiled) or else expert (u32 [rows]),
+ * order (u32 [rows], gather only), out [rows, out].
+ */
+export function generateGroupedMatmul(spec: GroupedMatmulSpec): WgslKernel {
+  const entryPoint = entryName('moe_grouped_matmul', spec.name);
+  for (const d of ['rows', 'inDim', 'outDim', 'experts', 'gather'] as const) checkInt(entryPoint, d, spec[d]);
+  const { rows: R, inDim: I, outDim: O, experts: E } = spec;
+  const k = spec.gather;
+  if (k !== undefined && R % k !== 0) throw new Error(`${entryPoint}: rows ${R} are not a multiple of gather ${k}`);
+  if (groupedTiled(I, O)) return tiledForward(entryPoint, spec);
+  const w = vectorWidth(I);
+  const V = vecType(w);
+  const I4 = I / w;
+  const aRows = k === undefined ? R : R / k;
+  const b = new Bindings(entryPoint).storage('a', 'read', [aRows, I], V).storage('w', 'read', [E, O, I], V);
+  if (spec.bias) b.storage('b', 'read', [E, O]);
+  b.storage('expert', 'read', [R], 'u32');
+  if (k !== undefined) b.storage('order', 'read', [R], 'u32');
+  b.storage('out', 'read_write', [R, O]);
+  const lin = linear(entryPoint, R * O);
+  const dot = w === 4 ? 'dot(a[ar + c], w[wr + c])' : 'a[ar + c] * w[wr + c]';
+  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}
+  let r = i / ${u32(O)};
+  let o = i % ${u32(O)};
+  let e = expert[r];
+  let ar = ${k === undefined ? 'r' : `order[r] / ${u32(k)}`} * ${u32(I4)};
+  let wr = (e * ${u32(O)} + o) * ${u32(I4)};
+  var s = ${spec.bias ? `b[e * ${u32(O)} + o]` : '0.0'};
+  for (var c = 0u; c < ${u32(I4)}; c++) { s += ${dot}; }
+  out[i] = s;
+}`;
+  return assemble({
+    entryPoint,
+    fuses: ['expert_linear'],
+    shapes: { a: [aRows, I], w: [E, O, I], out: [R, O] },
+    notes: [
+      `out[r] = a[${k === undefined ? 'r' : `order[r] / ${k}`}] · w[expert[r]]ᵀ${spec.bias ? ' + b[expert[r]]' : ''} over rows sorted by expert, all experts in one dispatch`,
+      `one invocation per output value${w === 4 ? ', vec4 along in' : ''}`,
+    ],
+    bindings: b,
+    workgroupSize: lin.workgroupSize,
+    dispatch: lin.dispatch,
+    flops: 2 * R * O * I + (spec.bias ? R * O : 0),
+    main,
+  });
+}
+
+function tiledForward(entryPoint: string, spec: GroupedMatmulSpec): WgslKernel {
+  const { rows: R, inDim: I, outDim: O, experts: E } = spec;
+  const k = spec.gather;
+  const TM = GROUPED_TM;
+  const I4 = I / 4;
+  const O4 = O / 4;
+  const aRows = k === undefined ? R : R / k;
+  const b = new Bindings(entryPoint).storage('a', 'read', [aRows, I], 'vec4<f32>').storage('w', 'read', [E, O, I], 'vec4<f32>');
+  if (spec.bias) b.storage('b', 'read', [E, O], 'vec4<f32>');
+  b.storage('offsets', 'read', [E + 1], 'u32');
+  if (k !== undefined) b.storage('order', 'read', [R], 'u32');
+  b.storage('out', 'read_write', [R, O], 'vec4<f32>');
+  const lin = linear(entryPoint, tileBound(R, E, TM) * O4);
+  const js = rowsOfTile(TM);
+  const row = (j: number) => (k === undefined ? `min(row0 + ${u32(j)}, last)` : `order[min(row0 + ${u32(j)}, last)] / ${u32(k)}`);
+  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}
+  let tile = i / ${u32(O4)};
+  let o4 = i % ${u32(O4)};
+  ${tileWgsl(E, TM)}
+${js
+  .map(
+    (j) => `  let a${j} = ${row(j)} * ${u32(I4)};
+  var acc${j} = vec4<f32>(0.0);`,
+  )
+  .join('\n')}
+  let wb = (e * ${u32(O)} + o4 * 4u) * ${u32(I4)};
+  for (var c = 0u; c < ${u32(I4)}; c++) {
+    let w0 = w[wb + c];
+    let w1 = w[wb + ${u32(I4)} + c];
+    let w2 = w[wb + ${u32(2 * I4)} + c];
+    let w3 = w[wb + ${u32(3 * I4)} + c];
+${js
+  .map(
+    (j) => `    let x${j} = a[a${j} + c];
+    acc${j} += vec4<f32>(dot(x${j}, w0), dot(x${j}, w1), dot(x${j}, w2), dot(x${j}, w3));`,
+  )
+  .join('\n')}
+  }
+${
+  spec.bias
+    ? `  let bv = b[e * ${u32(O4)} + o4];
+`
+    : ''
+}${js
+    .map((j) => `  if (row0 + ${u32(j)} <= last) { out[(row0 + ${u32(j)}) * ${u32(O4)} + o4] = acc${j}${spec.bias ? ' + bv' : ''}; }`)
+    .join('\n')}
+}`;
+  return assemble({
+    entryPoint,
+    fuses: ['expert_linear'],
+    shapes: { a: [aRows, I], w: [E, O, I], out: [R, O] },
+    notes: [
+      `out[r] = a[${k === undefined ? 'r' : `order[r] / ${k}`}] · w[e]ᵀ${spec.bias ? ' + b[e]' : ''} over rows sorted by expert, all experts in one dispatch`,
+      `register tiles of ${TM} rows of one expert × 4 outputs (vec4 along in); tiles found from offsets`,
+    ],
+    bindings: b,
+    workgroupSize: lin.workgroupSize,
+    dispatch: lin.dispatch,
+    flops: 2 * R * O * I + (spec.bias ? R * O : 0),
+    main,
+  });
+}
