@@ -1,6 +1,6 @@
 /** The runtime package: what generated model modules and trainers import (`mspec/runtime`). */
 export { ModelRuntime, ModelError, CheckpointError } from './model-runtime.js';
-export type { CompiledModelData, GenerateOptions } from './model-runtime.js';
+export type { CompiledModelData, EncoderOutput, GenerateOptions } from './model-runtime.js';
 export { acquireDevice, GpuUnavailableError, DeviceLostError } from './device.js';
 export type { GpuContext } from './device.js';
 export { PlanRunner } from './plan-runner.js';
@@ -18,5 +18,6 @@ export { Trainer } from './train/trainer.js';
 export type { TrainPlans, StepResult } from './train/trainer.js';
 export { learningRate } from './train/schedule.js';
 export { prepareDataset } from './data/dataset.js';
+export { preparePairs } from './data/pairs-dataset.js';
 export { BatchSampler, evalBatches } from './data/batches.js';
 export { DataError } from './data/source.js';

@@ -13,6 +13,7 @@ import { checkPlanTarget, PlanTargetError } from './gpu/target.js';
 import type { KernelPlan, ParamInfo, PlanTarget } from './plan-types.js';
 import { sampler, sampleToken, type SampleOptions } from './sample.js';
 import { tokenizerFrom, type Tokenizer, type TokenizerData } from './tokenizers/index.js';
+import { seq2seqIds, type Seq2SeqTokens } from './data/pairs-ids.js';
 
 export interface CompiledModelData {
   readonly name: string;
@@ -24,9 +25,20 @@ export interface CompiledModelData {
   readonly context: number;
   readonly tokenizer: TokenizerData | null;
   readonly params: readonly ParamInfo[];
-  readonly plans: { readonly prefill: KernelPlan; readonly decode: KernelPlan };
+  /** `encode`: encoder–decoders only (the encoder and the cross-attention K/V, once per source). */
+  readonly plans: { readonly prefill: KernelPlan; readonly decode: KernelPlan; readonly encode?: KernelPlan };
   /** What the kernels assume of the adapter; create() refuses a device that does not meet it. */
   readonly target?: PlanTarget;
+}
+
+/** What an encoder-only model outputs for one sequence of n tokens (row-major; each only when the model has it). */
+export interface EncoderOutput {
+  /** head { kind: none }: the final hidden states, n × d_model. */
+  readonly hidden?: Float32Array;
+  /** An LM head (BERT's masked-LM head): n × vocab. */
+  readonly logits?: Float32Array;
+  /** A pooler: tanh(dense(hidden[0])), d_model. */
+  readonly pooled?: Float32Array;
 }
 
 export interface GenerateOptions extends SampleOptions {
@@ -47,6 +59,8 @@ export class ModelRuntime {
   private readonly shared: BufferMap = new Map();
   private prefillRun!: PlanRunner;
   private decodeRun!: PlanRunner;
+  /** Encoder–decoders: the encoder and the cross-attention K/V the decoder plans read. */
+  private encodeRun: PlanRunner | null = null;
   readonly tokenizer: Tokenizer | null;
 
   private constructor(
@@ -58,7 +72,8 @@ export class ModelRuntime {
   }
 
   static async create(data: CompiledModelData, opts: { gpu?: GpuContext } = {}): Promise<ModelRuntime> {
-    const needBinding = Math.max(...[data.plans.prefill, data.plans.decode].flatMap((p) => p.buffers.map((b) => b.bytes)));
+    const plans = [data.plans.prefill, data.plans.decode, ...(data.plans.encode ? [data.plans.encode] : [])];
+    const needBinding = Math.max(...plans.flatMap((p) => p.buffers.map((b) => b.bytes)));
     const gpu =
       opts.gpu ??
       (await acquireDevice({
@@ -75,7 +90,8 @@ export class ModelRuntime {
     const rt = new ModelRuntime(gpu, data, !opts.gpu);
     rt.prefillRun = new PlanRunner(gpu, data.plans.prefill, rt.shared);
     rt.decodeRun = new PlanRunner(gpu, data.plans.decode, rt.shared);
-    await Promise.all([rt.prefillRun.compile(), rt.decodeRun.compile()]);
+    if (data.plans.encode) rt.encodeRun = new PlanRunner(gpu, data.plans.encode, rt.shared);
+    await Promise.all([rt.prefillRun.compile(), rt.decodeRun.compile(), rt.encodeRun?.compile()]);
     return rt;
   }
 
@@ -87,6 +103,15 @@ export class ModelRuntime {
   /** Uploads weights after checking every name, dtype and shape against the spec. */
   setWeights(file: STFile, source = 'checkpoint'): void {
     for (const [name, values] of fitWeights(file, this.data.params, this.data.name, source)) this.prefillRun.write(name, values);
+  }
+
+  /** Uploads weights held in memory, by parameter name (e.g. a trainer's current state); every parameter must be there. */
+  writeWeights(weights: ReadonlyMap<string, Float32Array>): void {
+    for (const p of this.data.params) {
+      const w = weights.get(p.name);
+      if (!w) throw new ModelError(`no weights for parameter '${p.name}' of model '${this.data.name}'`);
+      this.prefillRun.write(p.name, w);
+    }
   }
 
   load(path: string): void {
@@ -126,6 +151,8 @@ export class ModelRuntime {
    */
   async prefillPrompt(tokens: readonly number[]): Promise<Float32Array> {
     const T = this.data.plans.prefill.T;
+    if (!this.data.plans.prefill.io.logits)
+      throw new ModelError(`model '${this.data.name}' has no LM head (head { kind: none }): it outputs hidden states, see forward()`);
     if (tokens.length === 0) throw new ModelError('the prompt is empty; give at least one token');
     if (tokens.length > T) throw new ModelError(`the prompt has ${tokens.length} tokens but the context window is ${this.data.context}`);
     const ids = new Int32Array(T);
@@ -149,6 +176,41 @@ export class ModelRuntime {
   async logits(tokens: readonly number[]): Promise<Float32Array> {
     await this.prefillPrompt(tokens);
     return this.prefillRun.readF32(this.data.plans.prefill.io.logits, 0, tokens.length * this.data.vocab);
+  }
+
+  /**
+   * Encoder-only models (BERT): one bidirectional pass over `tokens` (≤ context) with their
+   * segment ids (default all 0; models with segment embeddings only). The prefill plan runs it
+   * with kv_len = tokens.length, so every position attends to exactly the given tokens (the
+   * padding up to the context is never a key). Returns what the model outputs: the final
+   * hidden states (head { kind: none }, tokens.length × d_model), the logits (an LM head,
+   * tokens.length × vocab) and the pooled first position (a pooler, d_model), row-major.
+   */
+  async encoderForward(tokens: readonly number[], segments?: readonly number[]): Promise<EncoderOutput> {
+    const plan = this.data.plans.prefill;
+    const T = plan.T;
+    if (tokens.length === 0) throw new ModelError('the input is empty; give at least one token');
+    if (tokens.length > T) throw new ModelError(`the input has ${tokens.length} tokens but the context window is ${this.data.context}`);
+    if (segments && segments.length !== tokens.length)
+      throw new ModelError(`${segments.length} segment ids for ${tokens.length} tokens; give one per token`);
+    if (segments && !plan.io.segments) throw new ModelError(`model '${this.data.name}' has no segment embeddings; call forward(tokens)`);
+    const ids = new Int32Array(T);
+    ids.set(tokens);
+    this.prefillRun.write(plan.io.tokens, ids);
+    if (plan.io.segments) {
+      const seg = new Int32Array(T);
+      if (segments) seg.set(segments);
+      this.prefillRun.write(plan.io.segments, seg);
+    }
+    this.prefillRun.setStep(0, tokens.length);
+    this.prefillRun.run(0);
+    const n = tokens.length;
+    const width = (name: string) => plan.buffers.find((b) => b.name === name)!.shape.at(-1)!;
+    const out: { hidden?: Float32Array; logits?: Float32Array; pooled?: Float32Array } = {};
+    if (plan.io.hidden) out.hidden = await this.prefillRun.readF32(plan.io.hidden, 0, n * width(plan.io.hidden));
+    if (plan.io.logits) out.logits = await this.prefillRun.readF32(plan.io.logits, 0, n * this.data.vocab);
+    if (plan.io.pooled) out.pooled = await this.prefillRun.readF32(plan.io.pooled, 0, width(plan.io.pooled));
+    return out;
   }
 
   /** Text → token ids with the model's tokenizer (byte, char or GPT-2 BPE; stored in plan.json). */
@@ -219,6 +281,93 @@ export class ModelRuntime {
         logits = await this.decodeStep(next, context.length - 1);
       }
     }
+  }
+
+  /** Whether this is an encoder–decoder (generate from a source with generateFrom, not from a prompt). */
+  get seq2seq(): boolean {
+    return this.encodeRun !== null;
+  }
+
+  /**
+   * The decoder's start id and the end-of-sequence id: the tokenizer's `[PAD]` and `[EOS]`
+   * (runtime/data/pairs.ts) when it has them (a seq2seq training run adds them); otherwise (a
+   * spec built without a seq2seq train section, e.g. for a converted T5 checkpoint) T5's own
+   * ids, pad 0 and </s> 1.
+   */
+  get seq2seqIds(): Seq2SeqTokens {
+    return (this.tokenizer && seq2seqIds(this.tokenizer)) ?? { start: 0, eos: 1 };
+  }
+
+  /** Runs the encoder on `source` (≤ context ids, padded with the start id as in training) and keeps its cross-attention K/V. */
+  encodeSource(source: readonly number[]): void {
+    const run = this.encodeRun;
+    if (!run) throw new ModelError(`model '${this.data.name}' is decoder-only: it has no encoder to give a source to`);
+    const S = this.data.plans.encode!.T;
+    if (source.length === 0) throw new ModelError('the source is empty; give at least one token');
+    if (source.length > S) throw new ModelError(`the source has ${source.length} tokens but the encoder's context is ${S}; shorten it`);
+    const ids = new Int32Array(S).fill(this.seq2seqIds.start);
+    ids.set(source);
+    run.write(this.data.plans.encode!.io.src!, ids);
+    run.setStep(0, S);
+    run.run(0);
+  }
+
+  /** Encoder–decoders: the encoder's output states (context × d_model, row-major; rows past the source are its padding). */
+  async encoderStates(source: readonly number[]): Promise<Float32Array> {
+    this.encodeSource(source);
+    return this.encodeRun!.readF32(this.data.plans.encode!.io.memory!);
+  }
+
+  /** Encoder–decoders: the decoder's logits at every position of start + `target`, for `source`. */
+  async seq2seqLogits(source: readonly number[], target: readonly number[]): Promise<Float32Array> {
+    this.encodeSource(source);
+    return this.logits([this.seq2seqIds.start, ...target]);
+  }
+
+  /**
+   * Encoder–decoders: encodes `source` once, then decodes from the start id with the decoder's
+   * KV cache (the cross-attention K/V stay as encoded). Yields ids until the end-of-sequence
+   * id (not yielded), a stop string, maxTokens, or the decoder's context.
+   */
+  async *generateFrom(source: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
+    const { start, eos } = this.seq2seqIds;
+    this.encodeSource(source);
+    const rng = sampler(opts.seed ?? 0);
+    let logits = await this.prefillPrompt([start]);
+    let text = '';
+    for (let pos = 1; pos <= opts.maxTokens; pos++) {
+      const next = sampleToken(logits, opts, rng, this.data.plans.decode.vocabRaw ?? this.data.vocab);
+      if (next === eos) return;
+      yield next;
+      if (opts.stop?.length && this.tokenizer) {
+        text += this.tokenizer.decode([next]);
+        if (opts.stop.some((s) => text.includes(s))) return;
+      }
+      if (pos >= opts.maxTokens) return;
+      if (pos >= this.data.context)
+        throw new ModelError(
+          `reached the decoder's context of ${this.data.context} tokens without an end-of-sequence token; ask for fewer tokens`,
+        );
+      logits = await this.decodeStep(next, pos);
+    }
+  }
+
+  /** generateFrom as text: the source is encoded with the model's tokenizer; pieces as generateText yields them. */
+  async *generateTextFrom(source: string, opts: GenerateOptions): AsyncGenerator<string> {
+    const tok = this.needTokenizer();
+    const ids: number[] = [];
+    let printed = '';
+    for await (const id of this.generateFrom(tok.encode(source), opts)) {
+      ids.push(id);
+      const text = tok.decode(ids);
+      const complete = text.endsWith('\uFFFD') ? text.slice(0, text.lastIndexOf('\uFFFD')) : text;
+      if (complete.length > printed.length) {
+        yield complete.slice(printed.length);
+        printed = complete;
+      }
+    }
+    const rest = tok.decode(ids).slice(printed.length);
+    if (rest) yield rest;
   }
 
   release(): void {

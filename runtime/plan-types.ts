@@ -73,8 +73,11 @@ export type PlanStep =
 
 export interface KernelPlan {
   readonly model: string;
-  /** forward: training/eval shape, no cache; prefill / decode: sampling with a KV cache. */
-  readonly mode: 'forward' | 'prefill' | 'decode' | 'train';
+  /**
+   * forward: training/eval shape, no cache; prefill / decode: sampling with a KV cache; encode
+   * (encoder–decoders): the encoder and the cross-attention K/V, once per source.
+   */
+  readonly mode: 'forward' | 'prefill' | 'decode' | 'train' | 'encode';
   readonly B: number;
   readonly T: number;
   /** Width of a row of logits: the vocabulary after padding to vocab_multiple. */
@@ -92,8 +95,21 @@ export interface KernelPlan {
   readonly io: {
     readonly tokens: string;
     readonly targets: string | null;
+    /** '' when the model has no LM head (head { kind: none }: hidden states out). */
     readonly logits: string;
     readonly loss: string | null;
+    /** Models with segment embeddings (BERT): the i32 [B, T] segment (token-type) ids input. */
+    readonly segments?: string;
+    /** Models without an LM head (head { kind: none }): the f32 [B, T, d_model] final hidden states. */
+    readonly hidden?: string;
+    /** Models with a pooler: the f32 [B, d_model] pooled output, tanh(dense(hidden[:, 0])). */
+    readonly pooled?: string;
+    /** Forward plans with a loss: f32 [B·T], 1 where the target's logit is its row's maximum (accuracy), else 0. */
+    readonly correct?: string;
+    /** Encoder–decoders (forward, train and encode plans): the i32 (B, S) source input, padded to S. */
+    readonly src?: string;
+    /** Encode plans: the encoder's output states (S, d_model) that cross-attention reads. */
+    readonly memory?: string;
     /** The Step uniform: { offset: u32, kv_len: u32 } (padded to 16 bytes). */
     readonly step: string;
     /**

@@ -49,7 +49,9 @@ export async function runBuild(args: BuildArgs): Promise<number> {
     mkdirSync(join(dir, 'kernels'), { recursive: true });
     writeFileSync(join(dir, 'plan.json'), JSON.stringify(data) + '\n');
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest(data), null, 2) + '\n');
-    const shaders = writeKernels(dir, [data.plans.prefill, data.plans.decode]);
+    // An encoder–decoder also has its encode plan (encoder + cross-attention K/V).
+    const inference = [...(data.plans.encode ? [data.plans.encode] : []), data.plans.prefill, data.plans.decode];
+    const shaders = writeKernels(dir, inference);
     // A spec with a train section the GPU path can run also gets a trainer entry (train.js).
     const recipe = m.spec.train;
     let trainer = false;
@@ -69,7 +71,7 @@ export async function runBuild(args: BuildArgs): Promise<number> {
       trainer = true;
     }
     const deps = emitModule(dir, m.spec, data, args.runtimeImport, trainer);
-    const dispatches = [data.plans.prefill, data.plans.decode].reduce((n, p) => n + p.steps.filter((s) => s.kind === 'kernel').length, 0);
+    const dispatches = inference.reduce((n, p) => n + p.steps.filter((s) => s.kind === 'kernel').length, 0);
     const files = [
       'model.ts',
       'model.js',
@@ -88,7 +90,7 @@ export async function runBuild(args: BuildArgs): Promise<number> {
           .join(', ')})\n`,
       );
     }
-    if (args.explain) process.stdout.write(explain(data.plans.prefill) + '\n' + explain(data.plans.decode) + '\n');
+    if (args.explain) process.stdout.write(inference.map(explain).join('\n') + '\n');
   }
   return 0;
 }
@@ -240,7 +242,11 @@ export function manifest(data: CompiledModelData): object {
     tokenizer: data.tokenizer?.kind ?? null,
     target: data.target ?? null,
     parameters: data.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: p.init })),
-    plans: { prefill: plan(data.plans.prefill), decode: plan(data.plans.decode) },
+    plans: {
+      ...(data.plans.encode ? { encode: plan(data.plans.encode) } : {}),
+      prefill: plan(data.plans.prefill),
+      decode: plan(data.plans.decode),
+    },
   };
 }
 

@@ -81,6 +81,15 @@ async function evaluate(args: EvalArgs): Promise<number> {
   const m = compiled.models[0];
   if (!m?.ok || !m.graph) return 1;
   const spec = m.spec;
+  // Perplexity here is next-token prediction: an encoder never saw the next token (it sees the
+  // whole window), so its number would look valid and mean nothing.
+  if (spec.arch !== 'decoder')
+    throw new EvalError(
+      `'${path}' holds ${spec.arch === 'encoder' ? 'an encoder' : 'an encoder–decoder'} (model ${spec.name}); mspec eval measures next-token perplexity of decoder-only models. ` +
+        (spec.arch === 'encoder'
+          ? 'A masked-LM run reports masked-token loss, perplexity and accuracy at every evaluation of mspec train (metrics.jsonl); try mspec sample --fill for predictions'
+          : 'An encoder–decoder run reports its validation loss and exact match at every evaluation of mspec train (metrics.jsonl); try mspec sample --input'),
+    );
   const tok = tokenizerFrom(stored ?? defaultTokenizer(spec.train?.tokenizer, spec.vocab_raw, spec.name));
 
   // ── the text ──

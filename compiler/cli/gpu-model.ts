@@ -12,7 +12,9 @@ import type { Host } from '../semantics/resolve.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
 import { isBuiltinCorpus } from '../../runtime/data/corpus.js';
 import { readDataSource } from '../../runtime/data/source.js';
-import { charsOf, type TokenizerData } from '../../runtime/tokenizers/index.js';
+import { charsOf, MLM_SPECIALS, type TokenizerData } from '../../runtime/tokenizers/index.js';
+import { SEQ2SEQ_SPECIALS } from '../../runtime/tokenizers/specials.js';
+import { pairsText } from '../../runtime/data/pairs-dataset.js';
 
 export interface GpuModel {
   readonly model: CompiledModel;
@@ -66,7 +68,12 @@ export function compileGpu(
 function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerData | null {
   const t = m.spec.train;
   if (!t) return m.spec.vocab_raw >= 256 ? { kind: 'byte' } : null;
-  if (t.tokenizer !== 'char') return { kind: t.tokenizer };
+  // A masked LM's tokenizer carries [MASK] after the ordinary ids, a seq2seq one [PAD] and [EOS] (as mspec train builds them).
+  const seq2seq = t.objective === 'seq2seq';
+  const specials = t.objective === 'mlm' ? { specials: [...MLM_SPECIALS] } : seq2seq ? { specials: [...SEQ2SEQ_SPECIALS] } : {};
+  if (t.tokenizer !== 'char') return { kind: t.tokenizer, ...specials };
+  // seq2seq: the characters of its pairs (or of its built-in task), as runtime/data/pairs-dataset.ts reads them.
+  if (seq2seq) return { kind: 'char', chars: charsOf(pairsText(t.data, dirname(file))), ...specials };
   // The same text the trainer reads (runtime/data/source.ts), so the vocabularies agree.
   let text: string;
   const specDir = dirname(file);
@@ -83,5 +90,5 @@ function tokenizerFor(m: CompiledModel, file: string, host?: Host): TokenizerDat
   const chars = charsOf(text);
   if (chars.length > m.spec.vocab_raw)
     throw new Error(`the character vocabulary of '${t.data}' has ${chars.length} characters but the model's vocab is ${m.spec.vocab_raw}`);
-  return { kind: 'char', chars };
+  return { kind: 'char', chars, ...specials };
 }

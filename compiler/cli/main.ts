@@ -159,6 +159,15 @@ export function cli(argv: string[]): Argv {
               type: 'boolean',
               default: false,
               describe: 'at the context limit keep the last half of the window instead of stopping',
+            })
+            .option('fill', {
+              type: 'string',
+              describe: 'masked LM: print the top candidates (--top-k, default 5) for each [MASK] in this text',
+            })
+            .option('json', { type: 'boolean', default: false, describe: 'with --fill: print the candidates as JSON' })
+            .option('input', {
+              type: 'string',
+              describe: 'encoder–decoder: the source to answer (encoded once; output ends at the end-of-sequence token)',
             }),
         (a) =>
           guarded(async () =>
@@ -174,6 +183,9 @@ export function cli(argv: string[]): Argv {
                   seed: a.seed as number,
                   stop: a.stop as string[],
                   slide: a.slide,
+                  fill: a.fill,
+                  json: a.json,
+                  input: a.input,
                 }),
           ),
       )

@@ -1,7 +1,10 @@
 /**
  * `mspec sample SPEC|CHECKPOINT --prompt ...`: compiles the model for this machine's WebGPU
  * adapter, takes weights from the checkpoint (or a seeded init for a bare spec), runs the
- * prompt through one prefill pass and streams tokens from the KV-cached decode loop.
+ * prompt through one prefill pass and streams tokens from the KV-cached decode loop. An
+ * encoder–decoder takes `--input SOURCE` instead: the source is encoded once, and the decoder
+ * runs from its start token with its KV cache and the kept cross-attention K/V until its
+ * end-of-sequence token.
  */
 import { readSafetensors, CheckpointError } from '../../runtime/checkpoint/safetensors.js';
 import { ModelError, ModelRuntime } from '../../runtime/model-runtime.js';
@@ -9,6 +12,7 @@ import { TokenizerError, type TokenizerData } from '../../runtime/tokenizers/ind
 import { GpuUnavailableError } from '../../runtime/device.js';
 import type { Host } from '../semantics/resolve.js';
 import { checkpointSpec } from './checkpoint-spec.js';
+import { runFill } from './fill.js';
 import { compileGpu } from './gpu-model.js';
 import { printDiagnostics, splitTarget } from './output.js';
 import { detectTuning } from './tuning.js';
@@ -23,6 +27,12 @@ export interface SampleArgs {
   seed: number;
   stop: string[];
   slide: boolean;
+  /** Masked LM: the text whose `[MASK]`s to fill (./fill.ts) instead of generating. */
+  fill?: string | undefined;
+  /** With --fill: print JSON. */
+  json?: boolean | undefined;
+  /** Encoder–decoder: the source to decode from (instead of a prompt to continue). */
+  input?: string | undefined;
 }
 
 export async function runSample(args: SampleArgs): Promise<number> {
@@ -64,6 +74,35 @@ export async function runSample(args: SampleArgs): Promise<number> {
     return 2;
   }
   const { data } = r.models[0]!;
+  if (args.fill !== undefined) {
+    try {
+      return await runFill(r.models[0]!, {
+        text: args.fill,
+        topK: args.topK > 0 ? args.topK : 5,
+        json: args.json ?? false,
+        checkpoint,
+        source: isCheckpoint ? `checkpoint '${args.target}'` : `spec ${args.target}`,
+        seed: args.seed,
+        tuning: tuning.tuning,
+        subgroupMinSize: tuning.subgroupMinSize,
+      });
+    } catch (e) {
+      return fail(e);
+    }
+  }
+  // An encoder–decoder answers a source; a decoder continues a prompt. Each refuses the other's option.
+  const seq2seq = data.plans.encode !== undefined;
+  if (args.input !== undefined && !seq2seq) {
+    process.stderr.write(
+      `error: --input gives an encoder–decoder its source, but ${data.name} is decoder-only; continue text with --prompt "…"\n`,
+    );
+    return 2;
+  }
+  if (seq2seq && args.input === undefined) {
+    const why = args.prompt ? '--prompt continues text, which an encoder–decoder does not do' : 'it has nothing to decode from';
+    process.stderr.write(`error: ${data.name} is an encoder–decoder: give it a source with --input "…" (${why})\n`);
+    return 2;
+  }
   let rt: ModelRuntime | undefined;
   try {
     rt = await ModelRuntime.create(data);
@@ -83,6 +122,13 @@ export async function runSample(args: SampleArgs): Promise<number> {
       stop: args.stop,
       onContextFull: args.slide ? ('slide' as const) : ('error' as const),
     };
+    if (args.input !== undefined) {
+      // Encoded once; the output is the decoder's, up to its end-of-sequence token.
+      rt.encode(args.input);
+      for await (const piece of rt.generateTextFrom(args.input, opts)) process.stdout.write(piece);
+      process.stdout.write('\n');
+      return 0;
+    }
     rt.encode(args.prompt); // a prompt the tokenizer cannot encode fails before anything is printed
     process.stdout.write(args.prompt);
     for await (const piece of rt.generateText(args.prompt, opts)) process.stdout.write(piece);

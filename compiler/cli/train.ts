@@ -22,10 +22,11 @@ import { allLayers } from '../semantics/model.js';
 import { acquireDevice, GpuUnavailableError, type GpuContext } from '../../runtime/device.js';
 import { CheckpointError, readSafetensorsMetadata, writeFileAtomic } from '../../runtime/checkpoint/safetensors.js';
 import { prepareDataset } from '../../runtime/data/dataset.js';
+import { preparePairs } from '../../runtime/data/pairs-dataset.js';
 import { DataError } from '../../runtime/data/source.js';
 import { runTraining } from '../../runtime/train/run.js';
 import { readRunState, STATE_FILE, type RunState } from '../../runtime/train/checkpoint.js';
-import { TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
+import { MASK_TOKEN, MLM_SPECIALS, TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { parseTokenizerData } from '../../runtime/tokenizers/load.js';
 import type { Host } from '../semantics/resolve.js';
 import { memoryHost } from './checkpoint-spec.js';
@@ -153,13 +154,26 @@ async function train(args: TrainArgs): Promise<number> {
     : args.init
       ? initTokenizer(args.init, recipe.tokenizer)
       : undefined;
-  const data = prepareDataset({
-    data: recipe.data,
-    tokenizer: recipe.tokenizer,
-    specDir: dirname(config.sources.entry),
-    valFraction: recipe.val_fraction,
-    ...(fixed ? { fixed } : {}),
-  });
+  // seq2seq trains on (source, target) pairs: a pairs file or a built-in task (runtime/data/pairs*.ts).
+  const data =
+    recipe.objective === 'seq2seq'
+      ? preparePairs({
+          data: recipe.data,
+          tokenizer: recipe.tokenizer,
+          specDir: dirname(config.sources.entry),
+          valFraction: recipe.val_fraction,
+          limits: { S: firstSpec.context, T: recipe.seq_len },
+          ...(fixed ? { fixed: fixed.tokenizer } : {}),
+        })
+      : prepareDataset({
+          data: recipe.data,
+          tokenizer: recipe.tokenizer,
+          specDir: dirname(config.sources.entry),
+          valFraction: recipe.val_fraction,
+          ...(fixed ? { fixed } : {}),
+          // A masked LM's tokenizer carries [MASK] after the ordinary ids (`vocab = tokenizer.vocab` counts it).
+          specials: recipe.objective === 'mlm' ? MLM_SPECIALS : [],
+        });
   if (!args.resume) {
     config = { ...config, schedule_steps: scheduleSteps, tokenizer: data.tokenizer.toJSON() };
   } else if (args.steps !== undefined && recipe.schedule.kind !== 'constant' && args.steps !== scheduleSteps) {
@@ -171,7 +185,8 @@ async function train(args: TrainArgs): Promise<number> {
       `note: the run now ends at step ${args.steps}, but its learning-rate schedule keeps the length it started with (${scheduleSteps} steps, so the rate stays continuous): ${after}\n`,
     );
   }
-  const host: Host = { ...files, charVocab: () => data.tokenizer.vocab };
+  // The characters only: a masked LM's [MASK] is added by `tokenizer.vocab` itself (semantics).
+  const host: Host = { ...files, charVocab: () => data.tokenizer.ordinary };
   const compiled = compileFile(config.sources.entry, { model: config.model, host });
   printDiagnostics(compiled.diagnostics, compiled.sources);
   const m = compiled.models[0];
@@ -184,9 +199,16 @@ async function train(args: TrainArgs): Promise<number> {
   }
   // Padding columns (vocab_multiple) are no token: the real vocabulary must hold the tokenizer's.
   if (data.tokenizer.vocab > spec.vocab_raw) {
-    throw new TrainError(
-      `the ${recipe.tokenizer} tokenizer of '${recipe.data}' has ${data.tokenizer.vocab} tokens but model ${spec.name} has vocab ${spec.vocab_raw}; set vocab = tokenizer.vocab (or at least ${data.tokenizer.vocab}) in the spec`,
+    const specials =
+      data.tokenizer.mask !== null ? ` (${data.tokenizer.ordinary} ordinary + ${MASK_TOKEN}, which objective = mlm adds)` : '';
+    const message = `the ${recipe.tokenizer} tokenizer of '${recipe.data}' has ${data.tokenizer.vocab} tokens${specials} but model ${spec.name} has vocab ${spec.vocab_raw}`;
+    const hint = `set vocab = tokenizer.vocab (or at least ${data.tokenizer.vocab}) in the spec`;
+    // At the vocab knob, where the fix goes.
+    printDiagnostics(
+      [{ code: 'MS5002', severity: 'error', message, span: spec.knobs.get('vocab')?.span ?? spec.span, hint }],
+      compiled.sources,
     );
+    return 1;
   }
   const B = recipe.batch;
   const T = recipe.seq_len;

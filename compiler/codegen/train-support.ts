@@ -1,12 +1,13 @@
 /**
  * What `mspec train` can run on the GPU today, beyond what inference needs (support.ts):
- * causal-LM training of a decoder in f32. Each refusal is MS4001 at the knob that asks for it.
- * Dropout (embedding, residual branches, attention weights) runs: the kernels draw counter-
- * based masks from the run's seed and the micro-batch counter (runtime/counter-rng.ts).
+ * causal-LM training of a decoder and masked-LM training of an encoder, in f32. Each refusal
+ * is MS4001 at the knob that asks for it. Dropout (embedding, residual branches, attention
+ * weights) runs: the kernels draw counter-based masks from the run's seed and the micro-batch
+ * counter (runtime/counter-rng.ts).
  *
  * The objective needs no check of its own: semantics (MS2108) only accepts mlm with
- * arch = encoder and seq2seq with arch = encoder_decoder, and support.ts refuses both
- * architectures, so a model that reaches the trainer is a decoder trained with causal_lm.
+ * arch = encoder (and an LM head: head { kind: none } has no loss) and seq2seq with
+ * arch = encoder_decoder (trained on (source, target) pairs, runtime/data/pairs.ts).
  */
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { ModelSpec, TrainSpec } from '../semantics/model.js';
@@ -14,8 +15,6 @@ import { checkGpuSupport } from './support.js';
 
 export function checkTrainSupport(m: ModelSpec, t: TrainSpec): DiagnosticBag {
   const bag = checkGpuSupport(m);
-  // An encoder or encoder–decoder is refused as a whole (at arch); its dtype would only be noise.
-  if (m.arch !== 'decoder') return bag;
   const at = (path: string) => m.knobs.get(path)?.span ?? m.span;
   if (t.dtype !== 'f32')
     bag.report(

@@ -293,6 +293,8 @@ class Lowering {
       dropout: a.dropout,
       ...(a.dropout > 0 ? { stream: dropoutStream(`${name}.attention`) } : {}),
       cross,
+      // Only T5-style unscaled attention carries the attr (absent means 1/√head_dim).
+      ...(a.scaled ? {} : { scaled: false }),
     };
     const ins = inKernel === 'relative' ? [q, k, v, need(ctx.relBias, 'relative-bias table')] : [q, k, v];
     const y = b.op('attention', ins, attrs); // (B, T, H·D)
@@ -367,14 +369,30 @@ class Lowering {
     return b.op('linear', ins, { bias, activation: null }, name.slice(name.lastIndexOf('.') + 1));
   }
 
-  private norm(name: string, spec: NormSpec, x: number): number {
+  private norm(name: string, spec: NormSpec, x: number, component: Component = 'norms'): number {
     const b = this.b;
     b.scope = name;
     const ins = [x];
-    if (spec.scale) ins.push(b.param({ name: `${name}.weight`, shape: [this.C], component: 'norms' }));
-    if (spec.bias) ins.push(b.param({ name: `${name}.bias`, shape: [this.C], component: 'norms' }));
+    if (spec.scale) ins.push(b.param({ name: `${name}.weight`, shape: [this.C], component }));
+    if (spec.bias) ins.push(b.param({ name: `${name}.bias`, shape: [this.C], component }));
     const attrs = { eps: spec.eps, scale: spec.scale, bias: spec.bias };
     return spec.kind === 'layernorm' ? b.op('layernorm', ins, attrs) : b.op('rmsnorm', ins, attrs);
+  }
+
+  /**
+   * BERT's masked-LM transform before the LM projection (head.transform): dense with bias, the
+   * activation, then a norm with the last layer's settings (BERT: LayerNorm, eps 1e-12), all
+   * counted as head parameters. The identity without one.
+   */
+  private transform(h: number): number {
+    const { b, m, C } = this;
+    const fn = m.head.transform;
+    if (fn === null) return h;
+    const layers = (m.arch === 'encoder' ? m.encoder : m.decoder)?.layers ?? [];
+    const spec: NormSpec = layers[layers.length - 1]?.norm ?? { kind: 'layernorm', eps: 1e-5, scale: true, bias: true };
+    b.scope = 'lm_head.transform';
+    const y = b.op(fn, [this.linear('lm_head.transform', h, C, C, true, 'head')], {}, 'transform_act');
+    return this.norm('lm_head.transform.norm', spec, y, 'head');
   }
 
   /** LM head + loss, and/or the pooler; the hidden states are an output when there is no LM head. */
@@ -384,7 +402,8 @@ class Lowering {
     b.scope = 'head';
     if (m.head.kind === 'lm') {
       const weight = m.embedding.tied ? this.tokens() : b.param({ name: 'lm_head.weight', shape: [m.vocab, C], component: 'head' });
-      const ins = [h, weight];
+      const ins = [this.transform(h), weight];
+      b.scope = 'head';
       if (m.head.bias) ins.push(b.param({ name: 'lm_head.bias', shape: [m.vocab], component: 'head' }));
       const logits = b.op('linear', ins, { bias: m.head.bias, activation: null }, 'logits'); // (B, T, V)
       const targets = b.input('targets', 'i32', ['B', 'T']);

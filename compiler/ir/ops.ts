@@ -36,6 +36,8 @@ export interface AttentionAttrs {
   readonly stream?: number;
   /** Cross-attention (queries from the decoder, keys/values from the encoder). */
   readonly cross: boolean;
+  /** false: scores are q·k without the 1/√head_dim scale (T5); absent or true: scaled. */
+  readonly scaled?: boolean;
 }
 
 export interface OpAttrs {

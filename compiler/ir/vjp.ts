@@ -12,8 +12,7 @@
  * A backward reads only what the op table's `saved` says is kept — the saved inputs, the
  * output when `saved.output`, the extra scratch — plus parameters, which are always at hand.
  *
- * Not differentiable yet: the T5 relative position bias inside attention. The autodiff pass
- * names it when a loss depends on it. moe_select has no rule because its output is integer
+ * moe_select has no rule because its output is integer
  * expert indices: no cotangent ever reaches it (the router learns through moe_gates and
  * moe_aux_loss, as under PyTorch's autograd).
  */
@@ -87,13 +86,9 @@ export const VJP: { readonly [K in OpKind]: VjpEntry<OpAttrs[K]> } = {
   glu: { doc: 'dgate = dy·up·f′(gate); dup = dy·f(gate)', backward: gluBackward },
   rope: { doc: 'dx = dy rotated back by −p·θ (the transpose of the rotation)', backward: ropeBackward },
   attention: {
-    doc: 'FlashAttention backward from q, k, v, O and the saved log-sum-exp; GQA sums dk, dv over each group',
+    doc: 'FlashAttention backward from q, k, v, O and the saved log-sum-exp; GQA sums dk, dv over each group; a T5 table gets Σ dS per bucket',
     save: attentionSave,
     backward: attentionBackward,
-    unsupported: (a) =>
-      a.positions === 'relative'
-        ? 'the T5 relative position bias has no backward yet (its bucketed table would need a scatter-add gradient)'
-        : null,
   },
   take_first: { doc: 'dx[:, 0] = dy, 0 elsewhere', backward: takeFirstBackward },
   softmax_xent: {

@@ -73,8 +73,10 @@ export function compileForGpu(
     const popts = { tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize ?? 0 };
     const prefill = planModel(spec, graph, { ...popts, mode: 'prefill' });
     const decode = planModel(spec, graph, { ...popts, mode: 'decode' });
+    // An encoder–decoder encodes each source once; prefill and decode read its cross K/V.
+    const encode = spec.arch === 'encoder_decoder' ? planModel(spec, graph, { ...popts, mode: 'encode' }) : null;
     const limit = opts.maxBinding ?? 128 * 2 ** 20;
-    for (const plan of [prefill, decode]) {
+    for (const plan of encode ? [encode, prefill, decode] : [prefill, decode]) {
       const big = plan.buffers.find((b) => b.bytes > limit);
       if (big) {
         return {
@@ -93,7 +95,7 @@ export function compileForGpu(
         };
       }
     }
-    const target = planTarget([prefill, decode], opts);
+    const target = planTarget(encode ? [encode, prefill, decode] : [prefill, decode], opts);
     const rules = initRules(graph);
     const params: ParamInfo[] = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
     const data: CompiledModelData = {
@@ -104,7 +106,11 @@ export function compileForGpu(
       context: spec.context,
       tokenizer: opts.tokenizer,
       params,
-      plans: { prefill: withTarget(prefill, target), decode: withTarget(decode, target) },
+      plans: {
+        prefill: withTarget(prefill, target),
+        decode: withTarget(decode, target),
+        ...(encode ? { encode: withTarget(encode, target) } : {}),
+      },
       target,
     };
     return { data, diagnostics: [] };

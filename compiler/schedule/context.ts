@@ -19,6 +19,8 @@ export interface PlanContext {
   readonly mode: KernelPlan['mode'];
   readonly B: number;
   readonly T: number;
+  /** An encoder–decoder's source length (encoder positions, cross-attention keys); T otherwise. */
+  readonly S: number;
   readonly tuning: KernelTuning;
   /** The device's minimum subgroup size the kernels may assume (0: no subgroup operations). */
   readonly sg: number;
@@ -31,6 +33,8 @@ export interface PlanContext {
   /** Set by the groups that produce them. */
   logits: string | null;
   loss: string | null;
+  /** Forward (evaluation) plans: f32 [rows], 1 where the target's logit is the row maximum (accuracy). */
+  correct?: string;
   /** Attention layers seen so far (each claims cache.<layer>.k/v). */
   layer: number;
   /** Training: outputs of linear + activation groups → their pre-activation and function. */

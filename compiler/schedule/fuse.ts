@@ -2,7 +2,8 @@
  * Fusion: groups IR nodes into the kernels the GPU runs. The rules are the ones llm.c and
  * every fast transformer runtime use, expressed as patterns over the graph:
  *   embedding(tokens) + embedding(positions)  → one `embed` kernel (gather + positional add;
- *   embedding(tokens) + sinusoidal(positions)    the sinusoidal rows computed in the kernel)
+ *   embedding(tokens) + sinusoidal(positions)    the sinusoidal rows computed in the kernel;
+ *     [+ embedding(segments)]                    BERT's segment rows read in the same kernel)
  *   add(x, branch) → norm                      → one `residual_norm` kernel (writes the new
  *                                                residual stream and its normalisation)
  *   linear → activation (sole consumer)        → one matmul with a bias + activation epilogue
@@ -14,7 +15,7 @@
 import type { Graph, Node } from '../ir/graph.js';
 import { ACTIVATION_NAMES } from '../ir/activations.js';
 import type { Act } from '../ir/ops.js';
-import type { Group } from './groups/index.js';
+import type { EmbedGroup, Group } from './groups/index.js';
 import { matchMoe } from './groups/moe.js';
 
 /** The matmul epilogue applies any activation of the table but tanh (the BERT pooler's, alone). */
@@ -54,6 +55,8 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
   // A learned position table is the parameter the lowering marks with the 'position' role.
   const positionTables = new Set(g.params.filter((p) => p.role === 'position').map((p) => p.value));
   const isPositionLookup = (n: Node) => n.op === 'embedding' && positionTables.has(n.inputs[0]!);
+  const segmentTables = new Set(g.params.filter((p) => p.role === 'segment').map((p) => p.value));
+  const isSegmentLookup = (n: Node) => n.op === 'embedding' && segmentTables.has(n.inputs[0]!);
 
   for (const n of g.nodes) {
     if (done.has(n)) continue;
@@ -64,31 +67,37 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
         const posNode = other !== undefined ? producer.get(other) : undefined;
         if (isPositionLookup(n))
           throw new UnsupportedOpError('embedding', n.scope, 'a position embedding that is not added to the token embedding');
+        if (isSegmentLookup(n))
+          throw new UnsupportedOpError('embedding', n.scope, 'a segment embedding that is not added to the token embedding');
         // The sinusoidal encoding is computed in the kernel from offset + t, as a learned row is read.
         const sinusoidal = posNode?.op === 'sinusoidal' && soleUse(posNode.output);
-        if (posAdd && posNode && posNode !== n && (isPositionLookup(posNode) || sinusoidal)) {
+        const positioned = posAdd && posNode && posNode !== n && (isPositionLookup(posNode) || sinusoidal);
+        if (positioned) {
           done.add(posNode);
           done.add(posAdd);
-          out.push({
-            kind: 'embed',
-            out: posAdd.output,
-            ids: n.inputs[1]!,
-            table: n.inputs[0]!,
-            posTable: sinusoidal ? null : posNode.inputs[0]!,
-            sinusoidal,
-            scope: n.scope,
-          });
-        } else {
-          out.push({
-            kind: 'embed',
-            out: n.output,
-            ids: n.inputs[1]!,
-            table: n.inputs[0]!,
-            posTable: null,
-            sinusoidal: false,
-            scope: n.scope,
-          });
         }
+        let sum = positioned ? posAdd.output : n.output;
+        // BERT's segment (token-type) lookup is added to that sum (lower.ts): one more row read in the same kernel.
+        const segAdd = soleUse(sum) ? uses.get(sum)!.find((u) => u.op === 'add') : undefined;
+        const segValue = segAdd?.inputs.find((v) => v !== sum);
+        const segNode = segValue !== undefined ? producer.get(segValue) : undefined;
+        let segments: EmbedGroup['segments'] = null;
+        if (segAdd && segNode && isSegmentLookup(segNode) && soleUse(segNode.output)) {
+          done.add(segNode);
+          done.add(segAdd);
+          segments = { table: segNode.inputs[0]!, ids: segNode.inputs[1]! };
+          sum = segAdd.output;
+        }
+        out.push({
+          kind: 'embed',
+          out: sum,
+          ids: n.inputs[1]!,
+          table: n.inputs[0]!,
+          posTable: positioned && !sinusoidal ? posNode.inputs[0]! : null,
+          sinusoidal: Boolean(positioned && sinusoidal),
+          segments,
+          scope: n.scope,
+        });
         break;
       }
       case 'add': {
@@ -135,13 +144,24 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
         } else out.push({ kind: 'glu', gate: n.inputs[0]!, up: n.inputs[1]!, fn: n.attrs.fn, out: n.output, scope: n.scope });
         break;
       }
+      case 'take_first':
+        out.push({ kind: 'take_first', x: n.inputs[0]!, out: n.output, scope: n.scope });
+        break;
       case 'rope':
         out.push({ kind: 'rope', x: n.inputs[0]!, out: n.output, ...n.attrs, scope: n.scope });
         break;
       case 'attention':
-        if (n.attrs.cross) throw new UnsupportedOpError('attention', n.scope, 'cross-attention (encoder–decoder models)');
-        if (n.attrs.positions === 'relative') throw new UnsupportedOpError('attention', n.scope, 'T5 relative position bias');
-        out.push({ kind: 'attention', q: n.inputs[0]!, k: n.inputs[1]!, v: n.inputs[2]!, out: n.output, attrs: n.attrs, scope: n.scope });
+        // Cross-attention and the T5 relative bias (its table the 4th input) run in the attention group.
+        out.push({
+          kind: 'attention',
+          q: n.inputs[0]!,
+          k: n.inputs[1]!,
+          v: n.inputs[2]!,
+          table: n.attrs.positions === 'relative' ? n.inputs[3]! : null,
+          out: n.output,
+          attrs: n.attrs,
+          scope: n.scope,
+        });
         break;
       case 'softmax_xent':
         out.push({

@@ -26,9 +26,15 @@ export function emitOptimizer(c: PlanContext, o: OptimizerOptions): TrainIo {
   // With k > 1 each micro-step adds its gradients into per-parameter accumulators; the update
   // then clips the SUM at k·clip and AdamW runs with eps·k (the host scales it), which is
   // exactly AdamW on the mean gradient.
+  // A parameter the loss does not reach (BERT's pooler under the MLM loss) is frozen, as
+  // torch.optim skips a parameter whose .grad is None: its gradient is a buffer of zeros (never
+  // written) and no AdamW kernel runs for it, so weight decay does not shrink it either.
+  const frozen = new Set(graph.params.filter((p) => !o.grads.has(p.name)).map((p) => p.name));
+  const zeros = new Map([...frozen].map((name) => [name, P.scratch(`d:${name}`, graph.params.find((p) => p.name === name)!.shape)]));
   const accOf = new Map<string, string>();
   if (k > 1) {
     for (const p of graph.params) {
+      if (frozen.has(p.name)) continue;
       const acc = P.add({ name: `acc:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
       P.emit(generateAdd({ shape: [numel(p.shape)], inPlace: true }), { a: acc, b: o.grads.get(p.name)! }, 'accumulate');
       accOf.set(p.name, acc);
@@ -43,7 +49,7 @@ export function emitOptimizer(c: PlanContext, o: OptimizerOptions): TrainIo {
   const nonfinite = P.add({ name: 'optim.nonfinite', kind: 'output', dtype: 'u32', shape: [1], bytes: 4 });
   const optim = P.add({ name: 'optim', kind: 'uniform', dtype: 'f32', shape: [8], bytes: 32 });
   const gradOf = (name: string) => {
-    const g = accOf.get(name) ?? o.grads.get(name);
+    const g = accOf.get(name) ?? o.grads.get(name) ?? zeros.get(name);
     if (!g) throw new Error(`internal: parameter ${name} received no gradient`);
     return g;
   };
@@ -56,10 +62,11 @@ export function emitOptimizer(c: PlanContext, o: OptimizerOptions): TrainIo {
     const m = P.add({ name: `m:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
     const v = P.add({ name: `v:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
     const g = gradOf(p.name);
-    P.emit(generateAdamW({ n: numel(p.shape), decay: p.decay }), { param: p.name, grad: g, m, v, scale }, 'optim', { optim });
+    if (!frozen.has(p.name))
+      P.emit(generateAdamW({ n: numel(p.shape), decay: p.decay }), { param: p.name, grad: g, m, v, scale }, 'optim', { optim });
     params.push({ name: p.name, grad: g, m, v, decay: p.decay });
   }
   if (k > 1) P.steps.push({ kind: 'clear', buffers: [...accOf.values()], scope: 'zero accumulators' });
-  P.steps.unshift({ kind: 'clear', buffers: o.cleared, scope: 'zero gradients' });
+  P.steps.unshift({ kind: 'clear', buffers: [...o.cleared, ...zeros.values()], scope: 'zero gradients' });
   return { optim, gradNorm, nonfinite, params, accumulation: k, microSteps };
 }

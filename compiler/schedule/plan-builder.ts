@@ -19,6 +19,8 @@ export class PlanBuilder {
     readonly graph: Graph,
     readonly B: number,
     readonly T: number,
+    /** The encoder's (source) length of an encoder–decoder; T otherwise. */
+    readonly S: number = T,
   ) {
     for (const p of graph.params) {
       this.valueName.set(p.value, this.add({ name: p.name, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) }));
@@ -36,9 +38,9 @@ export class PlanBuilder {
     return this.add({ name, kind, dtype: 'f32', shape, bytes: 4 * numel(shape) });
   }
 
-  /** The concrete shape of a value at this plan's B and T. */
+  /** The concrete shape of a value at this plan's B, T and S. */
   dims(v: number): number[] {
-    return this.graph.values[v]!.type.shape.map((d) => (d === 'B' ? this.B : d === 'T' || d === 'S' ? this.T : d));
+    return this.graph.values[v]!.type.shape.map((d) => (d === 'B' ? this.B : d === 'T' ? this.T : d === 'S' ? this.S : d));
   }
 
   /** Rows × width of a (…, width) value. */

@@ -4,13 +4,19 @@
  * Three modes:
  *   forward  — training/eval shape (B, T), logits and the loss, no cache;
  *   prefill  — B = 1, T = context: a prompt in one pass, K and V copied into per-layer caches;
- *   decode   — B = 1, T = 1: one token at Step.offset, attention over the cache.
+ *   decode   — B = 1, T = 1: one token at Step.offset, attention over the cache;
+ *   encode   — encoder–decoders only: B = 1, S = context: the encoder stack and every decoder
+ *              layer's cross-attention K and V, computed once per source. The prefill and
+ *              decode plans skip those groups and read the K/V buffers by name (the runtime
+ *              shares buffers of one name between the plans of a model), so generation
+ *              encodes once and each decoder step attends over the kept cross K/V.
  * The prefill and decode plans of one model name their weights and caches alike, so the
  * runtime shares those buffers between them. Each group's kernels come from its module in the
  * group table (groups/index.ts).
  */
 import type { KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { Graph } from '../ir/graph.js';
+import type { AttentionAttrs } from '../ir/ops.js';
 import type { ModelSpec } from '../semantics/model.js';
 import type { KernelPlan } from '../../runtime/plan-types.js';
 import type { PlanContext } from './context.js';
@@ -26,6 +32,8 @@ export interface PlanOptions {
   /** forward mode only (prefill/decode use B = 1). */
   readonly B?: number;
   readonly T?: number;
+  /** forward mode of an encoder–decoder: the source length (default: context). */
+  readonly S?: number;
   readonly tuning: KernelTuning;
   readonly subgroupMinSize?: number;
 }
@@ -34,15 +42,17 @@ export interface PlanOptions {
 export function planContext(
   model: ModelSpec,
   graph: Graph,
-  o: { mode: PlanMode; B: number; T: number; tuning: KernelTuning; subgroupMinSize?: number | undefined },
+  o: { mode: PlanMode; B: number; T: number; S?: number | undefined; tuning: KernelTuning; subgroupMinSize?: number | undefined },
 ): PlanContext {
+  const S = o.S ?? o.T;
   return {
-    P: new PlanBuilder(graph, o.B, o.T),
+    P: new PlanBuilder(graph, o.B, o.T, S),
     graph,
     model,
     mode: o.mode,
     B: o.B,
     T: o.T,
+    S,
     tuning: o.tuning,
     sg: o.subgroupMinSize ?? 0,
     cached: o.mode === 'prefill' || o.mode === 'decode',
@@ -68,18 +78,65 @@ export function tokensInput(graph: Graph): string {
   return graph.values[graph.inputs.find((v) => graph.values[v]!.name === 'tokens')!]!.name;
 }
 
+/**
+ * The io of encoder models (BERT): the segment-id input, the hidden states of a model without
+ * an LM head (head { kind: none }) and the pooler's output, each only where the model has it.
+ */
+export function encoderIo(c: PlanContext): { segments?: string; hidden?: string; pooled?: string } {
+  const { graph, P } = c;
+  const seg = graph.inputs.find((v) => graph.values[v]!.name === 'segments');
+  const pooled = graph.outputs.find((v) => graph.values[v]!.name === 'pooler.pooled');
+  const hidden = c.model.head.kind === 'none' ? graph.outputs.find((v) => v !== pooled) : undefined;
+  return {
+    ...(seg !== undefined ? { segments: graph.values[seg]!.name } : {}),
+    ...(hidden !== undefined ? { hidden: P.buf(hidden) } : {}),
+    ...(pooled !== undefined ? { pooled: P.buf(pooled) } : {}),
+  };
+}
+
+/** An encoder–decoder's source input (`src_tokens`), for the plans' io; {} for single-stack graphs. */
+export function sourceIo(graph: Graph): { src?: string } {
+  const v = graph.inputs.find((i) => graph.values[i]!.name === 'src_tokens');
+  return v === undefined ? {} : { src: graph.values[v]!.name };
+}
+
+/**
+ * The values of an encoder–decoder graph computed from the source alone (the encoder stack and
+ * the cross-attention K/V projections of its output): what the encode plan computes and the
+ * decoder's prefill and decode plans take as given.
+ */
+export function sourceSide(graph: Graph): Set<number> {
+  const SRC = 1;
+  const TGT = 2;
+  const flags = new Map<number, number>();
+  for (const v of graph.inputs) flags.set(v, graph.values[v]!.name.startsWith('src_') ? SRC : TGT);
+  for (const n of graph.nodes)
+    flags.set(
+      n.output,
+      n.inputs.reduce((f, v) => f | (flags.get(v) ?? 0), 0),
+    );
+  return new Set([...flags].filter(([, f]) => f === SRC).map(([v]) => v));
+}
+
 export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): KernelPlan {
   const mode = opts.mode;
+  const seq2seq = model.arch === 'encoder_decoder';
+  if (mode === 'encode' && !seq2seq) throw new Error(`internal: an encode plan for ${model.name}, which has no encoder–decoder`);
   const B = mode === 'forward' ? (opts.B ?? 1) : 1;
-  const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' ? model.context : 1;
-  const c = planContext(model, graph, { mode, B, T, tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize });
+  const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' || mode === 'encode' ? model.context : 1;
+  // Sources are padded to the encoder's context in training and generation alike (runtime/data/pairs.ts).
+  const S = mode === 'forward' ? (opts.S ?? model.context) : model.context;
+  const c = planContext(model, graph, { mode, B, T, S, tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize });
   const groups = fuse(graph, { gatedEpilogue: true });
+  const source = seq2seq ? sourceSide(graph) : null;
   for (const g of groups) {
     // Sampling plans compute no loss: skip the scalar adds of cross-entropy and MoE aux losses.
     if (c.cached && g.kind === 'add' && graph.values[g.out]!.type.shape.length === 0) continue;
+    if (source && (mode === 'encode' ? !source.has(g.out) : c.cached && source.has(g.out))) continue;
     groupModule(g).forward(c, g);
   }
-  if (!c.logits) throw new Error(`internal: no logits in the plan of ${model.name}`);
+  if (mode === 'encode') return encodePlan(model, c);
+  if (!c.logits && model.head.kind !== 'none') throw new Error(`internal: no logits in the plan of ${model.name}`);
   const hasTargets = !c.cached && graph.inputs.some((v) => graph.values[v]!.name === 'targets');
   return {
     model: model.name,
@@ -95,10 +152,35 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
     io: {
       tokens: tokensInput(graph),
       targets: hasTargets ? 'targets' : null,
-      logits: c.logits,
+      logits: c.logits ?? '',
       loss: c.loss,
       step: c.P.step,
+      ...(c.correct ? { correct: c.correct } : {}),
+      ...encoderIo(c),
+      ...(c.cached ? {} : sourceIo(graph)),
       ...moeIo(c, groups),
     },
+  };
+}
+
+/** The encode plan: source in, the cross-attention K/V buffers (shared by name with prefill/decode) out. */
+function encodePlan(model: ModelSpec, c: PlanContext): KernelPlan {
+  const src = sourceIo(c.graph).src!;
+  // The encoder output is what the first cross-attention's K projection reads.
+  const g = c.graph;
+  const cross = g.nodes.find((n) => n.op === 'attention' && (n.attrs as AttentionAttrs).cross);
+  const kProj = cross && g.nodes.find((n) => n.output === cross.inputs[1]);
+  const memory = kProj ? c.P.buf(kProj.inputs[0]!) : null;
+  return {
+    model: model.name,
+    mode: 'encode',
+    B: 1,
+    T: c.T,
+    vocab: model.vocab,
+    context: model.context,
+    buffers: [...c.P.buffers.values()],
+    kernels: c.P.kernels,
+    steps: c.P.steps,
+    io: { tokens: src, targets: null, logits: '', loss: null, step: c.P.step, src, ...(memory ? { memory } : {}) },
   };
 }

@@ -14,13 +14,15 @@ import { fuse } from './fuse.js';
 import { type Group, groupModule } from './groups/index.js';
 import { emitOptimizer } from './optimizer.js';
 import { generateAdd } from '../codegen/wgsl/kernels/add.js';
-import { moeIo, planContext, tokensInput } from './plan.js';
+import { encoderIo, moeIo, planContext, sourceIo, tokensInput } from './plan.js';
 import { auxLossValues } from './groups/moe.js';
 import { generateLossSeed } from '../codegen/wgsl/kernels/moe/aux-loss.js';
 
 export interface TrainPlanOptions {
   readonly B: number;
   readonly T: number;
+  /** An encoder–decoder's source length (default: context; sources are padded to it). */
+  readonly S?: number;
   readonly clip: number;
   /** Micro-steps per optimizer step (default 1); see optimizer.ts. */
   readonly accumulation?: number;
@@ -30,7 +32,8 @@ export interface TrainPlanOptions {
 
 export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOptions): KernelPlan {
   const { B, T } = opts;
-  const c = planContext(model, graph, { mode: 'train', B, T, tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize });
+  const S = model.arch === 'encoder_decoder' ? (opts.S ?? model.context) : T;
+  const c = planContext(model, graph, { mode: 'train', B, T, S, tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize });
   const { P } = c;
 
   const saved: { g: Group; saved: unknown }[] = [];
@@ -84,7 +87,16 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
     buffers: [...P.buffers.values()],
     kernels: P.kernels,
     steps: P.steps,
-    io: { tokens: tokensInput(graph), targets: 'targets', logits: c.logits ?? '', loss: c.loss ?? '', step: P.step, ...moeIo(c, groups) },
+    io: {
+      tokens: tokensInput(graph),
+      targets: 'targets',
+      logits: c.logits ?? '',
+      loss: c.loss ?? '',
+      step: P.step,
+      ...sourceIo(graph),
+      ...encoderIo(c),
+      ...moeIo(c, groups),
+    },
     train,
   };
 }

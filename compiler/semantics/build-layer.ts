@@ -139,7 +139,19 @@ function buildAttention(env: LayerEnv, f: Frame, group: string, rec: KnobRecorde
   rec.set(`${group}.bias`, group, bias.value, bias.span);
   const dropout = a.rate(f, 'dropout', defaults?.dropout ?? env.defaultDropout);
   rec.set(`${group}.dropout`, group, dropout.value, dropout.span);
-  const spec = { heads, kv_heads: kv.value, head_dim: headDim, causal, window, bias: bias.value, dropout: dropout.value };
+  // Cross-attention follows the layer's self-attention unless it says otherwise (T5 is unscaled in both).
+  const scaled = a.bool(f, 'scaled', defaults?.scaled ?? true);
+  rec.set(`${group}.scaled`, group, scaled.value, scaled.span);
+  const spec = {
+    heads,
+    kv_heads: kv.value,
+    head_dim: headDim,
+    causal,
+    window,
+    bias: bias.value,
+    dropout: dropout.value,
+    scaled: scaled.value,
+  };
   if (!defaults && env.positions.kind === 'rope') checkRotary(env, spec, headsSpan ?? hd.span);
   return spec;
 }

@@ -16,6 +16,7 @@ import type {
   LayerSpec,
   ModelSpec,
   NormSpec,
+  Objective,
   Positions,
   ResolvedKnob,
   StackRole,
@@ -43,7 +44,8 @@ export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost
     active: [],
     memo: new Map(),
     ...(input.rejectedKeys ? { rejectedKeys: input.rejectedKeys } : {}),
-    tokenizerVocab: (span) => tokenizerVocab(bag, span, input.node.name.name, input.train, trainTok, host),
+    tokenizerVocab: (span) =>
+      tokenizerVocab(bag, span, input.node.name.name, input.train, trainTok, host, trainObjective(input.train?.tree, input.tree)),
   };
   const a = new Access(ctx);
   const rec = new KnobRecorder();
@@ -148,6 +150,22 @@ function warnDecimalK(bag: DiagnosticBag, e: Expr | true | undefined): void {
   if ((binary & (binary - 1)) === 0) bag.report('MS3001', e.span, { text: e.raw, value: e.value, binary, suggestion: `${n}Ki` });
 }
 
+/**
+ * The objective as written (or defaulted from arch), read from the knob trees before they are
+ * evaluated: `tokenizer.vocab` needs it (a masked LM's vocabulary counts its [MASK]) while
+ * the model's own knobs are still being resolved.
+ */
+function trainObjective(train: Tree | undefined, model: Tree): Objective {
+  const named = (t: Tree | undefined, k: string) => {
+    const s = t?.knobs.get(k);
+    return s && s.expr !== true && s.expr.kind === 'Name' ? s.expr.name : undefined;
+  };
+  const written = named(train, 'objective');
+  if (written === 'causal_lm' || written === 'mlm' || written === 'seq2seq') return written;
+  const arch = named(model, 'arch');
+  return arch === 'encoder' ? 'mlm' : arch === 'encoder_decoder' ? 'seq2seq' : 'causal_lm';
+}
+
 function trainTokenizer(tree: Tree): string | undefined {
   const s = tree.knobs.get('tokenizer');
   if (!s) return 'char';
@@ -172,6 +190,21 @@ function buildEmbedding(a: Access, top: Frame, tree: Tree, rec: KnobRecorder, co
       const max_distance = argNum(v, 'max_distance', 128);
       if (buckets < 2 || max_distance < 1)
         a.ctx.bag.report('MS2109', pv.span, { knob: 'relative buckets and max_distance', value: `${buckets}, ${max_distance}` });
+      // T5's buckets: the first half of a direction's buckets are exact distances, the rest
+      // logarithmic up to max_distance, so max_distance must lie beyond the exact ones (the
+      // causal decoder has buckets/2 exact ones; Hugging Face divides by zero otherwise).
+      else if (max_distance <= Math.floor(buckets / 2))
+        a.ctx.bag.report(
+          'MS2112',
+          pv.span,
+          {
+            what: `relative(buckets: ${buckets}, max_distance: ${max_distance})`,
+            needs: `max_distance > buckets / 2 (${Math.floor(buckets / 2)})`,
+          },
+          {
+            hint: 'distances below buckets/2 get a bucket each and the rest share logarithmic buckets up to max_distance; T5 uses buckets 32, max_distance 128',
+          },
+        );
       positions = { kind: 'relative', buckets, max_distance };
     } else positions = { kind: v.name as 'learned' | 'sinusoidal' | 'alibi' | 'none' };
   }
@@ -193,12 +226,18 @@ function buildHead(a: Access, tree: Tree, top: Frame, rec: KnobRecorder): HeadSp
   const f = frame(tree.sections.get('head'), modelSchema.sections.head!, 'head', top);
   const kind = a.str<'lm' | 'none'>(f, 'kind', 'lm');
   const bias = a.bool(f, 'bias', false);
+  const transform = a.str<NonNullable<HeadSpec['transform']> | 'none'>(f, 'transform', 'none');
   const pooler = a.bool(f, 'pooler', false);
   rec.set('head.kind', 'head', kind.value, kind.span);
   rec.set('head.bias', 'head', bias.value, bias.span);
+  rec.set('head.transform', 'head', transform.value, transform.span);
   rec.set('head.pooler', 'head', pooler.value, pooler.span);
   if (kind.value === 'none' && bias.value && bias.span) a.ctx.bag.report('MS2112', bias.span, { what: 'head bias', needs: 'kind: lm' });
-  return { kind: kind.value, bias: bias.value, pooler: pooler.value };
+  // The transform feeds the LM projection: without one there is nothing for it to transform.
+  if (kind.value === 'none' && transform.value !== 'none' && transform.span)
+    a.ctx.bag.report('MS2112', transform.span, { what: 'head transform', needs: 'kind: lm' });
+  const t = transform.value === 'none' || kind.value === 'none' ? null : transform.value;
+  return { kind: kind.value, bias: bias.value, transform: t, pooler: pooler.value };
 }
 
 function buildStack(env: LayerEnv, top: Frame, tree: Tree, stackTree: Tree | undefined, rec: KnobRecorder): StackSpec {

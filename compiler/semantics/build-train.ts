@@ -21,6 +21,13 @@ export interface DataHost {
 }
 
 export const STATIC_VOCAB: Readonly<Record<string, number>> = { byte: 256, gpt2: 50257 };
+/**
+ * The special tokens a masked LM's tokenizer appends after the ordinary ids ([MASK]; the
+ * runtime's MLM_SPECIALS in runtime/tokenizers/specials.ts, which the semantics cannot import).
+ */
+export const MLM_SPECIALS = 1;
+/** A seq2seq tokenizer's [PAD] (decoder start, source padding) and [EOS] (runtime SEQ2SEQ_SPECIALS). */
+export const SEQ2SEQ_SPECIALS = 2;
 
 export function tokenizerVocab(
   bag: DiagnosticBag,
@@ -29,16 +36,19 @@ export function tokenizerVocab(
   train: { tree: Tree; file: string } | undefined,
   tokenizer: string | undefined,
   host: DataHost,
+  objective?: Objective,
 ): number | undefined {
   if (!train || !tokenizer) {
     bag.report('MS2205', span, { model }, { hint: `add: train ${model} { tokenizer = char, data = "moby-dick" }` });
     return undefined;
   }
-  if (tokenizer in STATIC_VOCAB) return STATIC_VOCAB[tokenizer];
+  // A masked LM's tokenizer.vocab counts its [MASK], a seq2seq one its [PAD] and [EOS] (after the ordinary ids).
+  const specials = objective === 'mlm' ? MLM_SPECIALS : objective === 'seq2seq' ? SEQ2SEQ_SPECIALS : 0;
+  if (tokenizer in STATIC_VOCAB) return STATIC_VOCAB[tokenizer]! + specials;
   const dataSetting = train.tree.knobs.get('data');
   const data = dataSetting && dataSetting.expr !== true && dataSetting.expr.kind === 'String' ? dataSetting.expr.value : 'moby-dick';
   const r = host.charVocab(data, train.file);
-  if (typeof r === 'number') return r;
+  if (typeof r === 'number') return r + specials;
   bag.report(
     'MS5002',
     span,
@@ -119,6 +129,14 @@ export function buildTrain(
   if (val.span && !(val.value > 0 && val.value < 1))
     bag.report('MS2110', val.span, { knob: 'val_fraction', range: '(0, 1)', value: fmtNum(val.value) });
   const mask = a.rate(f, 'mask_prob', 0.15);
+  // 0 would choose no position: nothing to predict (rate() already refused < 0 and ≥ 1).
+  if (mask.span && mask.value === 0)
+    bag.report(
+      'MS2107',
+      mask.span,
+      { knob: 'mask_prob', value: fmtNum(mask.value) },
+      { hint: 'mask_prob is the fraction of positions to predict: above 0 and below 1; BERT uses 0.15' },
+    );
   if (mask.span && objective.value !== 'mlm') bag.report('MS2112', mask.span, { what: 'mask_prob', needs: 'objective = mlm' });
 
   const spec: TrainSpec = {

@@ -43,6 +43,8 @@ export interface AttentionSpec {
   /** Bias on the Q, K, V and output projections. */
   readonly bias: boolean;
   readonly dropout: number;
+  /** Scores scaled by 1/√head_dim (true, the default); false: unscaled q·k, as T5. */
+  readonly scaled: boolean;
 }
 
 export interface MlpSpec {
@@ -111,6 +113,13 @@ export interface HeadSpec {
   /** `lm`: a projection to the vocabulary; `none`: the model outputs hidden states. */
   readonly kind: 'lm' | 'none';
   readonly bias: boolean;
+  /**
+   * BERT's masked-LM transform (BertPredictionHeadTransform), applied before the LM projection:
+   * dense d_model → d_model with bias, this activation, then a norm with the layers' settings
+   * (kind, eps; a LayerNorm with scale and bias in BERT). null = none (the projection reads the
+   * final hidden states directly). Only with kind `lm`.
+   */
+  readonly transform: Exclude<Activation, 'swiglu' | 'geglu' | 'reglu'> | null;
   /** BERT's pooler: dense d_model → d_model + tanh over the first token. */
   readonly pooler: boolean;
 }

@@ -5,6 +5,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { builtinCorpusText, isBuiltinCorpus } from '../../runtime/data/corpus.js';
+import { isSyntheticTask, reverseText } from '../../runtime/data/pairs-synthetic.js';
 import type { Host } from './resolve.js';
 
 const vocabCache = new Map<string, number | { error: string }>();
@@ -103,7 +104,7 @@ export const nodeHost: Host & { encodingProblem(path: string): EncodingProblem |
     }
   },
   charVocab(data, specFile) {
-    const key = isBuiltinCorpus(data) ? data : join(dirname(specFile), data);
+    const key = isBuiltinCorpus(data) || isSyntheticTask(data) ? data : join(dirname(specFile), data);
     let v = vocabCache.get(key);
     if (v === undefined) {
       v = computeCharVocab(data, key);
@@ -115,7 +116,8 @@ export const nodeHost: Host & { encodingProblem(path: string): EncodingProblem |
 
 function computeCharVocab(data: string, path: string): number | { error: string } {
   try {
-    const text = isBuiltinCorpus(data) ? builtinCorpusText(data) : readTextData(path);
+    // A built-in seq2seq task's characters are those of the text it draws from (runtime/data/pairs-synthetic.ts).
+    const text = isBuiltinCorpus(data) ? builtinCorpusText(data) : isSyntheticTask(data) ? reverseText(0.1).text : readTextData(path);
     return new Set(Array.from(text)).size;
   } catch (e) {
     return { error: (e as Error).message };

@@ -114,6 +114,7 @@ const attentionKnobs: Record<string, KnobDef> = {
   head_dim: { type: SIZE.head_dim, doc: 'width of one head (default d_model / heads)' },
   bias: { type: bool, doc: 'bias on the Q, K, V and output projections' },
   dropout: { type: num, doc: 'dropout on the attention weights' },
+  scaled: { type: bool, doc: 'scale scores by 1/sqrt(head_dim) (default true); false: unscaled, as T5' },
 };
 
 const attention: SectionDef = {
@@ -209,6 +210,10 @@ export const modelSchema: SectionDef = {
       knobs: {
         kind: { type: { t: 'enum', values: ['lm', 'none'] }, doc: 'lm: logits over the vocabulary; none: hidden states only' },
         bias: { type: bool, doc: 'bias on the LM head' },
+        transform: {
+          type: { t: 'enum', values: ['none', 'gelu', 'gelu_tanh', 'relu', 'silu'] },
+          doc: "BERT's masked-LM transform before the LM projection: dense d_model → d_model + this activation + the layers' norm, or none",
+        },
         pooler: { type: bool, doc: "BERT's pooler (dense + tanh on the first token)" },
       },
       sections: {},

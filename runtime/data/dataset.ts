@@ -5,7 +5,16 @@
  * inputs always give the same splits.
  */
 import { GPT2_VOCAB, gpt2Tokenizer } from '../tokenizers/gpt2.js';
-import { byteTokenizer, charsOf, charTokenizer, tokenizerFrom, type Tokenizer, type TokenizerData } from '../tokenizers/index.js';
+import {
+  byteTokenizer,
+  charsOf,
+  charTokenizer,
+  tokenizerFrom,
+  withSpecials,
+  type SpecialToken,
+  type Tokenizer,
+  type TokenizerData,
+} from '../tokenizers/index.js';
 import type { TokenizerKind } from '../tokenizers/load.js';
 import { checkTokenIds, DataError, readDataSource, type DataSource, type TokenArray } from './source.js';
 
@@ -25,6 +34,11 @@ export interface PrepareDatasetOptions {
    * a fixed char vocabulary is a DataError naming the characters and where they are.
    */
   fixed?: { readonly tokenizer: TokenizerData; readonly from: string };
+  /**
+   * Special tokens the objective needs ([MASK] for a masked LM), appended after the ordinary
+   * ids (a fixed tokenizer that lacks them gets them; the text itself never contains them).
+   */
+  specials?: readonly SpecialToken[];
 }
 
 export interface Dataset {
@@ -82,11 +96,14 @@ export function prepareDataset(opts: PrepareDatasetOptions): Dataset {
       `it was not made with the ${opts.tokenizer} tokenizer (vocabulary ${tokenizer.vocab}); name the tokenizer that made it`,
     );
   } else if (opts.fixed?.tokenizer.kind === 'char') {
-    tokenizer = tokenizerFrom(opts.fixed.tokenizer);
+    tokenizer = tokenizerFrom({ kind: 'char', chars: opts.fixed.tokenizer.chars });
     tokens = encodeChars(src, opts.fixed.tokenizer.chars, opts.fixed.from);
   } else {
     ({ tokenizer, tokens } = tokenize(src.text, opts.tokenizer));
   }
+  // The ordinary ids are final: specials go after them (the ids of the text do not change).
+  const specials = opts.specials ?? opts.fixed?.tokenizer.specials ?? [];
+  tokenizer = withSpecials(tokenizer, specials);
   if (opts.vocab !== undefined) {
     const what = src.kind === 'tokens' ? `the token file ${src.path}` : `${describe(src)}, tokenised with ${opts.tokenizer},`;
     const hint =

@@ -31,7 +31,11 @@ export function gpt2Tokenizer(): Tokenizer {
   shared ??= {
     kind: 'gpt2',
     vocab: GPT2_VOCAB,
+    // <|endoftext|> is a document separator, not text a masked LM should draw as a replacement.
+    ordinary: GPT2_EOT,
+    mask: null,
     encode: (text) => gpt2Encode(text, ORDINARY),
+    encodeSpecial: (text) => gpt2Encode(text, ORDINARY),
     decode: decodeLenient,
     toJSON: () => ({ kind: 'gpt2' }),
   };

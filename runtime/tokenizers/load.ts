@@ -5,6 +5,8 @@
  */
 import { byteTokenizer, charsOf, charTokenizer, TokenizerError, tokenizerFrom, type Tokenizer, type TokenizerData } from './index.js';
 import { gpt2Tokenizer } from './gpt2.js';
+import { SPECIAL_TOKENS, withSpecials } from './specials.js';
+import type { SpecialToken } from './types.js';
 
 export const TOKENIZER_KINDS = ['byte', 'char', 'gpt2'] as const;
 export type TokenizerKind = (typeof TOKENIZER_KINDS)[number];
@@ -17,14 +19,14 @@ export function isTokenizerKind(name: string): name is TokenizerKind {
  * The tokenizer of `kind` for a training text. Only 'char' uses the text: its vocabulary is
  * `charsOf(text)`, the distinct characters of the WHOLE text in code-point order.
  */
-export function tokenizerForText(kind: TokenizerKind, text: string): Tokenizer {
+export function tokenizerForText(kind: TokenizerKind, text: string, specials: readonly SpecialToken[] = []): Tokenizer {
   switch (kind) {
     case 'byte':
-      return byteTokenizer();
+      return withSpecials(byteTokenizer(), specials);
     case 'char':
-      return charTokenizer(charsOf(text));
+      return withSpecials(charTokenizer(charsOf(text)), specials);
     case 'gpt2':
-      return gpt2Tokenizer();
+      return withSpecials(gpt2Tokenizer(), specials);
   }
 }
 
@@ -54,7 +56,9 @@ export function parseTokenizerData(stored: unknown): TokenizerData {
       `unknown stored tokenizer kind ${JSON.stringify(kind)}; expected one of ${TOKENIZER_KINDS.join(', ')} (a newer mspec may have written it)`,
     );
   }
-  if (kind !== 'char') return { kind };
+  const specials = parseSpecials((v as { specials?: unknown }).specials);
+  const extra = specials.length ? { specials } : {};
+  if (kind !== 'char') return { kind, ...extra };
   const chars = (v as { chars?: unknown }).chars;
   if (!Array.isArray(chars) || chars.length === 0) {
     throw new TokenizerError('a stored char tokenizer needs a non-empty "chars" array; the checkpoint or manifest may be damaged');
@@ -70,7 +74,25 @@ export function parseTokenizerData(stored: unknown): TokenizerData {
       throw new TokenizerError(`a stored char tokenizer lists ${JSON.stringify(c)} twice; the checkpoint or manifest may be damaged`);
     seen.add(c);
   }
-  return { kind: 'char', chars: chars as string[] };
+  return { kind: 'char', chars: chars as string[], ...extra };
+}
+
+/** A stored `specials` list: known spellings, each once (absent: none). */
+function parseSpecials(v: unknown): SpecialToken[] {
+  if (v === undefined) return [];
+  if (!Array.isArray(v))
+    throw new TokenizerError(`a stored tokenizer's "specials" must be an array like ["[MASK]"]; the checkpoint or manifest may be damaged`);
+  const out: SpecialToken[] = [];
+  for (const s of v) {
+    if (!(SPECIAL_TOKENS as readonly unknown[]).includes(s))
+      throw new TokenizerError(
+        `unknown special token ${JSON.stringify(s)} in a stored tokenizer; expected one of ${SPECIAL_TOKENS.join(', ')} (a newer mspec may have written it)`,
+      );
+    if (out.includes(s as SpecialToken))
+      throw new TokenizerError(`a stored tokenizer lists the special token ${s} twice; the checkpoint or manifest may be damaged`);
+    out.push(s as SpecialToken);
+  }
+  return out;
 }
 
 /** `tokenizerFrom(parseTokenizerData(stored))`. */

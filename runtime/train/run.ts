@@ -21,6 +21,9 @@ import { fitWeights } from '../checkpoint/fit.js';
 import { readSafetensors, writeFileAtomic } from '../checkpoint/safetensors.js';
 import { BatchSampler, evalBatches } from '../data/batches.js';
 import type { Dataset } from '../data/dataset.js';
+import type { PairsDataset } from '../data/pairs-dataset.js';
+import { Seq2SeqFeed } from './seq2seq.js';
+import { maskEvalBatches, mlmMasking, nextMaskedBatch } from '../data/masking.js';
 import type { GpuContext } from '../device.js';
 import { ModelRuntime, type CompiledModelData } from '../model-runtime.js';
 import { lossChartSvg } from './chart.js';
@@ -42,6 +45,10 @@ interface MetricsRecord {
   aux_loss?: number;
   val_loss?: number;
   val_ppl?: number;
+  /** Masked LM: the fraction of masked positions whose argmax is the original token. */
+  val_acc?: number;
+  /** seq2seq: the fraction of held-out sources decoded greedily to exactly their target. */
+  val_exact?: number;
   /** MoE, at evaluations: per MoE layer, each expert's fraction of the routed slots. */
   expert_load?: number[][];
 }
@@ -63,6 +70,10 @@ export interface TrainRecipe {
   readonly eval: { readonly every: number; readonly batches: number };
   readonly checkpoint_every: number;
   readonly seed: number;
+  /** Absent: causal_lm. mlm: windows are masked (../data/masking.ts) and scored at the masked positions only. */
+  readonly objective?: 'causal_lm' | 'mlm' | 'seq2seq';
+  /** mlm: the fraction of each window's positions to predict. */
+  readonly mask_prob?: number;
 }
 
 export type { RunState } from './checkpoint.js';
@@ -72,7 +83,8 @@ export interface RunOptions {
   readonly model: CompiledModelData;
   readonly plans: TrainPlans;
   readonly recipe: TrainRecipe;
-  readonly dataset: Dataset;
+  /** A token stream (causal_lm, mlm) or, for seq2seq, (source, target) pairs. */
+  readonly dataset: Dataset | PairsDataset;
   readonly dir: string;
   /** Written to config.json when the run starts (what --resume reads back). */
   readonly config: unknown;
@@ -95,7 +107,9 @@ export interface RunOptions {
 /** Trains; returns the exit code (0 done, 1 diverged, 130 interrupted and saved). */
 export async function runTraining(o: RunOptions): Promise<number> {
   const { gpu, plans, recipe } = o;
-  const data = o.dataset;
+  // seq2seq reads (source, target) pairs (./seq2seq.ts); the other objectives a token stream.
+  const pairs = 'ids' in o.dataset ? o.dataset : null;
+  const data = pairs ? null : (o.dataset as Dataset);
   const dir = o.dir;
   const B = recipe.batch;
   const T = recipe.seq_len;
@@ -137,10 +151,20 @@ export async function runTraining(o: RunOptions): Promise<number> {
     }
     writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + (metrics.length ? '\n' : ''));
 
-    const sampler = resumed
-      ? BatchSampler.restore(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' }, resumed.sampler)
-      : new BatchSampler(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' });
-    const valBatches = evalBatches(data.val, { batch: B, seqLen: T, count: recipe.eval.batches, split: 'validation split' });
+    const s2s = pairs
+      ? new Seq2SeqFeed(pairs, { batch: B, S: o.model.context, T, seed: recipe.seed, evalBatches: recipe.eval.batches }, resumed?.sampler)
+      : null;
+    const stream = data
+      ? resumed
+        ? BatchSampler.restore(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' }, resumed.sampler)
+        : new BatchSampler(data.train, { batch: B, seqLen: T, seed: recipe.seed, split: 'training split' })
+      : null;
+    const sampler = (s2s?.sampler ?? stream)!;
+    const windows = data ? evalBatches(data.val, { batch: B, seqLen: T, count: recipe.eval.batches, split: 'validation split' }) : [];
+    // A masked LM predicts the masked tokens of the window itself (unshifted); its losses are masked-token losses.
+    const mlm = data && recipe.objective === 'mlm' ? mlmMasking(data.tokenizer, recipe.mask_prob ?? 0.15, recipe.seed) : null;
+    const valBatches = s2s ? s2s.valBatches : mlm ? maskEvalBatches(windows, T, mlm) : windows;
+    const nextBatch = () => (s2s ? s2s.sampler.next() : mlm ? nextMaskedBatch(stream!, T, mlm) : stream!.next());
     const opt = recipe.optimizer;
     const optim = { lr: opt.lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay };
     const scheduleSteps = o.scheduleSteps ?? resumed?.schedule_steps ?? recipe.steps;
@@ -209,12 +233,19 @@ export async function runTraining(o: RunOptions): Promise<number> {
       const rec: MetricsRecord = { step: res.step, loss: res.loss, lr, grad_norm: res.gradNorm, tokens_per_s: Math.round(tps) };
       if (res.aux !== undefined) rec.aux_loss = res.aux;
       if (isEvalStep(res.step)) {
-        const { loss: val, expertLoad } = await trainer.evaluate(valBatches);
+        const { loss: val, expertLoad, accuracy } = await trainer.evaluate(valBatches);
         rec.val_loss = val;
         rec.val_ppl = Math.exp(val);
+        const acc = mlm && accuracy !== undefined ? accuracy : undefined;
+        if (acc !== undefined) rec.val_acc = acc;
         if (expertLoad) rec.expert_load = expertLoad;
+        const em = s2s ? await s2s.exactMatch(trainer, o.model, gpu) : null;
+        if (em) rec.val_exact = em.accuracy;
+        const exact = em
+          ? `, exact match ${(100 * em.accuracy).toFixed(1)}% of ${em.pairs} (${JSON.stringify(em.example.source)} → ${JSON.stringify(em.example.output)})`
+          : '';
         say(
-          `step ${res.step}: validation loss ${val.toFixed(4)}, perplexity ${Math.exp(val).toFixed(2)}${expertLoad ? `, ${routingSummary(expertLoad)}` : ''}`,
+          `step ${res.step}: ${mlm ? 'masked-token ' : ''}validation loss ${val.toFixed(4)}, perplexity ${Math.exp(val).toFixed(2)}${acc !== undefined ? `, accuracy ${(100 * acc).toFixed(1)}%` : ''}${exact}${expertLoad ? `, ${routingSummary(expertLoad)}` : ''}`,
         );
       }
       metrics.push(rec);
@@ -248,7 +279,7 @@ export async function runTraining(o: RunOptions): Promise<number> {
     };
     let inflight: Pending | null = null;
     for (let step = start + 1; step <= recipe.steps && !interrupted && nanAt === null; step++) {
-      const micro = Array.from({ length: plans.train.train!.accumulation }, () => sampler.next());
+      const micro = Array.from({ length: plans.train.train!.accumulation }, nextBatch);
       const lr = learningRate(step - 1, sched);
       const next: Pending = { step, lr, result: trainer.submitAccumulated(step, micro, lr, optim) };
       if (inflight) await settle(inflight);
@@ -287,7 +318,18 @@ export async function runTraining(o: RunOptions): Promise<number> {
     );
 
     // ── a sample from the trained model ──
-    if (o.sampleTokens > 0) {
+    // An encoder generates nothing: `mspec sample CKPT --fill "…[MASK]…"` shows what it learned.
+    if (mlm && o.sampleTokens > 0)
+      process.stdout.write(
+        `fill masked text with: mspec sample ${join(dir, WEIGHTS_FILE)} --fill "… ${data!.tokenizer.decode([mlm.maskId])} …"\n`,
+      );
+    s2s?.release();
+    // An encoder–decoder answers a source: show how to ask it (its held-out exact match was printed at the last evaluation).
+    if (s2s && o.sampleTokens > 0) {
+      const source = s2s.data.tokenizer.decode([...s2s.data.val[0]!.source]);
+      process.stdout.write(`decode a source with: mspec sample ${join(dir, WEIGHTS_FILE)} --input ${JSON.stringify(source)}\n`);
+    }
+    if (o.sampleTokens > 0 && data && !mlm) {
       const rt = await ModelRuntime.create(o.model, { gpu });
       try {
         rt.load(join(dir, WEIGHTS_FILE));

@@ -43,6 +43,33 @@ export interface EvalResult {
    * received over the validation batches (sums to 1 per layer; 1/experts is even routing).
    */
   readonly expertLoad?: number[][];
+  /**
+   * The fraction of scored positions (target ≥ 0) whose highest logit is the target (a tie
+   * counts), computed on the GPU (plan io.correct); absent when the plan has no such output.
+   */
+  readonly accuracy?: number;
+}
+
+/** One micro-batch: decoder (or only) inputs and targets; an encoder–decoder's padded sources too. */
+export interface TrainBatch {
+  readonly inputs: Int32Array;
+  readonly targets: Int32Array;
+  /** Encoder–decoders: B·S source ids (runtime/data/pairs.ts). */
+  readonly sources?: Int32Array;
+}
+
+/**
+ * The Step uniform's kv_len for a plan without a cache: every key. Attention kernels read
+ * min(kv_len, their key rows), so T covers a single stack; an encoder–decoder's encoder has S
+ * rows, which may exceed T, and the context covers both.
+ */
+function allKeys(plan: KernelPlan): number {
+  return plan.io.src ? plan.context : plan.T;
+}
+
+function needSources(b: TrainBatch): Int32Array {
+  if (!b.sources) throw new Error('internal: an encoder–decoder batch without sources');
+  return b.sources;
 }
 
 export interface TrainPlans {
@@ -118,12 +145,7 @@ export class Trainer {
    * micro-batch is its own submit (its tokens are written between them); the update and the
    * read-back copies go with the last one. The reported loss is the mean over micro-batches.
    */
-  submitAccumulated(
-    t: number,
-    batches: readonly { inputs: Int32Array; targets: Int32Array }[],
-    lr: number,
-    o: OptimSettings,
-  ): Promise<StepResult> {
+  submitAccumulated(t: number, batches: readonly TrainBatch[], lr: number, o: OptimSettings): Promise<StepResult> {
     const plan = this.plans.train;
     const io = plan.train!;
     const k = io.accumulation;
@@ -145,9 +167,10 @@ export class Trainer {
     });
     batches.forEach((b, j) => {
       // Queue writes land before the next submit: each micro-batch sees its own counter.
-      this.train.setStep(0, plan.T, Trainer.rng(this.seed, t, k, j));
+      this.train.setStep(0, allKeys(plan), Trainer.rng(this.seed, t, k, j));
       this.train.write(plan.io.tokens, b.inputs);
       this.train.write(plan.io.targets!, b.targets);
+      if (plan.io.src) this.train.write(plan.io.src, needSources(b));
       const encoder = device.createCommandEncoder({ label: `train step ${t}.${j}` });
       const last = j === k - 1;
       this.train.encode(encoder, 0, 0, last ? plan.steps.length : io.microSteps);
@@ -188,18 +211,27 @@ export class Trainer {
    * Mean validation loss over the given batches (forward only, weights shared) and, for MoE
    * models, how the router spread the validation tokens over the experts.
    */
-  async evaluate(batches: Iterable<{ inputs: Int32Array; targets: Int32Array }>): Promise<EvalResult> {
+  async evaluate(batches: Iterable<TrainBatch>): Promise<EvalResult> {
     const plan = this.plans.eval;
     const countBufs = plan.io.expertCounts ?? [];
     const counts = countBufs.map(() => [] as number[]);
     let sum = 0;
     let n = 0;
+    let right = 0;
+    let scored = 0;
+    const classes = plan.vocabRaw ?? plan.vocab;
     for (const b of batches) {
       this.evaluator.write(plan.io.tokens, b.inputs);
       this.evaluator.write(plan.io.targets!, b.targets);
-      this.evaluator.setStep(0, plan.T);
+      if (plan.io.src) this.evaluator.write(plan.io.src, needSources(b));
+      this.evaluator.setStep(0, allKeys(plan));
       this.evaluator.run(0);
       sum += (await this.evaluator.readF32(plan.io.loss!, 0, 1))[0]!;
+      if (plan.io.correct) {
+        // One flag per position (B·T floats), not the logits: the argmax was taken on the GPU.
+        for (const f of await this.evaluator.readF32(plan.io.correct)) right += f;
+        for (const t of b.targets) if (t >= 0 && t < classes) scored++;
+      }
       for (const [i, name] of countBufs.entries()) {
         const c = new Uint32Array((await this.evaluator.readF32(name)).buffer);
         c.forEach((v, e) => (counts[i]![e] = (counts[i]![e] ?? 0) + v));
@@ -207,12 +239,13 @@ export class Trainer {
       n++;
     }
     const loss = sum / Math.max(1, n);
-    if (!countBufs.length) return { loss };
+    const accuracy = plan.io.correct ? { accuracy: right / Math.max(1, scored) } : {};
+    if (!countBufs.length) return { loss, ...accuracy };
     const expertLoad = counts.map((c) => {
       const total = c.reduce((a, b) => a + b, 0);
       return c.map((v) => (total > 0 ? v / total : 0));
     });
-    return { loss, expertLoad };
+    return { loss, expertLoad, ...accuracy };
   }
 
   release(): void {

@@ -186,9 +186,28 @@ catch (e) { console.log(JSON.stringify({ planTargetError: e instanceof PlanTarge
   }, 300_000);
 
   it('refuses knobs the GPU path cannot run, naming them (MS4001)', () => {
-    const r = mspec('build', 'specs/bert-base.model', '-o', OUT);
+    mkdirSync(OUT, { recursive: true });
+    const spec = join(OUT, 'wide-heads.model');
+    writeFileSync(spec, 'model wide {\n  vocab = 64, context = 16, d_model = 512, layers = 1\n  block { attention { heads: 1 } }\n}\n');
+    const r = mspec('build', spec, '-o', OUT);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('error MS4001: the GPU path does not support arch = encoder');
+    expect(r.stderr).toContain('error MS4001: the GPU path does not support attention.head_dim = 512');
+  });
+
+  it('builds BERT (an encoder with segments, no LM head, a pooler): the module forwards tokens and segment ids, and generates nothing', () => {
+    const r = mspec('build', 'specs/bert-base.model', '-o', OUT, '--tuning', 'cpu');
+    expect(r.code).toBe(0);
+    const module = readFileSync(join(OUT, 'bert_base', 'model.ts'), 'utf8');
+    expect(module).toContain('forward(tokens: readonly number[], segments?: readonly number[]): Promise<EncoderOutput>');
+    expect(module).toContain('the final hidden states `hidden` (tokens × d_model) and the pooled first position `pooled` (d_model)');
+    expect(module).not.toMatch(/generate/);
+    const plan = JSON.parse(readFileSync(join(OUT, 'bert_base', 'plan.json'), 'utf8'));
+    expect(plan.plans.prefill.io).toMatchObject({
+      logits: '',
+      segments: 'segments',
+      hidden: expect.any(String),
+      pooled: expect.any(String),
+    });
   });
 
   it('refuses a model whose buffers exceed the device limit (MS4002)', () => {

@@ -23,7 +23,7 @@ export const layerNorm = (eps = 1e-5, bias = true): NormSpec => ({ kind: 'layern
 export const rmsNorm = (eps = 1e-6): NormSpec => ({ kind: 'rmsnorm', eps, scale: true, bias: false });
 
 export function attention(a: Partial<AttentionSpec> & Pick<AttentionSpec, 'heads' | 'head_dim'>): AttentionSpec {
-  return { kv_heads: a.heads, causal: true, window: null, bias: false, dropout: 0, ...a };
+  return { kv_heads: a.heads, causal: true, window: null, bias: false, dropout: 0, scaled: true, ...a };
 }
 
 export const mlp = (activation: MlpSpec['activation'], hidden: number, bias = false): MlpSpec => ({ activation, hidden, bias });
@@ -72,7 +72,7 @@ export function model(m: ModelInit): ModelSpec {
     embedding: { positions: { kind: 'none' }, tied: false, segments: 0, norm: null, dropout: 0, ...m.embedding },
     encoder: m.encoder ?? null,
     decoder: m.decoder ?? null,
-    head: { kind: 'lm', bias: false, pooler: false, ...m.head },
+    head: { kind: 'lm', bias: false, transform: null, pooler: false, ...m.head },
     train: m.train ?? null,
     knobs: new Map(),
   };
@@ -180,7 +180,7 @@ export function bertBase(): ModelSpec {
 /** T5-small (v1.0): 60,506,624 parameters. */
 export function t5Small(): ModelSpec {
   const norm: NormSpec = { kind: 'rmsnorm', eps: 1e-6, scale: true, bias: false };
-  const attn = (causal: boolean) => attention({ heads: 8, head_dim: 64, causal, dropout: 0.1 });
+  const attn = (causal: boolean) => attention({ heads: 8, head_dim: 64, causal, dropout: 0.1, scaled: false });
   const common = { norm, mlp: mlp('relu', 2048), dropout: 0.1 };
   return model({
     name: 't5-small',

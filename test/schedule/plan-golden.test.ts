@@ -20,6 +20,7 @@ const SPECS = [
   'test/runtime/variants/postnorm-window.model',
   'test/runtime/variants/geglu-rmsnorm.model',
   'test/runtime/variants/moe-mixtral.model',
+  'test/fixtures/torch/torch_bert.model',
 ];
 // The golden fixes the tuning and subgroup size so the text does not depend on the machine;
 // the gpu tuning differs only inside kernels, so one spec covers it.

@@ -20,6 +20,7 @@ export function generateTrainer(
       namedImports: [
         'acquireDevice',
         'prepareDataset',
+        'preparePairs',
         'readRunState',
         'runTraining',
         { name: 'CompiledModelData', isTypeOnly: true },
@@ -60,8 +61,9 @@ export function generateTrainer(
     w.writeLine('const gpu = await acquireDevice();');
     w.writeLine('try {');
     w.indent(() => {
+      // seq2seq reads (source, target) pairs with the build's tokenizer ([PAD] and [EOS] included).
       w.writeLine(
-        'const dataset = prepareDataset({ data: recipe.data, tokenizer: data.recipe.tokenizer, specDir: data.specDir, valFraction: data.recipe.val_fraction });',
+        'const dataset = data.recipe.objective === "seq2seq" ? preparePairs({ data: recipe.data, tokenizer: data.recipe.tokenizer, specDir: data.specDir, valFraction: data.recipe.val_fraction, limits: { S: data.model.context, T: recipe.seq_len }, ...(data.model.tokenizer ? { fixed: data.model.tokenizer } : {}) }) : prepareDataset({ data: recipe.data, tokenizer: data.recipe.tokenizer, specDir: data.specDir, valFraction: data.recipe.val_fraction, specials: data.model.tokenizer?.specials ?? [] });',
       );
       w.writeLine(
         "process.exitCode = await runTraining({ gpu, model: data.model, plans: data.plans, recipe, dataset, dir, config: { trainer: 'generated', model: data.model.name, recipe }, ...(resume ? { resume } : {}), ...(args.prompt !== undefined ? { prompt: args.prompt } : {}), sampleTokens: Number(args['sample-tokens'] ?? 200) });",

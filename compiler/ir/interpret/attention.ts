@@ -4,7 +4,8 @@
  *
  * Layout: q (B, T, H·D), k and v (B, Tk, K·D), head h in columns h·D … h·D+D−1 (HF's
  * `view(B, T, H, D)`). Query head h reads K/V head ⌊h / (H/K)⌋ (HF `repeat_kv`: GQA, and
- * MQA at K = 1). Scores are q·k / √D plus a position bias. With training randomness and
+ * MQA at K = 1). Scores are q·k / √D (q·k when attrs.scaled is false, as T5) plus a position
+ * bias: ALiBi, or T5's learned table entry bias[bucket(j − i), h]. With training randomness and
  * dropout > 0, each weight P_ij of the full softmax is kept or dropped (inverted dropout):
  *   O_i = Σ_j Z_ij·P_ij·V_j,   Z_ij = keep_ij / (1 − p),
  * the mask element of (b, h, i, j) being ((b·H + h)·T + i)·Tk + j of stream attrs.stream
@@ -62,6 +63,11 @@ export function t5RelativeBucket(rel: number, bidirectional: boolean, buckets: n
   return bucket + Math.min(maxExact + Math.trunc(scaled), n - 1);
 }
 
+/** The score scale: 1/√D, or 1 for unscaled attention (T5: `attention { scaled: false }`). */
+export function attentionScale(a: Pick<AttentionAttrs, 'head_dim' | 'scaled'>): number {
+  return a.scaled === false ? 1 : 1 / Math.sqrt(a.head_dim);
+}
+
 /** Whether query i sees key j. */
 export function visible(i: number, j: number, a: Pick<AttentionAttrs, 'causal' | 'window'>): boolean {
   if (a.causal && j > i) return false;
@@ -79,7 +85,7 @@ export function attention(ins: readonly Tensor[], a: AttentionAttrs, rng?: Dropo
   const Tk = ins[1]!.shape[1]!;
   const { heads: H, kv_heads: K, head_dim: D } = a;
   const group = H / K;
-  const scale = 1 / Math.sqrt(D);
+  const scale = attentionScale(a);
   const slopes = a.positions === 'alibi' ? alibiSlopes(H) : null;
   const z = dropoutScale(a.dropout, a.stream ?? 0, rng);
 

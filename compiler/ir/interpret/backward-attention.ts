@@ -8,14 +8,16 @@
  *   dV_j += p_ij·dO_i,   dS_ij = p_ij·(dO_i·V_j − D_i),
  *   dQ_i += dS_ij·K_j/√D,   dK_j += dS_ij·Q_i/√D.
  * GQA sums dK, dV over the H/K query heads that read each kv head. ALiBi is a constant bias
- * and needs nothing more; the T5 relative bias (a learned table) has no backward here and
- * the VJP table reports it unsupported. With weight dropout (training randomness, dropout > 0)
+ * and needs nothing more; the T5 relative bias adds table[bucket(j − i), h] to s_ij, so its
+ * table's cotangent gathers the unscaled score gradient (a scatter-add over the pairs):
+ *   dtable[bucket(j − i), h] += p_ij·(dO_i·V_j − D_i).
+ * Unscaled attention (attrs.scaled false, T5) uses 1 for 1/√D throughout. With weight dropout (training randomness, dropout > 0)
  * the forward is O_i = Σ_j Z_ij·p_ij·V_j with the same mask Z (interpret/attention.ts), so
  *   dV_j += Z_ij·p_ij·dO_i,   dP_ij = Z_ij·(dO_i·V_j),   dS_ij = p_ij·(dP_ij − D_i),
  * D_i = dO_i·O_i as before (it equals Σ_j p_ij·dP_ij).
  */
 import type { AttentionAttrs, OpAttrs } from '../ops.js';
-import { alibiSlopes, visible } from './attention.js';
+import { alibiSlopes, attentionScale, t5RelativeBucket, visible } from './attention.js';
 import { type BackwardFn, dOut, type SaveFn, stored } from './backward-common.js';
 import { floats, InterpretError, type Tensor } from './common.js';
 import { dropoutScale } from './dropout.js';
@@ -25,15 +27,30 @@ interface Scores {
   score(b: number, h: number, i: number, j: number): number;
 }
 
-function scorer(q: Float32Array, k: Float32Array, shapes: { T: number; Tk: number }, a: AttentionAttrs): Scores {
-  if (a.positions === 'relative') {
-    throw new InterpretError('attention backward: the T5 relative position bias has no backward (unsupported by autodiff)');
-  }
+/** The T5 relative-bias table (buckets, H) when attrs.positions is 'relative'. */
+function relativeTable(ins: readonly Tensor[], a: AttentionAttrs): Float32Array | null {
+  if (a.positions !== 'relative') return null;
+  if (!ins[3]) throw new InterpretError('attention backward: the relative position bias needs its (buckets, heads) table');
+  return floats(ins[3], 'relative bias table');
+}
+
+function scorer(
+  q: Float32Array,
+  k: Float32Array,
+  table: Float32Array | null,
+  shapes: { T: number; Tk: number },
+  a: AttentionAttrs,
+): Scores {
   const { heads: H, kv_heads: K, head_dim: D } = a;
   const { T, Tk } = shapes;
   const group = H / K;
-  const scale = 1 / Math.sqrt(D);
+  const scale = attentionScale(a);
   const slopes = a.positions === 'alibi' ? alibiSlopes(H) : null;
+  const bias = (h: number, i: number, j: number): number => {
+    if (slopes) return -slopes[h]! * Math.abs(i - j);
+    if (table) return table[t5RelativeBucket(j - i, !a.causal, a.buckets, a.max_distance) * H + h]!;
+    return 0;
+  };
   return {
     score(b, h, i, j) {
       if (!visible(i, j, a)) return -Infinity;
@@ -41,7 +58,7 @@ function scorer(q: Float32Array, k: Float32Array, shapes: { T: number; Tk: numbe
       const ko = (b * Tk + j) * K * D + Math.floor(h / group) * D; // k[b, j, g, :]
       let dot = 0;
       for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
-      return dot * scale + (slopes ? -slopes[h]! * Math.abs(i - j) : 0);
+      return dot * scale + bias(h, i, j);
     },
   };
 }
@@ -54,7 +71,7 @@ function dims(ins: readonly Tensor[]) {
 /** The log-sum-exp of each query's visible scores, (B, H, T); −∞ for a query that sees no key. */
 export const attentionSave: SaveFn<AttentionAttrs> = (ins, _out, a) => {
   const { B, T, Tk } = dims(ins);
-  const s = scorer(floats(ins[0]!, 'attention q'), floats(ins[1]!, 'attention k'), { T, Tk }, a);
+  const s = scorer(floats(ins[0]!, 'attention q'), floats(ins[1]!, 'attention k'), relativeTable(ins, a), { T, Tk }, a);
   const H = a.heads;
   const lse = new Float32Array(B * H * T);
   const row = new Float64Array(Tk);
@@ -81,10 +98,12 @@ export const attentionBackward: BackwardFn<AttentionAttrs> = (args) => {
   const lse = floats(args.extra[0]!, 'attention logsumexp');
   const dy = dOut(args);
   const { B, T, Tk } = dims(ins);
-  const s = scorer(q, k, { T, Tk }, a);
+  const table = relativeTable(ins, a);
+  const s = scorer(q, k, table, { T, Tk }, a);
   const { heads: H, kv_heads: K, head_dim: D } = a;
   const group = H / K;
-  const scale = 1 / Math.sqrt(D);
+  const scale = attentionScale(a);
+  const dtable = table ? new Float64Array(table.length) : null;
   const z = dropoutScale(a.dropout, a.stream ?? 0, args.rng);
   const dq = new Float64Array(q.length);
   const dk = new Float64Array(k.length);
@@ -110,7 +129,9 @@ export const attentionBackward: BackwardFn<AttentionAttrs> = (args) => {
             dp += dy[qo + d]! * v[kvo + d]!;
             dv[kvo + d] += zij * p * dy[qo + d]!;
           }
-          const ds = p * (zij * dp - Di) * scale;
+          const dsRaw = p * (zij * dp - Di); // d loss / d s_ij (the biased score)
+          if (dtable) dtable[t5RelativeBucket(j - i, !a.causal, a.buckets, a.max_distance) * H + h] += dsRaw;
+          const ds = dsRaw * scale;
           for (let d = 0; d < D; d++) {
             dq[qo + d] += ds * k[kvo + d]!;
             dk[kvo + d] += ds * q[qo + d]!;
@@ -119,7 +140,8 @@ export const attentionBackward: BackwardFn<AttentionAttrs> = (args) => {
       }
     }
   }
-  return [stored(ins[0]!.shape, dq), stored(ins[1]!.shape, dk), stored(ins[2]!.shape, dv)];
+  const grads = [stored(ins[0]!.shape, dq), stored(ins[1]!.shape, dk), stored(ins[2]!.shape, dv)];
+  return dtable ? [...grads, stored(ins[3]!.shape, dtable)] : grads;
 };
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Deterministic GPT-2-style initial weights (nanoGPT's `_init_weights`):
  *   - biases (`*.bias`, norm shifts included): 0;
- *   - norm scales (component `norms`): 1;
+ *   - norm scales (the weight a layernorm/rmsnorm reads, whatever component it counts under —
+ *     the MLM head's transform norm is a `head` parameter): 1;
  *   - every other matrix or table (embeddings, projections, router, T5 bias table): N(0, 0.02²);
  *   - residual output projections — attention out `*attn.o.weight` (cross-attention too) and
  *     MLP/expert `*down.weight` — N(0, (0.02/√(2·L))²), L = the number of layers in the
@@ -24,12 +25,15 @@ export function initRules(graph: Graph): Map<string, InitRule> {
   for (const p of graph.params) {
     if (p.layer) layers.set(p.layer.stack, Math.max(layers.get(p.layer.stack) ?? 0, p.layer.index + 1));
   }
-  return new Map(graph.params.map((p) => [p.name, ruleFor(p, layers)]));
+  const normScales = new Set(
+    graph.nodes.filter((n) => (n.op === 'layernorm' || n.op === 'rmsnorm') && n.attrs.scale).map((n) => n.inputs[1]!),
+  );
+  return new Map(graph.params.map((p) => [p.name, ruleFor(p, layers, normScales)]));
 }
 
-function ruleFor(p: Param, layers: ReadonlyMap<string, number>): InitRule {
+function ruleFor(p: Param, layers: ReadonlyMap<string, number>, normScales: ReadonlySet<number>): InitRule {
   if (p.name.endsWith('.bias')) return { kind: 'zeros' };
-  if (p.component === 'norms') return { kind: 'ones' };
+  if (normScales.has(p.value)) return { kind: 'ones' };
   if (p.layer && RESIDUAL_OUT.test(p.name)) {
     return { kind: 'normal', std: BASE_STD / Math.sqrt(2 * layers.get(p.layer.stack)!) };
   }

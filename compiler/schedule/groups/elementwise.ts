@@ -44,12 +44,15 @@ export const activation: GroupModule<ActivationGroup> = {
   backward(c, d, g) {
     const { P } = c;
     const dOut = d.of(P.buf(g.out));
-    // tanh is only the BERT pooler's, which no GPU training plan has yet.
-    if (!dOut || g.fn === 'tanh') return;
-    const fn = g.fn;
-    d.contribute(P.buf(g.x), g.scope, (dst) =>
-      P.emit(generateActivationBackward({ shape: P.dims(g.out), fn }), { x: P.buf(g.x), dout: dOut, dx: dst }, g.scope),
-    );
+    if (!dOut) return;
+    const shape = P.dims(g.out);
+    // tanh (the BERT pooler's) differentiates from its output, as ops.ts's tanh saves it: dx = dout · (1 − y²).
+    const k =
+      g.fn === 'tanh'
+        ? generateActivationBackward({ shape, fn: 'tanh', saved: 'output' })
+        : generateActivationBackward({ shape, fn: g.fn });
+    const saved: Record<string, string> = g.fn === 'tanh' ? { y: P.buf(g.out) } : { x: P.buf(g.x) };
+    d.contribute(P.buf(g.x), g.scope, (dst) => P.emit(k, { ...saved, dout: dOut, dx: dst }, g.scope));
   },
 };
 

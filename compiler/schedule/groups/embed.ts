@@ -1,9 +1,10 @@
 /**
  * embed: the token-table gather plus the absolute position encoding, one kernel:
  * embedding(tokens) + embedding(positions) (a learned table) or embedding(tokens) +
- * sinusoidal(positions) (computed in the kernel from offset + t) → out. Backward: a
- * deterministic scatter-add into the token table (and the learned position table), no float
- * atomics; the sinusoidal encoding has no parameters, so it adds nothing to the backward.
+ * sinusoidal(positions) (computed in the kernel from offset + t), plus BERT's segment
+ * (token-type) embedding when the model has one → out. Backward: a deterministic scatter-add
+ * into the token table (and the learned position and segment tables), no float atomics; the
+ * sinusoidal encoding has no parameters, so it adds nothing to the backward.
  */
 import { generateEmbedBackward } from '../../codegen/wgsl/kernels/backward/embed-bwd.js';
 import { generateEmbed } from '../../codegen/wgsl/kernels/embed.js';
@@ -17,13 +18,18 @@ export interface EmbedGroup {
   readonly posTable: number | null;
   /** The fixed sinusoidal encoding is added (never with a posTable). */
   readonly sinusoidal: boolean;
+  /** The segment table [segments, C] and the i32 segment ids (B, T) it is read with; null: no segments. */
+  readonly segments: { readonly table: number; readonly ids: number } | null;
   readonly scope: string;
 }
 
 function dims(c: PlanContext, g: EmbedGroup) {
   const [V, C] = c.graph.values[g.table]!.type.shape as number[];
   const positions = g.posTable === null ? undefined : (c.graph.values[g.posTable]!.type.shape[0] as number);
-  return { B: c.B, T: c.T, C: C!, vocab: V!, ...(positions ? { positions } : {}) };
+  const segments = g.segments === null ? undefined : (c.graph.values[g.segments.table]!.type.shape[0] as number);
+  // Rows per batch entry from the ids: S for an encoder–decoder's encoder, T otherwise.
+  const T = c.P.dims(g.ids)[1]!;
+  return { B: c.B, T, C: C!, vocab: V!, ...(positions ? { positions } : {}), ...(segments ? { segments } : {}) };
 }
 
 export const embed: GroupModule<EmbedGroup> = {
@@ -31,7 +37,13 @@ export const embed: GroupModule<EmbedGroup> = {
     const { P } = c;
     P.emit(
       generateEmbed({ ...dims(c, g), sinusoidal: g.sinusoidal }),
-      { ids: P.buf(g.ids), tokens: P.buf(g.table), ...(g.posTable !== null ? { positions: P.buf(g.posTable) } : {}), out: P.buf(g.out) },
+      {
+        ids: P.buf(g.ids),
+        tokens: P.buf(g.table),
+        ...(g.posTable !== null ? { positions: P.buf(g.posTable) } : {}),
+        ...(g.segments !== null ? { segment_ids: P.buf(g.segments.ids), segments: P.buf(g.segments.table) } : {}),
+        out: P.buf(g.out),
+      },
       g.scope,
     );
   },
@@ -50,6 +62,13 @@ export const embed: GroupModule<EmbedGroup> = {
       const dp = P.scratch(d.name(pos), P.buffers.get(pos)!.shape);
       bind.dpositions = dp;
       d.set(pos, dp);
+    }
+    if (g.segments !== null) {
+      const seg = P.buf(g.segments.table);
+      const ds = P.scratch(d.name(seg), P.buffers.get(seg)!.shape);
+      bind.segment_ids = P.buf(g.segments.ids);
+      bind.dsegments = ds;
+      d.set(seg, ds);
     }
     P.emit(generateEmbedBackward({ ...spec, accumulate: existing !== undefined }), bind, g.scope);
     d.set(table, dTable);

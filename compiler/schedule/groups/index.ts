@@ -15,6 +15,7 @@ import { moe, type MoeGroup } from './moe.js';
 import { residualNorm, type ResidualNormGroup } from './residual-norm.js';
 import { rope, type RopeGroup } from './rope.js';
 import { softmaxXent, type SoftmaxXentGroup } from './softmax-xent.js';
+import { takeFirst, type TakeFirstGroup } from './take-first.js';
 
 /** A fused kernel group, as the fusion pass (fuse.ts) produces them. */
 export type Group =
@@ -28,7 +29,8 @@ export type Group =
   | AttentionGroup
   | SoftmaxXentGroup
   | DropoutGroup
-  | MoeGroup;
+  | MoeGroup
+  | TakeFirstGroup;
 
 export type GroupKind = Group['kind'];
 
@@ -46,6 +48,7 @@ export const GROUPS: GroupTable = {
   softmax_xent: softmaxXent,
   dropout,
   moe,
+  take_first: takeFirst,
 };
 
 /** The module of g's kind, typed for g. */
@@ -65,5 +68,6 @@ export type {
   SoftmaxXentGroup,
   DropoutGroup,
   MoeGroup,
+  TakeFirstGroup,
 };
 export type { NormKind } from './residual-norm.js';

@@ -29,15 +29,24 @@ export const softmaxXent: GroupModule<SoftmaxXentGroup> = {
       ? P.scratch(`loss_rows:${P.buf(g.out)}`, [rows])
       : P.add({ name: `${graph.values[g.out]!.name}.rows#${g.out}`, kind: 'activation', dtype: 'f32', shape: [rows], bytes: 4 * rows });
     const classes = g.classes !== null ? { classes: g.classes } : {};
+    // Evaluation also flags the rows whose argmax is the target: accuracy without reading logits back.
+    const correct = c.training
+      ? null
+      : P.add({ name: `${graph.values[g.out]!.name}.correct#${g.out}`, kind: 'activation', dtype: 'f32', shape: [rows], bytes: 4 * rows });
     const xent = generateSoftmaxXent({
       rows,
       V: width,
       ...classes,
-      ...(c.training ? { dlogits: 'in_place' as const } : {}),
+      ...(c.training ? { dlogits: 'in_place' as const } : { correct: true }),
       mean: 'separate',
       ...sg,
     });
-    P.emit(xent, { logits: P.buf(g.logits), targets: P.buf(g.targets), loss_rows: lossRows }, g.scope);
+    P.emit(
+      xent,
+      { logits: P.buf(g.logits), targets: P.buf(g.targets), loss_rows: lossRows, ...(correct ? { correct_rows: correct } : {}) },
+      g.scope,
+    );
+    if (correct) c.correct = correct;
     P.emit(
       generateXentMean({ rows, V: width, ...classes, ...sg }),
       { loss_rows: lossRows, targets: P.buf(g.targets), loss: P.buf(g.out) },

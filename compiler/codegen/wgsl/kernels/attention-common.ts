@@ -3,6 +3,7 @@
  * resolved spec, the WGSL for a query's visible key range, and attention-weight dropout.
  */
 import { COUNTER_RNG_WGSL } from '../../../../runtime/counter-rng.js';
+import { t5RelativeBucket } from '../../../ir/interpret/attention.js';
 import { alibiSlopes } from './alibi.js';
 import { f32, u32 } from './common.js';
 import { dropoutFactor } from './dropout.js';
@@ -26,11 +27,25 @@ export interface ResolvedAttention {
   causal: boolean;
   window: number | null;
   alibi: boolean;
+  /** T5 relative position bias read from the `rel` binding (buckets, H); null: none. */
+  relative: RelativeBias | null;
+  /** Cross-attention: keys of another sequence (no mask, no positions). */
+  cross: boolean;
+  /** Every one of the Tk keys is valid: kv_len is Tk, not the Step uniform's (cross-attention, an encoder's source). */
+  allKeys: boolean;
   scale: number;
   lse: boolean;
   keyBlock: number;
   /** Training only: attention-weight dropout (0 < p < 1) and its counter-RNG stream; null: none. */
   dropout: AttentionDropout | null;
+}
+
+/** T5's bucketed relative position bias (HF `_relative_position_bucket`). */
+export interface RelativeBias {
+  buckets: number;
+  maxDistance: number;
+  /** Encoder (bidirectional): half the buckets per sign of j − i; decoder: keys after the query share bucket 0. */
+  bidirectional: boolean;
 }
 
 export interface AttentionDropout {
@@ -53,10 +68,51 @@ export function dropoutZ(r: ResolvedAttention, index: string): string {
   return dropoutFactor(r.dropout.p, 'dkey', index);
 }
 
-/** Module-scope declarations: the ALiBi slopes and the counter-based hash, as needed. */
+/**
+ * WGSL of T5's bucket of relative position `rel` = j − i (HF `_relative_position_bucket`).
+ * Distances below max_exact get a bucket each; the log-spaced buckets above are found by
+ * comparing with integer thresholds computed here from the interpreter's bucket function (the
+ * float32 log rounding as torch computes it), so the GPU never evaluates a log and cannot
+ * land on the other side of a bucket boundary.
+ */
+export function t5BucketWgsl(rb: RelativeBias): string {
+  const n = rb.bidirectional ? Math.floor(rb.buckets / 2) : rb.buckets;
+  const maxExact = Math.floor(n / 2);
+  // HF divides by log(max_distance / max_exact): at or below max_exact its buckets are not defined.
+  if (!(maxExact >= 1 && rb.maxDistance > maxExact))
+    throw new Error(
+      `T5 relative bias: max_distance ${rb.maxDistance} must exceed the ${maxExact} exact buckets (${rb.buckets} buckets, ${rb.bidirectional ? 'bidirectional' : 'causal'})`,
+    );
+  // Keys at or before the query (rel = −dist): no sign offset in either mode.
+  const bucketOf = (dist: number) => t5RelativeBucket(-dist, rb.bidirectional, rb.buckets, rb.maxDistance);
+  // thresholds[k]: the first distance whose bucket (of keys at or before the query) is past maxExact + k.
+  const thresholds: number[] = [];
+  for (let dist = maxExact, b = maxExact; b < n - 1 && dist <= rb.maxDistance; dist++) {
+    const now = bucketOf(dist);
+    while (b < now) {
+      thresholds.push(dist);
+      b++;
+    }
+  }
+  const large = thresholds.map((d) => `select(0u, 1u, dist >= ${u32(d)})`);
+  const sign = rb.bidirectional
+    ? `let base = select(0u, ${u32(n)}, rel > 0);
+  let dist = u32(abs(rel));`
+    : `let base = 0u;
+  let dist = u32(max(-rel, 0));`;
+  return `// T5 relative-position bucket of rel = j − i (${rb.bidirectional ? 'bidirectional' : 'unidirectional'}, ${rb.buckets} buckets, max_distance ${rb.maxDistance})
+fn t5_bucket(rel: i32) -> u32 {
+  ${sign}
+  if (dist < ${u32(maxExact)}) { return base + dist; }
+  return base + ${u32(maxExact)}${large.map((x) => ` + ${x}`).join('')};
+}`;
+}
+
+/** Module-scope declarations: the ALiBi slopes, the T5 bucket function and the counter-based hash, as needed. */
 export function attentionPrelude(r: ResolvedAttention): string | undefined {
   const parts = [
     ...(r.alibi ? [`const ALIBI = array<f32, ${r.H}>(${alibiSlopes(r.H).map(f32).join(', ')});`] : []),
+    ...(r.relative ? [t5BucketWgsl(r.relative)] : []),
     ...(r.dropout ? [COUNTER_RNG_WGSL] : []),
   ];
   return parts.length ? parts.join('\n\n') : undefined;
@@ -75,12 +131,29 @@ export function dotOf(r: ResolvedAttention, a: string, b: string): string {
   return r.w === 4 ? `dot(${a}, ${b})` : `${a} * ${b}`;
 }
 
-/** First visible key of the query at absolute position `pos` (a WGSL u32 expression). */
+/** First visible key of the query at absolute position `pos` (a WGSL u32 expression): j > pos − window, causal or not. */
 export function firstKey(r: ResolvedAttention, pos: string): string {
   return r.window !== null ? `select(0u, ${pos} + 1u - ${r.window}u, ${pos} + 1u > ${r.window}u)` : '0u';
 }
 
-/** One past the last visible key of the query at `pos`, given `kv_len` in scope. */
+/** One past the last visible key of the query at `pos`, given `kv_len` in scope: causal j <= pos; a bidirectional window j < pos + window. */
 export function endKey(r: ResolvedAttention, pos: string): string {
-  return r.causal ? `min(kv_len, ${pos} + 1u)` : 'kv_len';
+  if (r.causal) return `min(kv_len, ${pos} + 1u)`;
+  return r.window !== null ? `min(kv_len, ${pos} + ${u32(r.window)})` : 'kv_len';
+}
+
+/** The WGSL `kv_len` of a forward kernel: all Tk rows (cross-attention, an encoder's source), else the Step uniform's (at most Tk). */
+export function kvLenExpr(r: ResolvedAttention): string {
+  return r.allKeys ? u32(r.Tk) : `min(u_step.kv_len, ${u32(r.Tk)})`;
+}
+
+/**
+ * `score += bias` for query position `i` and key `j` (u32 WGSL expressions), head `h` in
+ * scope: ALiBi −slope·|i − j| (symmetric, so right for bidirectional attention too; needs
+ * `slope` in scope) or the T5 table entry rel[bucket(j − i), h]; nothing without positions.
+ */
+export function biasLine(r: ResolvedAttention, score: string, i: string, j: string, indent: string): string {
+  if (r.alibi) return `\n${indent}${score} -= slope * abs(f32(${i}) - f32(${j}));  // ALiBi −slope_h·|i − j|: symmetric when non-causal`;
+  if (r.relative) return `\n${indent}${score} += rel[t5_bucket(i32(${j}) - i32(${i})) * ${u32(r.H)} + h];  // T5 bias[bucket(j − i), h]`;
+  return '';
 }

@@ -4,7 +4,7 @@
  * device has no subgroups. Keys may be taken in blocks of keyBlock (the block's scores first,
  * then one rescale of the accumulator per block instead of per key).
  */
-import { NEG, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, type ResolvedAttention } from './attention-common.js';
+import { NEG, biasLine, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, kvLenExpr, type ResolvedAttention } from './attention-common.js';
 import { f32, linear, u32 } from './common.js';
 
 export function emitSimpleAttention(
@@ -24,7 +24,7 @@ export function emitSimpleAttention(
       (u) => `    let j${u} = min(j0 + ${u}u, last);
     var s${u} = 0.0;
     for (var d = 0u; d < ${u32(D4)}; d++) { s${u} += ${dotOf(r, 'qs[d]', `k[kvb + j${u} * ${rowStride} + d]`)}; }
-    ${r.alibi ? `s${u} -= slope * abs(f32(pos) - f32(j${u}));  // |i − j|: symmetric when non-causal\n    ` : ''}s${u} = select(${NEG}, s${u}, j0 + ${u}u < hi);`,
+    ${biasLine(r, `s${u}`, 'pos', `j${u}`, '    ').trimStart()}${r.alibi || r.relative ? '\n    ' : ''}s${u} = select(${NEG}, s${u}, j0 + ${u}u < hi);`,
     )
     .join('\n');
   const maxExpr = block.slice(1).reduce((e, u) => `max(${e}, s${u})`, 's0');
@@ -36,7 +36,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
   let pos = u_step.offset + t;
-  let kv_len = min(u_step.kv_len, ${u32(Tk)});
+  let kv_len = ${kvLenExpr(r)};
   let lo = ${firstKey(r, 'pos')};
   let hi = ${endKey(r, 'pos')};
   let last = max(hi, 1u) - 1u;  // clamps the reads of a partial block${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}${r.dropout ? `\n  let drow = i * ${u32(Tk)};  // mask index of (b, h, t, 0)` : ''}

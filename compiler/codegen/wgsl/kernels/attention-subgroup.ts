@@ -8,7 +8,7 @@
  * broadcast from a constant lane is a register shuffle, so this cuts the loads per key from
  * 2·D/4 to 2·ceil(D/4/SG) per lane.
  */
-import { NEG, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, type ResolvedAttention } from './attention-common.js';
+import { NEG, biasLine, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, kvLenExpr, type ResolvedAttention } from './attention-common.js';
 import { f32, grid, u32 } from './common.js';
 
 export function emitSubgroupAttention(
@@ -41,7 +41,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let live = t0 + lid < ${u32(Tq)};
   let t = min(t0 + lid, ${u32(Tq - 1)});
   let pos = u_step.offset + t;
-  let kv_len = min(u_step.kv_len, ${u32(Tk)});
+  let kv_len = ${kvLenExpr(r)};
   let lo = ${firstKey(r, 'pos')};
   let hi = ${endKey(r, 'pos')};
   // The keys any lane of this workgroup sees: uniform (from wid and the uniform only).${
@@ -50,7 +50,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let first_pos = u_step.offset + t0;`
       : ''
   }${
-    r.causal
+    r.causal || r.window !== null
       ? `
   let last_pos = u_step.offset + min(t0 + ${u32(SG)}, ${u32(Tq)}) - 1u;`
       : ''
@@ -68,7 +68,7 @@ ${units.map((d) => `  var a${d} = ${V}(0.0);`).join('\n')}
   for (var j = tile_lo; j < tile_hi; j++) {
     let row = kvb + j * ${u32(Kh * D4)};
     ${load('k')}
-    var s = ${score};${r.alibi ? '\n    s -= slope * abs(f32(pos) - f32(j));  // |i − j|: symmetric when non-causal' : ''}
+    var s = ${score};${biasLine(r, 's', 'pos', 'j', '    ')}
     let ok = j >= lo && j < hi;
     s = select(${NEG}, s, ok);
     let mb = max(m, s);

@@ -6,8 +6,14 @@
  * capacity (a KV cache holds `context` rows) and only the first kv_len rows (Step uniform)
  * are valid. Query t sits at absolute position i = offset + t (Step uniform) and sees keys
  *   causal:      j <= i  (and j > i − window with a sliding window)
- *   non-causal:  every j < kv_len
- * GQA/MQA: head h reads kv head floor(h·Kh/H). ALiBi: bias = −slope_h·|i − j|.
+ *   non-causal:  every j < kv_len  (and |i − j| < window with a window, as the interpreter)
+ *   cross:       every j < Tk (keys of another sequence, S = Tk of them; kv_len not read)
+ * GQA/MQA: head h reads kv head floor(h·Kh/H). ALiBi: bias = −slope_h·|i − j| (symmetric, so
+ * bidirectional attention is right too). T5 relative bias: rel[bucket(j − i), h] from a
+ * (buckets, H) table bound as `rel`. Scale: 1/√D by default; T5 passes 1 (unscaled).
+ *
+ * Usable for encoders and encoder–decoders (issue 10): bidirectional (causal false, optional
+ * window), cross-attention (cross: true, Tk = S), relative bias and any scale.
  *
  * Two emitters (same results; tests check both):
  *  - attention-simple.ts: one invocation per (b, h, t), each reading its own K/V rows. Any
@@ -18,7 +24,7 @@
  * and use no workgroup memory and no barriers (what lavapipe runs best).
  */
 import type { KernelTuning, WgslKernel } from '../kernel-types.js';
-import { type AttentionDropout, attentionPrelude, type ResolvedAttention, resolveDropout } from './attention-common.js';
+import { type AttentionDropout, attentionPrelude, type RelativeBias, type ResolvedAttention, resolveDropout } from './attention-common.js';
 import { emitSimpleAttention } from './attention-simple.js';
 import { emitSubgroupAttention } from './attention-subgroup.js';
 import { assemble, Bindings, checkInt, entryName, vecType, vectorWidth } from './common.js';
@@ -35,9 +41,21 @@ export interface AttentionSpec {
   /** <= 256. */
   head_dim: number;
   causal: boolean;
-  /** Sliding window in tokens (causal only); null/absent: every key. */
+  /** Sliding window in tokens; null/absent: every key. Causal: i − window < j <= i; otherwise |i − j| < window. */
   window?: number | null;
   alibi?: boolean;
+  /** T5 relative position bias: binds `rel` (buckets, heads), bias rel[bucket(j − i), h]. */
+  relative?: RelativeBias | null;
+  /**
+   * Cross-attention: the Tk keys are another sequence's (the encoder output, S rows), all
+   * valid; never causal, no window, no positions. The Step uniform's kv_len is not read.
+   */
+  cross?: boolean;
+  /**
+   * Every one of the Tk rows is a valid key (the Step uniform's kv_len is not read): an
+   * encoder's self-attention over the source, whose length S is not the Step's T. Implied by cross.
+   */
+  allKeys?: boolean;
   /** Score scale; default 1/sqrt(head_dim). */
   scale?: number;
   /** Also write lse (B, H, Tq): each row's log-sum-exp of the scaled scores, for the backward. */
@@ -72,9 +90,15 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
   for (const d of ['B', 'Tq', 'Tk', 'heads', 'kv_heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
   const { B, Tq, Tk, heads: H, kv_heads: Kh, head_dim: D, causal } = spec;
   const window = spec.window ?? null;
-  if (window !== null) {
-    checkInt(entryPoint, 'window', window);
-    if (!causal) throw new Error(`${entryPoint}: a sliding window needs causal attention`);
+  if (window !== null) checkInt(entryPoint, 'window', window);
+  const cross = spec.cross ?? false;
+  const relative = spec.relative ?? null;
+  if (cross && (causal || window !== null || spec.alibi || relative))
+    throw new Error(`${entryPoint}: cross-attention is never causal and has no window or positions`);
+  if (relative && spec.alibi) throw new Error(`${entryPoint}: ALiBi and a relative bias exclude each other`);
+  if (relative) {
+    checkInt(entryPoint, 'buckets', relative.buckets);
+    checkInt(entryPoint, 'maxDistance', relative.maxDistance);
   }
   if (H % Kh !== 0) throw new Error(`${entryPoint}: heads ${H} must be a multiple of kv_heads ${Kh}`);
   if (D > 256) throw new Error(`${entryPoint}: head_dim ${D} is over 256 (the accumulator lives in private memory); use more heads`);
@@ -95,6 +119,9 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
     causal,
     window,
     alibi: spec.alibi ?? false,
+    relative,
+    cross,
+    allKeys: cross || (spec.allKeys ?? false),
     scale: spec.scale ?? 1 / Math.sqrt(D),
     lse: spec.lse ?? false,
     keyBlock: KB,
@@ -112,6 +139,7 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
     .storage('k', 'read', [B, Tk, Kh * D], r.V)
     .storage('v', 'read', [B, Tk, Kh * D], r.V)
     .storage('out', 'read_write', [B, Tq, H * D], r.V);
+  if (relative) b.storage('rel', 'read', [relative.buckets, H]);
   if (r.lse) b.storage('lse', 'read_write', [B, H, Tq]);
   b.step();
   const emitted = variant === 'subgroup' ? emitSubgroupAttention(r, SG) : emitSimpleAttention(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
@@ -119,14 +147,22 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
   const span = window === null ? Tk : Math.min(Tk, window);
   // Counted as compiler/ir/ops.ts counts attention: every query against `span` keys (the causal mask not subtracted).
   const pairs = B * H * Tq * span;
-  const visible = causal ? `j <= i${window !== null ? ` and j > i − ${window}` : ''}` : 'every j < kv_len';
+  const visible = cross
+    ? `every j < ${Tk} (cross-attention)`
+    : r.allKeys && !causal && window === null
+      ? `every j < ${Tk}`
+      : causal
+        ? `j <= i${window !== null ? ` and j > i − ${window}` : ''}`
+        : `every j < kv_len${window !== null ? ` with |i − j| < ${window}` : ''}`;
   return assemble({
     entryPoint,
     fuses: ['attention'],
     shapes: { q: [B, Tq, H * D], k: [B, Tk, Kh * D], v: [B, Tk, Kh * D] },
     notes: [
       `H=${H} Kh=${Kh} D=${D}; ${causal ? 'causal' : 'non-causal'}; query i = offset + t sees ${visible} (kv_len from the Step uniform, at most ${Tk})` +
-        `; scale ${r.scale}${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}${r.lse ? '; lse = row log-sum-exp' : ''}` +
+        `; scale ${r.scale}${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}` +
+        (relative ? `; T5 relative bias rel[bucket(j − i), h] (${relative.bidirectional ? 'bidirectional' : 'causal'} buckets)` : '') +
+        `${r.lse ? '; lse = row log-sum-exp' : ''}` +
         (r.dropout ? `; weight dropout p = ${r.dropout.p} (stream ${r.dropout.stream}): O = Σ_j Z_ij·P_ij·V_j` : ''),
       variant === 'subgroup'
         ? `online softmax; a subgroup of ${SG} queries shares each K/V row by subgroupBroadcast; no barriers`

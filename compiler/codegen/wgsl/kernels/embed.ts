@@ -1,7 +1,8 @@
 /**
- * Token embedding plus an absolute position encoding, one kernel:
- *   out[b, t, :] = (tokens[ids[b, t], :] + pos(offset + t)) · scale
- * where pos is a row of the learned position table or the fixed sinusoidal encoding of
+ * Token embedding plus an absolute position encoding (plus a segment embedding), one kernel:
+ *   out[b, t, :] = (tokens[ids[b, t], :] + pos(offset + t) + segments[segment_ids[b, t], :]) · scale
+ * where the segment (token-type, BERT) term is present only with `segments`, and pos is a
+ * row of the learned position table or the fixed sinusoidal encoding of
  * "Attention Is All You Need" (interleaved, as the CPU interpreter's `sinusoidal` op):
  *   PE[p, 2i] = sin(p / 10000^(2i/C)),  PE[p, 2i+1] = cos(p / 10000^(2i/C)).
  * ids are i32 (B, T); offset comes from the Step uniform (bound with either kind of positions).
@@ -27,6 +28,8 @@ export interface EmbedSpec {
   positions?: number;
   /** Add the fixed sinusoidal encoding of offset + t (no table); exclusive with `positions`. Default false. */
   sinusoidal?: boolean;
+  /** Rows of the segment (token-type) table; absent: no segment embedding. Segment ids are clamped into it. */
+  segments?: number;
   /** Multiplies the result (Gemma scales embeddings by sqrt(C)); default 1. */
   scale?: number;
   /** Entry point; default 'embed'. */
@@ -71,15 +74,16 @@ fn sinusoid_angle(p: f32, i: u32) -> f32 {
 
 /**
  * Bindings: ids (i32 [B, T]), tokens [vocab, C], positions [positions, C] (learned only),
- * out [B, T, C], step (uniform; learned or sinusoidal positions). Needs one storage binding as
- * large as the token table (vocab·C·4 bytes): raise maxStorageBufferBindingSize for large vocabularies.
+ * segment_ids (i32 [B, T]) and segments [segments, C] (with segments), out [B, T, C], step
+ * (uniform; learned or sinusoidal positions). Needs one storage binding as large as the token table (vocab·C·4 bytes): raise maxStorageBufferBindingSize for large vocabularies.
  */
 export function generateEmbed(spec: EmbedSpec): WgslKernel {
   const k = 'embed';
-  for (const d of ['B', 'T', 'C', 'vocab', 'positions'] as const) checkInt(k, d, spec[d]);
+  for (const d of ['B', 'T', 'C', 'vocab', 'positions', 'segments'] as const) checkInt(k, d, spec[d]);
   const entryPoint = entryName(k, spec.name);
   const { B, T, C, vocab } = spec;
   const P = spec.positions;
+  const S = spec.segments;
   const sin = spec.sinusoidal ?? false;
   if (sin && P) throw new Error(`${k}: learned positions and sinusoidal positions exclude each other`);
   const scale = spec.scale ?? 1;
@@ -90,6 +94,7 @@ export function generateEmbed(spec: EmbedSpec): WgslKernel {
 
   const b = new Bindings(entryPoint).storage('ids', 'read', [B, T], 'i32').storage('tokens', 'read', [vocab, C], V);
   if (P) b.storage('positions', 'read', [P, C], V);
+  if (S) b.storage('segment_ids', 'read', [B, T], 'i32').storage('segments', 'read', [S, C], V);
   b.storage('out', 'read_write', [B, T, C], V);
   if (P || sin) b.step();
 
@@ -110,32 +115,46 @@ export function generateEmbed(spec: EmbedSpec): WgslKernel {
     : sin
       ? sinusoid
       : '';
+  const seg = S ? `\n  v += segments[u32(clamp(segment_ids[row], 0i, ${S - 1}i)) * ${u32(C4)} + c];` : '';
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
   let row = i / ${u32(C4)};
   let c = i % ${u32(C4)};
   let id = u32(clamp(ids[row], 0i, ${vocab - 1}i));
-  var v = tokens[id * ${u32(C4)} + c];${pos}
+  var v = tokens[id * ${u32(C4)} + c];${pos}${seg}
   out[i] = ${scale === 1 ? 'v' : `v * ${f32(scale)}`};
 }`;
   const outBytes = 4 * rows * C;
-  const added = P ? 'positions[offset + t, :]' : 'PE(offset + t) (sinusoidal: sin/cos of (offset + t) / 10000^(2i/C), interleaved)';
+  const terms = [
+    'tokens[ids[b, t], :]',
+    ...(P ? ['positions[offset + t, :]'] : sin ? ['PE(offset + t) (sinusoidal: sin/cos of (offset + t) / 10000^(2i/C), interleaved)'] : []),
+    ...(S ? ['segments[segment_ids[b, t], :]'] : []),
+  ];
+  const fuses = [...(P ? ['embedding', 'embedding', 'add'] : sin ? ['embedding', 'sinusoidal', 'add'] : ['embedding'])];
+  if (S) fuses.push('embedding', 'add');
   return assemble({
     entryPoint,
-    fuses: P ? ['embedding', 'embedding', 'add'] : sin ? ['embedding', 'sinusoidal', 'add'] : ['embedding'],
-    shapes: { ids: [B, T], tokens: [vocab, C], ...(P ? { positions: [P, C] } : {}), out: [B, T, C] },
+    fuses,
+    shapes: {
+      ids: [B, T],
+      tokens: [vocab, C],
+      ...(P ? { positions: [P, C] } : {}),
+      ...(S ? { segment_ids: [B, T], segments: [S, C] } : {}),
+      out: [B, T, C],
+    },
     notes: [
-      `out[b, t, :] = ${P || sin ? `(tokens[ids[b, t], :] + ${added})` : 'tokens[ids[b, t], :]'}${scale === 1 ? '' : ` · ${scale}`}` +
-        `; ids clamped to [0, ${vocab - 1}]${P ? `, positions to ${P - 1}` : ''}${P || sin ? '; offset from the Step uniform' : ''}`,
+      `out[b, t, :] = ${terms.length > 1 ? `(${terms.join(' + ')})` : terms[0]}${scale === 1 ? '' : ` · ${scale}`}` +
+        `; ids clamped to [0, ${vocab - 1}]${P ? `, positions to ${P - 1}` : ''}${S ? `, segment ids to [0, ${S - 1}]` : ''}` +
+        `${P || sin ? '; offset from the Step uniform' : ''}`,
       `one invocation per ${w === 4 ? 'vec4' : 'value'} of out; bytes count only the table rows gathered` +
         (sin ? '; angles in turns from float64 frequencies split in three f32 parts (exact reduction for positions < 65536)' : ''),
     ],
     bindings: b,
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
-    flops: rows * C * ((P ? 1 : 0) + (sin ? 8 : 0) + (scale === 1 ? 0 : 1)),
-    bytes: 4 * rows + outBytes * (P ? 3 : 2),
+    flops: rows * C * ((P ? 1 : 0) + (sin ? 8 : 0) + (S ? 1 : 0) + (scale === 1 ? 0 : 1)),
+    bytes: 4 * rows * (S ? 2 : 1) + outBytes * (2 + (P ? 1 : 0) + (S ? 1 : 0)),
     ...(sin ? { prelude: sinusoidalPrelude(C) } : {}),
     main,
   });

@@ -3,6 +3,9 @@
  *   loss_rows[r] = logsumexp(logits[r]) − logits[r, target[r]]     (0 when the row is ignored)
  *   loss[0]      = mean of loss_rows over the counted rows           (0 when none is counted)
  *   dlogits[r]   = (softmax(logits[r]) − onehot(target[r])) / count  (optional; 0 for ignored rows)
+ *   correct_rows[r] = 1 when the row counts and its target's logit is the row's maximum, else 0
+ *                     (optional: a masked LM's accuracy without reading the logits back; a tie
+ *                     for the maximum counts as correct)
  * A row is ignored when its target is < 0 (or >= V). With `classes` < V (a vocabulary padded to
  * vocab_multiple) only columns < classes are classes: the padding columns are read as −∞ (so
  * nothing they hold, even Inf or NaN, reaches the loss), get a zero gradient, and a target
@@ -45,6 +48,8 @@ export interface SoftmaxXentSpec {
   subgroupMinSize?: number;
   /** Override the invocations per row (a power of two <= 256). */
   workgroupSize?: number;
+  /** Also write correct_rows (the argmax-equals-target flag of each row). Default false. */
+  correct?: boolean;
   /** Entry point; default 'softmax_xent'. */
   name?: string;
 }
@@ -62,7 +67,7 @@ const NEG = '-3.0e38';
 /**
  * Bindings, in order: logits [rows, V] (read_write when dlogits is 'in_place'), targets (i32
  * [rows]), loss_rows [rows], loss [1] and xent_sync (u32 [1]) unless mean is 'separate',
- * dlogits [rows, V] when 'separate'.
+ * dlogits [rows, V] when 'separate', correct_rows [rows] with `correct`.
  */
 export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
   const entryPoint = entryName('softmax_xent', spec.name);
@@ -84,6 +89,7 @@ export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
     .storage('loss_rows', 'read_write', [rows]);
   if (lastWg) b.storage('loss', 'read_write', [1]).storage('xent_sync', 'read_write', [1], 'atomic<u32>');
   if (grad === 'separate') b.storage('dlogits', 'read_write', [rows, V], Vt);
+  if (spec.correct) b.storage('correct_rows', 'read_write', [rows]);
 
   const g = grid(entryPoint, rows);
   const dst = grad === 'in_place' ? 'logits' : 'dlogits';
@@ -151,7 +157,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let row_max = wg_max(m, lid);
   let row_sum = wg_sum(s * exp(m - row_max), lid);
   let lse = row_max + log(row_sum);
-  if (lid == 0u) { loss_rows[wg] = select(0.0, lse - x_t, ok); }${grad === 'in_place' ? '\n  storageBarrier(); // every x_t read before any logit is overwritten' : ''}${gradient}${mean}
+  if (lid == 0u) { loss_rows[wg] = select(0.0, lse - x_t, ok); }${spec.correct ? '\n  if (lid == 0u) { correct_rows[wg] = select(0.0, 1.0, ok && x_t >= row_max); }' : ''}${grad === 'in_place' ? '\n  storageBarrier(); // every x_t read before any logit is overwritten' : ''}${gradient}${mean}
 }`;
   const gradNote = grad ? `; ${grad === 'in_place' ? 'logits' : 'dlogits'} = (softmax − onehot) / count` : '';
   return assemble({
@@ -160,7 +166,8 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     shapes: { logits: [rows, V], targets: [rows] },
     notes: [
       `loss_rows = logsumexp − logit[target]${lastWg ? `; loss[0] = mean over rows with 0 <= target < ${K < V ? K : 'V'}` : ''}${gradNote}` +
-        (K < V ? `; columns ${K}..${V - 1} are vocabulary padding: out of the logsumexp, zero gradient` : ''),
+        (K < V ? `; columns ${K}..${V - 1} are vocabulary padding: out of the logsumexp, zero gradient` : '') +
+        (spec.correct ? '; correct_rows = (logit[target] is the row maximum)' : ''),
       `one workgroup of ${WG} per row; online (max, sum exp) per invocation; ${useSubgroups(WG, sg) ? 'subgroup' : 'tree'} reductions` +
         `${lastWg ? '; the last workgroup (atomic ticket in xent_sync) takes the mean' : ''}`,
     ],

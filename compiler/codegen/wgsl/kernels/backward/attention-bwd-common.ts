@@ -1,12 +1,13 @@
 /**
  * What the attention-backward emitters (attention-bwd-simple.ts, attention-bwd-subgroup.ts)
  * share: the resolved spec and the WGSL for the visible key range of a query and the visible
- * query range of a key, for the training shapes (Tq = Tk = T, offset 0, every key valid).
+ * query range of a key, for the training shapes (offset 0, every key valid; Tq = Tk = T for
+ * self-attention, Tq = T queries over Tk = S keys for cross-attention).
  */
-import { endKey, firstKey, type ResolvedAttention } from '../attention-common.js';
+import { biasLine, endKey, firstKey, type ResolvedAttention } from '../attention-common.js';
 import { u32 } from '../common.js';
 
-/** The forward's resolved spec with Tq = Tk = T, plus the query heads per kv head. */
+/** The forward's resolved spec (T = Tq queries, Tk keys), plus the query heads per kv head. */
 export interface ResolvedBackward extends ResolvedAttention {
   T: number;
   /** H / Kh: query heads h = g·G … g·G + G − 1 read kv head g. */
@@ -20,20 +21,33 @@ export function firstKeyOf(r: ResolvedBackward, pos: string): string {
 
 /** One past the last visible key of query `pos`. */
 export function endKeyOf(r: ResolvedBackward, pos: string): string {
-  return endKey(r, pos).replace('kv_len', u32(r.T));
+  return endKey(r, pos).replace('kv_len', u32(r.Tk));
 }
 
-/** First query that sees key `j`: causal queries i >= j; non-causal every query. */
+/** First query that sees key `j`: causal queries i >= j; a bidirectional window i > j − w; else every query. */
 export function firstQueryOf(r: ResolvedBackward, j: string): string {
-  return r.causal ? j : '0u';
+  return r.causal ? j : firstKey(r, j);
 }
 
-/** One past the last query that sees key `j`: with a window w, queries i < j + w. */
+/** One past the last query that sees key `j`: with a window w (causal or not), queries i < j + w. */
 export function endQueryOf(r: ResolvedBackward, j: string): string {
-  return r.window !== null ? `min(${u32(r.T)}, ${j} + ${u32(r.window)})` : u32(r.T);
+  return r.window !== null ? `min(${u32(r.Tq)}, ${j} + ${u32(r.window)})` : u32(r.Tq);
 }
 
-/** `score -= slope·|i − j|` as the forward kernel biases (ALiBi), or nothing. */
+/** The forward's position bias on `score` (ALiBi or the T5 table; `slope` or `h` in scope), or nothing. */
 export function alibiLine(r: ResolvedBackward, score: string, i: string, j: string, indent: string): string {
-  return r.alibi ? `\n${indent}${score} -= slope * abs(f32(${i}) - f32(${j}));  // ALiBi: −slope_h·|i − j|, as the forward` : '';
+  return biasLine(r, score, i, j, indent);
+}
+
+/**
+ * The forward's log-sum-exp and D_i = dO_i·O_i of row `idx`. WebGPU allows 8 storage buffers
+ * per kernel; the relative bias adds the table (and dq its per-bucket sums), so then the pre
+ * pass packs both per row into one `stats` buffer (B, H, T, 2) instead of lse and dterm.
+ */
+export function lseAt(r: ResolvedBackward, idx: string): string {
+  return r.relative ? `stats[2u * (${idx})]` : `lse[${idx}]`;
+}
+
+export function dtermAt(r: ResolvedBackward, idx: string): string {
+  return r.relative ? `stats[2u * (${idx}) + 1u]` : `dterm[${idx}]`;
 }

@@ -9,7 +9,16 @@
  */
 import { dotOf, dropoutKeyLine, dropoutZ } from '../attention-common.js';
 import { f32, linear, u32 } from '../common.js';
-import { alibiLine, endKeyOf, endQueryOf, firstKeyOf, firstQueryOf, type ResolvedBackward } from './attention-bwd-common.js';
+import {
+  alibiLine,
+  dtermAt,
+  endKeyOf,
+  endQueryOf,
+  firstKeyOf,
+  firstQueryOf,
+  lseAt,
+  type ResolvedBackward,
+} from './attention-bwd-common.js';
 
 export interface Emitted {
   workgroupSize: [number, number, number];
@@ -19,21 +28,22 @@ export interface Emitted {
 
 /** dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j. */
 export function emitSimpleDq(r: ResolvedBackward, workgroupSize: number): Emitted {
-  const { entryPoint, B, T, H, Kh, D4, V, G } = r;
-  const lin = linear(entryPoint, B * H * T, workgroupSize);
+  const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
+  const lin = linear(entryPoint, B * H * Tq, workgroupSize);
+  const NB = r.relative?.buckets ?? 0;
   const main = `@compute @workgroup_size(${workgroupSize})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
-  let t = i % ${u32(T)};
-  let bh = i / ${u32(T)};
+  let t = i % ${u32(Tq)};
+  let bh = i / ${u32(Tq)};
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
   let lo = ${firstKeyOf(r, 't')};
   let hi = ${endKeyOf(r, 't')};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}
-  let qb = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
-  let kvb = b * ${u32(T * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
-  let lse_i = lse[i];
-  let dt_i = dterm[i];
+  let qb = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
+  let kvb = b * ${u32(Tk * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
+  let lse_i = ${lseAt(r, 'i')};
+  let dt_i = ${dtermAt(r, 'i')};
   var qs: array<${V}, ${D4}>;
   var os: array<${V}, ${D4}>;
   var acc: array<${V}, ${D4}>;
@@ -41,6 +51,11 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     qs[d] = q[qb + d] * ${f32(r.scale)};
     os[d] = dout[qb + d];
     acc[d] = ${V}(0.0);
+  }${
+    NB
+      ? `
+  var db: array<f32, ${NB}>;  // Σ_j dS_ij per T5 bucket (this row's share of d table)`
+      : ''
   }
   for (var j = lo; j < hi; j++) {
     let row = kvb + j * ${u32(Kh * D4)};
@@ -50,28 +65,30 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       s += ${dotOf(r, 'qs[d]', 'k[row + d]')};
       dp += ${dotOf(r, 'os[d]', 'v[row + d]')};
     }${alibiLine(r, 's', 't', 'j', '    ')}
-    let ds = exp(s - lse_i) * (dp${r.dropout ? ` * ${dropoutZ(r, `i * ${u32(T)} + j`)}` : ''} - dt_i);
-    for (var d = 0u; d < ${u32(D4)}; d++) { acc[d] += ds * k[row + d]; }
+    let ds = exp(s - lse_i) * (dp${r.dropout ? ` * ${dropoutZ(r, `i * ${u32(Tk)} + j`)}` : ''} - dt_i);
+    for (var d = 0u; d < ${u32(D4)}; d++) { acc[d] += ds * k[row + d]; }${NB ? '\n    db[t5_bucket(i32(j) - i32(t))] += ds;' : ''}
   }
-  for (var d = 0u; d < ${u32(D4)}; d++) { dq[qb + d] = acc[d] * ${f32(r.scale)}; }
+  for (var d = 0u; d < ${u32(D4)}; d++) { dq[qb + d] = acc[d] * ${f32(r.scale)}; }${
+    NB ? `\n  for (var u = 0u; u < ${u32(NB)}; u++) { dbias[i * ${u32(NB)} + u] = db[u]; }` : ''
+  }
 }`;
   return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
 }
 
 /** dv_j = Σ_{h in g, i} p_ij dO_i;  dk_j = scale · Σ_{h in g, i} p_ij (dO_i·v_j − D_i) q_i. */
 export function emitSimpleDkv(r: ResolvedBackward, workgroupSize: number): Emitted {
-  const { entryPoint, B, T, H, Kh, D4, V, G } = r;
-  const lin = linear(entryPoint, B * Kh * T, workgroupSize);
+  const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
+  const lin = linear(entryPoint, B * Kh * Tk, workgroupSize);
   const main = `@compute @workgroup_size(${workgroupSize})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
-  let j = i % ${u32(T)};
-  let bg = i / ${u32(T)};
+  let j = i % ${u32(Tk)};
+  let bg = i / ${u32(Tk)};
   let g = bg % ${u32(Kh)};
   let b = bg / ${u32(Kh)};
   let lo = ${firstQueryOf(r, 'j')};
   let hi = ${endQueryOf(r, 'j')};
-  let kvb = ((b * ${u32(T)} + j) * ${u32(Kh)} + g) * ${u32(D4)};${dropoutKeyLine(r, '  ')}
+  let kvb = ((b * ${u32(Tk)} + j) * ${u32(Kh)} + g) * ${u32(D4)};${dropoutKeyLine(r, '  ')}
   var ks: array<${V}, ${D4}>;
   var vs: array<${V}, ${D4}>;
   var gk: array<${V}, ${D4}>;
@@ -86,21 +103,21 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     let h = g * ${u32(G)} + hh;
     let bh = b * ${u32(H)} + h;${r.alibi ? '\n    let slope = ALIBI[h];' : ''}
     for (var t = lo; t < hi; t++) {
-      let row = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
+      let row = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
       var s = 0.0;
       var dp = 0.0;
       for (var d = 0u; d < ${u32(D4)}; d++) {
         s += ${dotOf(r, 'q[row + d]', 'ks[d]')};
         dp += ${dotOf(r, 'dout[row + d]', 'vs[d]')};
       }${alibiLine(r, 's', 't', 'j', '      ')}
-      let p = exp(s - lse[bh * ${u32(T)} + t]);${
+      let p = exp(s - ${lseAt(r, `bh * ${u32(Tq)} + t`)});${
         r.dropout
           ? `
-      let z = ${dropoutZ(r, `(bh * ${u32(T)} + t) * ${u32(T)} + j`)};
-      let ds = p * (dp * z - dterm[bh * ${u32(T)} + t]);
+      let z = ${dropoutZ(r, `(bh * ${u32(Tq)} + t) * ${u32(Tk)} + j`)};
+      let ds = p * (dp * z - ${dtermAt(r, `bh * ${u32(Tq)} + t`)});
       let pz = p * z;`
           : `
-      let ds = p * (dp - dterm[bh * ${u32(T)} + t]);`
+      let ds = p * (dp - ${dtermAt(r, `bh * ${u32(Tq)} + t`)});`
       }
       for (var d = 0u; d < ${u32(D4)}; d++) {
         gv[d] += ${r.dropout ? 'pz' : 'p'} * dout[row + d];

@@ -12,7 +12,16 @@
  */
 import { dotOf, dropoutKeyLine, dropoutZ } from '../attention-common.js';
 import { f32, grid, u32 } from '../common.js';
-import { alibiLine, endKeyOf, endQueryOf, firstKeyOf, firstQueryOf, type ResolvedBackward } from './attention-bwd-common.js';
+import {
+  alibiLine,
+  dtermAt,
+  endKeyOf,
+  endQueryOf,
+  firstKeyOf,
+  firstQueryOf,
+  lseAt,
+  type ResolvedBackward,
+} from './attention-bwd-common.js';
 import type { Emitted } from './attention-bwd-simple.js';
 
 function sharing(r: ResolvedBackward, SG: number) {
@@ -28,8 +37,9 @@ function sharing(r: ResolvedBackward, SG: number) {
 }
 
 export function emitSubgroupDq(r: ResolvedBackward, SG: number): Emitted {
-  const { entryPoint, B, T, H, Kh, D4, V, G } = r;
-  const tiles = Math.ceil(T / SG);
+  const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
+  const tiles = Math.ceil(Tq / SG);
+  const NB = r.relative?.buckets ?? 0;
   const g = grid(entryPoint, B * H * tiles);
   const { units, load, bcast } = sharing(r, SG);
   const main = `@compute @workgroup_size(${SG})
@@ -39,20 +49,20 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let t0 = (wg % ${u32(tiles)}) * ${u32(SG)};
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
-  let live = t0 + lid < ${u32(T)};
-  let t = min(t0 + lid, ${u32(T - 1)});
+  let live = t0 + lid < ${u32(Tq)};
+  let t = min(t0 + lid, ${u32(Tq - 1)});
   let lo = ${firstKeyOf(r, 't')};
   let hi = ${endKeyOf(r, 't')};
   // The keys any lane of this workgroup sees: uniform (from wid only).
   let tile_lo = ${firstKeyOf(r, 't0')};
-  let tile_hi = ${endKeyOf(r, `(min(t0 + ${u32(SG)}, ${u32(T)}) - 1u)`)};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}
-  let qb = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
-  let kvb = b * ${u32(T * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
-  let lse_i = lse[bh * ${u32(T)} + t];
-  let dt_i = dterm[bh * ${u32(T)} + t];
+  let tile_hi = ${endKeyOf(r, `(min(t0 + ${u32(SG)}, ${u32(Tq)}) - 1u)`)};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}
+  let qb = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
+  let kvb = b * ${u32(Tk * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
+  let lse_i = ${lseAt(r, `bh * ${u32(Tq)} + t`)};
+  let dt_i = ${dtermAt(r, `bh * ${u32(Tq)} + t`)};
 ${units.map((d) => `  let q${d} = q[qb + ${u32(d)}] * ${f32(r.scale)};`).join('\n')}
 ${units.map((d) => `  let o${d} = dout[qb + ${u32(d)}];`).join('\n')}
-${units.map((d) => `  var a${d} = ${V}(0.0);`).join('\n')}
+${units.map((d) => `  var a${d} = ${V}(0.0);`).join('\n')}${NB ? `\n  var db: array<f32, ${NB}>;  // Σ_j dS_ij per T5 bucket (this row's share of d table)` : ''}
   for (var j = tile_lo; j < tile_hi; j++) {
     let row = kvb + j * ${u32(Kh * D4)};
     ${load('k', '    ')}
@@ -61,19 +71,21 @@ ${units.map((d) => `    let kj${d} = ${bcast('k', d)};`).join('\n')}
     var s = ${units.map((d) => dotOf(r, `q${d}`, `kj${d}`)).join('\n      + ')};${alibiLine(r, 's', 't', 'j', '    ')}
     let dp = ${units.map((d) => dotOf(r, `o${d}`, bcast('v', d))).join('\n      + ')};
     let p = select(0.0, exp(s - lse_i), j >= lo && j < hi);
-    let ds = p * (dp${r.dropout ? ` * ${dropoutZ(r, `(bh * ${u32(T)} + t) * ${u32(T)} + j`)}` : ''} - dt_i);
-${units.map((d) => `    a${d} += ds * kj${d};`).join('\n')}
+    let ds = p * (dp${r.dropout ? ` * ${dropoutZ(r, `(bh * ${u32(Tq)} + t) * ${u32(Tk)} + j`)}` : ''} - dt_i);
+${units.map((d) => `    a${d} += ds * kj${d};`).join('\n')}${NB ? '\n    db[t5_bucket(i32(j) - i32(t))] += ds;  // ds = 0 off the visible range' : ''}
   }
   if (live) {
-${units.map((d) => `    dq[qb + ${u32(d)}] = a${d} * ${f32(r.scale)};`).join('\n')}
+${units.map((d) => `    dq[qb + ${u32(d)}] = a${d} * ${f32(r.scale)};`).join('\n')}${
+    NB ? `\n    for (var u = 0u; u < ${u32(NB)}; u++) { dbias[(bh * ${u32(Tq)} + t) * ${u32(NB)} + u] = db[u]; }` : ''
+  }
   }
 }`;
   return { workgroupSize: [SG, 1, 1], dispatch: g.dispatch, main };
 }
 
 export function emitSubgroupDkv(r: ResolvedBackward, SG: number): Emitted {
-  const { entryPoint, B, T, H, Kh, D4, V, G } = r;
-  const tiles = Math.ceil(T / SG);
+  const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
+  const tiles = Math.ceil(Tk / SG);
   const g = grid(entryPoint, B * Kh * tiles);
   const { units, load, bcast } = sharing(r, SG);
   const main = `@compute @workgroup_size(${SG})
@@ -83,14 +95,14 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let j0 = (wg % ${u32(tiles)}) * ${u32(SG)};
   let g = bg % ${u32(Kh)};
   let b = bg / ${u32(Kh)};
-  let live = j0 + lid < ${u32(T)};
-  let j = min(j0 + lid, ${u32(T - 1)});
+  let live = j0 + lid < ${u32(Tk)};
+  let j = min(j0 + lid, ${u32(Tk - 1)});
   let lo = ${firstQueryOf(r, 'j')};
   let hi = ${endQueryOf(r, 'j')};
   // The queries that see any key of this workgroup: uniform (from wid only).
   let tile_lo = ${firstQueryOf(r, 'j0')};
-  let tile_hi = ${endQueryOf(r, `(min(j0 + ${u32(SG)}, ${u32(T)}) - 1u)`)};${dropoutKeyLine(r, '  ')}
-  let kvb = ((b * ${u32(T)} + j) * ${u32(Kh)} + g) * ${u32(D4)};
+  let tile_hi = ${endQueryOf(r, `(min(j0 + ${u32(SG)}, ${u32(Tk)}) - 1u)`)};${dropoutKeyLine(r, '  ')}
+  let kvb = ((b * ${u32(Tk)} + j) * ${u32(Kh)} + g) * ${u32(D4)};
 ${units.map((d) => `  let k${d} = k[kvb + ${u32(d)}] * ${f32(r.scale)};`).join('\n')}
 ${units.map((d) => `  let v${d} = v[kvb + ${u32(d)}];`).join('\n')}
 ${units.map((d) => `  var ak${d} = ${V}(0.0);`).join('\n')}
@@ -99,21 +111,21 @@ ${units.map((d) => `  var av${d} = ${V}(0.0);`).join('\n')}
     let h = g * ${u32(G)} + hh;
     let bh = b * ${u32(H)} + h;${r.alibi ? '\n    let slope = ALIBI[h];' : ''}
     for (var t = tile_lo; t < tile_hi; t++) {
-      let row = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
+      let row = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
       ${load('q', '      ')}
       ${load('dout', '      ')}
 ${units.map((d) => `      let qi${d} = ${bcast('q', d)};`).join('\n')}
 ${units.map((d) => `      let oi${d} = ${bcast('dout', d)};`).join('\n')}
       var s = ${units.map((d) => dotOf(r, `qi${d}`, `k${d}`)).join('\n        + ')};${alibiLine(r, 's', 't', 'j', '      ')}
       let dp = ${units.map((d) => dotOf(r, `oi${d}`, `v${d}`)).join('\n        + ')};
-      let p = select(0.0, exp(s - lse[bh * ${u32(T)} + t]), t >= lo && t < hi);${
+      let p = select(0.0, exp(s - ${lseAt(r, `bh * ${u32(Tq)} + t`)}), t >= lo && t < hi);${
         r.dropout
           ? `
-      let z = ${dropoutZ(r, `(bh * ${u32(T)} + t) * ${u32(T)} + j`)};
-      let ds = p * (dp * z - dterm[bh * ${u32(T)} + t]);
+      let z = ${dropoutZ(r, `(bh * ${u32(Tq)} + t) * ${u32(Tk)} + j`)};
+      let ds = p * (dp * z - ${dtermAt(r, `bh * ${u32(Tq)} + t`)});
       let pz = p * z;`
           : `
-      let ds = p * (dp - dterm[bh * ${u32(T)} + t]);`
+      let ds = p * (dp - ${dtermAt(r, `bh * ${u32(Tq)} + t`)});`
       }
 ${units.map((d) => `      av${d} += ${r.dropout ? 'pz' : 'p'} * oi${d};`).join('\n')}
 ${units.map((d) => `      ak${d} += ds * qi${d};`).join('\n')}

@@ -6,10 +6,14 @@
  *   dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j          (generateAttentionBackwardDq)
  *   dv_j = Σ_{h in g} Σ_i p_ij dO_i
  *   dk_j = scale · Σ_{h in g} Σ_i p_ij (dO_i·v_j − D_i) q_i  (generateAttentionBackwardDkv)
- * for the training shapes: Tq = Tk = T, offset 0, every key valid (no Step uniform). Layouts
- * as the forward: Q, O, dO, dq (B, T, H·D); K, V, dk, dv (B, T, Kh·D); lse, D (B, H, T).
+ * for the training shapes: offset 0, every key valid (no Step uniform); T queries over S keys
+ * (S = T for self-attention, the encoder length for cross-attention). Layouts as the forward:
+ * Q, O, dO, dq (B, T, H·D); K, V, dk, dv (B, S, Kh·D); lse, D (B, H, T).
  * Visibility, GQA/MQA grouping (query head h reads kv head floor(h·Kh/H)), the default scale
- * 1/sqrt(D) and the ALiBi bias −slope_h·|i − j| are the forward's. dk/dv of a kv head sum over
+ * 1/sqrt(D) (or the spec's, e.g. 1 for T5), the ALiBi bias −slope_h·|i − j| and the T5
+ * relative bias rel[bucket(j − i), h] are the forward's. With the relative bias the dq kernel
+ * also writes each row's Σ_j dS_ij per bucket (dbias, (B, H, T, buckets)) and
+ * generateRelativeBiasGrad sums those rows into d table (buckets, H). dk/dv of a kv head sum over
  * the H/Kh query heads of its group inside the kernel in a fixed order: deterministic, no
  * atomics. Each kernel writes every element of its outputs (no zero-fill needed).
  *
@@ -22,7 +26,7 @@
  * Q/dO row by subgroupBroadcast; when subgroupMinSize is in [4, 64] and T >= it).
  */
 import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
-import { type AttentionDropout, attentionPrelude, resolveDropout } from '../attention-common.js';
+import { type AttentionDropout, attentionPrelude, type RelativeBias, resolveDropout } from '../attention-common.js';
 import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from '../common.js';
 import type { ResolvedBackward } from './attention-bwd-common.js';
 import { emitSimpleDkv, emitSimpleDq, type Emitted } from './attention-bwd-simple.js';
@@ -33,6 +37,11 @@ export interface AttentionBackwardPreSpec {
   T: number;
   heads: number;
   head_dim: number;
+  /**
+   * Pack (lse, D) per row into `stats` (B, H, T, 2), reading the forward's lse, instead of
+   * writing `dterm` (the backward kernels of a relative bias, which are out of storage bindings otherwise).
+   */
+  stats?: boolean;
   /** Default 'gpu': workgroups of 64; 'cpu' 8 (lavapipe's SIMD width). */
   tuning?: KernelTuning;
   /** Entry point; default 'attention_bwd_pre'. */
@@ -41,17 +50,23 @@ export interface AttentionBackwardPreSpec {
 
 export interface AttentionBackwardSpec {
   B: number;
-  /** Queries = keys per batch entry (training: no KV cache, offset 0). */
+  /** Queries per batch entry (training: no KV cache, offset 0). */
   T: number;
+  /** Keys per batch entry; default T (self-attention). Cross-attention: the encoder length. */
+  S?: number;
   heads: number;
   /** Divides heads (heads for MHA, 1 for MQA). */
   kv_heads: number;
   /** <= 256 (rows live in private memory). */
   head_dim: number;
   causal: boolean;
-  /** Sliding window in tokens (causal only): query i sees i − window < j <= i. */
+  /** Sliding window in tokens: causal i − window < j <= i; otherwise |i − j| < window. */
   window?: number | null;
   alibi?: boolean;
+  /** The forward's T5 relative bias (binds `rel`; dq also writes `dbias`). */
+  relative?: RelativeBias | null;
+  /** Cross-attention (S keys of another sequence; never causal, no window or positions). */
+  cross?: boolean;
   /** Score scale; default 1/sqrt(head_dim). Must equal the forward's. */
   scale?: number;
   /** Default 'gpu'. The simple variant: 'cpu' workgroups of 8, 'gpu' 64. */
@@ -68,7 +83,7 @@ export interface AttentionBackwardSpec {
 
 const FUSES = ['attention_backward'];
 
-/** Bindings: out [B, T, H·D], dout [B, T, H·D], dterm [B, H, T] (written). */
+/** Bindings: out [B, T, H·D], dout [B, T, H·D], dterm [B, H, T] (written); with stats: out, dout, lse [B, H, T], stats [B, H, T, 2] (written). */
 export function generateAttentionBackwardPre(spec: AttentionBackwardPreSpec): WgslKernel {
   const entryPoint = entryName('attention_bwd_pre', spec.name);
   for (const d of ['B', 'T', 'heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
@@ -76,10 +91,10 @@ export function generateAttentionBackwardPre(spec: AttentionBackwardPreSpec): Wg
   const w = vectorWidth(D),
     D4 = D / w,
     V = vecType(w);
-  const b = new Bindings(entryPoint)
-    .storage('out', 'read', [B, T, H * D], V)
-    .storage('dout', 'read', [B, T, H * D], V)
-    .storage('dterm', 'read_write', [B, H, T]);
+  const stats = spec.stats ?? false;
+  const b = new Bindings(entryPoint).storage('out', 'read', [B, T, H * D], V).storage('dout', 'read', [B, T, H * D], V);
+  if (stats) b.storage('lse', 'read', [B, H, T]).storage('stats', 'read_write', [B, H, T, 2]);
+  else b.storage('dterm', 'read_write', [B, H, T]);
   const lin = linear(entryPoint, B * H * T, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
   const dot = w === 4 ? 'dot(dout[row + d], out[row + d])' : 'dout[row + d] * out[row + d]';
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
@@ -92,14 +107,15 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let row = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
   var acc = 0.0;
   for (var d = 0u; d < ${u32(D4)}; d++) { acc += ${dot}; }
-  dterm[i] = acc;
+  ${stats ? 'stats[2u * i] = lse[i];\n  stats[2u * i + 1u] = acc;' : 'dterm[i] = acc;'}
 }`;
   return assemble({
     entryPoint,
     fuses: FUSES,
-    shapes: { out: [B, T, H * D], dout: [B, T, H * D], dterm: [B, H, T] },
+    shapes: { out: [B, T, H * D], dout: [B, T, H * D], ...(stats ? { stats: [B, H, T, 2] } : { dterm: [B, H, T] }) },
     notes: [
-      `backward of attention, first pass: D[b, h, i] = Σ_d dO[b, i, h, d]·O[b, i, h, d] (H=${H} D=${D}), one invocation per (b, h, i)`,
+      `backward of attention, first pass: D[b, h, i] = Σ_d dO[b, i, h, d]·O[b, i, h, d] (H=${H} D=${D}), one invocation per (b, h, i)` +
+        (stats ? '; stats[b, h, i] = (lse, D) packed for the relative-bias kernels' : ''),
       'FLOPs: 2·D per row',
     ],
     bindings: b,
@@ -114,11 +130,16 @@ function resolve(spec: AttentionBackwardSpec, kernel: string): { r: ResolvedBack
   const entryPoint = entryName(kernel, spec.name);
   for (const d of ['B', 'T', 'heads', 'kv_heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
   const { B, T, heads: H, kv_heads: Kh, head_dim: D, causal } = spec;
+  const S = spec.S ?? T;
+  checkInt(entryPoint, 'S', S);
   const window = spec.window ?? null;
-  if (window !== null) {
-    checkInt(entryPoint, 'window', window);
-    if (!causal) throw new Error(`${entryPoint}: a sliding window needs causal attention`);
-  }
+  if (window !== null) checkInt(entryPoint, 'window', window);
+  const cross = spec.cross ?? false;
+  const relative = spec.relative ?? null;
+  if (cross && (causal || window !== null || spec.alibi || relative))
+    throw new Error(`${entryPoint}: cross-attention is never causal and has no window or positions`);
+  if (!cross && S !== T) throw new Error(`${entryPoint}: self-attention has S = T keys, got S ${S}, T ${T}`);
+  if (relative && spec.alibi) throw new Error(`${entryPoint}: ALiBi and a relative bias exclude each other`);
   if (H % Kh !== 0) throw new Error(`${entryPoint}: heads ${H} must be a multiple of kv_heads ${Kh}`);
   if (D > 256) throw new Error(`${entryPoint}: head_dim ${D} is over 256 (rows live in private memory); use more heads`);
   const scale = spec.scale ?? 1 / Math.sqrt(D);
@@ -129,7 +150,7 @@ function resolve(spec: AttentionBackwardSpec, kernel: string): { r: ResolvedBack
     B,
     T,
     Tq: T,
-    Tk: T,
+    Tk: S,
     H,
     Kh,
     G: H / Kh,
@@ -140,24 +161,30 @@ function resolve(spec: AttentionBackwardSpec, kernel: string): { r: ResolvedBack
     causal,
     window,
     alibi: spec.alibi ?? false,
+    relative,
+    cross,
+    allKeys: true,
     scale,
     lse: true,
     keyBlock: 1,
     dropout: resolveDropout(entryPoint, spec.dropout),
   };
   const SG = spec.subgroupMinSize ?? 0;
-  const canShare = SG >= 4 && SG <= 64 && T >= SG;
+  const canShare = SG >= 4 && SG <= 64 && Math.min(T, S) >= SG;
   const variant = spec.variant ?? (canShare ? 'subgroup' : 'simple');
   if (variant === 'subgroup' && !(SG >= 4 && SG <= 64))
     throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
+  if (r.dropout && S !== T) throw new Error(`${entryPoint}: weight dropout is for self-attention (S = T)`);
   return { r, SG, variant };
 }
 
 function describe(r: ResolvedBackward): string {
-  const visible = r.causal ? `j <= i${r.window !== null ? ` and j > i − ${r.window}` : ''}` : 'every j';
+  const visible = r.causal
+    ? `j <= i${r.window !== null ? ` and j > i − ${r.window}` : ''}`
+    : `every j${r.window !== null ? ` with |i − j| < ${r.window}` : ''}`;
   return (
-    `H=${r.H} Kh=${r.Kh} D=${r.D} T=${r.T}; ${r.causal ? 'causal' : 'non-causal'}; query i sees ${visible}; scale ${r.scale}` +
-    `${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}; p_ij = exp(scale·q_i·k_j + bias − lse_i) recomputed, never stored` +
+    `H=${r.H} Kh=${r.Kh} D=${r.D} T=${r.T}${r.cross ? ` S=${r.Tk} (cross-attention)` : ''}; ${r.causal ? 'causal' : 'non-causal'}; query i sees ${visible}; scale ${r.scale}` +
+    `${r.alibi ? '; ALiBi bias −slope_h·|i − j|' : ''}${r.relative ? '; T5 relative bias rel[bucket(j − i), h]' : ''}; p_ij = exp(scale·q_i·k_j + bias − lse_i) recomputed, never stored` +
     (r.dropout ? `; weight dropout p = ${r.dropout.p} (stream ${r.dropout.stream}): the forward's mask Z_ij redrawn` : '')
   );
 }
@@ -171,11 +198,11 @@ function finish(
   perPair: number,
   how: string,
 ): WgslKernel {
-  const span = r.window === null ? r.T : Math.min(r.T, r.window);
+  const span = r.window === null ? r.Tk : Math.min(r.Tk, r.window);
   return assemble({
     entryPoint: r.entryPoint,
     fuses: FUSES,
-    shapes: { q: [r.B, r.T, r.H * r.D], k: [r.B, r.T, r.Kh * r.D], v: [r.B, r.T, r.Kh * r.D] },
+    shapes: { q: [r.B, r.T, r.H * r.D], k: [r.B, r.Tk, r.Kh * r.D], v: [r.B, r.Tk, r.Kh * r.D] },
     notes: [
       `backward of attention: ${what}`,
       describe(r),
@@ -192,18 +219,28 @@ function finish(
   });
 }
 
-/** Bindings: q, k, v, dout, lse [B, H, T], dterm [B, H, T], dq [B, T, H·D] (written). */
+/** lse and dterm (B, H, T); with a relative bias stats (B, H, T, 2) and the table rel (buckets, H). */
+function statsBindings(b: Bindings, r: ResolvedBackward): void {
+  if (!r.relative) b.storage('lse', 'read', [r.B, r.H, r.T]).storage('dterm', 'read', [r.B, r.H, r.T]);
+  else b.storage('stats', 'read', [r.B, r.H, r.T, 2]).storage('rel', 'read', [r.relative.buckets, r.H]);
+}
+
+/**
+ * Bindings: q, k, v, dout, lse [B, H, T], dterm [B, H, T], dq [B, T, H·D] (written). With a
+ * relative bias: q, k, v, dout, stats [B, H, T, 2] (pre with stats), rel [buckets, H], dq, and
+ * dbias [B, H, T, buckets] (written: Σ_j dS_ij per bucket, for generateRelativeBiasGrad).
+ */
 export function generateAttentionBackwardDq(spec: AttentionBackwardSpec): WgslKernel {
   const { r, SG, variant } = resolve(spec, 'attention_bwd_dq');
-  const { B, T, H, Kh, D, V } = r;
+  const { B, T, Tk: S, H, Kh, D, V } = r;
   const b = new Bindings(r.entryPoint)
     .storage('q', 'read', [B, T, H * D], V)
-    .storage('k', 'read', [B, T, Kh * D], V)
-    .storage('v', 'read', [B, T, Kh * D], V)
-    .storage('dout', 'read', [B, T, H * D], V)
-    .storage('lse', 'read', [B, H, T])
-    .storage('dterm', 'read', [B, H, T])
-    .storage('dq', 'read_write', [B, T, H * D], V);
+    .storage('k', 'read', [B, S, Kh * D], V)
+    .storage('v', 'read', [B, S, Kh * D], V)
+    .storage('dout', 'read', [B, T, H * D], V);
+  statsBindings(b, r);
+  b.storage('dq', 'read_write', [B, T, H * D], V);
+  if (r.relative) b.storage('dbias', 'read_write', [B, H, T, r.relative.buckets]);
   if (r.dropout) b.step();
   const e = variant === 'subgroup' ? emitSubgroupDq(r, SG) : emitSimpleDq(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
   return finish(
@@ -219,19 +256,17 @@ export function generateAttentionBackwardDq(spec: AttentionBackwardSpec): WgslKe
   );
 }
 
-/** Bindings: q, k, v, dout, lse [B, H, T], dterm [B, H, T], dk and dv [B, T, Kh·D] (written). */
+/** Bindings: q, k, v, dout, lse [B, H, T], dterm [B, H, T] (relative bias: stats, rel as dq), dk and dv [B, S, Kh·D] (written). */
 export function generateAttentionBackwardDkv(spec: AttentionBackwardSpec): WgslKernel {
   const { r, SG, variant } = resolve(spec, 'attention_bwd_dkv');
-  const { B, T, H, Kh, D, V } = r;
+  const { B, T, Tk: S, H, Kh, D, V } = r;
   const b = new Bindings(r.entryPoint)
     .storage('q', 'read', [B, T, H * D], V)
-    .storage('k', 'read', [B, T, Kh * D], V)
-    .storage('v', 'read', [B, T, Kh * D], V)
-    .storage('dout', 'read', [B, T, H * D], V)
-    .storage('lse', 'read', [B, H, T])
-    .storage('dterm', 'read', [B, H, T])
-    .storage('dk', 'read_write', [B, T, Kh * D], V)
-    .storage('dv', 'read_write', [B, T, Kh * D], V);
+    .storage('k', 'read', [B, S, Kh * D], V)
+    .storage('v', 'read', [B, S, Kh * D], V)
+    .storage('dout', 'read', [B, T, H * D], V);
+  statsBindings(b, r);
+  b.storage('dk', 'read_write', [B, S, Kh * D], V).storage('dv', 'read_write', [B, S, Kh * D], V);
   if (r.dropout) b.step();
   const e = variant === 'subgroup' ? emitSubgroupDkv(r, SG) : emitSimpleDkv(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
   return finish(

@@ -1,8 +1,9 @@
 /**
- * Backward of the token (+ learned position) embedding (../embed.ts), the transpose of its
- * gather, without atomics:
+ * Backward of the token (+ learned position, + segment) embedding (../embed.ts), the
+ * transpose of its gather, without atomics:
  *   dtokens[v, :]    (+)= scale · Σ_{(b, t): clamp(ids[b, t]) = v} dout[b, t, :]
  *   dpositions[p, :] (+)= scale · Σ_{t: min(offset + t, P − 1) = p} Σ_b dout[b, t, :]
+ *   dsegments[s, :]  (+)= scale · Σ_{(b, t): clamp(segment_ids[b, t]) = s} dout[b, t, :]
  * (ids clamped to [0, vocab − 1] and positions to P − 1 as the forward does; offset from the
  * Step uniform, 0 in training). Every row of each table is written — rows no id or position
  * touched get 0 (or keep what they held with `accumulate`) — so no clearing pass is needed.
@@ -24,6 +25,8 @@ export interface EmbedBackwardSpec {
   vocab: number;
   /** Rows of the learned position table; absent: no position embedding (no dpositions, no step). */
   positions?: number;
+  /** Rows of the segment table; absent: no segment embedding (no segment_ids, no dsegments). */
+  segments?: number;
   /** The forward's scale (Gemma: sqrt(C)); default 1. */
   scale?: number;
   /**
@@ -38,14 +41,15 @@ export interface EmbedBackwardSpec {
 /**
  * Bindings, in order: ids (i32 [B, T]), dout [B, T, C], dtokens [vocab, C] (read_write),
  * dpositions [positions, C] (read_write; learned positions only), step (uniform; learned
- * positions only).
+ * positions only), segment_ids (i32 [B, T]) and dsegments [segments, C] (read_write; with segments).
  */
 export function generateEmbedBackward(spec: EmbedBackwardSpec): WgslKernel {
   const k = 'embed_backward';
-  for (const d of ['B', 'T', 'C', 'vocab', 'positions'] as const) checkInt(k, d, spec[d]);
+  for (const d of ['B', 'T', 'C', 'vocab', 'positions', 'segments'] as const) checkInt(k, d, spec[d]);
   const entryPoint = entryName(k, spec.name);
   const { B, T, C, vocab } = spec;
   const P = spec.positions;
+  const S = spec.segments;
   const scale = spec.scale ?? 1;
   const acc = spec.accumulate ?? false;
   const w = vectorWidth(C);
@@ -58,13 +62,32 @@ export function generateEmbedBackward(spec: EmbedBackwardSpec): WgslKernel {
     .storage('dout', 'read', [B, T, C], V)
     .storage('dtokens', 'read_write', [vocab, C], V);
   if (P) b.storage('dpositions', 'read_write', [P, C], V).step();
+  if (S) b.storage('segment_ids', 'read', [B, T], 'i32').storage('dsegments', 'read_write', [S, C], V);
 
   const tokenItems = vocab * C4;
-  const lin = linear(entryPoint, tokenItems + (P ? P * C4 : 0));
+  const positionItems = P ? P * C4 : 0;
+  const lin = linear(entryPoint, tokenItems + positionItems + (S ? S * C4 : 0));
   const scaled = (v: string) => (scale === 1 ? v : `${v} * ${f32(scale)}`);
   const store = (out: string, j: string) => `${out}[${j}] = ${acc ? `${out}[${j}] + ` : ''}${scaled('s')};`;
   // Positions: p receives t = p − offset (when 0 <= t < T), and the last row P − 1 also every
   // t whose position the forward clamped to it (offset + t >= P − 1).
+  // Segment rows come after the token and position rows; each scans every segment id in order, as token rows do.
+  const segments = S
+    ? `
+  if (i >= ${u32(tokenItems + positionItems)}) {
+    let j = i - ${u32(tokenItems + positionItems)};
+    let sid = i32(j / ${u32(C4)});
+    let c = j % ${u32(C4)};
+    var s = ${V}(0.0);
+    for (var n = 0u; n < ${u32(rows)}; n++) {
+      if (clamp(segment_ids[n], 0i, ${S - 1}i) == sid) {
+        s += dout[n * ${u32(C4)} + c];
+      }
+    }
+    ${store('dsegments', 'j')}
+    return;
+  }`
+    : '';
   const positions = P
     ? `
   if (i >= ${u32(tokenItems)}) {
@@ -87,7 +110,7 @@ export function generateEmbedBackward(spec: EmbedBackwardSpec): WgslKernel {
     : '';
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}${positions}
+  ${lin.wgsl}${segments}${positions}
   let v = i32(i / ${u32(C4)});
   let c = i % ${u32(C4)};
   var s = ${V}(0.0);
@@ -98,21 +121,31 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   }
   ${store('dtokens', 'i')}
 }`;
-  const tableBytes = 4 * (vocab + (P ?? 0)) * C;
+  const tableRows = vocab + (P ?? 0) + (S ?? 0);
+  const tables = 1 + (P ? 1 : 0) + (S ? 1 : 0);
+  const op = acc ? '+=' : '=';
+  const scaled1 = scale === 1 ? '' : `${scale} · `;
   return assemble({
     entryPoint,
-    fuses: P ? ['embedding_backward', 'embedding_backward'] : ['embedding_backward'],
-    shapes: { ids: [B, T], dout: [B, T, C], dtokens: [vocab, C], ...(P ? { dpositions: [P, C] } : {}) },
+    fuses: Array<string>(tables).fill('embedding_backward'),
+    shapes: {
+      ids: [B, T],
+      dout: [B, T, C],
+      dtokens: [vocab, C],
+      ...(P ? { dpositions: [P, C] } : {}),
+      ...(S ? { segment_ids: [B, T], dsegments: [S, C] } : {}),
+    },
     notes: [
-      `backward of embed: dtokens[v] ${acc ? '+=' : '='} ${scale === 1 ? '' : `${scale} · `}Σ dout rows whose id is v (ids clamped to [0, ${vocab - 1}])` +
-        `${P ? `; dpositions[p] ${acc ? '+=' : '='} ${scale === 1 ? '' : `${scale} · `}Σ_b dout[b, p − offset] (positions clamped to ${P - 1}; offset from the Step uniform)` : ''}`,
-      `one invocation per (table row, ${w === 4 ? 'vec4' : 'value'}); token rows scan all ${rows} ids in order: O(vocab·B·T·C/${w}) compares, deterministic, no atomics`,
+      `backward of embed: dtokens[v] ${op} ${scaled1}Σ dout rows whose id is v (ids clamped to [0, ${vocab - 1}])` +
+        `${P ? `; dpositions[p] ${op} ${scaled1}Σ_b dout[b, p − offset] (positions clamped to ${P - 1}; offset from the Step uniform)` : ''}` +
+        `${S ? `; dsegments[s] ${op} ${scaled1}Σ dout rows whose segment id is s (clamped to [0, ${S - 1}])` : ''}`,
+      `one invocation per (table row, ${w === 4 ? 'vec4' : 'value'}); token${S ? ' and segment' : ''} rows scan all ${rows} ids in order: O(${S ? '(vocab + segments)' : 'vocab'}·B·T·C/${w}) compares, deterministic, no atomics`,
     ],
     bindings: b,
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
-    flops: rows * C * (P ? 2 : 1) + (vocab + (P ?? 0)) * C * ((scale === 1 ? 0 : 1) + (acc ? 1 : 0)),
-    bytes: 4 * rows + 4 * rows * C * (P ? 2 : 1) + tableBytes * (acc ? 2 : 1),
+    flops: rows * C * tables + tableRows * C * ((scale === 1 ? 0 : 1) + (acc ? 1 : 0)),
+    bytes: 4 * rows * (S ? 2 : 1) + 4 * rows * C * tables + 4 * tableRows * C * (acc ? 2 : 1),
     main,
   });
 }
