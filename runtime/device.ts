@@ -7,13 +7,14 @@
  */
 import { GpuUnavailableError, SETUP_HINT } from './gpu/errors.js';
 import { describeAdapter, type AdapterClass, type AdapterDescription } from './gpu/describe.js';
-import { resolveDeviceDescriptor, type FeatureAndLimitRequest } from './gpu/limits.js';
+import { resolveDeviceDescriptor, type FeatureAndLimitRequest, type LimitRequest } from './gpu/limits.js';
 
 export { GpuUnavailableError, DeviceLostError, SETUP_HINT } from './gpu/errors.js';
 export type { GpuUnavailableReason } from './gpu/errors.js';
 export { classifyAdapter, describeAdapter, filterDawnNoise, DAWN_STARTUP_NOISE } from './gpu/describe.js';
 export type { AdapterClass, AdapterDescription } from './gpu/describe.js';
-export type { FeatureAndLimitRequest, LimitRequest } from './gpu/limits.js';
+export type { FeatureAndLimitRequest, LimitRequest, BindingLimits } from './gpu/limits.js';
+export { DEFAULT_BINDING_LIMITS, bindingLimitsOf } from './gpu/limits.js';
 export { waitForQueue, readBuffer, uploadBuffer, unlessLost, sleep } from './gpu/queue.js';
 export type { ReadOptions } from './gpu/queue.js';
 export { compileKernel, bindKernel, encodeKernel, KernelCompileError } from './gpu/kernel.js';
@@ -59,6 +60,13 @@ export interface GpuContext {
   /** Destroys the device (pending waits reject with DeviceLostError) and drops references. */
   release(): void;
 }
+
+/** Limits every device is created with at the adapter's maximum unless the caller names them. */
+const ADAPTER_MAX_LIMITS: Readonly<Record<string, LimitRequest>> = {
+  maxStorageBufferBindingSize: 'max',
+  maxBufferSize: 'max',
+  maxStorageBuffersPerShaderStage: 'max',
+};
 
 /** One Dawn instance per flag set: each create() re-enumerates adapters (and re-prints Dawn's start-up warnings). */
 const dawnInstances = new Map<string, GPU>();
@@ -125,7 +133,10 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuConte
   }
   const description = describeAdapter(adapter);
   const optionalFeatures = [...(opts.optionalFeatures ?? []), ...(opts.subgroups === false ? [] : ['subgroups'])];
-  const descriptor = resolveDeviceDescriptor(adapter, description.summary, { ...opts, optionalFeatures }, opts.label);
+  // Plans are laid out against the adapter's real binding and buffer limits (large tensors
+  // bound in chunks), not the spec defaults a device gets unless it asks: ask for them.
+  const limits = { ...ADAPTER_MAX_LIMITS, ...opts.limits };
+  const descriptor = resolveDeviceDescriptor(adapter, description.summary, { ...opts, optionalFeatures, limits }, opts.label);
   let device: GPUDevice;
   try {
     device = await adapter.requestDevice(descriptor);

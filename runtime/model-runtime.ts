@@ -73,12 +73,11 @@ export class ModelRuntime {
 
   static async create(data: CompiledModelData, opts: { gpu?: GpuContext } = {}): Promise<ModelRuntime> {
     const plans = [data.plans.prefill, data.plans.decode, ...(data.plans.encode ? [data.plans.encode] : [])];
-    const needBinding = Math.max(...plans.flatMap((p) => p.buffers.map((b) => b.bytes)));
+    // The largest buffer must fit maxBufferSize; bindings larger than the binding limit were split at compile time.
+    const needBuffer = Math.max(...plans.flatMap((p) => p.buffers.map((b) => b.bytes)));
     const gpu =
       opts.gpu ??
-      (await acquireDevice({
-        limits: needBinding > 128 * 2 ** 20 ? { maxStorageBufferBindingSize: needBinding, maxBufferSize: needBinding } : {},
-      }));
+      (await acquireDevice({ limits: { maxStorageBufferBindingSize: 'max', maxBufferSize: Math.max(needBuffer, 256 * 2 ** 20) } }));
     if (data.target) {
       try {
         checkPlanTarget(data.target, gpu, `model '${data.name}'`);
@@ -158,10 +157,13 @@ export class ModelRuntime {
     const ids = new Int32Array(T);
     ids.set(tokens);
     this.prefillRun.write(this.data.plans.prefill.io.tokens, ids);
+    // Large-vocabulary plans compute the logits of one row, the one named here.
+    const lastRow = this.data.plans.prefill.io.lastRow;
+    if (lastRow) this.prefillRun.write(lastRow, new Int32Array([tokens.length - 1]));
     this.prefillRun.setStep(0, T);
     this.prefillRun.run(0);
     const V = this.data.vocab;
-    return this.prefillRun.readF32(this.data.plans.prefill.io.logits, (tokens.length - 1) * V * 4, V);
+    return this.prefillRun.readF32(this.data.plans.prefill.io.logits, lastRow ? 0 : (tokens.length - 1) * V * 4, V);
   }
 
   /** One decode step: `token` at position `pos` (the cache holds 0..pos-1); returns its logits. */
@@ -174,6 +176,10 @@ export class ModelRuntime {
 
   /** Logits for every position of `tokens` (≤ context), e.g. to compare with a reference. */
   async logits(tokens: readonly number[]): Promise<Float32Array> {
+    if (this.data.plans.prefill.io.lastRow)
+      throw new ModelError(
+        `model '${this.data.name}' was compiled to compute only the last prompt position's logits (context × vocab does not fit one storage binding); use prefillPrompt()`,
+      );
     await this.prefillPrompt(tokens);
     return this.prefillRun.readF32(this.data.plans.prefill.io.logits, 0, tokens.length * this.data.vocab);
   }

@@ -77,7 +77,8 @@ export class PlanRunner {
         const buffer = name ? this.buffers.get(name) : undefined;
         if (!buffer)
           throw new Error(`internal: step ${s.scope} binds '${b.name}' of kernel ${k.name} to a buffer the plan does not list (${name})`);
-        return { binding: b.binding, resource: { buffer } };
+        const range = s.ranges?.[b.name];
+        return { binding: b.binding, resource: range ? { buffer, offset: range.offset, size: range.size } : { buffer } };
       });
       return device.createBindGroup({ layout: this.pipelines[s.kernel]!.getBindGroupLayout(0), entries, label: `${s.scope}:${k.name}` });
     });

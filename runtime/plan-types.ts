@@ -25,6 +25,12 @@ export interface PlanBinding {
   readonly bytes: number;
 }
 
+/** A byte range of a buffer: offset a multiple of minStorageBufferOffsetAlignment, size at most maxStorageBufferBindingSize. */
+export interface BindingRange {
+  readonly offset: number;
+  readonly size: number;
+}
+
 export interface PlanKernel {
   readonly name: string;
   readonly code: string;
@@ -44,6 +50,11 @@ export type PlanStep =
       readonly kernel: number;
       /** Kernel binding name → plan buffer name. */
       readonly bind: Readonly<Record<string, string>>;
+      /**
+       * Bindings that see only a byte range of their buffer (a tensor larger than the device's
+       * maxStorageBufferBindingSize, bound in chunks); the others bind the whole buffer.
+       */
+      readonly ranges?: Readonly<Record<string, BindingRange>>;
       /** Where in the model it comes from, e.g. `layers.2.attn`. */
       readonly scope: string;
     }
@@ -110,6 +121,11 @@ export interface KernelPlan {
     readonly src?: string;
     /** Encode plans: the encoder's output states (S, d_model) that cross-attention reads. */
     readonly memory?: string;
+    /**
+     * Prefill plans of models whose all-position logits would not fit one binding: the i32 [1]
+     * input holding the prompt row whose logits are computed; `logits` is then [1, 1, vocab].
+     */
+    readonly lastRow?: string;
     /** The Step uniform: { offset: u32, kv_len: u32 } (padded to 16 bytes). */
     readonly step: string;
     /**

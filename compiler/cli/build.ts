@@ -25,6 +25,7 @@ import { compileGpu } from './gpu-model.js';
 import { printDiagnostics, splitTarget } from './output.js';
 import { exact, flops } from './units.js';
 import { detectTuning } from './tuning.js';
+import { DEFAULT_BINDING_LIMITS, type BindingLimits } from '../../runtime/gpu/limits.js';
 
 export interface BuildArgs {
   target: string;
@@ -33,13 +34,26 @@ export interface BuildArgs {
   tuning: 'auto' | KernelTuning;
   /** Import the runtime from this specifier (e.g. 'mspec/runtime') instead of copying it into the folder. */
   runtimeImport?: string | undefined;
+  /** maxStorageBufferBindingSize to plan for (default: the adapter's, or the WebGPU default without one). */
+  maxBinding?: number | undefined;
 }
 
 export async function runBuild(args: BuildArgs): Promise<number> {
   const { file, model } = splitTarget(args.target);
-  const tuning = args.tuning === 'auto' ? await detectTuning() : { tuning: args.tuning, subgroupMinSize: 0, adapter: '', note: '' };
+  const tuning =
+    args.tuning === 'auto'
+      ? await detectTuning()
+      : { tuning: args.tuning, subgroupMinSize: 0, adapter: '', limits: DEFAULT_BINDING_LIMITS, note: '' };
   if (tuning.note) process.stderr.write(`${tuning.note}\n`);
-  const r = compileGpu(file, { model, tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize, adapter: tuning.adapter });
+  if (args.maxBinding !== undefined && !(Number.isInteger(args.maxBinding) && args.maxBinding >= 4096 && args.maxBinding <= 2 ** 32)) {
+    process.stderr.write(`error: --max-binding must be a whole number of bytes from 4096 to 4294967296, got ${args.maxBinding}\n`);
+    return 2;
+  }
+  const limits = args.maxBinding !== undefined ? { ...tuning.limits, maxStorageBufferBindingSize: args.maxBinding } : tuning.limits;
+  const planned =
+    `planned for maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}, maxBufferSize ${limits.maxBufferSize}, ` +
+    `offset alignment ${limits.minStorageBufferOffsetAlignment} (${args.maxBinding !== undefined ? '--max-binding' : tuning.adapter ? 'the adapter' : 'WebGPU defaults'})`;
+  const r = compileGpu(file, { model, tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize, adapter: tuning.adapter, limits });
   printDiagnostics(r.diagnostics, r.sources);
   if (r.diagnostics.some((d) => d.severity === 'error') || r.models.length === 0) return 1;
   for (const { model: m, data } of r.models) {
@@ -48,7 +62,7 @@ export async function runBuild(args: BuildArgs): Promise<number> {
     rmSync(join(dir, 'runtime'), { recursive: true, force: true });
     mkdirSync(join(dir, 'kernels'), { recursive: true });
     writeFileSync(join(dir, 'plan.json'), JSON.stringify(data) + '\n');
-    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest(data), null, 2) + '\n');
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest(data, limits), null, 2) + '\n');
     // An encoder–decoder also has its encode plan (encoder + cross-attention K/V).
     const inference = [...(data.plans.encode ? [data.plans.encode] : []), data.plans.prefill, data.plans.decode];
     const shaders = writeKernels(dir, inference);
@@ -83,6 +97,7 @@ export async function runBuild(args: BuildArgs): Promise<number> {
     process.stdout.write(
       `${m.spec.name}: ${dir}/ (${files.join(', ')}; kernels/: ${shaders} WGSL shaders for ${dispatches} dispatches; ${assumes(data)})\n`,
     );
+    process.stdout.write(`  ${planned}\n`);
     if (deps && Object.keys(deps).length) {
       process.stdout.write(
         `  in Node, first run \`npm install\` in ${dir} (installs ${Object.entries(deps)
@@ -204,7 +219,7 @@ function emitModule(
   return deps;
 }
 
-export function manifest(data: CompiledModelData): object {
+export function manifest(data: CompiledModelData, limits?: BindingLimits): object {
   const plan = (p: KernelPlan) => {
     const files = kernelFiles(p);
     return {
@@ -223,7 +238,13 @@ export function manifest(data: CompiledModelData): object {
       })),
       dispatch: p.steps.map((s) =>
         s.kind === 'kernel'
-          ? { kernel: p.kernels[s.kernel]!.name, wgsl: files[s.kernel], scope: s.scope, bind: s.bind }
+          ? {
+              kernel: p.kernels[s.kernel]!.name,
+              wgsl: files[s.kernel],
+              scope: s.scope,
+              bind: s.bind,
+              ...(s.ranges ? { ranges: s.ranges } : {}),
+            }
           : s.kind === 'cache_write'
             ? { cache_write: s.dst, from: s.src, rows: s.rows, scope: s.scope }
             : s.kind === 'copy'
@@ -241,6 +262,7 @@ export function manifest(data: CompiledModelData): object {
     context: data.context,
     tokenizer: data.tokenizer?.kind ?? null,
     target: data.target ?? null,
+    ...(limits ? { limits } : {}),
     parameters: data.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: p.init })),
     plans: {
       ...(data.plans.encode ? { encode: plan(data.plans.encode) } : {}),
@@ -271,5 +293,28 @@ export function explain(p: KernelPlan): string {
     lines.push(`  ${s.scope.padEnd(28)} ${k.name.padEnd(34)} fuses ${k.fuses.join(' + ').padEnd(24)} ${flops(k.flops).padStart(12)}`);
   }
   lines.push(`  total ${exact(total)} FLOP (${flops(total)})`);
+  lines.push(`  buffers (${p.buffers.length}):`);
+  for (const b of p.buffers) lines.push(`    ${b.name.padEnd(40)} ${String(b.bytes).padStart(12)} B  ${boundAs(p, b.name)}`);
   return lines.join('\n');
+}
+
+/** How the kernels bind a buffer: whole, or as k distinct byte ranges (chunks, over all its kernels) of at most N bytes. */
+export function boundAs(p: KernelPlan, name: string): string {
+  const ranges = new Set<string>();
+  let largest = 0;
+  let whole = false;
+  for (const s of p.steps) {
+    if (s.kind !== 'kernel') continue;
+    for (const [binding, buf] of Object.entries(s.bind)) {
+      if (buf !== name) continue;
+      const r = s.ranges?.[binding];
+      if (!r) whole = true;
+      else {
+        ranges.add(`${r.offset}+${r.size}`);
+        largest = Math.max(largest, r.size);
+      }
+    }
+  }
+  if (ranges.size === 0) return whole ? 'bound whole' : 'not bound by a kernel';
+  return `${whole ? 'bound whole and ' : ''}bound as ${ranges.size} distinct ranges (chunks) of at most ${largest} B`;
 }

@@ -2,7 +2,7 @@
  * Copies the runtime a generated module needs into the model's output folder, so the folder
  * runs from wherever it is copied: the compiled runtime files (dist/) reachable from the
  * module's entry imports, their declarations, and the pure-JavaScript packages they import
- * (gpt-tokenizer), with every import rewritten to a relative path inside `runtime/`. What is
+ * (gpt-tokenizer, @huggingface/tokenizers), with every import rewritten to a relative path inside `runtime/`. What is
  * not copied is listed as a dependency in the folder's package.json: `webgpu` (Dawn's
  * native Node bindings, imported only in Node when navigator.gpu is absent) and the
  * trainer's packages. Import specifiers are found with TypeScript's preProcessFile, which
@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { ts } from 'ts-morph';
 
 /** Packages copied into runtime/vendor/: pure ESM whose files import only each other. */
-const VENDORED = new Set(['gpt-tokenizer']);
+const VENDORED = new Set(['gpt-tokenizer', '@huggingface/tokenizers']);
 
 export interface RuntimeBundle {
   /** Files written under runtime/ (JavaScript and declarations). */

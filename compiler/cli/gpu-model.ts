@@ -10,6 +10,7 @@ import type { SourceFile } from '../diagnostics/span.js';
 import { compileFile, type CompiledModel } from '../index.js';
 import type { Host } from '../semantics/resolve.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
+import type { BindingLimits } from '../../runtime/gpu/limits.js';
 import { isBuiltinCorpus } from '../../runtime/data/corpus.js';
 import { readDataSource } from '../../runtime/data/source.js';
 import { charsOf, MLM_SPECIALS, type TokenizerData } from '../../runtime/tokenizers/index.js';
@@ -35,6 +36,8 @@ export function compileGpu(
     tuning: KernelTuning;
     subgroupMinSize?: number;
     adapter?: string;
+    /** The device limits the plans are laid out within (default: the WebGPU defaults). */
+    limits?: BindingLimits;
     host?: Host;
     tokenizer?: TokenizerData;
   },
@@ -57,6 +60,7 @@ export function compileGpu(
       tuning: opts.tuning,
       subgroupMinSize: opts.subgroupMinSize ?? 0,
       ...(opts.adapter ? { adapter: opts.adapter } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
       tokenizer,
     });
     diagnostics.push(...c.diagnostics);

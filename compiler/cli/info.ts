@@ -3,34 +3,52 @@ import type { Analysis } from '../passes/analyze.js';
 import { toJson } from '../passes/analyze.js';
 import { compileFile, type CompiledModel } from '../index.js';
 import { allLayers, type ModelSpec } from '../semantics/model.js';
+import type { Diagnostic } from '../diagnostics/diagnostic.js';
+import type { SourceFile } from '../diagnostics/span.js';
+import { licenseText } from '../semantics/licenses.js';
+import { zooRow, zooTable } from './info-table.js';
 import { diagnosticsJson, printDiagnostics, splitTarget } from './output.js';
 import { bytes, exact, flops, short, table } from './units.js';
 
 export interface InfoArgs {
-  target: string;
+  /** One or more `file.model[#name]`. */
+  targets: readonly string[];
   json: boolean;
+  /** One row per model (info-table.ts) instead of each model's full report. */
+  table?: boolean | undefined;
   batch?: number | undefined;
   seq?: number | undefined;
 }
 
 export function runInfo(args: InfoArgs): number {
-  const { file, model } = splitTarget(args.target);
-  const r = compileFile(file, { model, batch: args.batch, seq: args.seq });
-  const errors = r.diagnostics.some((d) => d.severity === 'error');
-  const good = r.models.filter((m): m is CompiledModel & { analysis: Analysis } => m.ok && m.analysis !== undefined);
+  const diagnostics: Diagnostic[] = [];
+  const sources = new Map<string, SourceFile>();
+  const good: (CompiledModel & { analysis: Analysis })[] = [];
+  for (const target of args.targets) {
+    const { file, model } = splitTarget(target);
+    const r = compileFile(file, { model, batch: args.batch, seq: args.seq });
+    diagnostics.push(...r.diagnostics);
+    for (const [k, v] of r.sources) sources.set(k, v);
+    good.push(...r.models.filter((m): m is CompiledModel & { analysis: Analysis } => m.ok && m.analysis !== undefined));
+  }
+  const errors = diagnostics.some((d) => d.severity === 'error');
   if (args.json) {
-    const items = good.map((m) => ({ ...toJson(m.analysis), architecture: summaryJson(m.spec) }));
+    const items = args.table
+      ? good.map((m) => zooRow(m.spec, m.analysis))
+      : good.map((m) => ({ ...toJson(m.analysis), architecture: summaryJson(m.spec), license: m.spec.license }));
     if (errors) {
       process.stdout.write(
-        JSON.stringify({ error: true, diagnostics: diagnosticsJson(r.diagnostics, r.sources), models: items }, null, 2) + '\n',
+        JSON.stringify({ error: true, diagnostics: diagnosticsJson(diagnostics, sources), models: items }, null, 2) + '\n',
       );
       return 1;
     }
-    process.stdout.write(JSON.stringify(items.length === 1 ? items[0] : items, null, 2) + '\n');
+    // The table is always an array (a zoo of one is still a zoo); a single report stays an object.
+    process.stdout.write(JSON.stringify(items.length === 1 && !args.table ? items[0] : items, null, 2) + '\n');
     return 0;
   }
-  printDiagnostics(r.diagnostics, r.sources);
-  process.stdout.write(good.map((m) => render(m.spec, m.analysis)).join('\n\n') + (good.length ? '\n' : ''));
+  printDiagnostics(diagnostics, sources);
+  if (args.table) process.stdout.write(good.length ? zooTable(good.map((m) => zooRow(m.spec, m.analysis))) + '\n' : '');
+  else process.stdout.write(good.map((m) => render(m.spec, m.analysis)).join('\n\n') + (good.length ? '\n' : ''));
   return errors ? 1 : 0;
 }
 
@@ -85,6 +103,12 @@ export function headLabel(s: ModelSpec): string {
   return parts.length ? parts.join(' + ') : 'head (none)';
 }
 
+/** The weights' license, or why there is none: a base's license is not inherited (ModelSpec.license). */
+function licenseLine(s: ModelSpec): string {
+  if (s.license) return licenseText(s.license);
+  return s.lineage.length ? `none stated (a license is not inherited from ${s.lineage[0]} through extends)` : 'none stated';
+}
+
 function render(s: ModelSpec, a: Analysis): string {
   const p = a.params;
   const pct = (n: number) => `${((100 * n) / Math.max(1, p.total)).toFixed(1)}%`;
@@ -92,6 +116,7 @@ function render(s: ModelSpec, a: Analysis): string {
   const out: string[] = [];
   out.push(`${s.name}${s.lineage.length ? ` (extends ${s.lineage.join(' → ')})` : ''}`);
   out.push(`  ${describeArchitecture(s)}`);
+  out.push(`  license: ${licenseLine(s)}`);
   out.push('', 'parameters');
   const rows: string[][] = [
     ['embeddings', exact(c.embeddings), pct(c.embeddings)],

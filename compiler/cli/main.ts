@@ -59,19 +59,21 @@ export function cli(argv: string[]): Argv {
         (a) => guarded(async () => (await import('./check.js')).runCheck({ files: a.files as string[], json: a.json })),
       )
       .command(
-        'info <target>',
-        'parameters, FLOPs, KV cache and memory of each model in a file',
+        'info <targets..>',
+        'parameters, FLOPs, KV cache, memory and license of each model in the files',
         (y) =>
           sizeOptions(
             y
-              .positional('target', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
-              .option('json', { type: 'boolean', default: false }),
+              .positional('targets', { type: 'string', array: true, demandOption: true, describe: 'file.model or file.model#name' })
+              .option('json', { type: 'boolean', default: false })
+              .option('table', { type: 'boolean', default: false, describe: 'one row per model: the model-zoo table' }),
           ),
         (a) =>
           guarded(async () =>
             (await import('./info.js')).runInfo({
-              target: a.target as string,
+              targets: a.targets as string[],
               json: a.json as boolean,
+              table: a.table as boolean,
               batch: a.batch as number | undefined,
               seq: a.seq as number | undefined,
             }),
@@ -113,6 +115,23 @@ export function cli(argv: string[]): Argv {
           ),
       )
       .command(
+        'import <input>',
+        'a Hugging Face model folder (config.json, safetensors weights) → a .model spec and an mspec checkpoint',
+        (y) =>
+          y
+            .positional('input', { type: 'string', demandOption: true, describe: 'model folder or its config.json' })
+            .option('out', { alias: 'o', type: 'string', describe: 'the .model file to write (default: FOLDER.model here)' })
+            .option('checkpoint', { type: 'string', describe: 'the checkpoint to write (default: the .model path with .safetensors)' }),
+        (a) =>
+          guarded(async () =>
+            (await import('./import/driver.js')).runImport({
+              input: a.input as string,
+              out: a.out as string | undefined,
+              checkpoint: a.checkpoint as string | undefined,
+            }),
+          ),
+      )
+      .command(
         'build <target>',
         'generate WGSL kernels, a TypeScript module and a manifest for each model',
         (y) =>
@@ -128,6 +147,11 @@ export function cli(argv: string[]): Argv {
             .option('runtime-import', {
               type: 'string',
               describe: "import the runtime from this package (e.g. 'mspec/runtime') instead of copying it into the output folder",
+            })
+            .option('max-binding', {
+              type: 'number',
+              describe:
+                "maxStorageBufferBindingSize to plan for, in bytes (4096 to 2^32; default: the adapter's, or 134217728 without one): larger tables are bound in chunks",
             }),
         (a) =>
           guarded(async () =>
@@ -138,6 +162,7 @@ export function cli(argv: string[]): Argv {
                   explain: a.explain,
                   tuning: a.tuning,
                   runtimeImport: a['runtime-import'],
+                  maxBinding: a['max-binding'],
                 })
               : runInGpuChild(),
           ),

@@ -62,6 +62,7 @@ export async function runSample(args: SampleArgs): Promise<number> {
     tuning: tuning.tuning,
     subgroupMinSize: tuning.subgroupMinSize,
     adapter: tuning.adapter,
+    limits: tuning.limits,
     ...(host ? { host } : {}),
     ...(tokenizer ? { tokenizer } : {}),
   });

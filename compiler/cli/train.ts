@@ -13,9 +13,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { compileForGpu, type SpecSources } from '../schedule/compile-model.js';
+import { compileForGpu, unboundable, type SpecSources } from '../schedule/compile-model.js';
 import { planModel } from '../schedule/plan.js';
 import { planTraining } from '../schedule/train-plan.js';
+import { diagnostic } from '../diagnostics/diagnostic.js';
+import { bindingLimitsOf } from '../../runtime/gpu/limits.js';
 import { compileFile, type CompiledModel } from '../index.js';
 import type { ModelSpec, TrainSpec } from '../semantics/model.js';
 import { allLayers } from '../semantics/model.js';
@@ -33,6 +35,8 @@ import { memoryHost } from './checkpoint-spec.js';
 import { nodeHost } from '../semantics/node-host.js';
 import { printDiagnostics, splitTarget } from './output.js';
 import { checkTrainSupport } from '../codegen/train-support.js';
+import type { LicenseInfo } from '../semantics/licenses.js';
+import { licenseMetadata, runLicense } from './train-license.js';
 
 export interface TrainArgs {
   target?: string | undefined;
@@ -58,6 +62,8 @@ interface RunConfig {
   readonly schedule_steps?: number;
   /** The tokenizer the run trains with (absent in older runs: rebuilt from the data). */
   readonly tokenizer?: TokenizerData;
+  /** The license the weights are bound by, fixed when the run started (train-license.ts; absent in older runs). */
+  readonly license?: LicenseInfo | null;
 }
 
 /** What `tokenizer.vocab` resolves to while the data is not read yet (only the recipe is used). */
@@ -210,6 +216,10 @@ async function train(args: TrainArgs): Promise<number> {
     );
     return 1;
   }
+  // ── the license the weights are bound by: the spec's, or a fine-tune's --init checkpoint's ──
+  const lic = config.license !== undefined ? { license: config.license, notes: [] } : runLicense(spec, args.init);
+  for (const n of lic.notes) process.stderr.write(`note: ${n}\n`);
+  config = { ...config, license: lic.license };
   const B = recipe.batch;
   const T = recipe.seq_len;
 
@@ -228,14 +238,24 @@ async function train(args: TrainArgs): Promise<number> {
       }),
       eval: planModel(spec, m.graph, { mode: 'forward', B, T, tuning: gpu.adapterClass, subgroupMinSize: sg }),
     };
+    const limits = bindingLimitsOf(gpu.limits);
     const gpuModel = compileForGpu(spec, m.graph, config.sources, {
       tuning: gpu.adapterClass,
       subgroupMinSize: sg,
       tokenizer: data.tokenizer.toJSON(),
+      limits,
     });
     if (!gpuModel.data) {
       printDiagnostics(gpuModel.diagnostics, compiled.sources);
       return 1;
+    }
+    // Training binds every tensor whole (only sampling plans chunk): refuse what the device cannot bind before running.
+    for (const plan of [plans.train, plans.eval]) {
+      const problem = unboundable(plan, limits);
+      if (problem) {
+        printDiagnostics([diagnostic('MS4002', spec.span, problem, { hint: problem.hint })], compiled.sources);
+        return 1;
+      }
     }
     return await runTraining({
       gpu,
@@ -248,6 +268,7 @@ async function train(args: TrainArgs): Promise<number> {
       scheduleSteps,
       ...(resumeState ? { resume: resumeState } : {}),
       ...(args.init ? { init: args.init } : {}),
+      metadata: licenseMetadata(lic.license),
       ...(args.prompt !== undefined ? { prompt: args.prompt } : {}),
       sampleTokens: args.sampleTokens,
     });

@@ -83,6 +83,7 @@ export const messages = {
   MS3001: { severity: 'warning', template: '{text} is {value}; if you meant {binary} (a power of two) write {suggestion}' },
   MS3002: { severity: 'warning', template: '{knob} has no effect: {reason}' },
   MS3003: { severity: 'warning', template: '{knob} = {value} is unusually large: {reason}' },
+  MS3004: { severity: 'warning', template: "license '{id}' is not in mspec's table, so its kind is unknown{suggestion}" },
 
   // ── code generation and devices ─────────────────────────────────────────────
   MS4001: { severity: 'error', template: 'the GPU path does not support {what} yet' },

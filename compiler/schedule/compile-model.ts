@@ -14,6 +14,7 @@ import type { ModelSpec } from '../semantics/model.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
 import type { KernelPlan, ParamInfo, PlanTarget } from '../../runtime/plan-types.js';
 import { featuresOfWgsl } from '../../runtime/gpu/target.js';
+import { DEFAULT_BINDING_LIMITS, type BindingLimits } from '../../runtime/gpu/limits.js';
 import type { TokenizerData } from '../../runtime/tokenizers/index.js';
 import { checkGpuSupport } from '../codegen/support.js';
 import { diagnostic } from '../diagnostics/diagnostic.js';
@@ -56,6 +57,42 @@ export function withTarget<P extends KernelPlan>(plan: P, target: PlanTarget): P
   return { ...plan, target };
 }
 
+/**
+ * What of `plan` no device with `limits` can run: a buffer over maxBufferSize, or a binding
+ * (whole buffer or chunk) over maxStorageBufferBindingSize; null when everything fits.
+ */
+export function unboundable(plan: KernelPlan, limits: BindingLimits): { limit: string; have: string; needs: string; hint: string } | null {
+  const mib = (n: number) => (n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
+  const big = plan.buffers.find((b) => b.bytes > limits.maxBufferSize);
+  if (big)
+    return {
+      limit: 'maxBufferSize',
+      have: `${limits.maxBufferSize} bytes, ${mib(limits.maxBufferSize)}`,
+      needs: `the ${plan.mode} buffer '${big.name}' ${JSON.stringify(big.shape)} takes ${big.bytes} bytes (${mib(big.bytes)})`,
+      hint: `a buffer cannot be split: use a device whose maxBufferSize is at least ${big.bytes}, or a smaller vocab, context or d_model`,
+    };
+  const byName = new Map(plan.buffers.map((b) => [b.name, b]));
+  for (const s of plan.steps) {
+    if (s.kind !== 'kernel') continue;
+    for (const [binding, name] of Object.entries(s.bind)) {
+      const b = byName.get(name);
+      const bytes = s.ranges?.[binding]?.size ?? b?.bytes ?? 0;
+      if (!b || b.kind === 'uniform' || bytes <= limits.maxStorageBufferBindingSize) continue;
+      return {
+        limit: 'maxStorageBufferBindingSize',
+        have: `${limits.maxStorageBufferBindingSize} bytes, ${mib(limits.maxStorageBufferBindingSize)}`,
+        needs:
+          `${s.scope} (${plan.kernels[s.kernel]!.name}, ${plan.mode}) binds '${name}' ${JSON.stringify(b.shape)} whole, ${bytes} bytes (${mib(bytes)}); ` +
+          (plan.mode === 'train' || plan.mode === 'forward'
+            ? 'training and evaluation plans bind every tensor whole (only sampling plans chunk the token table and LM head)'
+            : 'only the token table and the LM head of a one-row (decode or last-row prefill) plan are bound in chunks'),
+        hint: `bindings of up to ${limits.maxStorageBufferBindingSize} bytes fit: use a smaller vocab, context or d_model, or a device with a larger limit`,
+      };
+    }
+  }
+  return null;
+}
+
 export interface CompileModelResult {
   readonly data?: CompiledModelData;
   readonly diagnostics: readonly Diagnostic[];
@@ -65,35 +102,25 @@ export function compileForGpu(
   spec: ModelSpec,
   graph: Graph,
   sources: SpecSources,
-  opts: { tuning: KernelTuning; subgroupMinSize?: number; adapter?: string; tokenizer: TokenizerData | null; maxBinding?: number },
+  opts: { tuning: KernelTuning; subgroupMinSize?: number; adapter?: string; tokenizer: TokenizerData | null; limits?: BindingLimits },
 ): CompileModelResult {
   const support = checkGpuSupport(spec);
   if (support.hasErrors) return { diagnostics: support.all };
+  const limits = opts.limits ?? DEFAULT_BINDING_LIMITS;
   try {
-    const popts = { tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize ?? 0 };
+    const popts = {
+      tuning: opts.tuning,
+      subgroupMinSize: opts.subgroupMinSize ?? 0,
+      maxBinding: limits.maxStorageBufferBindingSize,
+      bindAlign: limits.minStorageBufferOffsetAlignment,
+    };
     const prefill = planModel(spec, graph, { ...popts, mode: 'prefill' });
     const decode = planModel(spec, graph, { ...popts, mode: 'decode' });
     // An encoder–decoder encodes each source once; prefill and decode read its cross K/V.
     const encode = spec.arch === 'encoder_decoder' ? planModel(spec, graph, { ...popts, mode: 'encode' }) : null;
-    const limit = opts.maxBinding ?? 128 * 2 ** 20;
     for (const plan of encode ? [encode, prefill, decode] : [prefill, decode]) {
-      const big = plan.buffers.find((b) => b.bytes > limit);
-      if (big) {
-        return {
-          diagnostics: [
-            diagnostic(
-              'MS4002',
-              spec.span,
-              {
-                limit: 'maxStorageBufferBindingSize',
-                have: `${limit} bytes`,
-                needs: `the ${plan.mode} buffer '${big.name}' ${JSON.stringify(big.shape)} takes ${big.bytes} bytes`,
-              },
-              { hint: 'use a smaller vocab or context for GPU runs, or a device with a larger limit' },
-            ),
-          ],
-        };
-      }
+      const problem = unboundable(plan, limits);
+      if (problem) return { diagnostics: [diagnostic('MS4002', spec.span, problem, { hint: problem.hint })] };
     }
     const target = planTarget(encode ? [encode, prefill, decode] : [prefill, decode], opts);
     const rules = initRules(graph);

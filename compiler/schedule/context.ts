@@ -24,6 +24,12 @@ export interface PlanContext {
   readonly tuning: KernelTuning;
   /** The device's minimum subgroup size the kernels may assume (0: no subgroup operations). */
   readonly sg: number;
+  /**
+   * Storage bindings of at most this many bytes, offsets aligned to `bindAlign`: larger tables
+   * (the token embedding, the LM head) are bound in chunks. Infinity: bind every tensor whole.
+   */
+  readonly maxBinding: number;
+  readonly bindAlign: number;
   /** prefill/decode: attention reads K and V from per-layer caches. */
   readonly cached: boolean;
   /** A training plan: the forward keeps what the backward needs. */
@@ -35,6 +41,8 @@ export interface PlanContext {
   loss: string | null;
   /** Forward (evaluation) plans: f32 [rows], 1 where the target's logit is the row maximum (accuracy). */
   correct?: string;
+  /** Prefill plans computing only the last prompt row's logits: the i32 [1] input naming that row. */
+  lastRow?: string;
   /** Attention layers seen so far (each claims cache.<layer>.k/v). */
   layer: number;
   /** Training: outputs of linear + activation groups → their pre-activation and function. */

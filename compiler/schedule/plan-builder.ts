@@ -5,7 +5,7 @@
  */
 import type { WgslKernel } from '../codegen/wgsl/kernel-types.js';
 import type { Graph } from '../ir/graph.js';
-import type { PlanBuffer, PlanKernel, PlanStep } from '../../runtime/plan-types.js';
+import type { BindingRange, PlanBuffer, PlanKernel, PlanStep } from '../../runtime/plan-types.js';
 
 export class PlanBuilder {
   readonly buffers = new Map<string, PlanBuffer>();
@@ -71,7 +71,14 @@ export class PlanBuilder {
     return name;
   }
 
-  emit(k: WgslKernel, bind: Record<string, string>, scope: string, uniforms: Record<string, string> = {}): void {
+  /** `ranges`: bindings that see only a byte range of their buffer (a tensor bound in chunks). */
+  emit(
+    k: WgslKernel,
+    bind: Record<string, string>,
+    scope: string,
+    uniforms: Record<string, string> = {},
+    ranges?: Record<string, BindingRange>,
+  ): void {
     let i = this.kernelIndex.get(k.code);
     if (i === undefined) {
       i = this.kernels.length;
@@ -94,7 +101,7 @@ export class PlanBuilder {
           `internal: kernel ${k.entryPoint} at ${scope} needs '${b.name}' but the plan binds ${Object.keys(bind).join(', ')}`,
         );
     }
-    this.steps.push({ kind: 'kernel', kernel: i, bind, scope });
+    this.steps.push({ kind: 'kernel', kernel: i, bind, scope, ...(ranges ? { ranges } : {}) });
   }
 }
 

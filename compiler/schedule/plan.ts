@@ -36,13 +36,26 @@ export interface PlanOptions {
   readonly S?: number;
   readonly tuning: KernelTuning;
   readonly subgroupMinSize?: number;
+  /** Bind tensors larger than this in chunks (default: bind every tensor whole). */
+  readonly maxBinding?: number;
+  /** minStorageBufferOffsetAlignment of the target (default 256, the WebGPU default). */
+  readonly bindAlign?: number;
 }
 
 /** A fresh plan context (shared with the training driver). */
 export function planContext(
   model: ModelSpec,
   graph: Graph,
-  o: { mode: PlanMode; B: number; T: number; S?: number | undefined; tuning: KernelTuning; subgroupMinSize?: number | undefined },
+  o: {
+    mode: PlanMode;
+    B: number;
+    T: number;
+    S?: number | undefined;
+    tuning: KernelTuning;
+    subgroupMinSize?: number | undefined;
+    maxBinding?: number | undefined;
+    bindAlign?: number | undefined;
+  },
 ): PlanContext {
   const S = o.S ?? o.T;
   return {
@@ -55,6 +68,8 @@ export function planContext(
     S,
     tuning: o.tuning,
     sg: o.subgroupMinSize ?? 0,
+    maxBinding: o.maxBinding ?? Infinity,
+    bindAlign: o.bindAlign ?? 256,
     cached: o.mode === 'prefill' || o.mode === 'decode',
     training: o.mode === 'train',
     uses: consumers(graph),
@@ -126,7 +141,16 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
   const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' || mode === 'encode' ? model.context : 1;
   // Sources are padded to the encoder's context in training and generation alike (runtime/data/pairs.ts).
   const S = mode === 'forward' ? (opts.S ?? model.context) : model.context;
-  const c = planContext(model, graph, { mode, B, T, S, tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize });
+  const c = planContext(model, graph, {
+    mode,
+    B,
+    T,
+    S,
+    tuning: opts.tuning,
+    subgroupMinSize: opts.subgroupMinSize,
+    maxBinding: opts.maxBinding,
+    bindAlign: opts.bindAlign,
+  });
   const groups = fuse(graph, { gatedEpilogue: true });
   const source = seq2seq ? sourceSide(graph) : null;
   for (const g of groups) {
@@ -156,6 +180,7 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
       loss: c.loss,
       step: c.P.step,
       ...(c.correct ? { correct: c.correct } : {}),
+      ...(c.lastRow ? { lastRow: c.lastRow } : {}),
       ...encoderIo(c),
       ...(c.cached ? {} : sourceIo(graph)),
       ...moeIo(c, groups),

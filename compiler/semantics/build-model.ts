@@ -22,6 +22,7 @@ import type {
   StackRole,
   StackSpec,
 } from './model.js';
+import { classifyLicense, isCustomLicenseRef, licenseSuggestion, type LicenseInfo } from './licenses.js';
 import { modelSchema } from './schema.js';
 import { selectLayers } from './selectors.js';
 import { overlay, type Tree } from './tree.js';
@@ -76,6 +77,7 @@ export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost
   rec.set('context', 'model', context, ctxLen?.span);
   rec.set('vocab', 'model', vocab_raw, vocab?.span);
   if (multiple.span) rec.set('vocab_padded', 'model', padded, multiple.span);
+  const license = buildLicense(a, top, input.tree, name.name, rec);
   const defaultBias = a.bool(top, 'bias', true).value;
   const defaultDropout = a.rate(top, 'dropout', 0).value;
 
@@ -136,8 +138,32 @@ export function buildModel(bag: DiagnosticBag, input: ModelInput, host: DataHost
     decoder,
     head,
     train,
+    license,
     knobs,
   };
+}
+
+/**
+ * The model's own `license` (null when it states none). A base's is not inherited, since an
+ * architecture is not licensed weights (ModelSpec.license); an id outside the table is kept as
+ * written and warned about (MS3004) unless it is SPDX's `LicenseRef-` form for custom licenses.
+ */
+function buildLicense(a: Access, top: Frame, tree: Tree, model: string, rec: KnobRecorder): LicenseInfo | null {
+  const setting = tree.knobs.get('license');
+  const own = setting?.model === model;
+  const g = own ? a.str<string>(top, 'license', '') : undefined;
+  const info = g?.span ? classifyLicense(g.value) : null;
+  if (g?.span && info?.kind === 'unknown' && !isCustomLicenseRef(g.value))
+    a.ctx.bag.report(
+      'MS3004',
+      setting && setting.expr !== true ? setting.expr.span : g.span,
+      { id: g.value, suggestion: licenseSuggestion(g.value) },
+      {
+        hint: 'use an SPDX id ("Apache-2.0", "MIT", "CC-BY-NC-4.0"), a model license ("llama2", "gemma", "openrail") or "LicenseRef-<name>" for a custom one',
+      },
+    );
+  rec.set('license', 'model', info?.id ?? null, g?.span);
+  return info;
 }
 
 /** `context = 4k` is 4,000 tokens; people who write it usually mean 4,096. */

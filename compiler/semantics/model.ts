@@ -6,6 +6,7 @@
  * cases downstream.
  */
 import type { Span } from '../diagnostics/span.js';
+import type { LicenseInfo } from './licenses.js';
 
 export type NormKind = 'layernorm' | 'rmsnorm';
 
@@ -187,6 +188,14 @@ export interface ModelSpec {
   readonly decoder: StackSpec | null;
   readonly head: HeadSpec;
   readonly train: TrainSpec | null;
+  /**
+   * The license of the weights this spec describes, as the model itself states it; null when
+   * it states none. Never inherited through `extends`: a base's architecture is not its
+   * licensed weights (a spec that extends llama2_7b and is trained from scratch is not bound
+   * by Llama 2's license). Weights carry their license on: `mspec train --init` records the
+   * checkpoint's (see compiler/cli/train-license.ts).
+   */
+  readonly license: LicenseInfo | null;
   /**
    * The resolved knob values, flattened to dotted paths (`block.attention.heads`,
    * `layers[3].attention.window`) with the span of the source that set each one. `diff`

@@ -191,6 +191,10 @@ export const modelSchema: SectionDef = {
     bias: { type: bool, doc: 'default for every bias knob (attention, mlp)' },
     dropout: { type: num, doc: 'default for every dropout knob' },
     final_norm: finalNorm,
+    license: {
+      type: { t: 'string' },
+      doc: 'license of the weights: an SPDX id ("Apache-2.0", "MIT") or a model license ("llama2", "gemma"); not inherited by extends',
+    },
   },
   sections: {
     let: { doc: 'named constants for expressions', knobs: {}, sections: {} },

@@ -52,6 +52,11 @@ export function scoredBytes(tok: Tokenizer, tokens: ArrayLike<number>): number {
     case 'gpt2':
       perToken = gpt2TokenBytes;
       break;
+    case 'hf':
+      // An imported Hugging Face tokenizer: the UTF-8 length of each token's own decoding
+      // (approximate where a token holds part of a character).
+      perToken = (id) => utf8Length(tok.decode([id]));
+      break;
   }
   let bytes = 0;
   for (let i = 1; i < n; i++) bytes += perToken(tokens[i]!);

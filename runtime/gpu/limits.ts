@@ -85,3 +85,31 @@ export function resolveDeviceDescriptor(
   }
   return { requiredFeatures: features, requiredLimits, ...(label ? { label } : {}) };
 }
+
+/**
+ * The three limits a plan is laid out against: the largest storage binding (larger tensors are
+ * bound in chunks), the largest buffer (nothing can split one tensor's buffer) and the alignment
+ * of a binding's offset (chunks start on it).
+ */
+export interface BindingLimits {
+  readonly maxStorageBufferBindingSize: number;
+  readonly maxBufferSize: number;
+  readonly minStorageBufferOffsetAlignment: number;
+}
+
+/** The WebGPU spec's default limits: what every adapter grants, and what a build without an adapter assumes. */
+export const DEFAULT_BINDING_LIMITS: BindingLimits = {
+  maxStorageBufferBindingSize: 128 * 2 ** 20,
+  maxBufferSize: 256 * 2 ** 20,
+  minStorageBufferOffsetAlignment: 256,
+};
+
+/** The binding limits of a device (GpuContext.limits), falling back to the defaults for any it does not report. */
+export function bindingLimitsOf(limits: Readonly<Record<string, number>>): BindingLimits {
+  const pick = (k: keyof BindingLimits) => (typeof limits[k] === 'number' ? limits[k] : DEFAULT_BINDING_LIMITS[k]);
+  return {
+    maxStorageBufferBindingSize: pick('maxStorageBufferBindingSize'),
+    maxBufferSize: pick('maxBufferSize'),
+    minStorageBufferOffsetAlignment: pick('minStorageBufferOffsetAlignment'),
+  };
+}

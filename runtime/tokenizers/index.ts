@@ -1,9 +1,11 @@
 /**
  * Tokenizers: byte-level (UTF-8 bytes, vocabulary 256), character-level (the sorted set of
  * characters of a corpus, stored with the model so sampling needs no corpus) and GPT-2 BPE
- * (vocabulary 50257, through the `gpt-tokenizer` npm package; see ./gpt2.ts).
+ * (vocabulary 50257, through the `gpt-tokenizer` npm package; see ./gpt2.ts), and a Hugging Face
+ * tokenizer.json brought in by `mspec import` (./hf.ts).
  */
 import { gpt2Tokenizer } from './gpt2.js';
+import { hfTokenizer } from './hf.js';
 import { withSpecials } from './specials.js';
 import type { Tokenizer, TokenizerData } from './types.js';
 
@@ -72,6 +74,8 @@ function baseTokenizer(data: TokenizerData): Tokenizer {
       return charTokenizer(data.chars);
     case 'gpt2':
       return gpt2Tokenizer();
+    case 'hf':
+      return hfTokenizer(data);
     default:
       return byteTokenizer();
   }

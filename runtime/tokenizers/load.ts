@@ -51,9 +51,10 @@ export function parseTokenizerData(stored: unknown): TokenizerData {
     );
   }
   const kind = (v as { kind?: unknown }).kind;
+  if (kind === 'hf') return parseHf(v as Record<string, unknown>);
   if (typeof kind !== 'string' || !isTokenizerKind(kind)) {
     throw new TokenizerError(
-      `unknown stored tokenizer kind ${JSON.stringify(kind)}; expected one of ${TOKENIZER_KINDS.join(', ')} (a newer mspec may have written it)`,
+      `unknown stored tokenizer kind ${JSON.stringify(kind)}; expected one of ${TOKENIZER_KINDS.join(', ')}, hf (a newer mspec may have written it)`,
     );
   }
   const specials = parseSpecials((v as { specials?: unknown }).specials);
@@ -75,6 +76,18 @@ export function parseTokenizerData(stored: unknown): TokenizerData {
     seen.add(c);
   }
   return { kind: 'char', chars: chars as string[], ...extra };
+}
+
+/** A stored Hugging Face tokenizer: tokenizer.json (with a `model`) and its config, both objects. */
+function parseHf(v: Record<string, unknown>): TokenizerData {
+  const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  const { tokenizer, config } = v;
+  if (!isObject(tokenizer) || !isObject(tokenizer.model) || !isObject(config))
+    throw new TokenizerError(
+      'a stored Hugging Face tokenizer needs "tokenizer" (tokenizer.json, with a "model") and "config" objects; the checkpoint may be damaged',
+    );
+  const specials = parseSpecials(v.specials);
+  return { kind: 'hf', tokenizer, config, ...(specials.length ? { specials } : {}) };
 }
 
 /** A stored `specials` list: known spellings, each once (absent: none). */

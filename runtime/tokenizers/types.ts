@@ -1,6 +1,6 @@
 /** What every tokenizer provides (its own module, so ./gpt2.ts and ./index.ts share it without an import cycle). */
 export interface Tokenizer {
-  readonly kind: 'byte' | 'char' | 'gpt2';
+  readonly kind: 'byte' | 'char' | 'gpt2' | 'hf';
   /** Every id, special tokens included: ids are [0, vocab). */
   readonly vocab: number;
   /**
@@ -23,7 +23,13 @@ export interface Tokenizer {
 /** Special tokens a tokenizer can carry, after its ordinary ids in this order. */
 export type SpecialToken = '[MASK]' | '[PAD]' | '[EOS]';
 
-export type TokenizerData = ({ kind: 'byte' } | { kind: 'char'; chars: string[] } | { kind: 'gpt2' }) & {
+export type TokenizerData = (
+  | { kind: 'byte' }
+  | { kind: 'char'; chars: string[] }
+  | { kind: 'gpt2' }
+  /** An imported Hugging Face tokenizer: tokenizer.json and tokenizer_config.json, parsed (./hf.ts). */
+  | { kind: 'hf'; tokenizer: Record<string, unknown>; config: Record<string, unknown> }
+) & {
   /** Special tokens after the ordinary ids (absent: none). */
   specials?: SpecialToken[];
 };

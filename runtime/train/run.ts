@@ -100,6 +100,8 @@ export interface RunOptions {
   readonly scheduleSteps?: number;
   /** A checkpoint to start from (fine-tuning). */
   readonly init?: string;
+  /** More metadata for the weights file (the license the weights are bound by: ./checkpoint.ts LICENSE_KEY). */
+  readonly metadata?: Readonly<Record<string, string>>;
   readonly prompt?: string;
   readonly sampleTokens: number;
 }
@@ -185,7 +187,7 @@ export async function runTraining(o: RunOptions): Promise<number> {
         elapsed_s: elapsed,
         schedule_steps: scheduleSteps,
       };
-      saveCheckpoint(dir, o.model.params, await trainer.state(true), st, runtimeMetadata(o.model));
+      saveCheckpoint(dir, o.model.params, await trainer.state(true), st, { ...runtimeMetadata(o.model), ...o.metadata });
       lastSaved = step;
     };
     const chart = () => {

@@ -210,10 +210,16 @@ catch (e) { console.log(JSON.stringify({ planTargetError: e instanceof PlanTarge
     });
   });
 
-  it('refuses a model whose buffers exceed the device limit (MS4002)', () => {
-    const r = mspec('build', 'specs/gpt2-small.model', '-o', OUT);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('error MS4002: the device limit maxStorageBufferBindingSize');
+  it('binds a token table larger than one binding in chunks; MS4002 only when even chunks cannot fit', () => {
+    const r = mspec('build', 'specs/gpt2-small.model', '--tuning', 'gpu', '--explain', '-o', OUT);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('planned for maxStorageBufferBindingSize 134217728, maxBufferSize 268435456');
+    expect(r.stdout).toMatch(/embed\.tokens\.weight +154389504 B {2}bound as \d+ distinct ranges \(chunks\) of at most 13421\d+ B/);
+    const m = JSON.parse(readFileSync(join(OUT, 'gpt2_small', 'manifest.json'), 'utf8'));
+    expect(m.limits.maxStorageBufferBindingSize).toBe(134217728);
+    const small = mspec('build', 'specs/gpt2-small.model', '--tuning', 'gpu', '--max-binding', '65536', '-o', OUT);
+    expect(small.code).toBe(1);
+    expect(small.stderr).toContain('error MS4002: the device limit maxStorageBufferBindingSize (65536 bytes');
   });
 });
 

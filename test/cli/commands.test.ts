@@ -83,7 +83,7 @@ describe('mspec info', () => {
 });
 
 describe('mspec diff', () => {
-  it('llama2-7b → mistral-7b shows exactly the four knobs that differ', () => {
+  it('llama2-7b → mistral-7b shows exactly the four architecture knobs and the license that differ', () => {
     const r = mspec('diff', 'specs/llama2-7b.model', 'specs/mistral-7b.model', '--json');
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout);
@@ -92,7 +92,14 @@ describe('mspec diff', () => {
       'block.attention.window',
       'block.mlp.hidden',
       'context',
+      'license',
     ]);
+    expect(j.knobs.find((k: { path: string }) => k.path === 'license')).toEqual({
+      path: 'license',
+      group: 'model',
+      a: 'llama2',
+      b: 'Apache-2.0',
+    });
     expect(j.costs.params_total.delta).toBe(7_241_732_096 - 6_738_415_616);
     expect(j.costs.kv_cache_bytes_per_token_f16).toEqual({ a: 524_288, b: 131_072, delta: -393_216 });
     const golden = join(ROOT, 'test', 'golden', 'diff', 'llama2-7b--mistral-7b.json');

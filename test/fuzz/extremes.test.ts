@@ -6,6 +6,7 @@
  * diagnostics, MS4001/MS4002 refusals and exact, finite counts; a throw, an internal error
  * (MS9001), an inexact count or a slow case is a failure. The seed varies per run (seed.ts).
  */
+import { DEFAULT_BINDING_LIMITS } from '../../runtime/gpu/limits.js';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -181,7 +182,6 @@ describe('fuzz: numeric extremes through check and info', () => {
 });
 
 describe('fuzz: small specs on down through the GPU plans (fixed limits, no GPU)', () => {
-  const MAX_BINDING = 128 * 2 ** 20;
   const acceptable = (ds: readonly Diagnostic[]) =>
     ds.filter((d) => d.severity === 'error').every((d) => d.code === 'MS4001' || d.code === 'MS4002');
   it(`${RUNS / 20} small specs: plans or MS4001/MS4002, nothing else (seed ${SEED})`, () => {
@@ -197,7 +197,7 @@ describe('fuzz: small specs on down through the GPU plans (fixed limits, no GPU)
               m.spec,
               m.graph,
               { entry: FILE, files: { [FILE]: text } },
-              { tuning: 'cpu', tokenizer: null, maxBinding: MAX_BINDING },
+              { tuning: 'cpu', tokenizer: null, limits: DEFAULT_BINDING_LIMITS },
             );
             expect(acceptable(c.diagnostics), `${c.diagnostics.map((d) => `${d.code} ${d.message}`).join('\n')}\n${text}`).toBe(true);
             if (c.data) planned++;

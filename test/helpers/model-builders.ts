@@ -74,6 +74,7 @@ export function model(m: ModelInit): ModelSpec {
     decoder: m.decoder ?? null,
     head: { kind: 'lm', bias: false, transform: null, pooler: false, ...m.head },
     train: m.train ?? null,
+    license: null,
     knobs: new Map(),
   };
 }

@@ -7,7 +7,8 @@
  * sinusoidal encoding has no parameters, so it adds nothing to the backward.
  */
 import { generateEmbedBackward } from '../../codegen/wgsl/kernels/backward/embed-bwd.js';
-import { generateEmbed } from '../../codegen/wgsl/kernels/embed.js';
+import { generateEmbed, tableChunkName } from '../../codegen/wgsl/kernels/embed.js';
+import { rowChunks, type RowChunk } from '../chunks.js';
 import type { GroupModule, PlanContext } from '../context.js';
 
 export interface EmbedGroup {
@@ -32,19 +33,39 @@ function dims(c: PlanContext, g: EmbedGroup) {
   return { B: c.B, T, C: C!, vocab: V!, ...(positions ? { positions } : {}), ...(segments ? { segments } : {}) };
 }
 
+/**
+ * Row chunks of the [vocab, C] token table, one when it fits a binding. One whole chunk too when
+ * it cannot be split into at most `most` bindings (kernels declare at most 8 storage buffers):
+ * compile-model then reports the binding as MS4002.
+ */
+export function tableChunks(c: PlanContext, vocab: number, C: number, most: number): RowChunk[] {
+  const chunks = rowChunks(vocab, 4 * C, c.maxBinding, c.bindAlign);
+  return chunks && chunks.length <= most ? chunks : [{ row0: 0, rows: vocab, range: { offset: 0, size: 4 * vocab * C } }];
+}
+
 export const embed: GroupModule<EmbedGroup> = {
   forward(c, g) {
     const { P } = c;
+    const spec = dims(c, g);
+    const table = P.buf(g.table);
+    // A table larger than one storage binding is bound as several row ranges of its buffer.
+    // The other storage bindings: ids, out, a position table, segment ids and table.
+    const others = 2 + (g.posTable !== null ? 1 : 0) + (g.segments !== null ? 2 : 0);
+    const chunks = tableChunks(c, spec.vocab, spec.C, 8 - others);
+    const tokens = Object.fromEntries(chunks.map((_, i) => [tableChunkName(i), table]));
+    const ranges = chunks.length > 1 ? Object.fromEntries(chunks.map((ch, i) => [tableChunkName(i), ch.range])) : undefined;
     P.emit(
-      generateEmbed({ ...dims(c, g), sinusoidal: g.sinusoidal }),
+      generateEmbed({ ...spec, sinusoidal: g.sinusoidal, ...(chunks.length > 1 ? { tableChunkRows: chunks[0]!.rows } : {}) }),
       {
         ids: P.buf(g.ids),
-        tokens: P.buf(g.table),
+        ...tokens,
         ...(g.posTable !== null ? { positions: P.buf(g.posTable) } : {}),
         ...(g.segments !== null ? { segment_ids: P.buf(g.segments.ids), segments: P.buf(g.segments.table) } : {}),
         out: P.buf(g.out),
       },
       g.scope,
+      {},
+      ranges,
     );
   },
   backward(c, d, g) {

@@ -8,7 +8,9 @@
 import { generateActivation } from '../../codegen/wgsl/kernels/activation.js';
 import { generateColumnSum } from '../../codegen/wgsl/kernels/backward/bias-grad.js';
 import { generateActivationBackward } from '../../codegen/wgsl/kernels/backward/elementwise-bwd.js';
+import { generateGatherRow } from '../../codegen/wgsl/kernels/gather-row.js';
 import type { Act } from '../../ir/ops.js';
+import { rowChunks } from '../chunks.js';
 import { type GroupModule, matmul, type PlanContext } from '../context.js';
 
 export interface LinearGroup {
@@ -26,6 +28,52 @@ export interface LinearGroup {
 const mm = (c: PlanContext, M: number, N: number, K: number, variant: 'nn' | 'nt' | 'tn', bias = false) =>
   matmul(c, { M, N, K, variant, bias, activation: 'none', name: `mm_${variant}_${M}x${N}x${K}` });
 
+/**
+ * An inference LM head too large for one binding: prefill takes the last prompt row first
+ * (its index an i32 input the runtime writes), then one matmul per chunk of the weight's rows
+ * (vocabulary ids) writes its column block of the single logits row (contiguous because M = 1).
+ * Null when the ordinary whole-tensor matmul fits, or the head has several rows (decode with
+ * B > 1; compile-model reports what cannot be bound).
+ */
+function chunkedHead(c: PlanContext, g: LinearGroup, rows: number, N: number, K: number): string | null {
+  const { P } = c;
+  const lastRow = c.mode === 'prefill' && rows > 1 && 4 * rows * N > c.maxBinding;
+  const weightFits = 4 * N * K <= c.maxBinding;
+  if (!lastRow && (weightFits || rows !== 1)) return null;
+  let x = P.buf(g.x);
+  if (lastRow) {
+    c.lastRow = P.add({ name: 'last_row', kind: 'input', dtype: 'i32', shape: [1], bytes: 4 });
+    const picked = P.scratch(`${x}:last_row`, [1, K]);
+    P.emit(generateGatherRow({ rows, width: K }), { x, index: c.lastRow, out: picked }, g.scope);
+    x = picked;
+  }
+  // Decode's own logits buffer is one row already; prefill's would be T rows, so it gets a one-row buffer.
+  const out = lastRow ? P.scratch('logits:last_row', [1, 1, N], 'output') : P.buf(g.out);
+  // Chunks of whole vocabulary rows whose logits also start on an aligned offset.
+  const chunks = rowChunks(N, 4 * K, c.maxBinding, c.bindAlign, c.bindAlign / 4) ?? [
+    { row0: 0, rows: N, range: { offset: 0, size: 4 * N * K } },
+  ];
+  for (const ch of chunks) {
+    const whole = chunks.length === 1;
+    const k = matmul(c, {
+      M: 1,
+      N: ch.rows,
+      K,
+      variant: 'nt',
+      bias: g.bias !== null,
+      activation: 'none',
+      name: `linear_1x${ch.rows}x${K}`,
+    });
+    const bind: Record<string, string> = { A: x, B: P.buf(g.weight), C: out };
+    if (g.bias !== null) bind.bias = P.buf(g.bias);
+    const cols = { offset: 4 * ch.row0, size: 4 * ch.rows };
+    const ranges = whole ? undefined : { B: ch.range, C: cols, ...(g.bias !== null ? { bias: cols } : {}) };
+    P.emit(k, bind, g.scope, {}, ranges);
+  }
+  c.logits = out;
+  return out;
+}
+
 /** Training: the buffer holding x·Wᵀ + b before the activation (the output itself without one). */
 type Saved = string;
 
@@ -35,6 +83,10 @@ export const linear: GroupModule<LinearGroup, Saved> = {
     const { rows } = P.rowsOf(g.x);
     const [N, K] = graph.values[g.weight]!.type.shape as [number, number];
     if (!c.training) {
+      if (g.scope === 'head' && !g.gate && !g.activation && graph.outputs.includes(g.out)) {
+        const logits = chunkedHead(c, g, rows, N, K);
+        if (logits) return logits;
+      }
       const k = matmul(c, {
         M: rows,
         N,

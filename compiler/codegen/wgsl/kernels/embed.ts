@@ -32,8 +32,23 @@ export interface EmbedSpec {
   segments?: number;
   /** Multiplies the result (Gemma scales embeddings by sqrt(C)); default 1. */
   scale?: number;
+  /**
+   * Rows of the token table per binding when the table is larger than one storage binding
+   * may be: bindings tokens, tokens_1, … hold rows [0, R), [R, 2R), … and the kernel picks
+   * one by the id's row range. Absent (or >= vocab): one binding for the whole table.
+   */
+  tableChunkRows?: number;
   /** Entry point; default 'embed'. */
   name?: string;
+}
+
+/** Binding names of the token table's chunks: tokens, tokens_1, tokens_2, … */
+export const tableChunkName = (i: number, base = 'tokens'): string => (i === 0 ? base : `${base}_${i}`);
+
+/** Rows of each chunk of a [vocab, …] table split every `per` rows. */
+export function chunkRows(vocab: number, per: number | undefined): number[] {
+  if (!per || per >= vocab) return [vocab];
+  return Array.from({ length: Math.ceil(vocab / per) }, (_, i) => Math.min(per, vocab - i * per));
 }
 
 /** The largest number <= x (> 0) with `bits` significant bits: p · it is exact in f32 while p < 2^(24 − bits). */
@@ -75,7 +90,7 @@ fn sinusoid_angle(p: f32, i: u32) -> f32 {
 /**
  * Bindings: ids (i32 [B, T]), tokens [vocab, C], positions [positions, C] (learned only),
  * segment_ids (i32 [B, T]) and segments [segments, C] (with segments), out [B, T, C], step
- * (uniform; learned or sinusoidal positions). Needs one storage binding as large as the token table (vocab·C·4 bytes): raise maxStorageBufferBindingSize for large vocabularies.
+ * (uniform; learned or sinusoidal positions). With tableChunkRows the token table is bound as tokens, tokens_1, … (rows [0, R), [R, 2R), …).
  */
 export function generateEmbed(spec: EmbedSpec): WgslKernel {
   const k = 'embed';
@@ -92,7 +107,10 @@ export function generateEmbed(spec: EmbedSpec): WgslKernel {
   const C4 = C / w;
   const rows = B * T;
 
-  const b = new Bindings(entryPoint).storage('ids', 'read', [B, T], 'i32').storage('tokens', 'read', [vocab, C], V);
+  const chunks = chunkRows(vocab, spec.tableChunkRows);
+  const per = chunks[0]!;
+  const b = new Bindings(entryPoint).storage('ids', 'read', [B, T], 'i32');
+  chunks.forEach((n, i) => b.storage(tableChunkName(i), 'read', [n, C], V));
   if (P) b.storage('positions', 'read', [P, C], V);
   if (S) b.storage('segment_ids', 'read', [B, T], 'i32').storage('segments', 'read', [S, C], V);
   b.storage('out', 'read_write', [B, T, C], V);
@@ -116,13 +134,24 @@ export function generateEmbed(spec: EmbedSpec): WgslKernel {
       ? sinusoid
       : '';
   const seg = S ? `\n  v += segments[u32(clamp(segment_ids[row], 0i, ${S - 1}i)) * ${u32(C4)} + c];` : '';
+  // A chunked table: the id's row range picks the binding (uniform per row, so no divergence within a vec4 row).
+  const gather =
+    chunks.length === 1
+      ? `var v = tokens[id * ${u32(C4)} + c];`
+      : `var v: ${V};\n  ` +
+        chunks
+          .map((_, i) => {
+            const read = `v = ${tableChunkName(i)}[(id - ${u32(i * per)}) * ${u32(C4)} + c];`;
+            return i === chunks.length - 1 ? `{ ${read} }` : `if (id < ${u32((i + 1) * per)}) { ${read} }`;
+          })
+          .join(' else ');
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
   let row = i / ${u32(C4)};
   let c = i % ${u32(C4)};
   let id = u32(clamp(ids[row], 0i, ${vocab - 1}i));
-  var v = tokens[id * ${u32(C4)} + c];${pos}${seg}
+  ${gather}${pos}${seg}
   out[i] = ${scale === 1 ? 'v' : `v * ${f32(scale)}`};
 }`;
   const outBytes = 4 * rows * C;
@@ -138,7 +167,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     fuses,
     shapes: {
       ids: [B, T],
-      tokens: [vocab, C],
+      ...Object.fromEntries(chunks.map((n, i) => [tableChunkName(i), [n, C]])),
       ...(P ? { positions: [P, C] } : {}),
       ...(S ? { segment_ids: [B, T], segments: [S, C] } : {}),
       out: [B, T, C],
@@ -147,6 +176,9 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       `out[b, t, :] = ${terms.length > 1 ? `(${terms.join(' + ')})` : terms[0]}${scale === 1 ? '' : ` · ${scale}`}` +
         `; ids clamped to [0, ${vocab - 1}]${P ? `, positions to ${P - 1}` : ''}${S ? `, segment ids to [0, ${S - 1}]` : ''}` +
         `${P || sin ? '; offset from the Step uniform' : ''}`,
+      ...(chunks.length > 1
+        ? [`token table bound in ${chunks.length} chunks of ${per} rows (tokens, tokens_1, …), picked by the id's row range`]
+        : []),
       `one invocation per ${w === 4 ? 'vec4' : 'value'} of out; bytes count only the table rows gathered` +
         (sin ? '; angles in turns from float64 frequencies split in three f32 parts (exact reduction for positions < 65536)' : ''),
     ],
