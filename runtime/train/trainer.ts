@@ -58,15 +58,6 @@ export interface TrainBatch {
   readonly sources?: Int32Array;
 }
 
-/**
- * The Step uniform's kv_len for a plan without a cache: every key. Attention kernels read
- * min(kv_len, their key rows), so T covers a single stack; an encoder–decoder's encoder has S
- * rows, which may exceed T, and the context covers both.
- */
-function allKeys(plan: KernelPlan): number {
-  return plan.io.src ? plan.context : plan.T;
-}
-
 function needSources(b: TrainBatch): Int32Array {
   if (!b.sources) throw new Error('internal: an encoder–decoder batch without sources');
   return b.sources;
@@ -167,7 +158,7 @@ export class Trainer {
     });
     batches.forEach((b, j) => {
       // Queue writes land before the next submit: each micro-batch sees its own counter.
-      this.train.setStep(0, allKeys(plan), Trainer.rng(this.seed, t, k, j));
+      this.train.setStep(0, plan.T, Trainer.rng(this.seed, t, k, j));
       this.train.write(plan.io.tokens, b.inputs);
       this.train.write(plan.io.targets!, b.targets);
       if (plan.io.src) this.train.write(plan.io.src, needSources(b));
@@ -224,7 +215,7 @@ export class Trainer {
       this.evaluator.write(plan.io.tokens, b.inputs);
       this.evaluator.write(plan.io.targets!, b.targets);
       if (plan.io.src) this.evaluator.write(plan.io.src, needSources(b));
-      this.evaluator.setStep(0, allKeys(plan));
+      this.evaluator.setStep(0, plan.T);
       this.evaluator.run(0);
       sum += (await this.evaluator.readF32(plan.io.loss!, 0, 1))[0]!;
       if (plan.io.correct) {
