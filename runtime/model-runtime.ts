@@ -244,19 +244,7 @@ export class ModelRuntime {
    */
   async *generateText(prompt: string, opts: GenerateOptions): AsyncGenerator<string> {
     const tok = this.needTokenizer();
-    const ids: number[] = [];
-    let printed = '';
-    for await (const id of this.generate(tok.encode(prompt), opts)) {
-      ids.push(id);
-      const text = tok.decode(ids);
-      const complete = text.endsWith('\uFFFD') ? text.slice(0, text.lastIndexOf('\uFFFD')) : text;
-      if (complete.length > printed.length) {
-        yield complete.slice(printed.length);
-        printed = complete;
-      }
-    }
-    const rest = tok.decode(ids).slice(printed.length);
-    if (rest) yield rest;
+    yield* textPieces(tok, this.generate(tok.encode(prompt), opts));
   }
 
   /** Streams generated token ids: prefill once, then one decode step per token with the KV cache. */
@@ -361,19 +349,7 @@ export class ModelRuntime {
   /** generateFrom as text: the source is encoded with the model's tokenizer; pieces as generateText yields them. */
   async *generateTextFrom(source: string, opts: GenerateOptions): AsyncGenerator<string> {
     const tok = this.needTokenizer();
-    const ids: number[] = [];
-    let printed = '';
-    for await (const id of this.generateFrom(tok.encode(source), opts)) {
-      ids.push(id);
-      const text = tok.decode(ids);
-      const complete = text.endsWith('\uFFFD') ? text.slice(0, text.lastIndexOf('\uFFFD')) : text;
-      if (complete.length > printed.length) {
-        yield complete.slice(printed.length);
-        printed = complete;
-      }
-    }
-    const rest = tok.decode(ids).slice(printed.length);
-    if (rest) yield rest;
+    yield* textPieces(tok, this.generateFrom(tok.encode(source), opts));
   }
 
   release(): void {
@@ -381,6 +357,26 @@ export class ModelRuntime {
     this.shared.clear();
     if (this.ownsDevice) this.gpu.release();
   }
+}
+
+/**
+ * Generated ids as text pieces: each piece is the new complete text (a byte-level token that ends
+ * inside a multi-byte character is held back until the character is complete).
+ */
+async function* textPieces(tok: Tokenizer, ids: AsyncIterable<number>): AsyncGenerator<string> {
+  const seen: number[] = [];
+  let printed = '';
+  for await (const id of ids) {
+    seen.push(id);
+    const text = tok.decode(seen);
+    const complete = text.endsWith('\uFFFD') ? text.slice(0, text.lastIndexOf('\uFFFD')) : text;
+    if (complete.length > printed.length) {
+      yield complete.slice(printed.length);
+      printed = complete;
+    }
+  }
+  const rest = tok.decode(seen).slice(printed.length);
+  if (rest) yield rest;
 }
 
 export { CheckpointError, PlanTargetError };

@@ -2,19 +2,14 @@
  * `mspec sample CKPT --fill "Call me [MASK]hmael."`: a masked LM's guesses for each `[MASK]`
  * of a text. The text is encoded with the checkpoint's tokenizer, `[MASK]` (the only special
  * spelling recognised, and only here: training text never produces a mask token) becoming
- * the mask id; one bidirectional forward pass over exactly those tokens (a forward plan sized
- * to the text, so no padding is attended to) gives the logits of every position, and each
+ * the mask id; one bidirectional forward pass over exactly those tokens (ModelRuntime.encoderForward:
+ * the padding up to the context is never a key) gives the logits of every position, and each
  * masked position prints its most likely ordinary tokens with their probabilities (softmax
  * over the real vocabulary; specials are scored but never offered as a fill).
  */
-import { acquireDevice } from '../../runtime/device.js';
-import { fitWeights } from '../../runtime/checkpoint/fit.js';
 import type { STFile } from '../../runtime/checkpoint/safetensors.js';
-import { initialValues } from '../../runtime/init.js';
-import { ModelError } from '../../runtime/model-runtime.js';
-import { PlanRunner } from '../../runtime/plan-runner.js';
+import { ModelError, ModelRuntime, type EncoderOutput } from '../../runtime/model-runtime.js';
 import { MASK_TOKEN, tokenizerFrom } from '../../runtime/tokenizers/index.js';
-import { planModel } from '../schedule/plan.js';
 import type { GpuModel } from './gpu-model.js';
 
 export interface FillArgs {
@@ -26,8 +21,6 @@ export interface FillArgs {
   readonly checkpoint?: STFile | undefined;
   readonly source: string;
   readonly seed: number;
-  readonly tuning: 'cpu' | 'gpu';
-  readonly subgroupMinSize: number;
 }
 
 export interface Candidate {
@@ -44,8 +37,7 @@ export interface FilledMask {
 
 /** Fills the masks of `args.text`; prints text (or JSON) and returns the exit code. ModelError/TokenizerError for a user's mistake. */
 export async function runFill(m: GpuModel, args: FillArgs): Promise<number> {
-  const { spec, graph } = m.model;
-  if (!graph) throw new Error(`internal: model ${spec.name} has no graph`);
+  const { spec } = m.model;
   if (spec.arch !== 'encoder')
     throw new ModelError(
       `--fill needs a masked language model (arch = encoder, trained with objective = mlm), but ${spec.name} is ${spec.arch === 'decoder' ? 'a decoder: continue text with --prompt instead' : `arch = ${spec.arch}`}`,
@@ -67,27 +59,19 @@ export async function runFill(m: GpuModel, args: FillArgs): Promise<number> {
       `the text is ${ids.length} tokens long but ${spec.name}'s context is ${spec.context}; shorten it to at most ${spec.context} tokens`,
     );
 
-  const plan = planModel(spec, graph, { mode: 'forward', B: 1, T: ids.length, tuning: args.tuning, subgroupMinSize: args.subgroupMinSize });
-  const gpu = await acquireDevice();
-  let logits: Float32Array[];
+  // The prefill plan, run over exactly the text's tokens (the context's padding is never a key).
+  const rt = await ModelRuntime.create(m.data);
+  let forward: EncoderOutput;
   try {
-    const runner = new PlanRunner(gpu, plan);
-    await runner.compile();
-    const weights = args.checkpoint
-      ? fitWeights(args.checkpoint, m.data.params, spec.name, args.source)
-      : new Map(m.data.params.map((p) => [p.name, initialValues(p, args.seed)]));
-    for (const [name, values] of weights) runner.write(name, values);
-    runner.write(plan.io.tokens, Int32Array.from(ids));
-    if (plan.io.targets) runner.write(plan.io.targets, new Int32Array(ids.length).fill(-1));
-    runner.setStep(0, ids.length);
-    runner.run(0);
-    const V = plan.vocab;
-    logits = [];
-    for (const pos of masked) logits.push(await runner.readF32(plan.io.logits, pos * V * 4, V));
+    if (args.checkpoint) rt.setWeights(args.checkpoint, args.source);
+    else rt.init(args.seed);
+    forward = await rt.encoderForward(ids);
   } finally {
-    gpu.release();
+    rt.release();
   }
-  const classes = plan.vocabRaw ?? plan.vocab;
+  const V = m.data.vocab;
+  const logits = masked.map((pos) => forward.logits!.subarray(pos * V, (pos + 1) * V));
+  const classes = m.data.plans.prefill.vocabRaw ?? V;
   const fills: FilledMask[] = masked.map((position, j) => ({
     position,
     candidates: topCandidates(logits[j]!, classes, tokenizer.ordinary, args.topK).map((c) => ({ token: tokenizer.decode([c.id]), ...c })),

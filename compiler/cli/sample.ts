@@ -84,8 +84,6 @@ export async function runSample(args: SampleArgs): Promise<number> {
         checkpoint,
         source: isCheckpoint ? `checkpoint '${args.target}'` : `spec ${args.target}`,
         seed: args.seed,
-        tuning: tuning.tuning,
-        subgroupMinSize: tuning.subgroupMinSize,
       });
     } catch (e) {
       return fail(e);

@@ -159,8 +159,8 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
     if (source && (mode === 'encode' ? !source.has(g.out) : c.cached && source.has(g.out))) continue;
     groupModule(g).forward(c, g);
   }
-  if (mode === 'encode') return encodePlan(model, c);
-  if (!c.logits && model.head.kind !== 'none') throw new Error(`internal: no logits in the plan of ${model.name}`);
+  const encode = mode === 'encode';
+  if (!encode && !c.logits && model.head.kind !== 'none') throw new Error(`internal: no logits in the plan of ${model.name}`);
   const hasTargets = !c.cached && graph.inputs.some((v) => graph.values[v]!.name === 'targets');
   return {
     model: model.name,
@@ -168,44 +168,35 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
     B,
     T,
     vocab: model.vocab,
-    ...(model.vocab_raw < model.vocab ? { vocabRaw: model.vocab_raw } : {}),
+    ...(!encode && model.vocab_raw < model.vocab ? { vocabRaw: model.vocab_raw } : {}),
     context: model.context,
     buffers: [...c.P.buffers.values()],
     kernels: c.P.kernels,
     steps: c.P.steps,
-    io: {
-      tokens: tokensInput(graph),
-      targets: hasTargets ? 'targets' : null,
-      logits: c.logits ?? '',
-      loss: c.loss,
-      step: c.P.step,
-      ...(c.correct ? { correct: c.correct } : {}),
-      ...(c.lastRow ? { lastRow: c.lastRow } : {}),
-      ...encoderIo(c),
-      ...(c.cached ? {} : sourceIo(graph)),
-      ...moeIo(c, groups),
-    },
+    io: encode
+      ? encodeIo(c)
+      : {
+          tokens: tokensInput(graph),
+          targets: hasTargets ? 'targets' : null,
+          logits: c.logits ?? '',
+          loss: c.loss,
+          step: c.P.step,
+          ...(c.correct ? { correct: c.correct } : {}),
+          ...(c.lastRow ? { lastRow: c.lastRow } : {}),
+          ...encoderIo(c),
+          ...(c.cached ? {} : sourceIo(graph)),
+          ...moeIo(c, groups),
+        },
   };
 }
 
-/** The encode plan: source in, the cross-attention K/V buffers (shared by name with prefill/decode) out. */
-function encodePlan(model: ModelSpec, c: PlanContext): KernelPlan {
+/** The encode plan's io: source in, the cross-attention K/V buffers (shared by name with prefill/decode) out. */
+function encodeIo(c: PlanContext): KernelPlan['io'] {
   const src = sourceIo(c.graph).src!;
   // The encoder output is what the first cross-attention's K projection reads.
   const g = c.graph;
   const cross = g.nodes.find((n) => n.op === 'attention' && (n.attrs as AttentionAttrs).cross);
   const kProj = cross && g.nodes.find((n) => n.output === cross.inputs[1]);
   const memory = kProj ? c.P.buf(kProj.inputs[0]!) : null;
-  return {
-    model: model.name,
-    mode: 'encode',
-    B: 1,
-    T: c.T,
-    vocab: model.vocab,
-    context: model.context,
-    buffers: [...c.P.buffers.values()],
-    kernels: c.P.kernels,
-    steps: c.P.steps,
-    io: { tokens: src, targets: null, logits: '', loss: null, step: c.P.step, src, ...(memory ? { memory } : {}) },
-  };
+  return { tokens: src, targets: null, logits: '', loss: null, step: c.P.step, src, ...(memory ? { memory } : {}) };
 }

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError, readSafetensors, type STTensor } from './safetensors.js';
+import { asF32, CheckpointError, readSafetensors, type STTensor } from './safetensors.js';
 
 export const HF_WEIGHTS = 'model.safetensors';
 export const HF_INDEX = 'model.safetensors.index.json';
@@ -19,11 +19,11 @@ export interface HfTensor {
 
 /** f32 values of `t`: F32 copied, F16 and BF16 widened exactly (both are subsets of f32). */
 export function toF32(t: STTensor, name: string, file: string): Float32Array {
+  if (t.dtype === 'F32') return asF32(t, name);
   const n = t.shape.reduce((a, b) => a * b, 1);
   const view = new DataView(t.data.buffer, t.data.byteOffset, t.data.byteLength);
   const out = new Float32Array(n);
-  if (t.dtype === 'F32') for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
-  else if (t.dtype === 'BF16') {
+  if (t.dtype === 'BF16') {
     // bf16 is the top half of an f32's bit pattern.
     const bits = new Uint32Array(out.buffer);
     for (let i = 0; i < n; i++) bits[i] = view.getUint16(2 * i, true) << 16;

@@ -152,7 +152,7 @@ function gather(tokens: Tokens, offsets: readonly number[], seqLen: number): Bat
 }
 
 /** Uniform in [0, range) without modulo bias (rejection on 32-bit words). */
-function randomInt(rng: Rng, range: number): number {
+export function randomInt(rng: Rng, range: number): number {
   const W = 2 ** 32;
   if (range <= W) {
     const limit = W - (W % range);

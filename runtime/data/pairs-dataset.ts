@@ -12,7 +12,6 @@ import { SEQ2SEQ_SPECIALS } from '../tokenizers/specials.js';
 import { tokenizerForText, type TokenizerKind } from '../tokenizers/load.js';
 import {
   encodePairs,
-  randomIndex,
   readPairsFile,
   seq2seqIds,
   type PairLimits,
@@ -21,6 +20,7 @@ import {
   type TextPair,
   type TokenPair,
 } from './pairs.js';
+import { randomInt } from './batches.js';
 import { drawReverse, isSyntheticTask, reverseText, SYNTHETIC_TASKS } from './pairs-synthetic.js';
 import { DataError, resolveDataPath } from './source.js';
 
@@ -61,7 +61,7 @@ export function preparePairs(o: PreparePairsOptions): PairsDataset {
   return {
     tokenizer,
     ids: seq2seqIds(tokenizer)!,
-    train: { draw: (rng) => train[randomIndex(rng, train.length)]! },
+    train: { draw: (rng) => train[randomInt(rng, train.length)]! },
     val: encoded.slice(encoded.length - nVal),
     describe: `pairs file ${path} (${train.length} training, ${nVal} held-out pairs)`,
   };

@@ -9,7 +9,8 @@
  *            such as "the" occur in both parts, as they would in any split of real text).
  */
 import { builtinCorpusText } from './corpus.js';
-import { randomIndex, type PairLimits } from './pairs.js';
+import { randomInt } from './batches.js';
+import type { PairLimits } from './pairs.js';
 import type { Rng } from '../random.js';
 
 export const SYNTHETIC_TASKS = ['reverse'] as const;
@@ -45,9 +46,9 @@ export function reverseMaxLength({ S, T }: PairLimits): number {
 /** One (source, target) string pair of the reverse task from the given part of the text. */
 export function drawReverse(t: SyntheticText, part: 'train' | 'val', limits: PairLimits, rng: Rng): { source: string; target: string } {
   const maxLen = reverseMaxLength(limits);
-  const len = 1 + randomIndex(rng, maxLen);
+  const len = 1 + randomInt(rng, maxLen);
   const [lo, hi] = part === 'train' ? [0, t.split] : [t.split, t.text.length];
-  const start = lo + randomIndex(rng, hi - lo - len + 1);
+  const start = lo + randomInt(rng, hi - lo - len + 1);
   const source = t.text.slice(start, start + len);
   return { source, target: Array.from(source).reverse().join('') };
 }

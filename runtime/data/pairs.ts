@@ -178,16 +178,6 @@ export function samplePairBatch(
   );
 }
 
-/** Uniform in [0, n) (n ≤ 2^32) without modulo bias. */
-export function randomIndex(rng: Rng, n: number): number {
-  const W = 2 ** 32;
-  const limit = W - (W % n);
-  for (;;) {
-    const u = rng.nextU32();
-    if (u < limit) return u % n;
-  }
-}
-
 /** What a run folder keeps to resume: the seed and the next micro-batch to draw (as BatchSampler's state). */
 export interface PairSamplerState {
   readonly seed: number;

@@ -5,13 +5,13 @@
  * micro-batch counter, so the resumed run redraws exactly the masks the uninterrupted one drew);
  * the trainer `mspec build` generates runs the same first steps.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../runtime/checkpoint/safetensors.js';
-import { mspec, ROOT } from './run-cli.js';
+import { interruptWhen, mspec, ROOT } from './run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mspec-train-dropout-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -23,29 +23,6 @@ const losses = (dir: string) =>
     .split('\n')
     .map((l) => JSON.parse(l) as { step: number; loss: number; val_loss?: number })
     .map(({ step, loss, val_loss }) => ({ step, loss, val_loss }));
-
-/** Runs mspec in its own process group and sends SIGINT to the group once `when` shows on stdout. */
-function interruptWhen(args: string[], when: RegExp): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/compiler/cli/main.js'), ...args], {
-      cwd: ROOT,
-      detached: true,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!sent && when.test(stdout)) {
-        sent = true;
-        process.kill(-child.pid!, 'SIGINT');
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
 
 describe('mspec train with dropout', () => {
   it('Ctrl-C + --resume gives the uninterrupted loss curve and weights bit for bit', async () => {

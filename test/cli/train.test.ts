@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readSafetensors } from '../../runtime/checkpoint/safetensors.js';
-import { mspec, ROOT } from './run-cli.js';
+import { interruptWhen, mspec, ROOT } from './run-cli.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'mspec-train-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -22,29 +22,6 @@ const metrics = (dir: string) =>
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as { step: number; loss: number; val_loss?: number; grad_norm: number; tokens_per_s: number });
-
-/** Runs mspec in its own process group and sends SIGINT to the group once `when` shows on stdout. */
-function interruptWhen(args: string[], when: RegExp): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(ROOT, 'dist/compiler/cli/main.js'), ...args], {
-      cwd: ROOT,
-      detached: true,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
-    let stdout = '';
-    let stderr = '';
-    let sent = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!sent && when.test(stdout)) {
-        sent = true;
-        process.kill(-child.pid!, 'SIGINT');
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 /** The step of the last record in a run's metrics.jsonl (0 when there is none yet). */
 function lastStep(dir: string): number {

@@ -23,20 +23,11 @@ import { generateRelativeBiasGrad } from '../../compiler/codegen/wgsl/kernels/ba
 import { packStep } from '../../compiler/codegen/wgsl/kernel-types.js';
 import { applyVjp } from '../../compiler/ir/vjp.js';
 import { attention } from '../../compiler/ir/interpret/attention.js';
-import { attrsOf, CASES, inputsOf, kernelKnobs, keysOf, tensorsOf } from './attention-encoder-cases.js';
+import { attrsOf, CASES, emitters, inputsOf, kernelKnobs, keysOf, tensorsOf } from './attention-encoder-cases.js';
 import { expectClose, random, useGpu } from './gpu-harness.js';
 
 const gpu = useGpu();
 const TOL = { abs: 1e-6, rel: 1e-5 };
-
-function variants() {
-  const sg = gpu().gpu.subgroupMinSize;
-  return [
-    { variant: 'simple' as const, tuning: 'cpu' as const },
-    { variant: 'simple' as const, tuning: 'gpu' as const },
-    ...(sg >= 4 && sg <= 64 ? [{ variant: 'subgroup' as const, subgroupMinSize: sg }] : []),
-  ];
-}
 
 describe('encoder / encoder–decoder attention backward matches the interpreter', () => {
   it.each(CASES.map((c, n) => [c.name, c, n] as const))('%s', async (_, c, n) => {
@@ -48,7 +39,7 @@ describe('encoder / encoder–decoder attention backward matches the interpreter
     const want = applyVjp('attention', a, ins, out, { shape: out.shape, data: dout });
     const S = keysOf(c);
     const knobs = kernelKnobs(c);
-    for (const v of variants()) {
+    for (const v of emitters(gpu().gpu.subgroupMinSize)) {
       const spec = { B: c.B, T: c.T, S, ...knobs, ...v };
       const r = gpu()
         .clear('out', 'lse', 'dterm', 'stats', 'dq', 'dk', 'dv', 'dbias', 'dtable')

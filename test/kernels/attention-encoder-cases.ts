@@ -196,3 +196,13 @@ export const CASES: EncoderCase[] = [
     max_distance: 10,
   },
 ];
+
+/** The emitters every case runs: simple with both tunings, and subgroup where the adapter has subgroups. */
+export function emitters(subgroupMinSize: number) {
+  const sg = subgroupMinSize;
+  return [
+    { variant: 'simple' as const, tuning: 'cpu' as const },
+    { variant: 'simple' as const, tuning: 'gpu' as const },
+    ...(sg >= 4 && sg <= 64 ? [{ variant: 'subgroup' as const, subgroupMinSize: sg }] : []),
+  ];
+}

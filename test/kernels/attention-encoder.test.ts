@@ -18,20 +18,11 @@ import { assemble, Bindings, linear } from '../../compiler/codegen/wgsl/kernels/
 import { packStep } from '../../compiler/codegen/wgsl/kernel-types.js';
 import { attention } from '../../compiler/ir/interpret/attention.js';
 import { attentionSave } from '../../compiler/ir/interpret/backward-attention.js';
-import { attrsOf, CASES, inputsOf, kernelKnobs, keysOf, tensorsOf } from './attention-encoder-cases.js';
+import { attrsOf, CASES, emitters, inputsOf, kernelKnobs, keysOf, tensorsOf } from './attention-encoder-cases.js';
 import { expectClose, useGpu } from './gpu-harness.js';
 
 const gpu = useGpu();
 const TOL = { abs: 1e-6, rel: 1e-6 };
-
-function variants() {
-  const sg = gpu().gpu.subgroupMinSize;
-  return [
-    { variant: 'simple' as const, tuning: 'cpu' as const },
-    { variant: 'simple' as const, tuning: 'gpu' as const },
-    ...(sg >= 4 && sg <= 64 ? [{ variant: 'subgroup' as const, subgroupMinSize: sg }] : []),
-  ];
-}
 
 describe('encoder / encoder–decoder attention matches the interpreter', () => {
   it.each(CASES.map((c, n) => [c.name, c, n] as const))('%s', async (_, c, n) => {
@@ -41,7 +32,7 @@ describe('encoder / encoder–decoder attention matches the interpreter', () => 
     const want = attention(ins, a);
     const lse = attentionSave(ins, want, a)[0]!;
     const S = keysOf(c);
-    for (const v of variants()) {
+    for (const v of emitters(gpu().gpu.subgroupMinSize)) {
       const spec = { B: c.B, Tq: c.T, Tk: S, ...kernelKnobs(c), lse: true, ...v };
       const r = gpu().clear('out', 'lse').set('q', x.q).set('k', x.k).set('v', x.v);
       if (x.rel.length) r.set('rel', x.rel);

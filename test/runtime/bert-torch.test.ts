@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelTuning } from '../../compiler/codegen/wgsl/matmul.js';
 import { compileGpu } from '../../compiler/cli/gpu-model.js';
 import { compileFile } from '../../compiler/index.js';
-import { initRules, interpretGraph } from '../../compiler/ir/interpret.js';
+import { interpretGraph } from '../../compiler/ir/interpret.js';
 import { gradients } from '../../compiler/passes/autodiff.js';
 import { planModel } from '../../compiler/schedule/plan.js';
 import { planTraining } from '../../compiler/schedule/train-plan.js';
@@ -33,7 +33,8 @@ import { ModelRuntime } from '../../runtime/model-runtime.js';
 import { PlanRunner } from '../../runtime/plan-runner.js';
 import { Trainer } from '../../runtime/train/trainer.js';
 import { loadTorchFixture, TORCH_FIXTURE_DIR } from '../fixtures/torch/load.js';
-import { describeWorst, type Tol, worstOf } from '../helpers/torch-compare.js';
+import { paramInfos, trainRunner, ZERO_LR } from '../helpers/gpu-train.js';
+import { expectClose, type GradsJson, report, type Tol } from '../helpers/torch-compare.js';
 
 const NAME = 'torch_bert';
 const TUNINGS = (process.env.MSPEC_VARIANT_TUNINGS ?? 'cpu,gpu').split(',') as KernelTuning[];
@@ -46,17 +47,10 @@ const INTERP: Tol = { abs: 5e-6, rel: 1e-6 };
 const INTERP_GRADS: Tol = { abs: 1e-5, rel: 1e-4 };
 const TIMEOUT = 400_000;
 
-const REPORT = !!process.env.TORCH_TOL_REPORT;
-const report = (line: string) => REPORT && console.log(line);
-
 interface BertJson {
   segments: number[][];
   pooled: number[];
   hidden: number[];
-}
-interface GradsJson {
-  loss: number;
-  grads: Record<string, { shape: number[]; values: number[] }>;
 }
 
 const fx = loadTorchFixture(NAME);
@@ -65,12 +59,6 @@ const torchGrads = JSON.parse(readFileSync(join(TORCH_FIXTURE_DIR, `${NAME}.grad
 const segments = Int32Array.from(extra.segments.flat());
 const pooled = Float64Array.from(extra.pooled);
 const hidden = Float64Array.from(extra.hidden);
-
-function expectClose(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: Tol): void {
-  const w = worstOf(got, want, tol);
-  report(describeWorst(what, w));
-  expect(w.excess, describeWorst(what, w)).toBeLessThanOrEqual(1);
-}
 
 function compileBert(path = fx.specPath) {
   const r = compileFile(path);
@@ -213,18 +201,16 @@ describe.each(TUNINGS)('torch_bert on the GPU, tuning %s', (tuning) => {
     async () => {
       const m = compileBert();
       const graph = m.graph!;
-      const rules = initRules(graph);
-      const params = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
       const train = planTraining(m.spec, graph, { B: fx.B, T: fx.T, tuning, subgroupMinSize: gpu.subgroupMinSize, clip: 0 });
       expect(train.io.segments).toBe('segments');
-      const trainer = await Trainer.create(gpu, params, { train, eval: train });
+      const trainer = await Trainer.create(gpu, paramInfos(graph), { train, eval: train });
       try {
         trainer.init(0);
         trainer.setState(fx.params);
         // The trainer writes tokens and targets each step; the segment ids stay where this put them.
-        const runner = (trainer as unknown as { train: PlanRunner }).train;
+        const runner = trainRunner(trainer);
         runner.write(train.io.segments!, segments);
-        const res = await trainer.submitStep(1, fx.tokens, fx.targets, 0, { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 });
+        const res = await trainer.submitStep(1, fx.tokens, fx.targets, 0, ZERO_LR);
         expect(res.nonfinite).toBe(false);
         report(`${tuning} training loss ${res.loss} vs ${torchGrads.loss}`);
         expect(Math.abs(res.loss - torchGrads.loss)).toBeLessThanOrEqual(LOSS_ABS);

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGpu } from '../../compiler/cli/gpu-model.js';
 import type { Graph } from '../../compiler/ir/graph.js';
-import { initParams, initRules, interpretGraph } from '../../compiler/ir/interpret.js';
+import { initParams, interpretGraph } from '../../compiler/ir/interpret.js';
 import { gradients } from '../../compiler/passes/autodiff.js';
 import { planModel } from '../../compiler/schedule/plan.js';
 import { planTraining } from '../../compiler/schedule/train-plan.js';
@@ -17,6 +17,7 @@ import { acquireDevice, type GpuContext } from '../../runtime/device.js';
 import { ModelRuntime } from '../../runtime/model-runtime.js';
 import { makeRng } from '../../runtime/random.js';
 import { Trainer } from '../../runtime/train/trainer.js';
+import { gradChecker, maxAbsDiff, paramInfos, randomWeights, trainRunner, ZERO_LR } from '../helpers/gpu-train.js';
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -47,13 +48,6 @@ function compiled(positions: string) {
 /** The graph's inputs that exist, by name (a NoPE graph has no positions input). */
 function inputsOf(graph: Graph, all: [string, Int32Array][]): Map<string, Int32Array> {
   return new Map(all.filter(([n]) => graph.inputs.some((v) => graph.values[v]!.name === n)));
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return Number.isNaN(m) ? Infinity : m;
 }
 
 describe.each(['sinusoidal', 'none'])('positions: %s on the GPU', (positions) => {
@@ -105,18 +99,7 @@ describe.each(['sinusoidal', 'none'])('positions: %s on the GPU', (positions) =>
     const B = 2;
     const T = 8;
     const rng = makeRng(11);
-    const params = new Map(
-      graph.params.map((p) => {
-        const n = p.shape.reduce((a, d) => a * d, 1);
-        const draw =
-          p.shape.length >= 2
-            ? () => 0.25 * rng.normal()
-            : p.component === 'norms'
-              ? () => 1 + 0.1 * rng.normal()
-              : () => 0.05 * rng.normal();
-        return [p.name, Float32Array.from({ length: n }, draw)];
-      }),
-    );
+    const params = randomWeights(graph, rng); // then the batch, from the same generator
     const tokens = Int32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * 64));
     const targets = Int32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * 64));
     targets[5] = -1; // one ignored position
@@ -130,31 +113,21 @@ describe.each(['sinusoidal', 'none'])('positions: %s on the GPU', (positions) =>
       B,
       T,
     });
-    const rules = initRules(graph);
-    const infos = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
     const opts = { B, T, tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize };
-    const trainer = await Trainer.create(gpu, infos, {
+    const trainer = await Trainer.create(gpu, paramInfos(graph), {
       train: planTraining(model.spec, graph, { ...opts, clip: 0 }),
       eval: planModel(model.spec, graph, { mode: 'forward', ...opts }),
     });
     try {
       trainer.init(0);
       trainer.setState(params);
-      const res = await trainer.submitStep(1, tokens, targets, 0, { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 });
+      const res = await trainer.submitStep(1, tokens, targets, 0, ZERO_LR);
       expect(res.nonfinite).toBe(false);
       expect(Math.abs(res.loss - cpu.loss)).toBeLessThan(1e-5 * Math.max(1, cpu.loss));
-      let worst = { name: '', err: 0 };
-      for (const p of trainer.plans.train.train!.params) {
-        const want = cpu.grads.get(p.name)!;
-        const got = await (trainer as unknown as { train: { readF32(n: string): Promise<Float32Array> } }).train.readF32(p.grad);
-        for (let i = 0; i < want.length; i++) {
-          const err = Math.abs(got[i]! - want[i]!);
-          const tol = Math.max(2e-5, 1e-3 * Math.abs(want[i]!));
-          if (!(err <= tol) && !(err <= worst.err))
-            worst = { name: `${p.name}[${i}] got ${got[i]} want ${want[i]}`, err: Number.isNaN(err) ? Infinity : err };
-        }
-      }
-      expect(worst.name, `worst gradient mismatch: ${worst.name}`).toBe('');
+      const grads = gradChecker();
+      for (const p of trainer.plans.train.train!.params)
+        grads.check(p.name, await trainRunner(trainer).readF32(p.grad), cpu.grads.get(p.name)!);
+      grads.expectNone();
     } finally {
       trainer.release();
     }

@@ -7,12 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileFile } from '../../compiler/index.js';
-import { initRules } from '../../compiler/ir/interpret.js';
 import { planModel } from '../../compiler/schedule/plan.js';
 import { planTraining } from '../../compiler/schedule/train-plan.js';
 import { acquireDevice, type GpuContext } from '../../runtime/device.js';
 import { Trainer } from '../../runtime/train/trainer.js';
 import { loadTorchFixture, TORCH_FIXTURES, TORCH_FIXTURE_DIR } from '../fixtures/torch/load.js';
+import { gradChecker, paramInfos, trainRunner, ZERO_LR } from '../helpers/gpu-train.js';
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -30,33 +30,23 @@ describe.each(TORCH_FIXTURES)('%s: one GPU training step', (name) => {
     const m = compileFile(fx.specPath).models[0]!;
     const graph = m.graph!;
     const opts = { B: fx.B, T: fx.T, tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize };
-    const rules = initRules(graph);
-    const params = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
-    const trainer = await Trainer.create(gpu, params, {
+    const trainer = await Trainer.create(gpu, paramInfos(graph), {
       train: planTraining(m.spec, graph, { ...opts, clip: 0 }),
       eval: planModel(m.spec, graph, { mode: 'forward', ...opts }),
     });
     try {
       trainer.init(0);
       trainer.setState(fx.params);
-      const res = await trainer.submitStep(1, fx.tokens, fx.targets, 0, { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 });
+      const res = await trainer.submitStep(1, fx.tokens, fx.targets, 0, ZERO_LR);
       expect(res.nonfinite).toBe(false);
       expect(Math.abs(res.loss - torch.loss)).toBeLessThan(1e-5);
-      const plan = trainer.plans.train.train!;
-      let worst = { name: '', err: 0 };
-      for (const p of plan.params) {
+      const grads = gradChecker();
+      for (const p of trainer.plans.train.train!.params) {
         const want = torch.grads[p.name]!;
         expect(want, `PyTorch has no gradient for ${p.name}`).toBeDefined();
-        const got = await (trainer as unknown as { train: { readF32(n: string): Promise<Float32Array> } }).train.readF32(p.grad);
-        for (let i = 0; i < want.values.length; i++) {
-          const err = Math.abs(got[i]! - want.values[i]!);
-          const tol = Math.max(2e-5, 1e-3 * Math.abs(want.values[i]!));
-          // !(err <= tol): a NaN gradient fails; the worst (or first NaN) is reported.
-          if (!(err <= tol) && !(err <= worst.err))
-            worst = { name: `${p.name}[${i}] got ${got[i]} want ${want.values[i]}`, err: Number.isNaN(err) ? Infinity : err };
-        }
+        grads.check(p.name, await trainRunner(trainer).readF32(p.grad), want.values);
       }
-      expect(worst.name, `worst gradient mismatch: ${worst.name}`).toBe('');
+      grads.expectNone();
     } finally {
       trainer.release();
     }
@@ -68,8 +58,7 @@ describe('gradient accumulation', () => {
     const fx = loadTorchFixture('torch_llama');
     const m = compileFile(fx.specPath).models[0]!;
     const graph = m.graph!;
-    const rules = initRules(graph);
-    const params = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
+    const params = paramInfos(graph);
     const base = { T: fx.T, tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize };
     const make = async (B: number, accumulation: number) => {
       const t = await Trainer.create(gpu, params, {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGpu } from '../../compiler/cli/gpu-model.js';
 import type { Graph } from '../../compiler/ir/graph.js';
-import { initRules, interpretGraph } from '../../compiler/ir/interpret.js';
+import { interpretGraph } from '../../compiler/ir/interpret.js';
 import { gradients } from '../../compiler/passes/autodiff.js';
 import { planModel } from '../../compiler/schedule/plan.js';
 import { planTraining } from '../../compiler/schedule/train-plan.js';
@@ -21,6 +21,7 @@ import { ModelRuntime } from '../../runtime/model-runtime.js';
 import { makeRng } from '../../runtime/random.js';
 import { sampleToken } from '../../runtime/sample.js';
 import { Trainer } from '../../runtime/train/trainer.js';
+import { gradChecker, paramInfos, randomWeights, trainRunner, ZERO_LR } from '../helpers/gpu-train.js';
 
 const REAL = 61;
 const PADDED = 64;
@@ -52,14 +53,7 @@ function compiled() {
 
 /** Realistic random weights (matrices N(0, 0.25²)), the head's padding biases set to 1e30. */
 function weights(graph: Graph, seed: number): Map<string, Float32Array> {
-  const rng = makeRng(seed);
-  const out = new Map<string, Float32Array>();
-  for (const p of graph.params) {
-    const n = p.shape.reduce((a, d) => a * d, 1);
-    const draw =
-      p.shape.length >= 2 ? () => 0.25 * rng.normal() : p.component === 'norms' ? () => 1 + 0.1 * rng.normal() : () => 0.05 * rng.normal();
-    out.set(p.name, Float32Array.from({ length: n }, draw));
-  }
+  const out = randomWeights(graph, seed);
   out.get('lm_head.bias')!.fill(HUGE, REAL);
   return out;
 }
@@ -121,35 +115,28 @@ describe('vocab_multiple: padding ids never win a sample and never enter the los
       expect(g.subarray(0, REAL * width).some((v) => v !== 0)).toBe(true);
     }
 
-    const rules = initRules(graph);
-    const infos = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
     const opts = { B, T, tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize };
-    const trainer = await Trainer.create(gpu, infos, {
+    const trainer = await Trainer.create(gpu, paramInfos(graph), {
       train: planTraining(model.spec, graph, { ...opts, clip: 0 }),
       eval: planModel(model.spec, graph, { mode: 'forward', ...opts }),
     });
     try {
       trainer.init(0);
       trainer.setState(params);
-      const res = await trainer.submitStep(1, tokens, targets, 0, { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 });
+      const res = await trainer.submitStep(1, tokens, targets, 0, ZERO_LR);
       expect(res.nonfinite).toBe(false);
       expect(Math.abs(res.loss - want)).toBeLessThan(1e-5 * want);
-      let worst = { name: '', err: 0 };
+      const grads = gradChecker();
       for (const p of trainer.plans.train.train!.params) {
         const w = cpu.grads.get(p.name)!;
-        const got = await (trainer as unknown as { train: { readF32(n: string): Promise<Float32Array> } }).train.readF32(p.grad);
-        for (let i = 0; i < w.length; i++) {
-          const err = Math.abs(got[i]! - w[i]!);
-          const tol = Math.max(2e-5, 1e-3 * Math.abs(w[i]!));
-          if (!(err <= tol) && !(err <= worst.err))
-            worst = { name: `${p.name}[${i}] got ${got[i]} want ${w[i]}`, err: Number.isNaN(err) ? Infinity : err };
-        }
+        const got = await trainRunner(trainer).readF32(p.grad);
+        grads.check(p.name, got, w);
         if (p.name.startsWith('lm_head.')) {
           const width = w.length / PADDED;
           expect(Array.from(got.subarray(REAL * width)).every((v) => v === 0)).toBe(true);
         }
       }
-      expect(worst.name, `worst gradient mismatch: ${worst.name}`).toBe('');
+      grads.expectNone();
     } finally {
       trainer.release();
     }

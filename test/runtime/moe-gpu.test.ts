@@ -28,7 +28,7 @@ import { compileGpu } from '../../compiler/cli/gpu-model.js';
 import { compileFile } from '../../compiler/index.js';
 import type { KernelTuning } from '../../compiler/codegen/wgsl/matmul.js';
 import type { Graph } from '../../compiler/ir/graph.js';
-import { initRules, interpretGraph } from '../../compiler/ir/interpret.js';
+import { interpretGraph } from '../../compiler/ir/interpret.js';
 import { gradients } from '../../compiler/passes/autodiff.js';
 import { planModel } from '../../compiler/schedule/plan.js';
 import { planTraining } from '../../compiler/schedule/train-plan.js';
@@ -40,7 +40,8 @@ import { Trainer } from '../../runtime/train/trainer.js';
 import { readFileSync } from 'node:fs';
 import { readSafetensors } from '../../runtime/checkpoint/safetensors.js';
 import { loadTorchFixture, TORCH_FIXTURE_DIR } from '../fixtures/torch/load.js';
-import { describeWorst, type Tol, worstOf } from '../helpers/torch-compare.js';
+import { gradChecker, maxAbsDiff, paramInfos, randomWeights, trainRunner, ZERO_LR } from '../helpers/gpu-train.js';
+import { expectGradsClose, expectPrefillAndDecode, type GradsJson, report, type Tol } from '../helpers/torch-compare.js';
 
 let gpu: GpuContext;
 beforeAll(async () => {
@@ -75,29 +76,6 @@ function compiled(v: Variant, tuning: KernelTuning) {
   return r.models[0]!;
 }
 
-function weights(graph: Graph, seed: number): Map<string, Float32Array> {
-  const rng = makeRng(seed);
-  return new Map(
-    graph.params.map((p) => {
-      const n = p.shape.reduce((a, d) => a * d, 1);
-      const draw =
-        p.shape.length >= 2
-          ? () => 0.25 * rng.normal()
-          : p.component === 'norms'
-            ? () => 1 + 0.1 * rng.normal()
-            : () => 0.05 * rng.normal();
-      return [p.name, Float32Array.from({ length: n }, draw)];
-    }),
-  );
-}
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return Number.isNaN(m) ? Infinity : m;
-}
-
 const opOutput = (graph: Graph, op: string) => graph.nodes.filter((n) => n.op === op).map((n) => n.output);
 
 describe.each(Object.keys(VARIANTS) as Variant[])('MoE %s on the GPU', (variant) => {
@@ -106,7 +84,7 @@ describe.each(Object.keys(VARIANTS) as Variant[])('MoE %s on the GPU', (variant)
     const graph = model.graph!;
     const rt = await ModelRuntime.create(data, { gpu });
     try {
-      const params = weights(graph, 5);
+      const params = randomWeights(graph, 5);
       const shapes = new Map(graph.params.map((p) => [p.name, p.shape]));
       rt.setWeights({ tensors: new Map([...params].map(([n, v]) => [n, f32Tensor(shapes.get(n)!, v)])), metadata: {} }, variant);
       const T = 12;
@@ -144,7 +122,7 @@ describe.each(Object.keys(VARIANTS) as Variant[])('MoE %s on the GPU', (variant)
       const B = 2;
       const T = 8;
       const rng = makeRng(11);
-      const params = weights(graph, 11);
+      const params = randomWeights(graph, 11);
       const tokens = Int32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * 64));
       const targets = Int32Array.from({ length: B * T }, () => Math.floor(rng.uniform() * 64));
       targets[5] = -1; // one ignored position
@@ -166,19 +144,20 @@ describe.each(Object.keys(VARIANTS) as Variant[])('MoE %s on the GPU', (variant)
       expect(auxIds.length > 0).toBe(variant !== 'shared');
       if (auxIds.length > 0) expect(Math.abs(cpu.loss - xent - aux)).toBeLessThan(1e-6);
 
-      const rules = initRules(graph);
-      const infos = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
       const opts = { B, T, tuning, subgroupMinSize: gpu.subgroupMinSize };
       const train = planTraining(model.spec, graph, { ...opts, clip: 0 });
       expect(train.io.expertCounts).toHaveLength(2);
       expect(train.io.aux !== undefined).toBe(auxIds.length > 0);
-      const trainer = await Trainer.create(gpu, infos, { train, eval: planModel(model.spec, graph, { mode: 'forward', ...opts }) });
-      const runner = (trainer as unknown as { train: { readF32(n: string): Promise<Float32Array> } }).train;
+      const trainer = await Trainer.create(gpu, paramInfos(graph), {
+        train,
+        eval: planModel(model.spec, graph, { mode: 'forward', ...opts }),
+      });
+      const runner = trainRunner(trainer);
       try {
         trainer.init(0);
         trainer.setState(params);
         const step = async () => {
-          const res = await trainer.submitStep(1, tokens, targets, 0, { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 });
+          const res = await trainer.submitStep(1, tokens, targets, 0, ZERO_LR);
           expect(res.nonfinite).toBe(false);
           const grads = new Map<string, Float32Array>();
           for (const p of trainer.plans.train.train!.params) grads.set(p.name, await runner.readF32(p.grad));
@@ -195,17 +174,9 @@ describe.each(Object.keys(VARIANTS) as Variant[])('MoE %s on the GPU', (variant)
           const want = Array.from({ length: E }, (_, e) => idx.filter((x) => x === e).length);
           expect(Array.from(new Uint32Array((await runner.readF32(name)).buffer, 0, E))).toEqual(want);
         }
-        let worst = { name: '', err: 0 };
-        for (const [name, got] of first.grads) {
-          const want = cpu.grads.get(name)!;
-          for (let i = 0; i < want.length; i++) {
-            const err = Math.abs(got[i]! - want[i]!);
-            const tol = Math.max(2e-5, 1e-3 * Math.abs(want[i]!));
-            if (!(err <= tol) && !(err <= worst.err))
-              worst = { name: `${name}[${i}] got ${got[i]} want ${want[i]}`, err: Number.isNaN(err) ? Infinity : err };
-          }
-        }
-        expect(worst.name, `worst gradient mismatch: ${worst.name}`).toBe('');
+        const grads = gradChecker();
+        for (const [name, got] of first.grads) grads.check(name, got, cpu.grads.get(name)!);
+        grads.expectNone();
         const second = await step();
         expect(second.loss).toBe(first.loss);
         for (const [name, g] of first.grads)
@@ -222,8 +193,6 @@ const LOGITS: Tol = { abs: 2e-5, rel: 5e-6 };
 const DECODE: Tol = { abs: 2e-5, rel: 5e-6 };
 const GRADS: Tol = { abs: 5e-6, rel: 5e-5 };
 const LOSS_ABS = 1e-5;
-const REPORT = !!process.env.TORCH_TOL_REPORT;
-const report = (line: string) => REPORT && console.log(line);
 
 interface MoeExpected {
   xent: number;
@@ -245,45 +214,24 @@ describe.each(FIXTURES.flatMap((f) => TORCH_TUNINGS.map((t) => [f, t] as const))
       const rt = await ModelRuntime.create(c.models[0]!.data, { gpu });
       try {
         rt.setWeights(readSafetensors(fx.safetensorsPath), name);
-        const V = fx.vocab;
-        for (let b = 0; b < fx.B; b++) {
-          const row = Array.from(fx.tokens.subarray(b * fx.T, (b + 1) * fx.T));
-          const want = fx.logits.subarray(b * fx.T * V, (b + 1) * fx.T * V);
-          const full = await rt.logits(row);
-          const w = worstOf(full, want, LOGITS);
-          report(describeWorst(`${name}/${tuning} prefill logits b=${b}`, w));
-          expect(w.excess, describeWorst(`prefill logits b=${b}`, w)).toBeLessThanOrEqual(1);
-          await rt.prefillPrompt(row.slice(0, 2));
-          const steps = new Float32Array((fx.T - 2) * V);
-          for (let p = 2; p < fx.T; p++) steps.set(await rt.decodeStep(row[p]!, p), (p - 2) * V);
-          const vsPrefill = worstOf(steps, full.subarray(2 * V), DECODE);
-          const vsTorch = worstOf(steps, want.subarray(2 * V), LOGITS);
-          report(describeWorst(`${name}/${tuning} decode vs prefill b=${b}`, vsPrefill));
-          expect(vsPrefill.excess, describeWorst('decode vs prefill', vsPrefill)).toBeLessThanOrEqual(1);
-          expect(vsTorch.excess, describeWorst('decode vs torch', vsTorch)).toBeLessThanOrEqual(1);
-        }
+        await expectPrefillAndDecode(rt, fx, `${name}/${tuning}`, { logits: LOGITS, decode: DECODE });
       } finally {
         rt.release();
       }
     }, 400_000);
 
     it('one training step: xent, aux loss, expert counts and every gradient match PyTorch', async () => {
-      const torch = JSON.parse(readFileSync(`${TORCH_FIXTURE_DIR}/${name}.grads.json`, 'utf8')) as {
-        loss: number;
-        grads: Record<string, { shape: number[]; values: number[] }>;
-      };
+      const torch = JSON.parse(readFileSync(`${TORCH_FIXTURE_DIR}/${name}.grads.json`, 'utf8')) as GradsJson;
       const m = compileFile(fx.specPath).models[0]!;
       const graph = m.graph!;
-      const rules = initRules(graph);
-      const infos = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
       const train = planTraining(m.spec, graph, { B: fx.B, T: fx.T, tuning, subgroupMinSize: gpu.subgroupMinSize, clip: 0 });
       expect(train.io.expertCounts).toEqual(expected.moe_layers.map((l) => `${l.scope}.expert_counts`));
-      const trainer = await Trainer.create(gpu, infos, { train, eval: train });
-      const runner = (trainer as unknown as { train: { readF32(n: string): Promise<Float32Array> } }).train;
+      const trainer = await Trainer.create(gpu, paramInfos(graph), { train, eval: train });
+      const runner = trainRunner(trainer);
       try {
         trainer.init(0);
         trainer.setState(fx.params);
-        const res = await trainer.submitStep(1, fx.tokens, fx.targets, 0, { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 });
+        const res = await trainer.submitStep(1, fx.tokens, fx.targets, 0, ZERO_LR);
         expect(res.nonfinite).toBe(false);
         report(`${name}/${tuning} xent ${res.loss} vs ${expected.xent}`);
         expect(Math.abs(res.loss - expected.xent)).toBeLessThanOrEqual(LOSS_ABS);
@@ -297,16 +245,13 @@ describe.each(FIXTURES.flatMap((f) => TORCH_TUNINGS.map((t) => [f, t] as const))
           expect(Array.from(counts.subarray(0, E)), l.scope).toEqual(want);
         }
         expect(train.train!.params.map((p) => p.name).sort()).toEqual(Object.keys(torch.grads).sort());
-        const failures: string[] = [];
-        let worst = { excess: 0, line: '' };
-        for (const p of train.train!.params) {
-          const w = worstOf(await runner.readF32(p.grad), torch.grads[p.name]!.values, GRADS);
-          const line = describeWorst(`∂loss/∂${p.name}`, w);
-          if (!(w.excess <= 1)) failures.push(line);
-          if (!(w.excess <= worst.excess)) worst = { excess: w.excess, line };
-        }
-        report(`${name}/${tuning} worst gradient: ${worst.line}`);
-        expect(failures, failures.join('\n')).toEqual([]);
+        await expectGradsClose(
+          `${name}/${tuning}`,
+          train.train!.params,
+          (b) => runner.readF32(b),
+          (n) => torch.grads[n]!.values,
+          GRADS,
+        );
       } finally {
         trainer.release();
       }

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelTuning } from '../../compiler/codegen/wgsl/matmul.js';
 import { compileGpu } from '../../compiler/cli/gpu-model.js';
 import { compileFile } from '../../compiler/index.js';
-import { initRules, interpretGraph } from '../../compiler/ir/interpret.js';
+import { interpretGraph } from '../../compiler/ir/interpret.js';
 import { planModel } from '../../compiler/schedule/plan.js';
 import { planTraining } from '../../compiler/schedule/train-plan.js';
 import { readSafetensors } from '../../runtime/checkpoint/safetensors.js';
@@ -29,7 +29,8 @@ import { acquireDevice, type GpuContext } from '../../runtime/device.js';
 import { ModelRuntime } from '../../runtime/model-runtime.js';
 import { PlanRunner } from '../../runtime/plan-runner.js';
 import { Trainer } from '../../runtime/train/trainer.js';
-import { describeWorst, type Tol, worstOf } from '../helpers/torch-compare.js';
+import { paramInfos, trainRunner, ZERO_LR } from '../helpers/gpu-train.js';
+import { expectClose, expectGradsClose, report, type Tol } from '../helpers/torch-compare.js';
 import { loadT5Fixture } from '../helpers/torch-t5.js';
 
 const TUNINGS = (process.env.MSPEC_VARIANT_TUNINGS ?? 'cpu,gpu').split(',') as KernelTuning[];
@@ -39,13 +40,6 @@ const VS_INTERP: Tol = { abs: 3e-5, rel: 5e-6 };
 const GRADS: Tol = { abs: 2e-5, rel: 5e-5 };
 const LOSS_ABS = 1e-5;
 const TIMEOUT = 600_000;
-
-const report = (line: string) => process.env.TORCH_TOL_REPORT && console.log(line);
-function expectClose(what: string, got: ArrayLike<number>, want: ArrayLike<number>, tol: Tol): void {
-  const w = worstOf(got, want, tol);
-  report(describeWorst(what, w));
-  expect(w.excess, describeWorst(what, w)).toBeLessThanOrEqual(1);
-}
 
 const fx = loadT5Fixture();
 const compiled = () => {
@@ -151,27 +145,25 @@ describe.each(TUNINGS)('torch_t5 on the GPU, tuning %s', (tuning) => {
     async () => {
       const m = compiled();
       const graph = m.graph!;
-      const rules = initRules(graph);
-      const params = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
       const train = planTraining(m.spec, graph, { B: fx.B, T: fx.T, S: fx.S, tuning, subgroupMinSize: gpu.subgroupMinSize, clip: 0 });
-      const trainer = await Trainer.create(gpu, params, { train, eval: train });
+      const trainer = await Trainer.create(gpu, paramInfos(graph), { train, eval: train });
       try {
         trainer.init(0);
         trainer.setState(fx.params);
         const batch = { inputs: fx.tokens, targets: fx.targets, sources: fx.srcTokens };
-        const res = await trainer.submitAccumulated(1, [batch], 0, { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 });
+        const res = await trainer.submitAccumulated(1, [batch], 0, ZERO_LR);
         expect(res.nonfinite).toBe(false);
         report(`${tuning} training loss ${res.loss} vs ${fx.loss}`);
         expect(Math.abs(res.loss - fx.loss)).toBeLessThanOrEqual(LOSS_ABS);
         expect(train.train!.params.map((p) => p.name).sort()).toEqual([...fx.grads.keys()].sort());
-        const runner = (trainer as unknown as { train: PlanRunner }).train;
-        const failures: string[] = [];
-        for (const p of train.train!.params) {
-          const w = worstOf(await runner.readF32(p.grad), fx.grads.get(p.name)!, GRADS);
-          report(describeWorst(`${tuning} ∂loss/∂${p.name}`, w));
-          if (!(w.excess <= 1)) failures.push(describeWorst(`∂loss/∂${p.name}`, w));
-        }
-        expect(failures, failures.join('\n')).toEqual([]);
+        const runner = trainRunner(trainer);
+        await expectGradsClose(
+          tuning,
+          train.train!.params,
+          (b) => runner.readF32(b),
+          (n) => fx.grads.get(n)!,
+          GRADS,
+        );
       } finally {
         trainer.release();
       }

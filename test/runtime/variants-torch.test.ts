@@ -26,14 +26,23 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGpu } from '../../compiler/cli/gpu-model.js';
 import type { KernelTuning } from '../../compiler/codegen/wgsl/matmul.js';
 import { compileFile } from '../../compiler/index.js';
-import { initRules, interpretGraph } from '../../compiler/ir/interpret.js';
+import { interpretGraph } from '../../compiler/ir/interpret.js';
 import { planTraining } from '../../compiler/schedule/train-plan.js';
 import { readSafetensors } from '../../runtime/checkpoint/safetensors.js';
 import { acquireDevice, type GpuContext } from '../../runtime/device.js';
 import { ModelRuntime } from '../../runtime/model-runtime.js';
 import { Trainer } from '../../runtime/train/trainer.js';
 import { loadTorchFixture, TORCH_FIXTURE_DIR } from '../fixtures/torch/load.js';
-import { describeWorst, type Tol, worstOf } from '../helpers/torch-compare.js';
+import { paramInfos, trainRunner, ZERO_LR } from '../helpers/gpu-train.js';
+import {
+  describeWorst,
+  expectGradsClose,
+  expectPrefillAndDecode,
+  type GradsJson,
+  report,
+  type Tol,
+  worstOf,
+} from '../helpers/torch-compare.js';
 
 const FIXTURES = ['torch_bloom', 'torch_neox', 'torch_falcon', 'torch_mistral', 'torch_gemma', 'torch_postnorm'] as const;
 /**
@@ -56,18 +65,11 @@ const INTERP: Tol = { abs: 5e-6, rel: 1e-6 };
 /** Compiling a model's kernels takes lavapipe ~1 min of CPU per plan; more on a shared machine. */
 const TIMEOUT = 400_000;
 
-const REPORT = !!process.env.TORCH_TOL_REPORT;
-const report = (line: string) => REPORT && console.log(line);
 /** CPU seconds this process (lavapipe's threads included) spent since `from`: the cost on a shared machine. */
 const cpuSeconds = (from: NodeJS.CpuUsage) => {
   const d = process.cpuUsage(from);
   return ((d.user + d.system) / 1e6).toFixed(1);
 };
-
-interface GradsJson {
-  loss: number;
-  grads: Record<string, { shape: number[]; values: number[] }>;
-}
 
 describe.each(FIXTURES)('%s: CPU interpreter vs PyTorch', (name) => {
   it('checkpoint names = lowered params; logits and loss match', () => {
@@ -111,26 +113,8 @@ describe.each(FIXTURES.flatMap((f) => TUNINGS.map((t) => [f, t] as const)))('%s 
       const rt = await ModelRuntime.create(c.models[0]!.data, { gpu });
       try {
         rt.setWeights(readSafetensors(fx.safetensorsPath), name);
-        const V = fx.vocab;
-        for (let b = 0; b < fx.B; b++) {
-          const row = Array.from(fx.tokens.subarray(b * fx.T, (b + 1) * fx.T));
-          const want = fx.logits.subarray(b * fx.T * V, (b + 1) * fx.T * V);
-          const full = await rt.logits(row);
-          const w = worstOf(full, want, LOGITS);
-          report(describeWorst(`${name}/${tuning} prefill logits b=${b}`, w));
-          expect(w.excess, describeWorst(`prefill logits b=${b}`, w)).toBeLessThanOrEqual(1);
-
-          // Prompt of 2, then one token at a time up to T (past the Mistral window of 4).
-          await rt.prefillPrompt(row.slice(0, 2));
-          const steps = new Float32Array((fx.T - 2) * V);
-          for (let p = 2; p < fx.T; p++) steps.set(await rt.decodeStep(row[p]!, p), (p - 2) * V);
-          const vsPrefill = worstOf(steps, full.subarray(2 * V), DECODE);
-          const vsTorch = worstOf(steps, want.subarray(2 * V), LOGITS);
-          report(describeWorst(`${name}/${tuning} decode vs prefill b=${b}`, vsPrefill));
-          report(describeWorst(`${name}/${tuning} decode vs torch b=${b}`, vsTorch));
-          expect(vsPrefill.excess, describeWorst('decode vs prefill', vsPrefill)).toBeLessThanOrEqual(1);
-          expect(vsTorch.excess, describeWorst('decode vs torch', vsTorch)).toBeLessThanOrEqual(1);
-        }
+        // Prompt of 2, then one token at a time up to T (past the Mistral window of 4).
+        await expectPrefillAndDecode(rt, fx, `${name}/${tuning}`, { logits: LOGITS, decode: DECODE });
       } finally {
         rt.release();
         report(`${name}/${tuning} forward + decode: ${cpuSeconds(cpu0)} s of CPU`);
@@ -147,32 +131,27 @@ describe.each(FIXTURES.flatMap((f) => TUNINGS.map((t) => [f, t] as const)))('%s 
       const m = compileFile(fx.specPath).models[0]!;
       const graph = m.graph!;
       const opts = { B: fx.B, T: fx.T, tuning, subgroupMinSize: gpu.subgroupMinSize };
-      const rules = initRules(graph);
-      const params = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
       // The evaluation plan is never run here: pass the training plan again, whose kernels are
       // already compiled, instead of compiling a forward plan for nothing.
       const train = planTraining(m.spec, graph, { ...opts, clip: 0 });
-      const trainer = await Trainer.create(gpu, params, { train, eval: train });
+      const trainer = await Trainer.create(gpu, paramInfos(graph), { train, eval: train });
       try {
         trainer.init(0);
         trainer.setState(fx.params);
-        const res = await trainer.submitStep(1, fx.tokens, fx.targets, 0, { lr: 0, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 });
+        const res = await trainer.submitStep(1, fx.tokens, fx.targets, 0, ZERO_LR);
         expect(res.nonfinite).toBe(false);
         report(`${name}/${tuning} loss ${res.loss} vs ${torch.loss} (|Δ| ${Math.abs(res.loss - torch.loss).toExponential(2)})`);
         expect(Math.abs(res.loss - torch.loss)).toBeLessThanOrEqual(LOSS_ABS);
         const plan = trainer.plans.train.train!;
         expect(plan.params.map((p) => p.name).sort()).toEqual(Object.keys(torch.grads).sort());
-        const read = (trainer as unknown as { train: { readF32(n: string): Promise<Float32Array> } }).train;
-        const failures: string[] = [];
-        let worst = { excess: 0, line: '' };
-        for (const p of plan.params) {
-          const w = worstOf(await read.readF32(p.grad), torch.grads[p.name]!.values, GRADS);
-          const line = describeWorst(`∂loss/∂${p.name}`, w);
-          if (!(w.excess <= 1)) failures.push(line);
-          if (!(w.excess <= worst.excess)) worst = { excess: w.excess, line };
-        }
-        report(`${name}/${tuning} worst gradient: ${worst.line}`);
-        expect(failures, failures.join('\n')).toEqual([]);
+        const runner = trainRunner(trainer);
+        await expectGradsClose(
+          `${name}/${tuning}`,
+          plan.params,
+          (b) => runner.readF32(b),
+          (n) => torch.grads[n]!.values,
+          GRADS,
+        );
       } finally {
         trainer.release();
         report(`${name}/${tuning} training step: ${cpuSeconds(cpu0)} s of CPU`);

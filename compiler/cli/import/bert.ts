@@ -74,37 +74,29 @@ export const bert: Family = {
   weights(cfg, w) {
     const { C, L, F, V, P, S } = dims(cfg);
     const b = w.has('bert.embeddings.word_embeddings.weight') ? 'bert.' : '';
-    const lin = (hf: string, name: string, out: number, inDim: number) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [out, inDim]);
-      w.copy(`${hf}.bias`, `${name}.bias`, [out]);
-    };
-    const norm = (hf: string, name: string) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [C]);
-      w.copy(`${hf}.bias`, `${name}.bias`, [C]);
-    };
     const e = `${b}embeddings.`;
     w.copy(`${e}word_embeddings.weight`, 'embed.tokens.weight', [V, C]);
     w.copy(`${e}position_embeddings.weight`, 'embed.positions.weight', [P, C]);
     w.copy(`${e}token_type_embeddings.weight`, 'embed.segments.weight', [S, C]);
-    norm(`${e}LayerNorm`, 'embed.norm');
+    w.layerNorm(`${e}LayerNorm`, 'embed.norm', C);
     w.skip(`${e}position_ids`);
     for (let i = 0; i < L; i++) {
       const h = `${b}encoder.layer.${i}.`;
       const p = `layers.${i}.`;
-      lin(`${h}attention.self.query`, `${p}attn.q`, C, C);
-      lin(`${h}attention.self.key`, `${p}attn.k`, C, C);
-      lin(`${h}attention.self.value`, `${p}attn.v`, C, C);
-      lin(`${h}attention.output.dense`, `${p}attn.o`, C, C);
-      norm(`${h}attention.output.LayerNorm`, `${p}attn_norm`);
-      lin(`${h}intermediate.dense`, `${p}mlp.up`, F, C);
-      lin(`${h}output.dense`, `${p}mlp.down`, C, F);
-      norm(`${h}output.LayerNorm`, `${p}mlp_norm`);
+      w.linear(`${h}attention.self.query`, `${p}attn.q`, C, C);
+      w.linear(`${h}attention.self.key`, `${p}attn.k`, C, C);
+      w.linear(`${h}attention.self.value`, `${p}attn.v`, C, C);
+      w.linear(`${h}attention.output.dense`, `${p}attn.o`, C, C);
+      w.layerNorm(`${h}attention.output.LayerNorm`, `${p}attn_norm`, C);
+      w.linear(`${h}intermediate.dense`, `${p}mlp.up`, F, C);
+      w.linear(`${h}output.dense`, `${p}mlp.down`, C, F);
+      w.layerNorm(`${h}output.LayerNorm`, `${p}mlp_norm`, C);
     }
-    if (w.has(`${b}pooler.dense.weight`)) lin(`${b}pooler.dense`, 'pooler', C, C);
+    if (w.has(`${b}pooler.dense.weight`)) w.linear(`${b}pooler.dense`, 'pooler', C, C);
     if (w.has('cls.predictions.bias')) {
       w.copy('cls.predictions.bias', 'lm_head.bias', [V]);
-      lin('cls.predictions.transform.dense', 'lm_head.transform', C, C);
-      norm('cls.predictions.transform.LayerNorm', 'lm_head.transform.norm');
+      w.linear('cls.predictions.transform.dense', 'lm_head.transform', C, C);
+      w.layerNorm('cls.predictions.transform.LayerNorm', 'lm_head.transform.norm', C);
       // The decoder is the tied token table and the bias above again.
       w.skip('cls.predictions.decoder.weight');
       w.skip('cls.predictions.decoder.bias');

@@ -77,22 +77,14 @@ export const falcon: Family = {
     const { C, H, D, K, multiQuery, L, F, V } = dims(cfg);
     const bias = cfg.bool('bias', false);
     const parallel = cfg.bool('parallel_attn', true);
-    const lin = (hf: string, name: string, out: number, inDim: number) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [out, inDim]);
-      if (bias) w.copy(`${hf}.bias`, `${name}.bias`, [out]);
-    };
-    const norm = (hf: string, name: string) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [C]);
-      w.copy(`${hf}.bias`, `${name}.bias`, [C]);
-    };
     w.copy('transformer.word_embeddings.weight', 'embed.tokens.weight', [V, C]);
     for (let i = 0; i < L; i++) {
       const h = `transformer.h.${i}.`;
       const p = `layers.${i}.`;
-      if (parallel) norm(`${h}input_layernorm`, `${p}norm`);
+      if (parallel) w.layerNorm(`${h}input_layernorm`, `${p}norm`, C);
       else {
-        norm(`${h}input_layernorm`, `${p}attn_norm`);
-        norm(`${h}post_attention_layernorm`, `${p}mlp_norm`);
+        w.layerNorm(`${h}input_layernorm`, `${p}attn_norm`, C);
+        w.layerNorm(`${h}post_attention_layernorm`, `${p}mlp_norm`, C);
       }
       const total = (H + 2 * K) * D;
       const qkv = w.take(`${h}self_attention.query_key_value.weight`, [total, C]);
@@ -105,12 +97,12 @@ export const falcon: Family = {
         w.set(`${p}attn.${n}.weight`, [out, C], pickRows(qkv, C, rows[j]!));
         if (qkvBias) w.set(`${p}attn.${n}.bias`, [out], pickRows(qkvBias, 1, rows[j]!));
       });
-      lin(`${h}self_attention.dense`, `${p}attn.o`, C, H * D);
-      lin(`${h}mlp.dense_h_to_4h`, `${p}mlp.up`, F, C);
-      lin(`${h}mlp.dense_4h_to_h`, `${p}mlp.down`, C, F);
+      w.linear(`${h}self_attention.dense`, `${p}attn.o`, C, H * D, bias);
+      w.linear(`${h}mlp.dense_h_to_4h`, `${p}mlp.up`, F, C, bias);
+      w.linear(`${h}mlp.dense_4h_to_h`, `${p}mlp.down`, C, F, bias);
       w.skip(`${h}self_attention.rotary_emb.inv_freq`);
     }
-    norm('transformer.ln_f', 'norm');
+    w.layerNorm('transformer.ln_f', 'norm', C);
     w.skip('lm_head.weight');
   },
 };

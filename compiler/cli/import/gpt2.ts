@@ -67,15 +67,11 @@ export const gpt2: Family = {
       w.set(`${name}.weight`, [out, inDim], transpose(w.take(`${hf}.weight`, [inDim, out]), inDim, out));
       w.copy(`${hf}.bias`, `${name}.bias`, [out]);
     };
-    const norm = (hf: string, name: string) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [C]);
-      w.copy(`${hf}.bias`, `${name}.bias`, [C]);
-    };
     for (let i = 0; i < L; i++) {
       const h = `h.${i}.`;
       const p = `layers.${i}.`;
-      norm(`${h}ln_1`, `${p}attn_norm`);
-      norm(`${h}ln_2`, `${p}mlp_norm`);
+      w.layerNorm(`${h}ln_1`, `${p}attn_norm`, C);
+      w.layerNorm(`${h}ln_2`, `${p}mlp_norm`, C);
       const qkv = transpose(w.take(`${h}attn.c_attn.weight`, [C, 3 * C]), C, 3 * C); // (3C, C)
       const qkvBias = w.take(`${h}attn.c_attn.bias`, [3 * C]);
       ['q', 'k', 'v'].forEach((n, j) => {
@@ -89,7 +85,7 @@ export const gpt2: Family = {
       w.skip(`${h}attn.bias`);
       w.skip(`${h}attn.masked_bias`);
     }
-    norm('ln_f', 'norm');
+    w.layerNorm('ln_f', 'norm', C);
     // A stored head is the tied token table again.
     w.skip('lm_head.weight');
   },

@@ -80,20 +80,16 @@ export const llama: Family = {
     const { C, H, K, D, E, L, F, V } = dims(cfg);
     const attnBias = cfg.bool('attention_bias', false);
     const mlpBias = cfg.bool('mlp_bias', false);
-    const lin = (hf: string, name: string, out: number, inDim: number, bias: boolean) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [out, inDim]);
-      if (bias) w.copy(`${hf}.bias`, `${name}.bias`, [out]);
-    };
     w.copy('model.embed_tokens.weight', 'embed.tokens.weight', [V, C]);
     for (let i = 0; i < L; i++) {
       const h = `model.layers.${i}.`;
       const p = `layers.${i}.`;
       w.copy(`${h}input_layernorm.weight`, `${p}attn_norm.weight`, [C]);
       w.copy(`${h}post_attention_layernorm.weight`, `${p}mlp_norm.weight`, [C]);
-      lin(`${h}self_attn.q_proj`, `${p}attn.q`, H * D, C, attnBias);
-      lin(`${h}self_attn.k_proj`, `${p}attn.k`, K * D, C, attnBias);
-      lin(`${h}self_attn.v_proj`, `${p}attn.v`, K * D, C, attnBias);
-      lin(`${h}self_attn.o_proj`, `${p}attn.o`, C, H * D, attnBias);
+      w.linear(`${h}self_attn.q_proj`, `${p}attn.q`, H * D, C, attnBias);
+      w.linear(`${h}self_attn.k_proj`, `${p}attn.k`, K * D, C, attnBias);
+      w.linear(`${h}self_attn.v_proj`, `${p}attn.v`, K * D, C, attnBias);
+      w.linear(`${h}self_attn.o_proj`, `${p}attn.o`, C, H * D, attnBias);
       w.skip(`${h}self_attn.rotary_emb.inv_freq`);
       if (E) {
         const m = `${h}block_sparse_moe.`;
@@ -104,9 +100,9 @@ export const llama: Family = {
         w.set(`${p}moe.experts.up.weight`, [E, F, C], experts('w3', F, C));
         w.set(`${p}moe.experts.down.weight`, [E, C, F], experts('w2', C, F));
       } else {
-        lin(`${h}mlp.gate_proj`, `${p}mlp.gate`, F, C, mlpBias);
-        lin(`${h}mlp.up_proj`, `${p}mlp.up`, F, C, mlpBias);
-        lin(`${h}mlp.down_proj`, `${p}mlp.down`, C, F, mlpBias);
+        w.linear(`${h}mlp.gate_proj`, `${p}mlp.gate`, F, C, mlpBias);
+        w.linear(`${h}mlp.up_proj`, `${p}mlp.up`, F, C, mlpBias);
+        w.linear(`${h}mlp.down_proj`, `${p}mlp.down`, C, F, mlpBias);
       }
     }
     w.copy('model.norm.weight', 'norm.weight', [C]);

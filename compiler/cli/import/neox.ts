@@ -63,20 +63,12 @@ export const neox: Family = {
   weights(cfg, w) {
     const { C, H, D, L, F, V } = dims(cfg);
     const bias = cfg.bool('attention_bias', true);
-    const lin = (hf: string, name: string, out: number, inDim: number, b: boolean) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [out, inDim]);
-      if (b) w.copy(`${hf}.bias`, `${name}.bias`, [out]);
-    };
-    const norm = (hf: string, name: string) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [C]);
-      w.copy(`${hf}.bias`, `${name}.bias`, [C]);
-    };
     w.copy('gpt_neox.embed_in.weight', 'embed.tokens.weight', [V, C]);
     for (let i = 0; i < L; i++) {
       const h = `gpt_neox.layers.${i}.`;
       const p = `layers.${i}.`;
-      norm(`${h}input_layernorm`, `${p}attn_norm`);
-      norm(`${h}post_attention_layernorm`, `${p}mlp_norm`);
+      w.layerNorm(`${h}input_layernorm`, `${p}attn_norm`, C);
+      w.layerNorm(`${h}post_attention_layernorm`, `${p}mlp_norm`, C);
       const qkv = w.take(`${h}attention.query_key_value.weight`, [3 * C, C]);
       const qkvBias = bias ? w.take(`${h}attention.query_key_value.bias`, [3 * C]) : null;
       ['q', 'k', 'v'].forEach((n, j) => {
@@ -84,12 +76,12 @@ export const neox: Family = {
         w.set(`${p}attn.${n}.weight`, [C, C], pickRows(qkv, C, rows));
         if (qkvBias) w.set(`${p}attn.${n}.bias`, [C], pickRows(qkvBias, 1, rows));
       });
-      lin(`${h}attention.dense`, `${p}attn.o`, C, C, bias);
-      lin(`${h}mlp.dense_h_to_4h`, `${p}mlp.up`, F, C, true);
-      lin(`${h}mlp.dense_4h_to_h`, `${p}mlp.down`, C, F, true);
+      w.linear(`${h}attention.dense`, `${p}attn.o`, C, C, bias);
+      w.linear(`${h}mlp.dense_h_to_4h`, `${p}mlp.up`, F, C, true);
+      w.linear(`${h}mlp.dense_4h_to_h`, `${p}mlp.down`, C, F, true);
       for (const buf of ['attention.bias', 'attention.masked_bias', 'attention.rotary_emb.inv_freq']) w.skip(`${h}${buf}`);
     }
-    norm('gpt_neox.final_layer_norm', 'norm');
+    w.layerNorm('gpt_neox.final_layer_norm', 'norm', C);
     if (cfg.bool('tie_word_embeddings', false)) w.skip('embed_out.weight');
     else w.copy('embed_out.weight', 'lm_head.weight', [V, C]);
   },

@@ -62,28 +62,20 @@ export const phi: Family = {
   },
   weights(cfg, w) {
     const { C, H, K, D, L, F, V } = dims(cfg);
-    const lin = (hf: string, name: string, out: number, inDim: number) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [out, inDim]);
-      w.copy(`${hf}.bias`, `${name}.bias`, [out]);
-    };
-    const norm = (hf: string, name: string) => {
-      w.copy(`${hf}.weight`, `${name}.weight`, [C]);
-      w.copy(`${hf}.bias`, `${name}.bias`, [C]);
-    };
     w.copy('model.embed_tokens.weight', 'embed.tokens.weight', [V, C]);
     for (let i = 0; i < L; i++) {
       const h = `model.layers.${i}.`;
       const p = `layers.${i}.`;
-      norm(`${h}input_layernorm`, `${p}norm`);
-      lin(`${h}self_attn.q_proj`, `${p}attn.q`, H * D, C);
-      lin(`${h}self_attn.k_proj`, `${p}attn.k`, K * D, C);
-      lin(`${h}self_attn.v_proj`, `${p}attn.v`, K * D, C);
-      lin(`${h}self_attn.dense`, `${p}attn.o`, C, H * D);
-      lin(`${h}mlp.fc1`, `${p}mlp.up`, F, C);
-      lin(`${h}mlp.fc2`, `${p}mlp.down`, C, F);
+      w.layerNorm(`${h}input_layernorm`, `${p}norm`, C);
+      w.linear(`${h}self_attn.q_proj`, `${p}attn.q`, H * D, C);
+      w.linear(`${h}self_attn.k_proj`, `${p}attn.k`, K * D, C);
+      w.linear(`${h}self_attn.v_proj`, `${p}attn.v`, K * D, C);
+      w.linear(`${h}self_attn.dense`, `${p}attn.o`, C, H * D);
+      w.linear(`${h}mlp.fc1`, `${p}mlp.up`, F, C);
+      w.linear(`${h}mlp.fc2`, `${p}mlp.down`, C, F);
       w.skip(`${h}self_attn.rotary_emb.inv_freq`);
     }
-    norm('model.final_layernorm', 'norm');
-    lin('lm_head', 'lm_head', V, C);
+    w.layerNorm('model.final_layernorm', 'norm', C);
+    w.linear('lm_head', 'lm_head', V, C);
   },
 };

@@ -64,6 +64,18 @@ export class HfWeights {
     this.set(name, shape, this.take(hf, shape));
   }
 
+  /** A Linear: `hf`.weight (out, in) and, when `bias`, `hf`.bias (out) to mspec's `name`. */
+  linear(hf: string, name: string, out: number, inDim: number, bias = true): void {
+    this.copy(`${hf}.weight`, `${name}.weight`, [out, inDim]);
+    if (bias) this.copy(`${hf}.bias`, `${name}.bias`, [out]);
+  }
+
+  /** A LayerNorm of `width`: `hf`.weight and `hf`.bias to mspec's `name`. */
+  layerNorm(hf: string, name: string, width: number): void {
+    this.copy(`${hf}.weight`, `${name}.weight`, [width]);
+    this.copy(`${hf}.bias`, `${name}.bias`, [width]);
+  }
+
   /** Tensors of the checkpoint that no mapping read or skipped. */
   unused(): string[] {
     return [...this.tensors.keys()].filter((n) => !this.used.has(n) && !this.skipped.has(n));

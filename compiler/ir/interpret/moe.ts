@@ -31,12 +31,9 @@ export function moeGates([logits, index]: readonly Tensor[], a: OpAttrs['moe_gat
   const { rows: R, width: E } = rows(logits!);
   const k = index!.shape[index!.shape.length - 1]!;
   const out = new Float32Array(R * k);
+  const probs = routerProbs(z, R, E);
   for (let r = 0; r < R; r++) {
-    const row = z.subarray(r * E, (r + 1) * E);
-    const max = row.reduce((m, x) => Math.max(m, x), -Infinity);
-    let sum = 0;
-    for (let e = 0; e < E; e++) sum += Math.exp(row[e]! - max);
-    const p = Array.from({ length: k }, (_, s) => Math.exp(row[expertAt(idx, r * k + s, E)]! - max) / sum);
+    const p = Array.from({ length: k }, (_, s) => probs[r * E + expertAt(idx, r * k + s, E)]!);
     const norm = a.renormalize ? p.reduce((x, y) => x + y, 0) : 1;
     for (let s = 0; s < k; s++) out[r * k + s] = p[s]! / norm;
   }

@@ -30,9 +30,7 @@ export const softmaxXent: GroupModule<SoftmaxXentGroup> = {
       : P.add({ name: `${graph.values[g.out]!.name}.rows#${g.out}`, kind: 'activation', dtype: 'f32', shape: [rows], bytes: 4 * rows });
     const classes = g.classes !== null ? { classes: g.classes } : {};
     // Evaluation also flags the rows whose argmax is the target: accuracy without reading logits back.
-    const correct = c.training
-      ? null
-      : P.add({ name: `${graph.values[g.out]!.name}.correct#${g.out}`, kind: 'activation', dtype: 'f32', shape: [rows], bytes: 4 * rows });
+    const correct = c.training ? null : P.scratch(`${graph.values[g.out]!.name}.correct#${g.out}`, [rows]);
     const xent = generateSoftmaxXent({
       rows,
       V: width,

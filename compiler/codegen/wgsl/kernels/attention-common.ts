@@ -5,8 +5,8 @@
 import { COUNTER_RNG_WGSL } from '../../../../runtime/counter-rng.js';
 import { t5RelativeBucket } from '../../../ir/interpret/attention.js';
 import { alibiSlopes } from './alibi.js';
-import { f32, u32 } from './common.js';
-import { dropoutFactor } from './dropout.js';
+import { checkInt, f32, u32, vecType, vectorWidth } from './common.js';
+import { checkDropout, dropoutFactor } from './dropout.js';
 
 /** A finite "−∞" for masked scores: exp(NEG − m) is 0 for any real m, and NEG − NEG is not NaN. */
 export const NEG = '-3.0e38';
@@ -118,12 +118,85 @@ export function attentionPrelude(r: ResolvedAttention): string | undefined {
   return parts.length ? parts.join('\n\n') : undefined;
 }
 
-/** Checks a spec's dropout: p in [0, 1) and a u32 stream; p = 0 means none. */
-export function resolveDropout(entryPoint: string, d: AttentionDropout | null | undefined): AttentionDropout | null {
-  if (!d || d.p === 0) return null;
-  if (!(d.p > 0 && d.p < 1)) throw new Error(`${entryPoint}: dropout p must be in [0, 1), got ${d.p}`);
-  if (!Number.isInteger(d.stream) || d.stream < 0 || d.stream > 0xffffffff) throw new Error(`${entryPoint}: dropout stream must be a u32`);
-  return d;
+/** What the forward (attention.ts) and backward (attention-bwd.ts) specs share; the backward's must equal the forward's. */
+export interface AttentionShape {
+  heads: number;
+  /** Divides heads (heads for MHA, 1 for MQA). */
+  kv_heads: number;
+  /** <= 256 (head rows live in private memory). */
+  head_dim: number;
+  causal: boolean;
+  /** Sliding window in tokens; null/absent: every key. Causal: i − window < j <= i; otherwise |i − j| < window. */
+  window?: number | null;
+  alibi?: boolean;
+  /** T5 relative position bias: binds `rel` (buckets, heads), bias rel[bucket(j − i), h] (the backward's dq also writes `dbias`). */
+  relative?: RelativeBias | null;
+  /**
+   * Cross-attention: the keys are another sequence's (the encoder output, S rows), all valid;
+   * never causal, no window, no positions. The Step uniform's kv_len is not read.
+   */
+  cross?: boolean;
+  /** Score scale; default 1/sqrt(head_dim). */
+  scale?: number;
+  /**
+   * Training only (Tq = Tk, offset 0): attention-weight dropout, O = Σ_j Z_ij·P_ij·V_j with P
+   * the full softmax (lse unchanged) and Z the counter-based mask, which the backward redraws
+   * from the Step uniform (same p and stream). p = 0 means none.
+   */
+  dropout?: AttentionDropout | null;
+  /**
+   * GpuContext.subgroupMinSize when 'subgroups' is enabled; 0/absent: none. With 4..64 and
+   * the queries (backward: queries and keys) >= it, the subgroup variant is chosen.
+   */
+  subgroupMinSize?: number;
+  /** Force an emitter (tests, tuning); default: subgroup when possible, else simple. */
+  variant?: 'simple' | 'subgroup';
+}
+
+/**
+ * Checks and resolves the fields the forward (attention.ts) and backward (attention-bwd.ts)
+ * kernels share, and picks the emitter: subgroup when subgroupMinSize is in [4, 64] and
+ * `rows` (the rows a subgroup shares) reach it, else simple.
+ */
+export function resolveShape(
+  entryPoint: string,
+  spec: AttentionShape,
+  rows: number,
+): {
+  shape: Omit<ResolvedAttention, 'entryPoint' | 'B' | 'Tq' | 'Tk' | 'allKeys' | 'lse' | 'keyBlock'>;
+  SG: number;
+  variant: 'simple' | 'subgroup';
+} {
+  const { heads: H, kv_heads: Kh, head_dim: D, causal } = spec;
+  const window = spec.window ?? null;
+  if (window !== null) checkInt(entryPoint, 'window', window);
+  const cross = spec.cross ?? false;
+  const relative = spec.relative ?? null;
+  if (cross && (causal || window !== null || spec.alibi || relative))
+    throw new Error(`${entryPoint}: cross-attention is never causal and has no window or positions`);
+  if (relative && spec.alibi) throw new Error(`${entryPoint}: ALiBi and a relative bias exclude each other`);
+  if (relative) {
+    checkInt(entryPoint, 'buckets', relative.buckets);
+    checkInt(entryPoint, 'maxDistance', relative.maxDistance);
+  }
+  if (H % Kh !== 0) throw new Error(`${entryPoint}: heads ${H} must be a multiple of kv_heads ${Kh}`);
+  if (D > 256) throw new Error(`${entryPoint}: head_dim ${D} is over 256 (head rows live in private memory); use more heads`);
+  const scale = spec.scale ?? 1 / Math.sqrt(D);
+  f32(scale); // finite
+  const d = spec.dropout;
+  const dropout = d && d.p !== 0 ? d : null;
+  if (dropout) checkDropout(entryPoint, dropout.p, dropout.stream);
+  const SG = spec.subgroupMinSize ?? 0;
+  const canShare = SG >= 4 && SG <= 64;
+  const variant = spec.variant ?? (canShare && rows >= SG ? 'subgroup' : 'simple');
+  if (variant === 'subgroup' && !canShare)
+    throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
+  const w = vectorWidth(D);
+  return {
+    shape: { H, Kh, D, w, D4: D / w, V: vecType(w), causal, window, alibi: spec.alibi ?? false, relative, cross, scale, dropout },
+    SG,
+    variant,
+  };
 }
 
 /** `dot` of two head-row units (vec4 or scalar). */

@@ -24,62 +24,33 @@
  * and use no workgroup memory and no barriers (what lavapipe runs best).
  */
 import type { KernelTuning, WgslKernel } from '../kernel-types.js';
-import { type AttentionDropout, attentionPrelude, type RelativeBias, type ResolvedAttention, resolveDropout } from './attention-common.js';
+import { type AttentionShape, attentionPrelude, type ResolvedAttention, resolveShape } from './attention-common.js';
 import { emitSimpleAttention } from './attention-simple.js';
 import { emitSubgroupAttention } from './attention-subgroup.js';
-import { assemble, Bindings, checkInt, entryName, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName } from './common.js';
 
-export interface AttentionSpec {
+/** The shared fields (heads, masks, positions, scale, dropout, emitter) are attention-common.ts's AttentionShape. */
+export interface AttentionSpec extends AttentionShape {
   B: number;
   /** Queries per batch entry (T for training/prefill, 1 for decode). */
   Tq: number;
   /** Rows of K and V per batch entry (T without a cache; the context length with one). */
   Tk: number;
-  heads: number;
-  /** Divides heads (heads for MHA, 1 for MQA). */
-  kv_heads: number;
-  /** <= 256. */
-  head_dim: number;
-  causal: boolean;
-  /** Sliding window in tokens; null/absent: every key. Causal: i − window < j <= i; otherwise |i − j| < window. */
-  window?: number | null;
-  alibi?: boolean;
-  /** T5 relative position bias: binds `rel` (buckets, heads), bias rel[bucket(j − i), h]. */
-  relative?: RelativeBias | null;
-  /**
-   * Cross-attention: the Tk keys are another sequence's (the encoder output, S rows), all
-   * valid; never causal, no window, no positions. The Step uniform's kv_len is not read.
-   */
-  cross?: boolean;
   /**
    * Every one of the Tk rows is a valid key (the Step uniform's kv_len is not read): an
    * encoder's self-attention over the source, whose length S is not the Step's T. Implied by cross.
    */
   allKeys?: boolean;
-  /** Score scale; default 1/sqrt(head_dim). */
-  scale?: number;
   /** Also write lse (B, H, Tq): each row's log-sum-exp of the scaled scores, for the backward. */
   lse?: boolean;
   /** Default 'gpu'. For the simple variant 'cpu' uses workgroups of 8 (lavapipe's SIMD width), 'gpu' 64. */
   tuning?: KernelTuning;
-  /**
-   * GpuContext.subgroupMinSize when 'subgroups' is enabled; 0/absent: none. With 4..64 and
-   * Tq >= it, the subgroup variant is chosen.
-   */
-  subgroupMinSize?: number;
-  /** Force an emitter (tests, tuning); default: subgroup when possible, else simple. */
-  variant?: 'simple' | 'subgroup';
   /**
    * Keys per online-softmax block (1, 2, 4 or 8); default 1. On lavapipe blocks did not run
    * faster (B=1 T=64 H=4 D=32: 1.25 ms at 1, 1.33 at 4, 0.99 at 8) but cost 2-15x the
    * compile time (LLVM unrolls every block), so blocks are for real GPUs to try.
    */
   keyBlock?: number;
-  /**
-   * Training only (Tq = Tk, offset 0): attention-weight dropout, O = Σ_j Z_ij·P_ij·V_j with
-   * P the full softmax (lse unchanged) and Z the counter-based mask (attention-common.ts).
-   */
-  dropout?: AttentionDropout | null;
   /** Entry point; default 'attention'. */
   name?: string;
 }
@@ -88,52 +59,22 @@ export interface AttentionSpec {
 export function generateAttention(spec: AttentionSpec): WgslKernel {
   const entryPoint = entryName('attention', spec.name);
   for (const d of ['B', 'Tq', 'Tk', 'heads', 'kv_heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
-  const { B, Tq, Tk, heads: H, kv_heads: Kh, head_dim: D, causal } = spec;
-  const window = spec.window ?? null;
-  if (window !== null) checkInt(entryPoint, 'window', window);
-  const cross = spec.cross ?? false;
-  const relative = spec.relative ?? null;
-  if (cross && (causal || window !== null || spec.alibi || relative))
-    throw new Error(`${entryPoint}: cross-attention is never causal and has no window or positions`);
-  if (relative && spec.alibi) throw new Error(`${entryPoint}: ALiBi and a relative bias exclude each other`);
-  if (relative) {
-    checkInt(entryPoint, 'buckets', relative.buckets);
-    checkInt(entryPoint, 'maxDistance', relative.maxDistance);
-  }
-  if (H % Kh !== 0) throw new Error(`${entryPoint}: heads ${H} must be a multiple of kv_heads ${Kh}`);
-  if (D > 256) throw new Error(`${entryPoint}: head_dim ${D} is over 256 (the accumulator lives in private memory); use more heads`);
+  const { B, Tq, Tk } = spec;
   const KB = spec.keyBlock ?? 1;
   if (![1, 2, 4, 8].includes(KB)) throw new Error(`${entryPoint}: keyBlock must be 1, 2, 4 or 8`);
-  const w = vectorWidth(D);
+  const { shape, SG, variant } = resolveShape(entryPoint, spec, Tq);
+  const { H, Kh, D, causal, window, relative, cross } = shape;
   const r: ResolvedAttention = {
     entryPoint,
     B,
     Tq,
     Tk,
-    H,
-    Kh,
-    D,
-    w,
-    D4: D / w,
-    V: vecType(w),
-    causal,
-    window,
-    alibi: spec.alibi ?? false,
-    relative,
-    cross,
+    ...shape,
     allKeys: cross || (spec.allKeys ?? false),
-    scale: spec.scale ?? 1 / Math.sqrt(D),
     lse: spec.lse ?? false,
     keyBlock: KB,
-    dropout: resolveDropout(entryPoint, spec.dropout),
   };
   if (r.dropout && Tq !== Tk) throw new Error(`${entryPoint}: weight dropout is for training (Tq = Tk), got Tq ${Tq}, Tk ${Tk}`);
-  const SG = spec.subgroupMinSize ?? 0;
-  const canShare = SG >= 4 && SG <= 64 && Tq >= SG;
-  const variant = spec.variant ?? (canShare ? 'subgroup' : 'simple');
-  if (variant === 'subgroup' && !(SG >= 4 && SG <= 64))
-    throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
-
   const b = new Bindings(entryPoint)
     .storage('q', 'read', [B, Tq, H * D], r.V)
     .storage('k', 'read', [B, Tk, Kh * D], r.V)

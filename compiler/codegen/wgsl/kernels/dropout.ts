@@ -21,6 +21,13 @@ export interface DropoutSpec {
   name?: string;
 }
 
+/** Checks a dropout site: 0 < p < 1 and a u32 stream. */
+export function checkDropout(kernel: string, p: number, stream: number): void {
+  if (!(p > 0 && p < 1)) throw new Error(`${kernel}: dropout p must be in (0, 1), got ${p}`);
+  if (!Number.isInteger(stream) || stream < 0 || stream > 0xffffffff)
+    throw new Error(`${kernel}: dropout stream must be a u32, got ${stream}`);
+}
+
 /** The WGSL multiplier of element `index` (a u32 expression) given `key` in scope: 0 or 1/(1 − p). */
 export function dropoutFactor(p: number, key: string, index: string): string {
   return `select(0.0, ${f32(Math.fround(1 / (1 - p)))}, dropout_bits(${key}, ${index}) >= ${u32(dropoutThreshold(p))})`;
@@ -30,10 +37,7 @@ export function dropoutFactor(p: number, key: string, index: string): string {
 export function generateDropout(spec: DropoutSpec): WgslKernel {
   const entryPoint = entryName('dropout', spec.name);
   spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
-  if (!(spec.p > 0 && spec.p < 1)) throw new Error(`${entryPoint}: p must be in (0, 1), got ${spec.p}`);
-  if (!Number.isInteger(spec.stream) || spec.stream < 0 || spec.stream > 0xffffffff) {
-    throw new Error(`${entryPoint}: stream must be a u32, got ${spec.stream}`);
-  }
+  checkDropout(entryPoint, spec.p, spec.stream);
   const n = product(spec.shape);
   const w = vectorWidth(n);
   const b = new Bindings(entryPoint)

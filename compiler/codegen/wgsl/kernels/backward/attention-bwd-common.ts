@@ -4,7 +4,7 @@
  * query range of a key, for the training shapes (offset 0, every key valid; Tq = Tk = T for
  * self-attention, Tq = T queries over Tk = S keys for cross-attention).
  */
-import { biasLine, endKey, firstKey, type ResolvedAttention } from '../attention-common.js';
+import { biasLine, dropoutZ, endKey, firstKey, type ResolvedAttention } from '../attention-common.js';
 import { u32 } from '../common.js';
 
 /** The forward's resolved spec (T = Tq queries, Tk keys), plus the query heads per kv head. */
@@ -50,4 +50,21 @@ export function lseAt(r: ResolvedBackward, idx: string): string {
 
 export function dtermAt(r: ResolvedBackward, idx: string): string {
   return r.relative ? `stats[2u * (${idx}) + 1u]` : `dterm[${idx}]`;
+}
+
+/** dP_ij of (query row `row` = bh·T + t, key `j`): `dp` = dO_i·v_j, times the forward's mask Z_ij under weight dropout. */
+export function dPOf(r: ResolvedBackward, dp: string, row: string, j: string): string {
+  return r.dropout ? `${dp} * ${dropoutZ(r, `(${row}) * ${u32(r.Tk)} + ${j}`)}` : dp;
+}
+
+/**
+ * The dk/dv kernels' lines after `p` and `dp` of (query row bh·T + t, key j): ds = p·(dP − D_i)
+ * and, under weight dropout, pz = p·Z_ij; `pv` names dv's weight (pz, else p).
+ */
+export function dkvTerms(r: ResolvedBackward, indent: string): { wgsl: string; pv: string } {
+  const row = `bh * ${u32(r.Tq)} + t`;
+  const dt = dtermAt(r, row);
+  if (!r.dropout) return { wgsl: `\n${indent}let ds = p * (dp - ${dt});`, pv: 'p' };
+  const z = dropoutZ(r, `(${row}) * ${u32(r.Tk)} + j`);
+  return { wgsl: `\n${indent}let z = ${z};\n${indent}let ds = p * (dp * z - ${dt});\n${indent}let pz = p * z;`, pv: 'pz' };
 }

@@ -7,10 +7,12 @@
  * Both recompute p_ij = exp(scale·q_i·k_j + bias_ij − lse_i) from the forward's lse and keep
  * their D-long rows in private memory; no workgroup memory, no barriers.
  */
-import { dotOf, dropoutKeyLine, dropoutZ } from '../attention-common.js';
+import { dotOf, dropoutKeyLine } from '../attention-common.js';
 import { f32, linear, u32 } from '../common.js';
 import {
   alibiLine,
+  dkvTerms,
+  dPOf,
   dtermAt,
   endKeyOf,
   endQueryOf,
@@ -65,7 +67,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       s += ${dotOf(r, 'qs[d]', 'k[row + d]')};
       dp += ${dotOf(r, 'os[d]', 'v[row + d]')};
     }${alibiLine(r, 's', 't', 'j', '    ')}
-    let ds = exp(s - lse_i) * (dp${r.dropout ? ` * ${dropoutZ(r, `i * ${u32(Tk)} + j`)}` : ''} - dt_i);
+    let ds = exp(s - lse_i) * (${dPOf(r, 'dp', 'i', 'j')} - dt_i);
     for (var d = 0u; d < ${u32(D4)}; d++) { acc[d] += ds * k[row + d]; }${NB ? '\n    db[t5_bucket(i32(j) - i32(t))] += ds;' : ''}
   }
   for (var d = 0u; d < ${u32(D4)}; d++) { dq[qb + d] = acc[d] * ${f32(r.scale)}; }${
@@ -79,6 +81,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
 export function emitSimpleDkv(r: ResolvedBackward, workgroupSize: number): Emitted {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
   const lin = linear(entryPoint, B * Kh * Tk, workgroupSize);
+  const terms = dkvTerms(r, '      ');
   const main = `@compute @workgroup_size(${workgroupSize})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
@@ -110,17 +113,9 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         s += ${dotOf(r, 'q[row + d]', 'ks[d]')};
         dp += ${dotOf(r, 'dout[row + d]', 'vs[d]')};
       }${alibiLine(r, 's', 't', 'j', '      ')}
-      let p = exp(s - ${lseAt(r, `bh * ${u32(Tq)} + t`)});${
-        r.dropout
-          ? `
-      let z = ${dropoutZ(r, `(bh * ${u32(Tq)} + t) * ${u32(Tk)} + j`)};
-      let ds = p * (dp * z - ${dtermAt(r, `bh * ${u32(Tq)} + t`)});
-      let pz = p * z;`
-          : `
-      let ds = p * (dp - ${dtermAt(r, `bh * ${u32(Tq)} + t`)});`
-      }
+      let p = exp(s - ${lseAt(r, `bh * ${u32(Tq)} + t`)});${terms.wgsl}
       for (var d = 0u; d < ${u32(D4)}; d++) {
-        gv[d] += ${r.dropout ? 'pz' : 'p'} * dout[row + d];
+        gv[d] += ${terms.pv} * dout[row + d];
         gk[d] += ds * q[row + d];
       }
     }

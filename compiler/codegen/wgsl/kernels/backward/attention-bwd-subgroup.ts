@@ -10,10 +10,12 @@
  * Loops are bounded by the workgroup id only (uniform); each lane masks its own invisible
  * pairs with p = 0. Rows live in registers (one variable per unit); no barriers.
  */
-import { dotOf, dropoutKeyLine, dropoutZ } from '../attention-common.js';
+import { dotOf, dropoutKeyLine } from '../attention-common.js';
 import { f32, grid, u32 } from '../common.js';
 import {
   alibiLine,
+  dkvTerms,
+  dPOf,
   dtermAt,
   endKeyOf,
   endQueryOf,
@@ -71,7 +73,7 @@ ${units.map((d) => `    let kj${d} = ${bcast('k', d)};`).join('\n')}
     var s = ${units.map((d) => dotOf(r, `q${d}`, `kj${d}`)).join('\n      + ')};${alibiLine(r, 's', 't', 'j', '    ')}
     let dp = ${units.map((d) => dotOf(r, `o${d}`, bcast('v', d))).join('\n      + ')};
     let p = select(0.0, exp(s - lse_i), j >= lo && j < hi);
-    let ds = p * (dp${r.dropout ? ` * ${dropoutZ(r, `(bh * ${u32(Tq)} + t) * ${u32(Tk)} + j`)}` : ''} - dt_i);
+    let ds = p * (${dPOf(r, 'dp', `bh * ${u32(Tq)} + t`, 'j')} - dt_i);
 ${units.map((d) => `    a${d} += ds * kj${d};`).join('\n')}${NB ? '\n    db[t5_bucket(i32(j) - i32(t))] += ds;  // ds = 0 off the visible range' : ''}
   }
   if (live) {
@@ -88,6 +90,7 @@ export function emitSubgroupDkv(r: ResolvedBackward, SG: number): Emitted {
   const tiles = Math.ceil(Tk / SG);
   const g = grid(entryPoint, B * Kh * tiles);
   const { units, load, bcast } = sharing(r, SG);
+  const terms = dkvTerms(r, '      ');
   const main = `@compute @workgroup_size(${SG})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${g.wgsl}
@@ -118,16 +121,8 @@ ${units.map((d) => `      let qi${d} = ${bcast('q', d)};`).join('\n')}
 ${units.map((d) => `      let oi${d} = ${bcast('dout', d)};`).join('\n')}
       var s = ${units.map((d) => dotOf(r, `qi${d}`, `k${d}`)).join('\n        + ')};${alibiLine(r, 's', 't', 'j', '      ')}
       let dp = ${units.map((d) => dotOf(r, `oi${d}`, `v${d}`)).join('\n        + ')};
-      let p = select(0.0, exp(s - ${lseAt(r, `bh * ${u32(Tq)} + t`)}), t >= lo && t < hi);${
-        r.dropout
-          ? `
-      let z = ${dropoutZ(r, `(bh * ${u32(Tq)} + t) * ${u32(Tk)} + j`)};
-      let ds = p * (dp * z - ${dtermAt(r, `bh * ${u32(Tq)} + t`)});
-      let pz = p * z;`
-          : `
-      let ds = p * (dp - ${dtermAt(r, `bh * ${u32(Tq)} + t`)});`
-      }
-${units.map((d) => `      av${d} += ${r.dropout ? 'pz' : 'p'} * oi${d};`).join('\n')}
+      let p = select(0.0, exp(s - ${lseAt(r, `bh * ${u32(Tq)} + t`)}), t >= lo && t < hi);${terms.wgsl}
+${units.map((d) => `      av${d} += ${terms.pv} * oi${d};`).join('\n')}
 ${units.map((d) => `      ak${d} += ds * qi${d};`).join('\n')}
     }
   }

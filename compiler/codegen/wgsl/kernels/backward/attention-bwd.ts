@@ -26,8 +26,8 @@
  * Q/dO row by subgroupBroadcast; when subgroupMinSize is in [4, 64] and T >= it).
  */
 import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
-import { type AttentionDropout, attentionPrelude, type RelativeBias, resolveDropout } from '../attention-common.js';
-import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from '../common.js';
+import { type AttentionShape, attentionPrelude, resolveShape } from '../attention-common.js';
+import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from '../common.js';
 import type { ResolvedBackward } from './attention-bwd-common.js';
 import { emitSimpleDkv, emitSimpleDq, type Emitted } from './attention-bwd-simple.js';
 import { emitSubgroupDkv, emitSubgroupDq } from './attention-bwd-subgroup.js';
@@ -48,35 +48,15 @@ export interface AttentionBackwardPreSpec {
   name?: string;
 }
 
-export interface AttentionBackwardSpec {
+/** The shared fields (heads, masks, positions, scale, dropout, emitter) are the forward's: attention-common.ts's AttentionShape. */
+export interface AttentionBackwardSpec extends AttentionShape {
   B: number;
   /** Queries per batch entry (training: no KV cache, offset 0). */
   T: number;
   /** Keys per batch entry; default T (self-attention). Cross-attention: the encoder length. */
   S?: number;
-  heads: number;
-  /** Divides heads (heads for MHA, 1 for MQA). */
-  kv_heads: number;
-  /** <= 256 (rows live in private memory). */
-  head_dim: number;
-  causal: boolean;
-  /** Sliding window in tokens: causal i − window < j <= i; otherwise |i − j| < window. */
-  window?: number | null;
-  alibi?: boolean;
-  /** The forward's T5 relative bias (binds `rel`; dq also writes `dbias`). */
-  relative?: RelativeBias | null;
-  /** Cross-attention (S keys of another sequence; never causal, no window or positions). */
-  cross?: boolean;
-  /** Score scale; default 1/sqrt(head_dim). Must equal the forward's. */
-  scale?: number;
   /** Default 'gpu'. The simple variant: 'cpu' workgroups of 8, 'gpu' 64. */
   tuning?: KernelTuning;
-  /** GpuContext.subgroupMinSize when 'subgroups' is enabled; 0/absent: none. With 4..64 and T >= it, the subgroup variant is chosen. */
-  subgroupMinSize?: number;
-  /** Force an emitter (tests, tuning); default: subgroup when possible, else simple. */
-  variant?: 'simple' | 'subgroup';
-  /** The forward's attention-weight dropout (same p and stream; the mask is redrawn from the Step uniform). */
-  dropout?: AttentionDropout | null;
   /** Entry point; default 'attention_bwd_dq' / 'attention_bwd_dkv'. */
   name?: string;
 }
@@ -129,51 +109,23 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
 function resolve(spec: AttentionBackwardSpec, kernel: string): { r: ResolvedBackward; SG: number; variant: 'simple' | 'subgroup' } {
   const entryPoint = entryName(kernel, spec.name);
   for (const d of ['B', 'T', 'heads', 'kv_heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
-  const { B, T, heads: H, kv_heads: Kh, head_dim: D, causal } = spec;
+  const { B, T } = spec;
   const S = spec.S ?? T;
   checkInt(entryPoint, 'S', S);
-  const window = spec.window ?? null;
-  if (window !== null) checkInt(entryPoint, 'window', window);
-  const cross = spec.cross ?? false;
-  const relative = spec.relative ?? null;
-  if (cross && (causal || window !== null || spec.alibi || relative))
-    throw new Error(`${entryPoint}: cross-attention is never causal and has no window or positions`);
-  if (!cross && S !== T) throw new Error(`${entryPoint}: self-attention has S = T keys, got S ${S}, T ${T}`);
-  if (relative && spec.alibi) throw new Error(`${entryPoint}: ALiBi and a relative bias exclude each other`);
-  if (H % Kh !== 0) throw new Error(`${entryPoint}: heads ${H} must be a multiple of kv_heads ${Kh}`);
-  if (D > 256) throw new Error(`${entryPoint}: head_dim ${D} is over 256 (rows live in private memory); use more heads`);
-  const scale = spec.scale ?? 1 / Math.sqrt(D);
-  f32(scale); // finite
-  const w = vectorWidth(D);
+  const { shape, SG, variant } = resolveShape(entryPoint, spec, Math.min(T, S));
+  if (!shape.cross && S !== T) throw new Error(`${entryPoint}: self-attention has S = T keys, got S ${S}, T ${T}`);
   const r: ResolvedBackward = {
     entryPoint,
     B,
     T,
     Tq: T,
     Tk: S,
-    H,
-    Kh,
-    G: H / Kh,
-    D,
-    w,
-    D4: D / w,
-    V: vecType(w),
-    causal,
-    window,
-    alibi: spec.alibi ?? false,
-    relative,
-    cross,
+    G: shape.H / shape.Kh,
+    ...shape,
     allKeys: true,
-    scale,
     lse: true,
     keyBlock: 1,
-    dropout: resolveDropout(entryPoint, spec.dropout),
   };
-  const SG = spec.subgroupMinSize ?? 0;
-  const canShare = SG >= 4 && SG <= 64 && Math.min(T, S) >= SG;
-  const variant = spec.variant ?? (canShare ? 'subgroup' : 'simple');
-  if (variant === 'subgroup' && !(SG >= 4 && SG <= 64))
-    throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
   if (r.dropout && S !== T) throw new Error(`${entryPoint}: weight dropout is for self-attention (S = T)`);
   return { r, SG, variant };
 }

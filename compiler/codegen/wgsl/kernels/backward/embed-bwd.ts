@@ -69,25 +69,27 @@ export function generateEmbedBackward(spec: EmbedBackwardSpec): WgslKernel {
   const lin = linear(entryPoint, tokenItems + positionItems + (S ? S * C4 : 0));
   const scaled = (v: string) => (scale === 1 ? v : `${v} * ${f32(scale)}`);
   const store = (out: string, j: string) => `${out}[${j}] = ${acc ? `${out}[${j}] + ` : ''}${scaled('s')};`;
-  // Positions: p receives t = p − offset (when 0 <= t < T), and the last row P − 1 also every
-  // t whose position the forward clamped to it (offset + t >= P − 1).
+  // Row `j / C4` of a table of `n` rows read by `ids`: the dout rows whose clamped id is it, summed in order.
+  const scan = (ids: string, n: number, j: string, out: string, ind: string) => `let id = i32(${j} / ${u32(C4)});
+${ind}let c = ${j} % ${u32(C4)};
+${ind}var s = ${V}(0.0);
+${ind}for (var n = 0u; n < ${u32(rows)}; n++) {
+${ind}  if (clamp(${ids}[n], 0i, ${n - 1}i) == id) {
+${ind}    s += dout[n * ${u32(C4)} + c];
+${ind}  }
+${ind}}
+${ind}${store(out, j)}`;
   // Segment rows come after the token and position rows; each scans every segment id in order, as token rows do.
   const segments = S
     ? `
   if (i >= ${u32(tokenItems + positionItems)}) {
     let j = i - ${u32(tokenItems + positionItems)};
-    let sid = i32(j / ${u32(C4)});
-    let c = j % ${u32(C4)};
-    var s = ${V}(0.0);
-    for (var n = 0u; n < ${u32(rows)}; n++) {
-      if (clamp(segment_ids[n], 0i, ${S - 1}i) == sid) {
-        s += dout[n * ${u32(C4)} + c];
-      }
-    }
-    ${store('dsegments', 'j')}
+    ${scan('segment_ids', S, 'j', 'dsegments', '    ')}
     return;
   }`
     : '';
+  // Positions: p receives t = p − offset (when 0 <= t < T), and the last row P − 1 also every
+  // t whose position the forward clamped to it (offset + t >= P − 1).
   const positions = P
     ? `
   if (i >= ${u32(tokenItems)}) {
@@ -111,15 +113,7 @@ export function generateEmbedBackward(spec: EmbedBackwardSpec): WgslKernel {
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}${segments}${positions}
-  let v = i32(i / ${u32(C4)});
-  let c = i % ${u32(C4)};
-  var s = ${V}(0.0);
-  for (var n = 0u; n < ${u32(rows)}; n++) {
-    if (clamp(ids[n], 0i, ${vocab - 1}i) == v) {
-      s += dout[n * ${u32(C4)} + c];
-    }
-  }
-  ${store('dtokens', 'i')}
+  ${scan('ids', vocab, 'i', 'dtokens', '  ')}
 }`;
   const tableRows = vocab + (P ?? 0) + (S ?? 0);
   const tables = 1 + (P ? 1 : 0) + (S ? 1 : 0);

@@ -14,7 +14,7 @@
  */
 import type { WgslKernel } from '../../kernel-types.js';
 import { assemble, Bindings, checkInt, entryName, linear, u32 } from '../common.js';
-import { GROUPED_TM, groupedTiled } from './grouped-matmul.js';
+import { aRow, aRowNote, GROUPED_TM, type GroupedBody, groupedTiled } from './grouped-matmul.js';
 import { rowsOfTile, tileBound, tileWgsl } from './tiles.js';
 
 export interface GroupedMatmulDxSpec {
@@ -37,12 +37,28 @@ export function generateGroupedMatmulDx(spec: GroupedMatmulDxSpec): WgslKernel {
   for (const d of ['rows', 'inDim', 'outDim', 'experts'] as const) checkInt(entryPoint, d, spec[d]);
   const { rows: R, inDim: I, outDim: O, experts: E } = spec;
   const acc = spec.accumulate ?? false;
-  if (groupedTiled(I, O)) return tiledDx(entryPoint, spec);
-  const b = new Bindings(entryPoint)
-    .storage('dout', 'read', [R, O])
-    .storage('w', 'read', [E, O, I])
-    .storage('expert', 'read', [R], 'u32')
-    .storage('da', 'read_write', [R, I]);
+  const tiled = groupedTiled(I, O);
+  const V = tiled ? 'vec4<f32>' : 'f32';
+  const b = new Bindings(entryPoint).storage('dout', 'read', [R, O], V).storage('w', 'read', [E, O, I], V);
+  if (tiled) b.storage('offsets', 'read', [E + 1], 'u32');
+  else b.storage('expert', 'read', [R], 'u32');
+  b.storage('da', 'read_write', [R, I], V);
+  const body = (tiled ? tiledDx : perValueDx)(entryPoint, spec);
+  return assemble({
+    entryPoint,
+    fuses: ['expert_linear_backward'],
+    shapes: { dout: [R, O], w: [E, O, I], da: [R, I] },
+    notes: [`da[r] ${acc ? '+=' : '='} dout[r] · w[e(r)] over rows sorted by expert`, body.note],
+    bindings: b,
+    workgroupSize: body.lin.workgroupSize,
+    dispatch: body.lin.dispatch,
+    flops: 2 * R * O * I + (acc ? R * I : 0),
+    main: body.main,
+  });
+}
+
+function perValueDx(entryPoint: string, spec: GroupedMatmulDxSpec): GroupedBody {
+  const { rows: R, inDim: I, outDim: O } = spec;
   const lin = linear(entryPoint, R * I);
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -53,19 +69,9 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let db = r * ${u32(O)};
   var s = 0.0;
   for (var o = 0u; o < ${u32(O)}; o++) { s += dout[db + o] * w[wb + o * ${u32(I)}]; }
-  da[i] = ${acc ? 'da[i] + s' : 's'};
+  da[i] = ${spec.accumulate ? 'da[i] + s' : 's'};
 }`;
-  return assemble({
-    entryPoint,
-    fuses: ['expert_linear_backward'],
-    shapes: { dout: [R, O], w: [E, O, I], da: [R, I] },
-    notes: [`da[r] ${acc ? '+=' : '='} dout[r] · w[expert[r]] over rows sorted by expert; one invocation per value`],
-    bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
-    flops: 2 * R * O * I + (acc ? R * I : 0),
-    main,
-  });
+  return { lin, main, note: 'one invocation per value' };
 }
 
 export interface GroupedMatmulDwSpec {
@@ -88,14 +94,31 @@ export function generateGroupedMatmulDw(spec: GroupedMatmulDwSpec): WgslKernel {
   for (const d of ['rows', 'inDim', 'outDim', 'experts', 'gather'] as const) checkInt(entryPoint, d, spec[d]);
   const { rows: R, inDim: I, outDim: O, experts: E } = spec;
   const k = spec.gather;
-  if (groupedTiled(I, O)) return tiledDw(entryPoint, spec);
+  const tiled = groupedTiled(I, O);
+  const V = tiled ? 'vec4<f32>' : 'f32';
   const aRows = k === undefined ? R : R / k;
   const b = new Bindings(entryPoint)
-    .storage('dout', 'read', [R, O])
-    .storage('a', 'read', [aRows, I])
+    .storage('dout', 'read', [R, O], V)
+    .storage('a', 'read', [aRows, I], V)
     .storage('offsets', 'read', [E + 1], 'u32');
   if (k !== undefined) b.storage('order', 'read', [R], 'u32');
-  b.storage('dw', 'read_write', [E, O, I]);
+  b.storage('dw', 'read_write', [E, O, I], V);
+  const body = (tiled ? tiledDw : perValueDw)(entryPoint, spec);
+  return assemble({
+    entryPoint,
+    fuses: ['expert_linear_backward'],
+    shapes: { dout: [R, O], a: [aRows, I], dw: [E, O, I] },
+    notes: [`dw[e] = Σ over expert e's sorted rows of dout[r]ᵀ · a[${aRowNote(k)}]`, body.note],
+    bindings: b,
+    workgroupSize: body.lin.workgroupSize,
+    dispatch: body.lin.dispatch,
+    flops: 2 * R * O * I,
+    main: body.main,
+  });
+}
+
+function perValueDw(entryPoint: string, spec: GroupedMatmulDwSpec): GroupedBody {
+  const { inDim: I, outDim: O, experts: E } = spec;
   const lin = linear(entryPoint, E * O * I);
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -105,24 +128,11 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let c = i % ${u32(I)};
   var s = 0.0;
   for (var r = offsets[e]; r < offsets[e + 1u]; r++) {
-    s += dout[r * ${u32(O)} + o] * a[${k === undefined ? 'r' : `(order[r] / ${u32(k)})`} * ${u32(I)} + c];
+    s += dout[r * ${u32(O)} + o] * a[${aRow(spec.gather, 'r')} * ${u32(I)} + c];
   }
   dw[i] = s;
 }`;
-  return assemble({
-    entryPoint,
-    fuses: ['expert_linear_backward'],
-    shapes: { dout: [R, O], a: [aRows, I], dw: [E, O, I] },
-    notes: [
-      `dw[e] = Σ over expert e's sorted rows of dout[r]ᵀ · a[${k === undefined ? 'r' : `order[r] / ${k}`}]`,
-      "one invocation per weight, looping its expert's rows in order (deterministic, no atomics)",
-    ],
-    bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
-    flops: 2 * R * O * I,
-    main,
-  });
+  return { lin, main, note: "one invocation per weight, looping its expert's rows in order (deterministic, no atomics)" };
 }
 
 export interface GroupedBiasGradSpec {
@@ -165,17 +175,12 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   });
 }
 
-function tiledDx(entryPoint: string, spec: GroupedMatmulDxSpec): WgslKernel {
+function tiledDx(entryPoint: string, spec: GroupedMatmulDxSpec): GroupedBody {
   const { rows: R, inDim: I, outDim: O, experts: E } = spec;
   const acc = spec.accumulate ?? false;
   const TM = GROUPED_TM;
   const I4 = I / 4;
   const O4 = O / 4;
-  const b = new Bindings(entryPoint)
-    .storage('dout', 'read', [R, O], 'vec4<f32>')
-    .storage('w', 'read', [E, O, I], 'vec4<f32>')
-    .storage('offsets', 'read', [E + 1], 'u32')
-    .storage('da', 'read_write', [R, I], 'vec4<f32>');
   const lin = linear(entryPoint, tileBound(R, E, TM) * I4);
   const js = rowsOfTile(TM);
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
@@ -200,34 +205,13 @@ ${js
   })
   .join('\n')}
 }`;
-  return assemble({
-    entryPoint,
-    fuses: ['expert_linear_backward'],
-    shapes: { dout: [R, O], w: [E, O, I], da: [R, I] },
-    notes: [
-      `da[r] ${acc ? '+=' : '='} dout[r] · w[e] over rows sorted by expert`,
-      `register tiles of ${TM} rows of one expert × a vec4 of in; tiles found from offsets`,
-    ],
-    bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
-    flops: 2 * R * O * I + (acc ? R * I : 0),
-    main,
-  });
+  return { lin, main, note: `register tiles of ${TM} rows of one expert × a vec4 of in; tiles found from offsets` };
 }
 
-function tiledDw(entryPoint: string, spec: GroupedMatmulDwSpec): WgslKernel {
-  const { rows: R, inDim: I, outDim: O, experts: E } = spec;
-  const k = spec.gather;
+function tiledDw(entryPoint: string, spec: GroupedMatmulDwSpec): GroupedBody {
+  const { inDim: I, outDim: O, experts: E } = spec;
   const I4 = I / 4;
   const O4 = O / 4;
-  const aRows = k === undefined ? R : R / k;
-  const b = new Bindings(entryPoint)
-    .storage('dout', 'read', [R, O], 'vec4<f32>')
-    .storage('a', 'read', [aRows, I], 'vec4<f32>')
-    .storage('offsets', 'read', [E + 1], 'u32');
-  if (k !== undefined) b.storage('order', 'read', [R], 'u32');
-  b.storage('dw', 'read_write', [E, O, I], 'vec4<f32>');
   const lin = linear(entryPoint, E * O4 * I4);
   const cs = [0, 1, 2, 3];
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
@@ -239,23 +223,14 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
 ${cs.map((c) => `  var acc${c} = vec4<f32>(0.0);`).join('\n')}
   for (var r = offsets[e]; r < offsets[e + 1u]; r++) {
     let g = dout[r * ${u32(O4)} + o4];
-    let x = a[${k === undefined ? 'r' : `(order[r] / ${u32(k)})`} * ${u32(I4)} + i4];
+    let x = a[${aRow(spec.gather, 'r')} * ${u32(I4)} + i4];
 ${cs.map((c) => `    acc${c} += g.${'xyzw'[c]} * x;`).join('\n')}
   }
 ${cs.map((c) => `  dw[(e * ${u32(O)} + o4 * 4u + ${u32(c)}) * ${u32(I4)} + i4] = acc${c};`).join('\n')}
 }`;
-  return assemble({
-    entryPoint,
-    fuses: ['expert_linear_backward'],
-    shapes: { dout: [R, O], a: [aRows, I], dw: [E, O, I] },
-    notes: [
-      `dw[e] = Σ over expert e's sorted rows of dout[r]ᵀ · a[${k === undefined ? 'r' : `order[r] / ${k}`}]`,
-      "each invocation a 4 × 4 block (4 outputs × a vec4 of in), looping its expert's rows in order (deterministic, no atomics)",
-    ],
-    bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
-    flops: 2 * R * O * I,
+  return {
+    lin,
     main,
-  });
+    note: "each invocation a 4 × 4 block (4 outputs × a vec4 of in), looping its expert's rows in order (deterministic, no atomics)",
+  };
 }

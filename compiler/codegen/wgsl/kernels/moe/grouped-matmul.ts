@@ -34,6 +34,19 @@ export interface GroupedMatmulSpec {
 /** Register tiles need in and out to divide by 4. */
 export const groupedTiled = (inDim: number, outDim: number): boolean => inDim % 4 === 0 && outDim % 4 === 0;
 
+/** WGSL of the row of `a` that sorted row `r` reads: r itself, or its token order[r] / gather. */
+export const aRow = (gather: number | undefined, r: string): string => (gather === undefined ? r : `(order[${r}] / ${u32(gather)})`);
+
+/** The same, for the kernels' notes. */
+export const aRowNote = (gather: number | undefined): string => (gather === undefined ? 'r' : `order[r] / ${gather}`);
+
+/** A variant's launch, entry-point body and note (register-tiled or one value per invocation); the generator declares the bindings and assembles. */
+export interface GroupedBody {
+  lin: ReturnType<typeof linear>;
+  main: string;
+  note: string;
+}
+
 /**
  * Bindings, in order: a [rows / gather or rows, in], w [E, out, in], b [E, out] (bias only),
  * then offsets (u32 [E + 1]) when tiled (groupedTiled) or else expert (u32 [rows]),
@@ -45,16 +58,38 @@ export function generateGroupedMatmul(spec: GroupedMatmulSpec): WgslKernel {
   const { rows: R, inDim: I, outDim: O, experts: E } = spec;
   const k = spec.gather;
   if (k !== undefined && R % k !== 0) throw new Error(`${entryPoint}: rows ${R} are not a multiple of gather ${k}`);
-  if (groupedTiled(I, O)) return tiledForward(entryPoint, spec);
-  const w = vectorWidth(I);
-  const V = vecType(w);
-  const I4 = I / w;
+  const tiled = groupedTiled(I, O);
+  const V = vecType(vectorWidth(I));
+  const out = tiled ? V : 'f32';
   const aRows = k === undefined ? R : R / k;
   const b = new Bindings(entryPoint).storage('a', 'read', [aRows, I], V).storage('w', 'read', [E, O, I], V);
-  if (spec.bias) b.storage('b', 'read', [E, O]);
-  b.storage('expert', 'read', [R], 'u32');
+  if (spec.bias) b.storage('b', 'read', [E, O], out);
+  if (tiled) b.storage('offsets', 'read', [E + 1], 'u32');
+  else b.storage('expert', 'read', [R], 'u32');
   if (k !== undefined) b.storage('order', 'read', [R], 'u32');
-  b.storage('out', 'read_write', [R, O]);
+  b.storage('out', 'read_write', [R, O], out);
+  const body = (tiled ? tiledForward : perValueForward)(entryPoint, spec);
+  return assemble({
+    entryPoint,
+    fuses: ['expert_linear'],
+    shapes: { a: [aRows, I], w: [E, O, I], out: [R, O] },
+    notes: [
+      `out[r] = a[${aRowNote(k)}] · w[e(r)]ᵀ${spec.bias ? ' + b[e(r)]' : ''} over rows sorted by expert, all experts in one dispatch`,
+      body.note,
+    ],
+    bindings: b,
+    workgroupSize: body.lin.workgroupSize,
+    dispatch: body.lin.dispatch,
+    flops: 2 * R * O * I + (spec.bias ? R * O : 0),
+    main: body.main,
+  });
+}
+
+/** One invocation per output value, vec4 loads along `in` when it divides by 4. */
+function perValueForward(entryPoint: string, spec: GroupedMatmulSpec): GroupedBody {
+  const { rows: R, inDim: I, outDim: O } = spec;
+  const w = vectorWidth(I);
+  const I4 = I / w;
   const lin = linear(entryPoint, R * O);
   const dot = w === 4 ? 'dot(a[ar + c], w[wr + c])' : 'a[ar + c] * w[wr + c]';
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
@@ -63,43 +98,23 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let r = i / ${u32(O)};
   let o = i % ${u32(O)};
   let e = expert[r];
-  let ar = ${k === undefined ? 'r' : `order[r] / ${u32(k)}`} * ${u32(I4)};
+  let ar = ${aRow(spec.gather, 'r')} * ${u32(I4)};
   let wr = (e * ${u32(O)} + o) * ${u32(I4)};
   var s = ${spec.bias ? `b[e * ${u32(O)} + o]` : '0.0'};
   for (var c = 0u; c < ${u32(I4)}; c++) { s += ${dot}; }
   out[i] = s;
 }`;
-  return assemble({
-    entryPoint,
-    fuses: ['expert_linear'],
-    shapes: { a: [aRows, I], w: [E, O, I], out: [R, O] },
-    notes: [
-      `out[r] = a[${k === undefined ? 'r' : `order[r] / ${k}`}] · w[expert[r]]ᵀ${spec.bias ? ' + b[expert[r]]' : ''} over rows sorted by expert, all experts in one dispatch`,
-      `one invocation per output value${w === 4 ? ', vec4 along in' : ''}`,
-    ],
-    bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
-    flops: 2 * R * O * I + (spec.bias ? R * O : 0),
-    main,
-  });
+  return { lin, main, note: `one invocation per output value${w === 4 ? ', vec4 along in' : ''}` };
 }
 
-function tiledForward(entryPoint: string, spec: GroupedMatmulSpec): WgslKernel {
+function tiledForward(entryPoint: string, spec: GroupedMatmulSpec): GroupedBody {
   const { rows: R, inDim: I, outDim: O, experts: E } = spec;
-  const k = spec.gather;
   const TM = GROUPED_TM;
   const I4 = I / 4;
   const O4 = O / 4;
-  const aRows = k === undefined ? R : R / k;
-  const b = new Bindings(entryPoint).storage('a', 'read', [aRows, I], 'vec4<f32>').storage('w', 'read', [E, O, I], 'vec4<f32>');
-  if (spec.bias) b.storage('b', 'read', [E, O], 'vec4<f32>');
-  b.storage('offsets', 'read', [E + 1], 'u32');
-  if (k !== undefined) b.storage('order', 'read', [R], 'u32');
-  b.storage('out', 'read_write', [R, O], 'vec4<f32>');
   const lin = linear(entryPoint, tileBound(R, E, TM) * O4);
   const js = rowsOfTile(TM);
-  const row = (j: number) => (k === undefined ? `min(row0 + ${u32(j)}, last)` : `order[min(row0 + ${u32(j)}, last)] / ${u32(k)}`);
+  const row = (j: number) => aRow(spec.gather, `min(row0 + ${u32(j)}, last)`);
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
@@ -134,18 +149,5 @@ ${
     .map((j) => `  if (row0 + ${u32(j)} <= last) { out[(row0 + ${u32(j)}) * ${u32(O4)} + o4] = acc${j}${spec.bias ? ' + bv' : ''}; }`)
     .join('\n')}
 }`;
-  return assemble({
-    entryPoint,
-    fuses: ['expert_linear'],
-    shapes: { a: [aRows, I], w: [E, O, I], out: [R, O] },
-    notes: [
-      `out[r] = a[${k === undefined ? 'r' : `order[r] / ${k}`}] · w[e]ᵀ${spec.bias ? ' + b[e]' : ''} over rows sorted by expert, all experts in one dispatch`,
-      `register tiles of ${TM} rows of one expert × 4 outputs (vec4 along in); tiles found from offsets`,
-    ],
-    bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
-    flops: 2 * R * O * I + (spec.bias ? R * O : 0),
-    main,
-  });
+  return { lin, main, note: `register tiles of ${TM} rows of one expert × 4 outputs (vec4 along in); tiles found from offsets` };
 }
