@@ -7,6 +7,7 @@
 import { initialValues } from './init.js';
 import { readSafetensors, CheckpointError, f32Tensor, writeSafetensors, type STFile, type STTensor } from './checkpoint/safetensors.js';
 import { fitWeights } from './checkpoint/fit.js';
+import { LICENSE_KEY, readCheckpointLicense, type CheckpointLicense } from './checkpoint/license.js';
 import { acquireDevice, type GpuContext } from './device.js';
 import { PlanRunner, type BufferMap } from './plan-runner.js';
 import { checkPlanTarget, PlanTargetError } from './gpu/target.js';
@@ -14,6 +15,23 @@ import type { KernelPlan, ParamInfo, PlanTarget } from './plan-types.js';
 import { sampler, sampleToken, type SampleOptions } from './sample.js';
 import { tokenizerFrom, type Tokenizer, type TokenizerData } from './tokenizers/index.js';
 import { seq2seqIds, type Seq2SeqTokens } from './data/pairs-ids.js';
+
+/** What every mspec checkpoint records beside its tensors: the spec, its hash, the tokenizer and the weights' license. */
+export function checkpointMetadata(
+  data: CompiledModelData,
+  license: CheckpointLicense | null = data.license ?? null,
+): Record<string, string> {
+  return {
+    format: 'pt',
+    'mspec.version': data.mspecVersion,
+    'mspec.model': data.name,
+    'mspec.spec': data.spec.source,
+    'mspec.spec_path': data.spec.path,
+    'mspec.spec_sha256': data.spec.hash,
+    ...(data.tokenizer ? { 'mspec.tokenizer': JSON.stringify(data.tokenizer) } : {}),
+    ...(license ? { [LICENSE_KEY]: JSON.stringify(license) } : {}),
+  };
+}
 
 export interface CompiledModelData {
   readonly name: string;
@@ -29,6 +47,8 @@ export interface CompiledModelData {
   readonly plans: { readonly prefill: KernelPlan; readonly decode: KernelPlan; readonly encode?: KernelPlan };
   /** What the kernels assume of the adapter; create() refuses a device that does not meet it. */
   readonly target?: PlanTarget;
+  /** The spec's license (absent or null: none stated); saved checkpoints record it unless loaded weights carry their own. */
+  readonly license?: CheckpointLicense | null;
 }
 
 /** What an encoder-only model outputs for one sequence of n tokens (row-major; each only when the model has it). */
@@ -57,6 +77,8 @@ export class ModelError extends Error {
 
 export class ModelRuntime {
   private readonly shared: BufferMap = new Map();
+  /** The license of the last loaded checkpoint that records one (it follows the weights). */
+  private weightsLicense: CheckpointLicense | null = null;
   private prefillRun!: PlanRunner;
   private decodeRun!: PlanRunner;
   /** Encoder–decoders: the encoder and the cross-attention K/V the decoder plans read. */
@@ -113,8 +135,11 @@ export class ModelRuntime {
     }
   }
 
+  /** Loads a checkpoint; a license it records then follows the weights into save(). */
   load(path: string): void {
-    this.setWeights(readSafetensors(path), `checkpoint '${path}'`);
+    const file = readSafetensors(path);
+    this.setWeights(file, `checkpoint '${path}'`);
+    this.weightsLicense = readCheckpointLicense(path, file.metadata) ?? this.weightsLicense;
   }
 
   async getWeights(): Promise<Map<string, Float32Array>> {
@@ -132,16 +157,7 @@ export class ModelRuntime {
   }
 
   metadata(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      format: 'pt',
-      'mspec.version': this.data.mspecVersion,
-      'mspec.model': this.data.name,
-      'mspec.spec': this.data.spec.source,
-      'mspec.spec_path': this.data.spec.path,
-      'mspec.spec_sha256': this.data.spec.hash,
-      ...(this.data.tokenizer ? { 'mspec.tokenizer': JSON.stringify(this.data.tokenizer) } : {}),
-      ...extra,
-    };
+    return { ...checkpointMetadata(this.data, this.weightsLicense ?? this.data.license ?? null), ...extra };
   }
 
   /**

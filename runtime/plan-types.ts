@@ -126,6 +126,12 @@ export interface KernelPlan {
      * input holding the prompt row whose logits are computed; `logits` is then [1, 1, vocab].
      */
     readonly lastRow?: string;
+    /**
+     * Training and forward plans whose logits exceed one binding: the columns of each
+     * vocabulary chunk. The logits buffer is then chunk-major — chunk j a [rows, cols_j] block
+     * of columns Σ_{i<j} cols_i … — not [rows, vocab].
+     */
+    readonly logitChunks?: readonly number[];
     /** The Step uniform: { offset: u32, kv_len: u32 } (padded to 16 bytes). */
     readonly step: string;
     /**

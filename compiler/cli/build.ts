@@ -70,7 +70,12 @@ export async function runBuild(args: BuildArgs): Promise<number> {
     const recipe = m.spec.train;
     let trainer = false;
     if (recipe && m.graph && !checkTrainSupport(m.spec, recipe).hasErrors) {
-      const popts = { tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize };
+      const popts = {
+        tuning: tuning.tuning,
+        subgroupMinSize: tuning.subgroupMinSize,
+        maxBinding: limits.maxStorageBufferBindingSize,
+        bindAlign: limits.minStorageBufferOffsetAlignment,
+      };
       const train = planTraining(m.spec, m.graph, {
         ...popts,
         B: recipe.batch,

@@ -5,6 +5,7 @@ import { compileFile, type CompiledModel } from '../index.js';
 import { allLayers, type ModelSpec } from '../semantics/model.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { SourceFile } from '../diagnostics/span.js';
+import { fmtNum } from '../semantics/evaluate.js';
 import { licenseText } from '../semantics/licenses.js';
 import { zooRow, zooTable } from './info-table.js';
 import { diagnosticsJson, printDiagnostics, splitTarget } from './output.js';
@@ -73,6 +74,7 @@ export function describeArchitecture(s: ModelSpec): string {
   const windows = [...new Set(layers.map((l) => l.attention.window))];
   if (windows.some((w) => w !== null)) parts.push(`window ${windows.map((w) => (w === null ? 'global' : exact(w))).join('/')}`);
   parts.push(s.embedding.positions.kind);
+  if (s.head.logit_scale !== 1) parts.push(`logits × ${fmtNum(s.head.logit_scale)}`);
   return parts.join(' · ');
 }
 
@@ -89,6 +91,7 @@ function summaryJson(s: ModelSpec): object {
     vocab: s.vocab,
     positions: s.embedding.positions.kind,
     tied: s.embedding.tied,
+    ...(s.head.logit_scale !== 1 ? { logit_scale: s.head.logit_scale } : {}),
   };
 }
 

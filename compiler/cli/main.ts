@@ -232,6 +232,10 @@ export function cli(argv: string[]): Argv {
             .option('batch', ranged('batch', RANGES.batch, 'sequences per micro-step (default: the train section)'))
             .option('seed', ranged('seed', RANGES.seed, 'seed for init, data order and dropout (default: the train section)'))
             .option('eval-every', ranged('eval-every', RANGES.every, 'validation every N steps'))
+            .option(
+              'eval-batches',
+              ranged('eval-batches', RANGES.evalBatches, 'validation batches per evaluation (default: the train section)'),
+            )
             .option('checkpoint-every', ranged('checkpoint-every', RANGES.checkpointEvery))
             .option('prompt', { type: 'string', describe: 'prompt for the sample printed at the end' })
             .option('sample-tokens', ranged('sample-tokens', { ...RANGES.sampleTokens, default: 200 }))
@@ -240,7 +244,7 @@ export function cli(argv: string[]): Argv {
               if (a.target && a.resume) throw new Error('give either a spec or --resume, not both');
               if (a.resume && (a.data || a.tokenizer || a.batch || a.seed !== undefined || a.init))
                 throw new Error(
-                  '--resume continues a run with its own data, tokenizer, batch and seed; only --steps, --eval-every and --checkpoint-every may change',
+                  '--resume continues a run with its own data, tokenizer, batch and seed; only --steps, --eval-every, --eval-batches and --checkpoint-every may change',
                 );
               return true;
             }),
@@ -259,6 +263,7 @@ export function cli(argv: string[]): Argv {
                   batch: a.batch as number | undefined,
                   seed: a.seed as number | undefined,
                   evalEvery: a['eval-every'] as number | undefined,
+                  evalBatches: a['eval-batches'] as number | undefined,
                   checkpointEvery: a['checkpoint-every'] as number | undefined,
                   prompt: a.prompt,
                   sampleTokens: a['sample-tokens'] as number,

@@ -25,6 +25,8 @@ export const RANGES = {
   seed: { int: true, min: 0, max: P(32) - 1, describe: 'random seed' },
   steps: { int: true, min: 1, max: P(32), describe: 'optimizer steps' },
   every: { int: true, min: 1, max: P(32), describe: 'steps' },
+  // The same range as the train section's eval { batches } (semantics/schema.ts).
+  evalBatches: { int: true, min: 1, max: 64 * 1024, describe: 'validation batches per evaluation' },
   checkpointEvery: { int: true, min: 0, max: P(32), describe: 'checkpoint every N steps (0 = only at the end; always on Ctrl-C)' },
   maxTokens: { int: true, min: 1, max: P(20), describe: 'tokens to generate' },
   sampleTokens: { int: true, min: 0, max: P(20), describe: 'tokens to sample at the end (0 = none)' },

@@ -49,6 +49,8 @@ export interface TrainArgs {
   batch?: number | undefined;
   seed?: number | undefined;
   evalEvery?: number | undefined;
+  /** Validation batches per evaluation (default: the train section's, else 10). */
+  evalBatches?: number | undefined;
   checkpointEvery?: number | undefined;
   prompt?: string | undefined;
   sampleTokens: number;
@@ -112,6 +114,7 @@ async function train(args: TrainArgs): Promise<number> {
       changed.steps = args.steps;
     }
     if (args.evalEvery !== undefined) changed.evalEvery = args.evalEvery;
+    if (args.evalBatches !== undefined) changed.evalBatches = args.evalBatches;
     if (args.checkpointEvery !== undefined) changed.checkpointEvery = args.checkpointEvery;
     config = { ...config, overrides: { ...config.overrides, ...changed } };
   } else {
@@ -227,6 +230,9 @@ async function train(args: TrainArgs): Promise<number> {
   const gpu = await acquireDevice();
   try {
     const sg = gpu.subgroupMinSize;
+    const limits = bindingLimitsOf(gpu.limits);
+    // Tensors over the binding limit (a large token table, LM head, logits) are bound in chunks.
+    const bind = { maxBinding: limits.maxStorageBufferBindingSize, bindAlign: limits.minStorageBufferOffsetAlignment };
     const plans = {
       train: planTraining(spec, m.graph, {
         B,
@@ -235,10 +241,10 @@ async function train(args: TrainArgs): Promise<number> {
         accumulation: recipe.accumulation,
         tuning: gpu.adapterClass,
         subgroupMinSize: sg,
+        ...bind,
       }),
-      eval: planModel(spec, m.graph, { mode: 'forward', B, T, tuning: gpu.adapterClass, subgroupMinSize: sg }),
+      eval: planModel(spec, m.graph, { mode: 'forward', B, T, tuning: gpu.adapterClass, subgroupMinSize: sg, ...bind }),
     };
-    const limits = bindingLimitsOf(gpu.limits);
     const gpuModel = compileForGpu(spec, m.graph, config.sources, {
       tuning: gpu.adapterClass,
       subgroupMinSize: sg,
@@ -249,7 +255,7 @@ async function train(args: TrainArgs): Promise<number> {
       printDiagnostics(gpuModel.diagnostics, compiled.sources);
       return 1;
     }
-    // Training binds every tensor whole (only sampling plans chunk): refuse what the device cannot bind before running.
+    // Refuse what the device cannot bind even in chunks before running.
     for (const plan of [plans.train, plans.eval]) {
       const problem = unboundable(plan, limits);
       if (problem) {
@@ -354,7 +360,10 @@ function effectiveRecipe(spec: ModelSpec, o: RunConfig['overrides'], scheduleSte
     steps,
     schedule: { ...base.schedule, warmup: Math.min(base.schedule.warmup, Math.max(0, scheduleSteps - 1)) },
     // Without a train section there is no period to keep: a tenth of the run (100 by default).
-    eval: { ...base.eval, every: o.evalEvery ?? (spec.train ? base.eval.every : Math.max(1, Math.floor(steps / 10))) },
+    eval: {
+      every: o.evalEvery ?? (spec.train ? base.eval.every : Math.max(1, Math.floor(steps / 10))),
+      batches: o.evalBatches ?? base.eval.batches,
+    },
     checkpoint_every: o.checkpointEvery ?? base.checkpoint_every,
   };
 }

@@ -102,7 +102,7 @@ interface StackCtx {
   readonly memory: number | null;
 }
 
-const GATE_FN: Readonly<Record<string, Act>> = { swiglu: 'silu', geglu: 'gelu', reglu: 'relu' };
+const GATE_FN: Readonly<Record<string, Act>> = { swiglu: 'silu', geglu: 'gelu', geglu_tanh: 'gelu_tanh', reglu: 'relu' };
 
 function need<T>(v: T | null | undefined, what: string): T {
   if (v === null || v === undefined) throw new IRError(`missing ${what}`);
@@ -402,8 +402,11 @@ class Lowering {
     b.scope = 'head';
     if (m.head.kind === 'lm') {
       const weight = m.embedding.tied ? this.tokens() : b.param({ name: 'lm_head.weight', shape: [m.vocab, C], component: 'head' });
-      const ins = [this.transform(h), weight];
+      let x = this.transform(h);
       b.scope = 'head';
+      // logit_scale (T5 tied: d_model^-0.5) scales what enters the bias-free projection, as HF does.
+      if (m.head.logit_scale !== 1) x = b.op('scale', [x], { factor: m.head.logit_scale }, 'scaled'); // (B, T, C)
+      const ins = [x, weight];
       if (m.head.bias) ins.push(b.param({ name: 'lm_head.bias', shape: [m.vocab], component: 'head' }));
       const logits = b.op('linear', ins, { bias: m.head.bias, activation: null }, 'logits'); // (B, T, V)
       const targets = b.input('targets', 'i32', ['B', 'T']);

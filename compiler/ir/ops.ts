@@ -74,6 +74,8 @@ export interface OpAttrs {
    * run's seed, the micro-batch counter, `stream` and the element index (runtime/counter-rng.ts).
    */
   dropout: { readonly p: number; readonly stream: number };
+  /** x · factor, a constant (the model's logit_scale on the LM head's input). */
+  scale: { readonly factor: number };
 }
 
 export type OpKind = keyof OpAttrs;
@@ -437,6 +439,17 @@ export const OPS: { readonly [K in OpKind]: OpDef<OpAttrs[K]> } = {
     flops: ([x]) => perElement(x!.shape, 0, 1),
     bytes: io,
     // The backward recomputes the mask from (seed, step, stream): nothing is kept.
+    saved: () => saves([]),
+  },
+  scale: {
+    cls: 'elementwise',
+    doc: 'x · factor, a constant (logit_scale on the LM head input, as T5 with a tied head scales by d_model^-0.5)',
+    shape: (ins, a) =>
+      arity(ins, 1, 'x') ??
+      (!isFloat(ins[0]!) ? 'expects a float tensor' : Number.isFinite(a.factor) ? ins[0]! : `factor ${a.factor} is not finite`),
+    flops: ([x]) => perElement(x!.shape, 0, 1),
+    bytes: io,
+    // Linear in x with a constant slope: the backward is dout · factor, nothing kept.
     saved: () => saves([]),
   },
 };

@@ -32,6 +32,7 @@ import {
   linearSave,
   rmsnormBackward,
   rmsnormSave,
+  scaleBackward,
   sinusoidalBackward,
   softmaxXentBackward,
   softmaxXentSave,
@@ -111,6 +112,7 @@ export const VJP: { readonly [K in OpKind]: VjpEntry<OpAttrs[K]> } = {
     backward: moeAuxLossBackward,
   },
   dropout: { doc: "dx = dy·keep/(1 − p), the forward's mask redrawn from (seed, step, stream)", backward: dropoutBackward },
+  scale: { doc: 'dx = dy·factor', backward: scaleBackward },
 };
 
 /** The rule for `kind` with these attributes, or the reason it has none. */

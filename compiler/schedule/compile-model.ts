@@ -84,7 +84,7 @@ export function unboundable(plan: KernelPlan, limits: BindingLimits): { limit: s
         needs:
           `${s.scope} (${plan.kernels[s.kernel]!.name}, ${plan.mode}) binds '${name}' ${JSON.stringify(b.shape)} whole, ${bytes} bytes (${mib(bytes)}); ` +
           (plan.mode === 'train' || plan.mode === 'forward'
-            ? 'training and evaluation plans bind every tensor whole (only sampling plans chunk the token table and LM head)'
+            ? 'training and evaluation plans bind only the token table, the LM head, its logits and the optimizer state in chunks'
             : 'only the token table and the LM head of a one-row (decode or last-row prefill) plan are bound in chunks'),
         hint: `bindings of up to ${limits.maxStorageBufferBindingSize} bytes fit: use a smaller vocab, context or d_model, or a device with a larger limit`,
       };
@@ -132,6 +132,7 @@ export function compileForGpu(
       vocab: spec.vocab,
       context: spec.context,
       tokenizer: opts.tokenizer,
+      license: spec.license ? { id: spec.license.id, name: spec.license.name, kind: spec.license.kind } : null,
       params,
       plans: {
         prefill: withTarget(prefill, target),

@@ -10,6 +10,7 @@ import type { Graph, Node } from '../ir/graph.js';
 import type { Act } from '../ir/ops.js';
 import type { ModelSpec } from '../semantics/model.js';
 import type { KernelPlan } from '../../runtime/plan-types.js';
+import type { VocabChunk } from './chunks.js';
 import type { PlanBuilder } from './plan-builder.js';
 
 export interface PlanContext {
@@ -41,6 +42,8 @@ export interface PlanContext {
   loss: string | null;
   /** Forward (evaluation) plans: f32 [rows], 1 where the target's logit is the row maximum (accuracy). */
   correct?: string;
+  /** Training/evaluation plans whose LM head runs in vocabulary chunks: the logits buffer, chunk-major (chunks.ts). */
+  logitChunks?: { readonly buffer: string; readonly chunks: readonly VocabChunk[] };
   /** Prefill plans computing only the last prompt row's logits: the i32 [1] input naming that row. */
   lastRow?: string;
   /** Attention layers seen so far (each claims cache.<layer>.k/v). */

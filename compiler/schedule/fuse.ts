@@ -177,6 +177,10 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
         // Its own kernel in training; an alias of its input in every other plan (groups/dropout.ts).
         out.push({ kind: 'dropout', x: n.inputs[0]!, out: n.output, p: n.attrs.p, stream: n.attrs.stream, scope: n.scope });
         break;
+      case 'scale':
+        // logit_scale on the LM head's input: one small kernel, forward and backward (groups/scale.ts).
+        out.push({ kind: 'scale', x: n.inputs[0]!, out: n.output, factor: n.attrs.factor, scope: n.scope });
+        break;
       case 'moe_select': {
         // One layer's routing, expert projections, activation, combine and aux loss (groups/moe.ts).
         const m = matchMoe(n, uses, g);

@@ -2,11 +2,13 @@
  * The end of a training step, after the backward pass: gradient accumulation across
  * micro-batches, global-norm clipping (per-parameter partial sums of squares, then one
  * kernel that forms the norm and the clip scale and flags NaN/Inf) and one fused AdamW
- * kernel per parameter (torch's order; decoupled decay on matrices and tables).
+ * kernel per parameter (torch's order; decoupled decay on matrices and tables), or per chunk
+ * of a parameter larger than one storage binding.
  */
 import { generateAdd } from '../codegen/wgsl/kernels/add.js';
 import { generateAdamW, generateClipScale, generateSumSquares } from '../codegen/wgsl/kernels/optim/index.js';
-import type { TrainIo } from '../../runtime/plan-types.js';
+import type { BindingRange, TrainIo } from '../../runtime/plan-types.js';
+import { rowChunks } from './chunks.js';
 import type { PlanContext } from './context.js';
 import { numel } from './plan-builder.js';
 
@@ -32,17 +34,30 @@ export function emitOptimizer(c: PlanContext, o: OptimizerOptions): TrainIo {
   const frozen = new Set(graph.params.filter((p) => !o.grads.has(p.name)).map((p) => p.name));
   const zeros = new Map([...frozen].map((name) => [name, P.scratch(`d:${name}`, graph.params.find((p) => p.name === name)!.shape)]));
   const accOf = new Map<string, string>();
+  // A parameter larger than one binding (GPT-2's token table) is updated in element chunks,
+  // each its own dispatch over byte ranges of param, gradient and moments alike.
+  const pieces = (n: number) => rowChunks(n, 4, c.maxBinding, c.bindAlign) ?? [{ row0: 0, rows: n, range: { offset: 0, size: 4 * n } }];
+  const chunked = (ranges: Record<string, BindingRange>, whole: boolean) => (whole ? undefined : ranges);
   if (k > 1) {
     for (const p of graph.params) {
       if (frozen.has(p.name)) continue;
       const acc = P.add({ name: `acc:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
-      P.emit(generateAdd({ shape: [numel(p.shape)], inPlace: true }), { a: acc, b: o.grads.get(p.name)! }, 'accumulate');
+      const parts = pieces(numel(p.shape));
+      for (const ch of parts)
+        P.emit(
+          generateAdd({ shape: [ch.rows], inPlace: true }),
+          { a: acc, b: o.grads.get(p.name)! },
+          'accumulate',
+          {},
+          chunked({ a: ch.range, b: ch.range }, parts.length === 1),
+        );
       accOf.set(p.name, acc);
     }
   }
   const microSteps = P.steps.length + 1; // + the 'clear' step put first below
 
-  const slots = graph.params.length;
+  const parts = new Map(graph.params.map((p) => [p.name, pieces(numel(p.shape))]));
+  const slots = [...parts.values()].reduce((n, ps) => n + ps.length, 0);
   const partial = P.scratch('optim.partial', [slots]);
   const scale = P.scratch('optim.scale', [1]);
   const gradNorm = P.add({ name: 'optim.grad_norm', kind: 'output', dtype: 'f32', shape: [1], bytes: 4 });
@@ -53,17 +68,31 @@ export function emitOptimizer(c: PlanContext, o: OptimizerOptions): TrainIo {
     if (!g) throw new Error(`internal: parameter ${name} received no gradient`);
     return g;
   };
-  graph.params.forEach((p, slot) => {
-    P.emit(generateSumSquares({ n: numel(p.shape), slot, slots }), { grad: gradOf(p.name), partial }, 'optim');
-  });
+  let slot = 0;
+  for (const p of graph.params) {
+    const ps = parts.get(p.name)!;
+    for (const ch of ps)
+      P.emit(
+        generateSumSquares({ n: ch.rows, slot: slot++, slots }),
+        { grad: gradOf(p.name), partial },
+        'optim',
+        {},
+        chunked({ grad: ch.range }, ps.length === 1),
+      );
+  }
   P.emit(generateClipScale({ slots, maxNorm: o.clip * k }), { partial, scale, norm: gradNorm, nonfinite }, 'optim');
   const params: TrainIo['params'][number][] = [];
   for (const p of graph.params) {
     const m = P.add({ name: `m:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
     const v = P.add({ name: `v:${p.name}`, kind: 'param', dtype: 'f32', shape: p.shape, bytes: 4 * numel(p.shape) });
     const g = gradOf(p.name);
+    const ps = parts.get(p.name)!;
     if (!frozen.has(p.name))
-      P.emit(generateAdamW({ n: numel(p.shape), decay: p.decay }), { param: p.name, grad: g, m, v, scale }, 'optim', { optim });
+      for (const ch of ps) {
+        const r = ch.range;
+        const ranges = chunked({ param: r, grad: r, m: r, v: r }, ps.length === 1);
+        P.emit(generateAdamW({ n: ch.rows, decay: p.decay }), { param: p.name, grad: g, m, v, scale }, 'optim', { optim }, ranges);
+      }
     params.push({ name: p.name, grad: g, m, v, decay: p.decay });
   }
   if (k > 1) P.steps.push({ kind: 'clear', buffers: [...accOf.values()], scope: 'zero accumulators' });

@@ -38,6 +38,11 @@ export class PlanBuilder {
     return this.add({ name, kind, dtype: 'f32', shape, bytes: 4 * numel(shape) });
   }
 
+  /** A scratch u32 buffer of n entries (indices, counts, links). */
+  scratchU32(name: string, n: number): string {
+    return this.add({ name, kind: 'activation', dtype: 'u32', shape: [n], bytes: 4 * n });
+  }
+
   /** The concrete shape of a value at this plan's B, T and S. */
   dims(v: number): number[] {
     return this.graph.values[v]!.type.shape.map((d) => (d === 'B' ? this.B : d === 'T' ? this.T : d === 'S' ? this.S : d));

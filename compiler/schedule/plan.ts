@@ -179,6 +179,7 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
           tokens: tokensInput(graph),
           targets: hasTargets ? 'targets' : null,
           logits: c.logits ?? '',
+          ...logitChunksIo(c),
           loss: c.loss,
           step: c.P.step,
           ...(c.correct ? { correct: c.correct } : {}),
@@ -188,6 +189,11 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
           ...moeIo(c, groups),
         },
   };
+}
+
+/** The column count of each vocabulary chunk when the head wrote its logits chunk-major. */
+export function logitChunksIo(c: PlanContext): { logitChunks?: number[] } {
+  return c.logitChunks ? { logitChunks: c.logitChunks.chunks.map((ch) => ch.cols) } : {};
 }
 
 /** The encode plan's io: source in, the cross-attention K/V buffers (shared by name with prefill/decode) out. */

@@ -14,7 +14,7 @@ import { fuse } from './fuse.js';
 import { type Group, groupModule } from './groups/index.js';
 import { emitOptimizer } from './optimizer.js';
 import { generateAdd } from '../codegen/wgsl/kernels/add.js';
-import { encoderIo, moeIo, planContext, sourceIo, tokensInput } from './plan.js';
+import { encoderIo, logitChunksIo, moeIo, planContext, sourceIo, tokensInput } from './plan.js';
 import { auxLossValues } from './groups/moe.js';
 import { generateLossSeed } from '../codegen/wgsl/kernels/moe/aux-loss.js';
 
@@ -28,12 +28,25 @@ export interface TrainPlanOptions {
   readonly accumulation?: number;
   readonly tuning: KernelTuning;
   readonly subgroupMinSize?: number;
+  /** Bind tensors larger than this in chunks: the token table, the LM head and its logits, their gradients and moments (default: bind every tensor whole). */
+  readonly maxBinding?: number;
+  /** minStorageBufferOffsetAlignment of the target (default 256). */
+  readonly bindAlign?: number;
 }
 
 export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOptions): KernelPlan {
   const { B, T } = opts;
   const S = model.arch === 'encoder_decoder' ? (opts.S ?? model.context) : T;
-  const c = planContext(model, graph, { mode: 'train', B, T, S, tuning: opts.tuning, subgroupMinSize: opts.subgroupMinSize });
+  const c = planContext(model, graph, {
+    mode: 'train',
+    B,
+    T,
+    S,
+    tuning: opts.tuning,
+    subgroupMinSize: opts.subgroupMinSize,
+    maxBinding: opts.maxBinding,
+    bindAlign: opts.bindAlign,
+  });
   const { P } = c;
 
   const saved: { g: Group; saved: unknown }[] = [];
@@ -91,6 +104,7 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
       tokens: tokensInput(graph),
       targets: 'targets',
       logits: c.logits ?? '',
+      ...logitChunksIo(c),
       loss: c.loss ?? '',
       step: P.step,
       ...sourceIo(graph),

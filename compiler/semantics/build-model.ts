@@ -263,7 +263,50 @@ function buildHead(a: Access, tree: Tree, top: Frame, rec: KnobRecorder): HeadSp
   if (kind.value === 'none' && transform.value !== 'none' && transform.span)
     a.ctx.bag.report('MS2112', transform.span, { what: 'head transform', needs: 'kind: lm' });
   const t = transform.value === 'none' || kind.value === 'none' ? null : transform.value;
-  return { kind: kind.value, bias: bias.value, transform: t, pooler: pooler.value };
+  return {
+    kind: kind.value,
+    bias: bias.value,
+    transform: t,
+    pooler: pooler.value,
+    logit_scale: logitScale(a, top, kind.value, bias.value, rec),
+  };
+}
+
+/** Upper end of `logit_scale`: past it the logits of any trained head overflow the softmax's exp in f32. */
+const LOGIT_SCALE_MAX = 1000;
+
+/**
+ * The model-level `logit_scale` (default 1), in (0, LOGIT_SCALE_MAX]. It scales the hidden
+ * state entering the LM projection (lower.ts), which is scaling the logits only when the head
+ * has no bias, so a biased head with a scale ≠ 1 is an error rather than a silent difference.
+ */
+function logitScale(a: Access, top: Frame, kind: 'lm' | 'none', bias: boolean, rec: KnobRecorder): number {
+  const g = a.num(top, 'logit_scale', 1);
+  rec.set('logit_scale', 'head', g.value, g.span);
+  if (!g.span) return 1;
+  if (!(g.value > 0 && g.value <= LOGIT_SCALE_MAX)) {
+    a.ctx.bag.report(
+      'MS2110',
+      g.span,
+      { knob: 'logit_scale', range: `(0, ${LOGIT_SCALE_MAX}]`, value: fmtNum(g.value) },
+      { hint: 'the logits are multiplied by logit_scale: 1 leaves them as they are; T5 with a tied head uses 1 / sqrt(d_model)' },
+    );
+    return 1;
+  }
+  if (g.value !== 1 && kind === 'none') {
+    a.ctx.bag.report('MS2112', g.span, { what: `logit_scale = ${fmtNum(g.value)}`, needs: 'an LM head (head kind: lm)' });
+    return 1;
+  }
+  if (g.value !== 1 && bias) {
+    a.ctx.bag.report(
+      'MS2112',
+      g.span,
+      { what: `logit_scale = ${fmtNum(g.value)}`, needs: 'an LM head without a bias (head bias: false)' },
+      { hint: 'mspec scales the hidden state entering the LM projection, which scales the logits only when the head adds no bias' },
+    );
+    return 1;
+  }
+  return g.value;
 }
 
 function buildStack(env: LayerEnv, top: Frame, tree: Tree, stackTree: Tree | undefined, rec: KnobRecorder): StackSpec {

@@ -244,6 +244,7 @@ const functions: Record<string, { arity: number; fn: (...xs: number[]) => number
   multiple_of: { arity: 2, fn: (x, m) => Math.ceil(x / m - 1e-9) * m, doc: 'round up to a multiple of m' },
   min: { arity: 2, fn: Math.min, doc: 'the smaller' },
   max: { arity: 2, fn: Math.max, doc: 'the larger' },
+  sqrt: { arity: 1, fn: Math.sqrt, doc: "square root (1 / sqrt(d_model), T5's logit_scale)" },
 };
 
 /** Evaluates a numeric expression in frame `f` (the frame that holds setting `s`). */
@@ -289,6 +290,10 @@ export function evalNumber(ctx: EvalContext, f: Frame, s: Setting, e: Expr): num
       if (xs.some((x) => x === undefined)) return undefined;
       if (e.callee.name === 'multiple_of' && xs[1]! <= 0) {
         ctx.bag.report('MS2018', e.span, { expr: exprText(e) });
+        return undefined;
+      }
+      if (e.callee.name === 'sqrt' && xs[0]! < 0) {
+        ctx.bag.report('MS2013', e.span, { what: `${exprText(e)} is the square root of ${fmtNum(xs[0]!)}, a negative number` });
         return undefined;
       }
       return snap(fn.fn(...(xs as number[])));

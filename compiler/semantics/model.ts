@@ -19,10 +19,10 @@ export interface NormSpec {
   readonly bias: boolean;
 }
 
-export type Activation = 'gelu' | 'gelu_tanh' | 'relu' | 'silu' | 'swiglu' | 'geglu' | 'reglu';
+export type Activation = 'gelu' | 'gelu_tanh' | 'relu' | 'silu' | 'swiglu' | 'geglu' | 'geglu_tanh' | 'reglu';
 
 /** Gated activations use two input projections (gate and up) of width `hidden`. */
-export const GATED: ReadonlySet<Activation> = new Set(['swiglu', 'geglu', 'reglu']);
+export const GATED: ReadonlySet<Activation> = new Set(['swiglu', 'geglu', 'geglu_tanh', 'reglu']);
 
 export type Positions =
   | { readonly kind: 'learned' }
@@ -120,9 +120,16 @@ export interface HeadSpec {
    * (kind, eps; a LayerNorm with scale and bias in BERT). null = none (the projection reads the
    * final hidden states directly). Only with kind `lm`.
    */
-  readonly transform: Exclude<Activation, 'swiglu' | 'geglu' | 'reglu'> | null;
+  readonly transform: Exclude<Activation, 'swiglu' | 'geglu' | 'geglu_tanh' | 'reglu'> | null;
   /** BERT's pooler: dense d_model → d_model + tanh over the first token. */
   readonly pooler: boolean;
+  /**
+   * The model-level `logit_scale`: the logits are multiplied by it (1: nothing is emitted).
+   * Applied as Hugging Face T5 (tied: d_model^-0.5) does, to the hidden state entering the LM
+   * projection, which equals scaling the logits because the head then has no bias (a biased
+   * head with logit_scale ≠ 1 is an error, MS2112).
+   */
+  readonly logit_scale: number;
 }
 
 export type Objective = 'causal_lm' | 'mlm' | 'seq2seq';

@@ -137,8 +137,8 @@ const mlp: SectionDef = {
   doc: 'feed-forward network (or mixture of experts)',
   knobs: {
     activation: {
-      type: { t: 'enum', values: ['gelu', 'gelu_tanh', 'relu', 'silu', 'swiglu', 'geglu', 'reglu'] },
-      doc: 'activation; swiglu/geglu/reglu are gated (two input projections)',
+      type: { t: 'enum', values: ['gelu', 'gelu_tanh', 'relu', 'silu', 'swiglu', 'geglu', 'geglu_tanh', 'reglu'] },
+      doc: 'activation; swiglu/geglu/geglu_tanh/reglu are gated (two input projections); geglu_tanh gates with the tanh GELU (T5 v1.1, Gemma)',
     },
     hidden: { type: SIZE.hidden, doc: 'hidden width (default 4 * d_model)' },
     bias: { type: bool, doc: 'bias on the MLP projections' },
@@ -191,6 +191,10 @@ export const modelSchema: SectionDef = {
     bias: { type: bool, doc: 'default for every bias knob (attention, mlp)' },
     dropout: { type: num, doc: 'default for every dropout knob' },
     final_norm: finalNorm,
+    logit_scale: {
+      type: num,
+      doc: 'the logits are multiplied by this, in (0, 1000] (default 1): T5 with a tied head 1 / sqrt(d_model), Cohere 0.0625',
+    },
     license: {
       type: { t: 'string' },
       doc: 'license of the weights: an SPDX id ("Apache-2.0", "MIT") or a model license ("llama2", "gemma"); not inherited by extends',

@@ -113,33 +113,7 @@ export function loadCheckpoint(dir: string, params: readonly CheckpointParam[]):
   return { run, tensors };
 }
 
-/**
- * The weights metadata key of the license the weights are bound by, as JSON `{ id, name, kind }`
- * (the compiler's license table, semantics/licenses.ts, classifies it). Absent: none stated.
- * A fine-tune started with `--init` records its checkpoint's license: it follows the weights.
- */
-export const LICENSE_KEY = 'mspec.license';
-
-export interface CheckpointLicense {
-  readonly id: string;
-  readonly name: string;
-  readonly kind: string;
-}
-
-/** The license a checkpoint's metadata records, or null when it records none. */
-export function readCheckpointLicense(path: string): CheckpointLicense | null {
-  const raw = readSafetensorsMetadata(path)[LICENSE_KEY];
-  if (raw === undefined) return null;
-  let v: Partial<CheckpointLicense> | null = null;
-  try {
-    v = JSON.parse(raw) as Partial<CheckpointLicense>;
-  } catch {
-    // reported below
-  }
-  if (!v || typeof v.id !== 'string' || typeof v.name !== 'string' || typeof v.kind !== 'string')
-    throw new CheckpointError(`'${path}' has damaged license metadata (${LICENSE_KEY}: ${raw.slice(0, 80)})`);
-  return { id: v.id, name: v.name, kind: v.kind };
-}
+export { LICENSE_KEY, readCheckpointLicense, type CheckpointLicense } from '../checkpoint/license.js';
 
 /** Drops the temp files a kill during writeFileAtomic leaves behind (`.NAME.PID.tmp`). */
 export function removeStaleTemps(dir: string): void {

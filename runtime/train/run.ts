@@ -25,7 +25,7 @@ import type { PairsDataset } from '../data/pairs-dataset.js';
 import { Seq2SeqFeed } from './seq2seq.js';
 import { maskEvalBatches, mlmMasking, nextMaskedBatch } from '../data/masking.js';
 import type { GpuContext } from '../device.js';
-import { ModelRuntime, type CompiledModelData } from '../model-runtime.js';
+import { checkpointMetadata, ModelRuntime, type CompiledModelData } from '../model-runtime.js';
 import { lossChartSvg } from './chart.js';
 import { ProgressBar } from './progress.js';
 import { loadCheckpoint, removeStaleTemps, saveCheckpoint, WEIGHTS_FILE, type RunState } from './checkpoint.js';
@@ -187,7 +187,7 @@ export async function runTraining(o: RunOptions): Promise<number> {
         elapsed_s: elapsed,
         schedule_steps: scheduleSteps,
       };
-      saveCheckpoint(dir, o.model.params, await trainer.state(true), st, { ...runtimeMetadata(o.model), ...o.metadata });
+      saveCheckpoint(dir, o.model.params, await trainer.state(true), st, { ...checkpointMetadata(o.model), ...o.metadata });
       lastSaved = step;
     };
     const chart = () => {
@@ -364,16 +364,4 @@ export async function runTraining(o: RunOptions): Promise<number> {
   } finally {
     trainer.release();
   }
-}
-
-function runtimeMetadata(data: CompiledModelData): Record<string, string> {
-  return {
-    format: 'pt',
-    'mspec.version': data.mspecVersion,
-    'mspec.model': data.name,
-    'mspec.spec': data.spec.source,
-    'mspec.spec_path': data.spec.path,
-    'mspec.spec_sha256': data.spec.hash,
-    ...(data.tokenizer ? { 'mspec.tokenizer': JSON.stringify(data.tokenizer) } : {}),
-  };
 }

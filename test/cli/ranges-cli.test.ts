@@ -26,6 +26,8 @@ describe('numeric options are checked against their ranges (exit 2)', () => {
     expect(r.code, r.stderr).toBe(2);
     expect(noTrace(r.stderr)).toBe(true);
   };
+  it('train --eval-batches 0', () =>
+    usage(['train', 'specs/tiny-llama.model', '--eval-batches', '0'], '--eval-batches must be an integer in [1, 2^16], found 0'));
   it('sample --top-p 2', () =>
     usage(['sample', 'specs/tiny-llama.model', '--top-p', '2'], 'error: --top-p must be a number in (0, 1], found 2'));
   it('sample --temperature -1', () =>

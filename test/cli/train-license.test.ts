@@ -96,3 +96,34 @@ describe('runLicense', () => {
     expect(() => runLicense(spec(null), ckpt('bad2.safetensors', '{"id": "MIT"}'))).toThrow(/damaged license metadata/);
   });
 });
+
+describe('ModelRuntime.save', () => {
+  it('records the spec’s license, and a loaded checkpoint’s license follows its weights', async () => {
+    const { compileGpu } = await import('../../compiler/cli/gpu-model.js');
+    const { acquireDevice } = await import('../../runtime/device.js');
+    const { ModelRuntime } = await import('../../runtime/model-runtime.js');
+    const gpu = await acquireDevice();
+    try {
+      const made = (spec: string) => compileGpu(spec, { tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize }).models[0]!.data;
+      const nc = await ModelRuntime.create(made(NC), { gpu });
+      nc.init(1);
+      const ncCkpt = join(tmp, 'rt-nc.safetensors');
+      await nc.save(ncCkpt);
+      nc.release();
+      expect(readCheckpointLicense(ncCkpt)).toEqual(NC_LICENSE);
+
+      const plain = await ModelRuntime.create(made(PLAIN), { gpu });
+      plain.init(1);
+      const fresh = join(tmp, 'rt-plain.safetensors');
+      await plain.save(fresh);
+      expect(readCheckpointLicense(fresh)).toBeNull();
+      plain.load(ncCkpt); // the same architecture, weights under CC-BY-NC-4.0
+      const again = join(tmp, 'rt-plain-from-nc.safetensors');
+      await plain.save(again);
+      plain.release();
+      expect(readCheckpointLicense(again)).toEqual(NC_LICENSE);
+    } finally {
+      gpu.release();
+    }
+  }, 60_000);
+});

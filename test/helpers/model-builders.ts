@@ -72,7 +72,7 @@ export function model(m: ModelInit): ModelSpec {
     embedding: { positions: { kind: 'none' }, tied: false, segments: 0, norm: null, dropout: 0, ...m.embedding },
     encoder: m.encoder ?? null,
     decoder: m.decoder ?? null,
-    head: { kind: 'lm', bias: false, transform: null, pooler: false, ...m.head },
+    head: { kind: 'lm', bias: false, transform: null, pooler: false, logit_scale: 1, ...m.head },
     train: m.train ?? null,
     license: null,
     knobs: new Map(),

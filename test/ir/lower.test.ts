@@ -215,7 +215,11 @@ describe('lower: knobs', () => {
 
   it('an encoder-only model with an LM head and a sinusoidal encoder–decoder both verify', () => {
     const enc = bertBase();
-    lowered({ ...enc, head: { kind: 'lm', bias: true, transform: null, pooler: false }, embedding: { ...enc.embedding, tied: true } });
+    lowered({
+      ...enc,
+      head: { kind: 'lm', bias: true, transform: null, pooler: false, logit_scale: 1 },
+      embedding: { ...enc.embedding, tied: true },
+    });
     const t5 = t5Small();
     const g = lowered({ ...t5, embedding: { ...t5.embedding, positions: { kind: 'learned' } } });
     expect(names(g)).toEqual(expect.arrayContaining(['encoder.embed.positions.weight', 'decoder.embed.positions.weight']));

@@ -41,6 +41,15 @@ describe('op table', () => {
     expect(lin.saved(ins, { bias: true, activation: 'gelu' }).extra).toEqual([f32('B', 'T', 256)]);
   });
 
+  it('scale: x · factor keeps the shape, one FLOP per element, saves nothing', () => {
+    const sc = opDef('scale');
+    expect(sc.shape([f32('B', 'T', 64)], { factor: 0.125 })).toEqual(f32('B', 'T', 64));
+    expect(sc.flops([f32('B', 'T', 64)], { factor: 0.125 }, env)).toEqual({ rows: ['B', 'T'], mm: 0, ew: 64 });
+    expect(sc.saved([f32('B', 'T', 64)], { factor: 0.125 })).toEqual({ inputs: [], output: false, extra: [] });
+    expect(sc.shape([i32('B', 'T')], { factor: 2 })).toMatch(/float/);
+    expect(sc.shape([f32('B', 'T', 64)], { factor: Infinity })).toMatch(/not finite/);
+  });
+
   it('add broadcasts the shorter shape over leading dims only', () => {
     const add = opDef('add');
     expect(add.shape([f32('B', 'T', 8), f32('T', 8)], {})).toEqual(f32('B', 'T', 8));

@@ -193,6 +193,9 @@ const CASES: Case[] = [
   },
   { name: 'dropout p 0.5', kind: 'dropout', attrs: { p: 0.5, stream: 7 }, inputs: () => [normal([2, 3, 8])], rng: { seed: 9, step: 4 } },
   { name: 'dropout without rng (identity)', kind: 'dropout', attrs: { p: 0.5, stream: 7 }, inputs: () => [normal([3, 5])] },
+  // logit_scale on the LM head's input (T5 tied: 1/√d_model).
+  { name: 'scale (logit_scale)', kind: 'scale', attrs: { factor: 1 / Math.sqrt(512) }, inputs: () => [normal([2, 3, 8])] },
+  { name: 'scale by 30', kind: 'scale', attrs: { factor: 30 }, inputs: () => [normal([5])] },
   { name: 'take_first', kind: 'take_first', attrs: {}, inputs: () => [normal([2, 3, 4])] },
   // Routing is an input here (i32), so a finite-difference step never changes which expert runs.
   {

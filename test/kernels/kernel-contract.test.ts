@@ -16,6 +16,7 @@ import {
   generateGlu,
   generateResidualNorm,
   generateRope,
+  generateScale,
   generateSoftmaxXent,
   generateXentMean,
 } from '../../compiler/codegen/wgsl/kernels/index.js';
@@ -37,6 +38,7 @@ const all: [string, () => WgslKernel][] = [
   ['softmax_xent', () => generateSoftmaxXent({ rows: 16, V: 100, dlogits: 'separate' })],
   ['xent_mean', () => generateXentMean({ rows: 16, V: 100 })],
   ['add', () => generateAdd({ shape: [16, 64] })],
+  ['scale', () => generateScale({ shape: [16, 64], factor: 0.0441941738 })],
   ['copy_rows', () => generateCopyRows({ B: 2, T: 8, width: 32, capacity: 16 })],
 ];
 

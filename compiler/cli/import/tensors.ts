@@ -47,6 +47,20 @@ export class HfWeights {
     for (const n of [this.prefix + name, name]) if (this.tensors.has(n)) this.skipped.add(n);
   }
 
+  /**
+   * Marks `name`, when present, as a second copy of a tied tensor already read as `data` (T5's
+   * `encoder.embed_tokens.weight` beside `shared.weight`): not a parameter of its own, and an
+   * error naming it when its values differ, since mspec could not express two tables.
+   */
+  tiedCopy(name: string, of: string, data: Float32Array): void {
+    const full = this.prefix + name;
+    const t = this.tensors.get(full);
+    if (!t) return;
+    if (t.data.length !== data.length || t.data.some((v, i) => v !== data[i]))
+      throw new ImportError(`'${t.file}': tensor '${full}' differs from '${this.prefix + of}', which mspec ties it to`);
+    this.skipped.add(full);
+  }
+
   /** Leaves out `name`, when present, with a warning saying why (a head mspec does not model). */
   drop(name: string, why: string): void {
     const full = this.prefix + name;

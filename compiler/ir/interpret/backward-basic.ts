@@ -218,6 +218,12 @@ export const gluBackward: BackwardFn<Attrs<'glu'>> = (args) => {
   ];
 };
 
+/** out = x·factor: dx = dy·factor (the factor in f32, as the forward). */
+export const scaleBackward: BackwardFn<Attrs<'scale'>> = (args) => {
+  const k = Math.fround(args.attrs.factor);
+  return [{ shape: [...args.inputs[0]!.shape], data: dOut(args).map((v) => v * k) }];
+};
+
 // ── data movement and the loss ───────────────────────────────────────────────────
 
 /** dout (B, C) lands on position 0 of each sequence; every other position gets 0. */

@@ -126,6 +126,12 @@ export function glu([gate, up]: readonly Tensor[], a: OpAttrs['glu']): Tensor {
   return { shape: [...gate!.shape], data: g.map((v, i) => f(v) * u[i]!) };
 }
 
+/** x · factor, the factor rounded to f32 first as the kernel's WGSL literal holds it (one f32 multiply). */
+export function scale([x]: readonly Tensor[], a: OpAttrs['scale']): Tensor {
+  const k = Math.fround(a.factor);
+  return { shape: [...x!.shape], data: floats(x!, 'scale input').map((v) => v * k) };
+}
+
 /** (B, T, C) → (B, C): position 0 of each sequence. */
 export function takeFirst([x]: readonly Tensor[]): Tensor {
   const d = floats(x!, 'take_first input');

@@ -6,7 +6,7 @@
 import { type OpAttrs, type OpKind, opDef } from '../ops.js';
 import { type DimEnv, dimValue, type TensorType } from '../tensor.js';
 import { attention } from './attention.js';
-import { add, embedding, glu, layernorm, linear, rmsnorm, sinusoidal, softmaxXent, takeFirst, unary } from './basic.js';
+import { add, embedding, glu, layernorm, linear, rmsnorm, scale, sinusoidal, softmaxXent, takeFirst, unary } from './basic.js';
 import { InterpretError, numelOf, sameDims, showDims, type Tensor } from './common.js';
 import { dropout } from './dropout.js';
 import { expertLinear, moeAuxLoss, moeCombine, moeGates, moeSelect } from './moe.js';
@@ -39,6 +39,7 @@ const IMPL: { readonly [K in OpKind]: Impl<K> } = {
   moe_combine: moeCombine,
   moe_aux_loss: moeAuxLoss,
   dropout,
+  scale,
 };
 
 /** The IR type a concrete tensor has (floats are all f32 here). */

@@ -7,6 +7,7 @@
  * sinusoidal encoding has no parameters, so it adds nothing to the backward.
  */
 import { generateEmbedBackward } from '../../codegen/wgsl/kernels/backward/embed-bwd.js';
+import { generateEmbedLinks, generateEmbedRowsBackward } from '../../codegen/wgsl/kernels/backward/embed-bwd-linked.js';
 import { generateEmbed, tableChunkName } from '../../codegen/wgsl/kernels/embed.js';
 import { rowChunks, type RowChunk } from '../chunks.js';
 import type { GroupModule, PlanContext } from '../context.js';
@@ -43,6 +44,13 @@ export function tableChunks(c: PlanContext, vocab: number, C: number, most: numb
   return chunks && chunks.length <= most ? chunks : [{ row0: 0, rows: vocab, range: { offset: 0, size: 4 * vocab * C } }];
 }
 
+/**
+ * Above this many rows the token table's gradient walks linked lists of positions (two
+ * dispatches, ~vocab·B·T compares) instead of scanning every id per (row, vec4) (one
+ * dispatch, vocab·B·T·C/4 compares): the scan is cheaper only for small vocabularies.
+ */
+const LINKED_VOCAB = 4096;
+
 export const embed: GroupModule<EmbedGroup> = {
   forward(c, g) {
     const { P } = c;
@@ -77,7 +85,29 @@ export const embed: GroupModule<EmbedGroup> = {
     // A tied table already holds the LM head's gradient: the scatter adds into it.
     const existing = d.of(table);
     const dTable = existing ?? P.scratch(d.name(table), [spec.vocab, spec.C]);
-    const bind: Record<string, string> = { ids: P.buf(g.ids), dout: dOut, dtokens: dTable };
+    // Large tables (and any bound in chunks): linked lists of each row's positions, then one
+    // dispatch per chunk of rows walks them (embed-bwd-linked.ts); small ones: the scan kernel.
+    const chunks = rowChunks(spec.vocab, 4 * spec.C, c.maxBinding, c.bindAlign);
+    const linked = spec.vocab > LINKED_VOCAB || !chunks || chunks.length > 1;
+    if (linked) {
+      const rows = spec.B * spec.T;
+      const first = P.scratchU32(`embed.first:${table}`, spec.vocab);
+      const next = P.scratchU32(`embed.next:${table}`, rows);
+      P.emit(generateEmbedLinks({ rows, vocab: spec.vocab }), { ids: P.buf(g.ids), first, next }, g.scope);
+      for (const ch of chunks ?? [{ row0: 0, rows: spec.vocab, range: { offset: 0, size: 4 * spec.vocab * spec.C } }]) {
+        const k = generateEmbedRowsBackward({
+          rows,
+          C: spec.C,
+          row0: ch.row0,
+          count: ch.rows,
+          vocab: spec.vocab,
+          accumulate: existing !== undefined,
+        });
+        const ranges = chunks && chunks.length > 1 ? { dtokens: ch.range } : undefined;
+        P.emit(k, { first, next, dout: dOut, dtokens: dTable }, g.scope, {}, ranges);
+      }
+    }
+    const bind: Record<string, string> = linked ? { dout: dOut } : { ids: P.buf(g.ids), dout: dOut, dtokens: dTable };
     if (g.posTable !== null) {
       const pos = P.buf(g.posTable);
       const dp = P.scratch(d.name(pos), P.buffers.get(pos)!.shape);
@@ -91,7 +121,8 @@ export const embed: GroupModule<EmbedGroup> = {
       bind.dsegments = ds;
       d.set(seg, ds);
     }
-    P.emit(generateEmbedBackward({ ...spec, accumulate: existing !== undefined }), bind, g.scope);
+    if (!linked || g.posTable !== null || g.segments !== null)
+      P.emit(generateEmbedBackward({ ...spec, accumulate: existing !== undefined, tokens: !linked }), bind, g.scope);
     d.set(table, dTable);
   },
 };

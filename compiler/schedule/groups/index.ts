@@ -14,6 +14,7 @@ import { linear, type LinearGroup } from './linear.js';
 import { moe, type MoeGroup } from './moe.js';
 import { residualNorm, type ResidualNormGroup } from './residual-norm.js';
 import { rope, type RopeGroup } from './rope.js';
+import { scale, type ScaleGroup } from './scale.js';
 import { softmaxXent, type SoftmaxXentGroup } from './softmax-xent.js';
 import { takeFirst, type TakeFirstGroup } from './take-first.js';
 
@@ -30,7 +31,8 @@ export type Group =
   | SoftmaxXentGroup
   | DropoutGroup
   | MoeGroup
-  | TakeFirstGroup;
+  | TakeFirstGroup
+  | ScaleGroup;
 
 export type GroupKind = Group['kind'];
 
@@ -49,6 +51,7 @@ export const GROUPS: GroupTable = {
   dropout,
   moe,
   take_first: takeFirst,
+  scale,
 };
 
 /** The module of g's kind, typed for g. */
@@ -69,5 +72,6 @@ export type {
   DropoutGroup,
   MoeGroup,
   TakeFirstGroup,
+  ScaleGroup,
 };
 export type { NormKind } from './residual-norm.js';

@@ -10,7 +10,7 @@ import { generateColumnSum } from '../../codegen/wgsl/kernels/backward/bias-grad
 import { generateActivationBackward } from '../../codegen/wgsl/kernels/backward/elementwise-bwd.js';
 import { generateGatherRow } from '../../codegen/wgsl/kernels/gather-row.js';
 import type { Act } from '../../ir/ops.js';
-import { rowChunks } from '../chunks.js';
+import { rowChunks, vocabChunks } from '../chunks.js';
 import { type GroupModule, matmul, type PlanContext } from '../context.js';
 
 export interface LinearGroup {
@@ -74,6 +74,28 @@ function chunkedHead(c: PlanContext, g: LinearGroup, rows: number, N: number, K:
   return out;
 }
 
+/**
+ * Training and evaluation with logits or an LM head too large for one binding (GPT-2 small's
+ * tied head is 154 MB, its logits for 1,024 rows 206 MB): the head runs per vocabulary chunk,
+ * writing logits chunk by chunk ([rows, cols] blocks, chunk-major; softmax_xent reads them so,
+ * ./softmax-xent.ts). False when everything fits one binding.
+ */
+function chunkedLogits(c: PlanContext, g: LinearGroup, rows: number, N: number, K: number): boolean {
+  const { P } = c;
+  const chunks = vocabChunks(c, rows, N, K);
+  if (!chunks) return false;
+  const out = P.buf(g.out);
+  for (const ch of chunks) {
+    const bind: Record<string, string> = { A: P.buf(g.x), B: P.buf(g.weight), C: out };
+    if (g.bias !== null) bind.bias = P.buf(g.bias);
+    const ranges = { B: ch.weight, C: ch.logits, ...(g.bias !== null ? { bias: ch.bias } : {}) };
+    P.emit(mm(c, rows, ch.cols, K, 'nt', g.bias !== null), bind, g.scope, {}, ranges);
+  }
+  c.logitChunks = { buffer: out, chunks };
+  c.logits = out;
+  return true;
+}
+
 /** Training: the buffer holding x·Wᵀ + b before the activation (the output itself without one). */
 type Saved = string;
 
@@ -82,8 +104,10 @@ export const linear: GroupModule<LinearGroup, Saved> = {
     const { P, graph } = c;
     const { rows } = P.rowsOf(g.x);
     const [N, K] = graph.values[g.weight]!.type.shape as [number, number];
+    const head = g.scope === 'head' && !g.gate && !g.activation && graph.outputs.includes(g.out);
+    if (head && (c.training || c.mode === 'forward') && chunkedLogits(c, g, rows, N, K)) return P.buf(g.out);
     if (!c.training) {
-      if (g.scope === 'head' && !g.gate && !g.activation && graph.outputs.includes(g.out)) {
+      if (head) {
         const logits = chunkedHead(c, g, rows, N, K);
         if (logits) return logits;
       }
@@ -129,6 +153,25 @@ export const linear: GroupModule<LinearGroup, Saved> = {
     }
     const x = P.buf(g.x);
     const w = P.buf(g.weight);
+    if (c.logitChunks?.buffer === out) {
+      // The chunked head: each vocabulary chunk writes its rows of dW (and db) and adds its part of dX.
+      const chunks = c.logitChunks.chunks;
+      d.contribute(w, g.scope, (dst) => {
+        for (const ch of chunks)
+          P.emit(mm(c, ch.cols, K, rows, 'tn'), { A: dPre, B: x, C: dst }, g.scope, {}, { A: ch.logits, C: ch.weight });
+      });
+      if (g.bias !== null)
+        d.contribute(P.buf(g.bias), g.scope, (dst) => {
+          for (const ch of chunks)
+            P.emit(generateColumnSum({ rows, cols: ch.cols }), { x: dPre, out: dst }, g.scope, {}, { x: ch.logits, out: ch.bias });
+        });
+      if (graph.values[g.x]!.source !== 'input')
+        for (const ch of chunks)
+          d.contribute(x, g.scope, (dst) =>
+            P.emit(mm(c, rows, K, ch.cols, 'nn'), { A: dPre, B: w, C: dst }, g.scope, {}, { A: ch.logits, B: ch.weight }),
+          );
+      return;
+    }
     // dW = dPreᵀ · X   [N, K]
     d.contribute(w, g.scope, (dst) => P.emit(mm(c, N, K, rows, 'tn'), { A: dPre, B: x, C: dst }, g.scope));
     if (g.bias !== null) {

@@ -166,8 +166,6 @@ function emit(P: PlanBuilder, k: WgslKernel, all: Record<string, string>, scope:
   P.emit(k, Object.fromEntries(k.bindings.filter((b) => b.name in all).map((b) => [b.name, all[b.name]!])), scope);
 }
 
-const u32Buffer = (P: PlanBuilder, name: string, n: number) => P.add({ name, kind: 'activation', dtype: 'u32', shape: [n], bytes: 4 * n });
-
 function projBind(P: PlanBuilder, p: ExpertProjection, a: string, extra: Record<string, string>, out: string): Record<string, string> {
   return { a, w: P.buf(p.weight), ...(p.bias !== null ? { b: P.buf(p.bias) } : {}), ...extra, out };
 }
@@ -182,11 +180,11 @@ export const moe: GroupModule<MoeGroup, Saved> = {
     const F = c.graph.values[g.up.out]!.type.shape.at(-1) as number;
     const s = g.scope;
     const probs = P.scratch(`${s}.router_probs`, [N, E]);
-    const counts = u32Buffer(P, expertCountsBuffer(g), E);
-    const offsets = u32Buffer(P, `${s}.expert_offsets`, E + 1);
-    const order = u32Buffer(P, `${s}.slot_order`, S);
-    const pos = u32Buffer(P, `${s}.slot_pos`, S);
-    const expert = u32Buffer(P, `${s}.row_expert`, S);
+    const counts = P.scratchU32(expertCountsBuffer(g), E);
+    const offsets = P.scratchU32(`${s}.expert_offsets`, E + 1);
+    const order = P.scratchU32(`${s}.slot_order`, S);
+    const pos = P.scratchU32(`${s}.slot_pos`, S);
+    const expert = P.scratchU32(`${s}.row_expert`, S);
     // The projections' values live only in expert-sorted order (never in the IR's slot order).
     const sorted = (v: number, width: number) => P.scratch(`sorted:${c.graph.values[v]!.name}#${v}`, [S, width]);
     const upS = sorted(g.up.out, F);

@@ -11,3 +11,4 @@ export { generateActivation, generateGlu, type ActivationSpec, type GluFn, type 
 export { generateSoftmaxXent, generateXentMean, type SoftmaxXentSpec, type XentMeanSpec } from './softmax-xent.js';
 export { generateAdd, type AddSpec } from './add.js';
 export { generateCopyRows, type CopyRowsSpec } from './copy-rows.js';
+export { generateScale, type ScaleSpec } from './scale.js';

@@ -34,6 +34,11 @@ export interface EmbedBackwardSpec {
    * the LM head's weight gradient; and gradient accumulation over micro-batches. Default false.
    */
   accumulate?: boolean;
+  /**
+   * Write dtokens here (default true). False: only the position and segment tables — the
+   * token table's gradient comes from ./embed-bwd-linked.ts (large or chunked tables).
+   */
+  tokens?: boolean;
   /** Entry point; default 'embed_backward'. */
   name?: string;
 }
@@ -57,14 +62,16 @@ export function generateEmbedBackward(spec: EmbedBackwardSpec): WgslKernel {
   const C4 = C / w;
   const rows = B * T;
 
-  const b = new Bindings(entryPoint)
-    .storage('ids', 'read', [B, T], 'i32')
-    .storage('dout', 'read', [B, T, C], V)
-    .storage('dtokens', 'read_write', [vocab, C], V);
+  const tokens = spec.tokens ?? true;
+  if (!tokens && !P && !S) throw new Error(`${entryPoint}: no table to write (tokens: false without positions or segments)`);
+  const b = new Bindings(entryPoint);
+  if (tokens) b.storage('ids', 'read', [B, T], 'i32');
+  b.storage('dout', 'read', [B, T, C], V);
+  if (tokens) b.storage('dtokens', 'read_write', [vocab, C], V);
   if (P) b.storage('dpositions', 'read_write', [P, C], V).step();
   if (S) b.storage('segment_ids', 'read', [B, T], 'i32').storage('dsegments', 'read_write', [S, C], V);
 
-  const tokenItems = vocab * C4;
+  const tokenItems = tokens ? vocab * C4 : 0;
   const positionItems = P ? P * C4 : 0;
   const lin = linear(entryPoint, tokenItems + positionItems + (S ? S * C4 : 0));
   const scaled = (v: string) => (scale === 1 ? v : `${v} * ${f32(scale)}`);
@@ -113,24 +120,25 @@ ${ind}${store(out, j)}`;
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}${segments}${positions}
-  ${scan('ids', vocab, 'i', 'dtokens', '  ')}
+  ${tokens ? scan('ids', vocab, 'i', 'dtokens', '  ') : ''}
 }`;
-  const tableRows = vocab + (P ?? 0) + (S ?? 0);
-  const tables = 1 + (P ? 1 : 0) + (S ? 1 : 0);
+  const tableRows = (tokens ? vocab : 0) + (P ?? 0) + (S ?? 0);
+  const tables = (tokens ? 1 : 0) + (P ? 1 : 0) + (S ? 1 : 0);
   const op = acc ? '+=' : '=';
   const scaled1 = scale === 1 ? '' : `${scale} · `;
   return assemble({
     entryPoint,
     fuses: Array<string>(tables).fill('embedding_backward'),
     shapes: {
-      ids: [B, T],
+      ...(tokens ? { ids: [B, T], dtokens: [vocab, C] } : {}),
       dout: [B, T, C],
-      dtokens: [vocab, C],
       ...(P ? { dpositions: [P, C] } : {}),
       ...(S ? { segment_ids: [B, T], dsegments: [S, C] } : {}),
     },
     notes: [
-      `backward of embed: dtokens[v] ${op} ${scaled1}Σ dout rows whose id is v (ids clamped to [0, ${vocab - 1}])` +
+      (tokens
+        ? `backward of embed: dtokens[v] ${op} ${scaled1}Σ dout rows whose id is v (ids clamped to [0, ${vocab - 1}])`
+        : 'backward of embed (position and segment tables)') +
         `${P ? `; dpositions[p] ${op} ${scaled1}Σ_b dout[b, p − offset] (positions clamped to ${P - 1}; offset from the Step uniform)` : ''}` +
         `${S ? `; dsegments[s] ${op} ${scaled1}Σ dout rows whose segment id is s (clamped to [0, ${S - 1}])` : ''}`,
       `one invocation per (table row, ${w === 4 ? 'vec4' : 'value'}); token${S ? ' and segment' : ''} rows scan all ${rows} ids in order: O(${S ? '(vocab + segments)' : 'vocab'}·B·T·C/${w}) compares, deterministic, no atomics`,
@@ -139,7 +147,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
     flops: rows * C * tables + tableRows * C * ((scale === 1 ? 0 : 1) + (acc ? 1 : 0)),
-    bytes: 4 * rows * (S ? 2 : 1) + 4 * rows * C * tables + 4 * tableRows * C * (acc ? 2 : 1),
+    bytes: 4 * rows * ((tokens ? 1 : 0) + (S ? 1 : 0)) + 4 * rows * C * tables + 4 * tableRows * C * (acc ? 2 : 1),
     main,
   });
 }

@@ -1,0 +1,42 @@
+/**
+ * Multiplication by a constant: out = x · factor (the model's logit_scale on the LM head's
+ * input). Linear with a constant slope, so the backward is this same kernel on the gradient:
+ * dx = dout · factor. One invocation per vec4 (when the size divides by 4) or per value.
+ */
+import type { WgslKernel } from '../kernel-types.js';
+import { assemble, Bindings, checkInt, entryName, f32, linear, product, vecType, vectorWidth } from './common.js';
+
+export interface ScaleSpec {
+  /** Logical shape; only the element count matters. */
+  shape: number[];
+  /** A finite constant; the shader holds it as an f32 literal. */
+  factor: number;
+  /** Entry point; default 'scale'. */
+  name?: string;
+}
+
+/** Bindings: x [shape], out [shape]. */
+export function generateScale(spec: ScaleSpec): WgslKernel {
+  const entryPoint = entryName('scale', spec.name);
+  spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
+  if (!Number.isFinite(spec.factor)) throw new Error(`${entryPoint}: factor must be finite, got ${spec.factor}`);
+  const n = product(spec.shape);
+  const w = vectorWidth(n);
+  const b = new Bindings(entryPoint).storage('x', 'read', spec.shape, vecType(w)).storage('out', 'read_write', spec.shape, vecType(w));
+  const lin = linear(entryPoint, n / w);
+  return assemble({
+    entryPoint,
+    fuses: ['scale'],
+    shapes: { x: spec.shape },
+    notes: [`out = x · ${spec.factor}, one invocation per ${w === 4 ? 'vec4' : 'value'}`],
+    bindings: b,
+    workgroupSize: lin.workgroupSize,
+    dispatch: lin.dispatch,
+    flops: n,
+    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
+fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${lin.wgsl}
+  out[i] = x[i] * ${f32(Math.fround(spec.factor))};
+}`,
+  });
+}
