@@ -315,7 +315,30 @@ export function cli(argv: string[]): Argv {
                 }),
           ),
       )
-      .demandCommand(1, 'name a command: check, info, diff, fmt, build, sample, train or eval')
+      .command(
+        'export <input>',
+        'a spec or checkpoint → a standalone PyTorch package (--to torch) or a Hugging Face folder (--to hf)',
+        (y) =>
+          y
+            .positional('input', {
+              type: 'string',
+              demandOption: true,
+              describe: 'file.model[#name] or an mspec checkpoint (.safetensors)',
+            })
+            .option('to', { choices: ['torch', 'hf'] as const, demandOption: true, describe: 'what to export to' })
+            .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'the folder to write' })
+            .option('force', { type: 'boolean', default: false, describe: 'replace a non-empty output folder' }),
+        (a) =>
+          guarded(async () =>
+            (await import('./export/index.js')).runExport({
+              input: a.input as string,
+              to: a.to as 'torch' | 'hf',
+              out: a.out as string,
+              force: a.force as boolean,
+            }),
+          ),
+      )
+      .demandCommand(1, 'name a command: check, info, diff, fmt, build, sample, train, eval or export')
       .strict()
       .recommendCommands()
       .version(MSPEC_VERSION)
