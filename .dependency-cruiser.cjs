@@ -31,6 +31,13 @@ const upward = LAYERS.slice(0, -1).map(([name, path], i) => ({
   to: { path: LAYERS.slice(i + 1).map(([, p]) => p) },
 }));
 
+/**
+ * What a browser cannot load: Node's built-ins (with or without the `node:` prefix) and the
+ * packages that need them (cli-progress draws on a terminal; webgpu is Dawn's native addon,
+ * which runtime/device.ts imports dynamically, only in Node, and is not followed here).
+ */
+const NODE_ONLY = [`^(node:|(${require('node:module').builtinModules.join('|')})$)`, '(^|/)node_modules/cli-progress/'];
+
 /** Everything under compiler/ must sit in one of the layers above. */
 const known = LAYERS.map(([, p]) => p);
 
@@ -43,6 +50,15 @@ module.exports = {
       severity: 'error',
       from: { path: '^runtime/' },
       to: { path: '^compiler/' },
+    },
+    {
+      name: 'browser-entry-is-browser-safe',
+      comment:
+        'runtime/browser.ts is what a page bundles (and what built model folders import): nothing reachable from it may ' +
+        'import a Node built-in or a Node-only package; put file- or terminal-bound code behind runtime/node.ts',
+      severity: 'error',
+      from: { path: '^runtime/browser\\.ts$' },
+      to: { path: NODE_ONLY, reachable: true },
     },
     {
       name: 'compiler-file-in-no-layer',
@@ -68,7 +84,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(dist|out|runs|node_modules)/' },
+    // node_modules stay in the graph as leaves (doNotFollow): the browser rule must see which packages are reached.
+    exclude: { path: '^(dist|out|runs)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {

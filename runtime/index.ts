@@ -1,23 +1,8 @@
-/** The runtime package: what generated model modules and trainers import (`mspec/runtime`). */
-export { ModelRuntime, ModelError, CheckpointError } from './model-runtime.js';
-export type { CompiledModelData, EncoderOutput, GenerateOptions } from './model-runtime.js';
-export { acquireDevice, GpuUnavailableError, DeviceLostError } from './device.js';
-export type { GpuContext } from './device.js';
-export { PlanRunner } from './plan-runner.js';
-export type { KernelPlan, ParamInfo, PlanBuffer, PlanKernel, PlanStep, PlanTarget } from './plan-types.js';
-export { checkPlanTarget, PlanTargetError } from './gpu/target.js';
-export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
-export { sampleToken } from './sample.js';
-export type { SampleOptions } from './sample.js';
-export { byteTokenizer, charTokenizer, tokenizerFrom } from './tokenizers/index.js';
-export type { Tokenizer, TokenizerData } from './tokenizers/index.js';
-export { runTraining } from './train/run.js';
-export { readRunState } from './train/checkpoint.js';
-export type { RunOptions, RunState, TrainRecipe } from './train/run.js';
-export { Trainer } from './train/trainer.js';
-export type { TrainPlans, StepResult } from './train/trainer.js';
-export { learningRate } from './train/schedule.js';
-export { prepareDataset } from './data/dataset.js';
-export { preparePairs } from './data/pairs-dataset.js';
-export { BatchSampler, evalBatches } from './data/batches.js';
-export { DataError } from './data/source.js';
+/**
+ * The runtime package for Node (`mspec/runtime`): what generated model modules and trainers
+ * import. It is the browser-safe part (./browser.ts) and the Node-only part (./node.ts)
+ * together; a bundler building for a browser resolves `mspec/runtime` to ./browser.ts alone
+ * (package.json "exports", condition "browser").
+ */
+export * from './browser.js';
+export * from './node.js';

@@ -167,7 +167,8 @@ function emitModule(
 ): Record<string, string> | null {
   let deps: Record<string, string> | null = null;
   if (!runtimeImport) {
-    const entries = ['model-runtime.js', 'device.js', ...(withTrainer ? ['index.js'] : [])];
+    // model.js imports the browser-safe entry (a page can bundle the folder); train.js, for Node, the full one.
+    const entries = ['browser.js', ...(withTrainer ? ['index.js'] : [])];
     deps = { ...bundleRuntime(dir, entries).dependencies };
     writeFileSync(
       join(dir, 'package.json'),
@@ -205,7 +206,7 @@ function emitModule(
   });
   const imports = runtimeImport
     ? { runtime: runtimeImport, device: runtimeImport, index: runtimeImport }
-    : { runtime: './runtime/model-runtime.js', device: './runtime/device.js', index: './runtime/index.js' };
+    : { runtime: './runtime/browser.js', device: './runtime/browser.js', index: './runtime/index.js' };
   generateModule(project, join(dir, 'model.ts'), spec, data, { runtime: imports.runtime, device: imports.device });
   if (withTrainer)
     generateTrainer(project, join(dir, 'train.ts'), {

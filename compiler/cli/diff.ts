@@ -14,6 +14,8 @@ export interface DiffArgs {
   json: boolean;
   batch?: number | undefined;
   seq?: number | undefined;
+  /** Also draw both architectures side by side, the changes in red, into this SVG file. */
+  svg?: string | undefined;
 }
 
 function one(
@@ -79,7 +81,7 @@ export function costRows(a: Analysis, b: Analysis): CostRow[] {
   ];
 }
 
-export function runDiff(args: DiffArgs): number {
+export function runDiff(args: DiffArgs): number | Promise<number> {
   const A = one(args.a, args, args.json);
   const B = one(args.b, args, args.json);
   if (!A.model || !B.model) {
@@ -89,7 +91,10 @@ export function runDiff(args: DiffArgs): number {
   const d = diffModels(A.model.spec, B.model.spec, costRows(A.model.analysis, B.model.analysis));
   if (args.json) process.stdout.write(JSON.stringify(diffToJson(d), null, 2) + '\n');
   else process.stdout.write(render(d) + '\n');
-  return d.identical ? 0 : 1;
+  const code = d.identical ? 0 : 1;
+  if (!args.svg) return code;
+  const svg = args.svg;
+  return import('./diff-svg.js').then(({ writeDiffSvg }) => writeDiffSvg(d, A.model!, B.model!, svg, code));
 }
 
 const show = (v: unknown): string => (v === undefined ? '—' : v === null ? 'none' : typeof v === 'number' ? exact(v) : String(v));

@@ -87,7 +87,8 @@ export function cli(argv: string[]): Argv {
             y
               .positional('a', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
               .positional('b', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
-              .option('json', { type: 'boolean', default: false }),
+              .option('json', { type: 'boolean', default: false })
+              .option('svg', { type: 'string', describe: 'also draw both architectures side by side, changes in red, into this SVG file' }),
           ),
         (a) =>
           guarded(async () =>
@@ -97,8 +98,19 @@ export function cli(argv: string[]): Argv {
               json: a.json as boolean,
               batch: a.batch as number | undefined,
               seq: a.seq as number | undefined,
+              svg: a.svg as string | undefined,
             }),
           ),
+      )
+      .command(
+        'graph <target>',
+        'draw the architecture: embedding, each distinct block in full (×N), head; shapes and parameters',
+        (y) =>
+          y
+            .positional('target', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
+            .option('out', { alias: 'o', type: 'string', describe: 'the file to write (default: standard output)' })
+            .option('format', { type: 'string', default: 'svg', describe: 'svg (laid out by Graphviz), dot or mermaid' }),
+        (a) => guarded(async () => (await import('./graph.js')).runGraph({ target: a.target as string, out: a.out, format: a.format })),
       )
       .command(
         'fmt <files..>',
@@ -338,7 +350,7 @@ export function cli(argv: string[]): Argv {
             }),
           ),
       )
-      .demandCommand(1, 'name a command: check, info, diff, fmt, build, sample, train, eval or export')
+      .demandCommand(1, 'name a command: check, info, diff, graph, fmt, build, sample, train, eval or export')
       .strict()
       .recommendCommands()
       .version(MSPEC_VERSION)

@@ -4,9 +4,13 @@
  * `__metadata__` of string → string, then the raw little-endian data. PyTorch reads it with
  * `safetensors.torch.load_file`. Writes are atomic: a temp file in the same folder, fsync,
  * then rename, so an interrupted save never leaves a truncated checkpoint.
+ *
+ * Browser-safe: encoding and decoding work on bytes; the functions that take a path reach
+ * Node's `fs` through `process.getBuiltinModule` (nodeFs below) rather than an import, because
+ * the model runtime, which loads and saves through them, is also what a page bundles
+ * (runtime/browser.ts). In a browser those functions throw a CheckpointError saying what to
+ * use instead.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 
 export type STDType = 'F32' | 'F16' | 'BF16' | 'I32' | 'I64' | 'U8';
 
@@ -28,6 +32,34 @@ export interface STFile {
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
 }
+
+/** The part of Node's fs used here (typed by hand: even a type-only `node:fs` import would reach the browser entry). */
+interface Fs {
+  readFileSync(path: string): Uint8Array;
+  openSync(path: string, flags: string): number;
+  closeSync(fd: number): void;
+  fsyncSync(fd: number): void;
+  fstatSync(fd: number): { size: number };
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
+  writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
+  renameSync(from: string, to: string): void;
+}
+
+/** Node's fs, or a CheckpointError naming `what` when there is none (a browser). */
+function nodeFs(what: string): Fs {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const fs = proc?.getBuiltinModule?.('node:fs') as Fs | undefined;
+  if (!fs) {
+    throw new CheckpointError(
+      `${what} needs a file system (Node.js >= 20.16); in a browser, fetch the file's bytes and decode them with ` +
+        'decodeSafetensors(bytes), then ModelRuntime.setWeights(file); encodeSafetensors(file) gives the bytes to save.',
+    );
+  }
+  return fs;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function f32Tensor(shape: readonly number[], values: Float32Array): STTensor {
   return { dtype: 'F32', shape, data: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
@@ -56,8 +88,8 @@ export function encodeSafetensors(file: STFile): Uint8Array {
   }
   let json = JSON.stringify(header);
   // Pad with spaces so the data starts 8-byte aligned (as the reference writer does).
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const head = Buffer.from(json, 'utf8');
+  json += ' '.repeat((8 - ((8 + utf8.encode(json).byteLength) % 8)) % 8);
+  const head = utf8.encode(json);
   const out = new Uint8Array(8 + head.byteLength + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.byteLength), true);
   out.set(head, 8);
@@ -80,7 +112,7 @@ export function decodeSafetensors(bytes: Uint8Array, what = 'checkpoint'): STFil
     );
   let header: Record<string, unknown>;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8')) as Record<string, unknown>;
+    header = JSON.parse(fromUtf8.decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>;
   } catch {
     throw new CheckpointError(`${what} has a corrupt safetensors header (not JSON)`);
   }
@@ -111,7 +143,7 @@ export function decodeSafetensors(bytes: Uint8Array, what = 'checkpoint'): STFil
 export function readSafetensors(path: string): STFile {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = nodeFs(`reading the checkpoint '${path}'`).readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new CheckpointError(`cannot read checkpoint '${path}': ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
@@ -121,10 +153,13 @@ export function readSafetensors(path: string): STFile {
 
 /** Writes `bytes` to `path` atomically (temp file + fsync + rename in the same folder). */
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const { closeSync, fsyncSync, openSync, renameSync, writeSync } = nodeFs(`writing '${path}'`);
+  // The temp file sits in the same folder (rename is atomic only within a file system).
+  const cut = Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1;
+  const tmp = `${path.slice(0, cut)}.${path.slice(cut)}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
-    const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
+    const buf = typeof bytes === 'string' ? utf8.encode(bytes) : bytes;
     let off = 0;
     while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
     fsyncSync(fd);
@@ -140,6 +175,7 @@ export function writeSafetensors(path: string, file: STFile): void {
 
 /** The `__metadata__` of a safetensors file, reading only its header (not the tensors). */
 export function readSafetensorsMetadata(path: string): Record<string, string> {
+  const { closeSync, fstatSync, openSync, readSync } = nodeFs(`reading the checkpoint '${path}'`);
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -148,19 +184,19 @@ export function readSafetensorsMetadata(path: string): Record<string, string> {
     throw new CheckpointError(`cannot read checkpoint '${path}': ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
   try {
-    const len = Buffer.alloc(8);
+    const len = new Uint8Array(8);
     if (readSync(fd, len, 0, 8, 0) !== 8) throw new CheckpointError(`'${path}' is not a safetensors file: shorter than 8 bytes`);
-    const n = Number(len.readBigUInt64LE(0));
+    const n = Number(new DataView(len.buffer).getBigUint64(0, true));
     const size = fstatSync(fd).size;
     if (n <= 0 || 8 + n > size)
       throw new CheckpointError(
         `'${path}' is not a safetensors file (header length ${n} does not fit in ${size} bytes); was it truncated?`,
       );
-    const head = Buffer.alloc(n);
+    const head = new Uint8Array(n);
     readSync(fd, head, 0, n, 8);
     let header: { __metadata__?: Record<string, string> };
     try {
-      header = JSON.parse(head.toString('utf8')) as typeof header;
+      header = JSON.parse(fromUtf8.decode(head)) as typeof header;
     } catch {
       throw new CheckpointError(`'${path}' has a corrupt safetensors header (not JSON)`);
     }

@@ -23,9 +23,12 @@ export function className(model: string): string {
 }
 
 export interface ModuleOptions {
-  /** Where ModelRuntime comes from: './runtime/model-runtime.js' (copied beside the module) or a package, e.g. 'mspec/runtime'. */
+  /**
+   * Where ModelRuntime (and decodeSafetensors) come from: './runtime/browser.js', the browser-safe entry copied beside
+   * the module, or a package, e.g. 'mspec/runtime' (which a bundler resolves to its browser entry).
+   */
   readonly runtime: string;
-  /** Where GpuContext comes from: './runtime/device.js' or the same package. */
+  /** Where GpuContext comes from: usually the same module as `runtime`. */
   readonly device: string;
 }
 
@@ -60,6 +63,7 @@ export function generateModule(project: Project, path: string, spec: ModelSpec, 
   const file = project.createSourceFile(path, '', { overwrite: true });
   const fromRuntime = [
     'ModelRuntime',
+    'decodeSafetensors',
     { name: 'CompiledModelData', isTypeOnly: true },
     { name: encoder ? 'EncoderOutput' : 'GenerateOptions', isTypeOnly: true },
   ];
@@ -134,6 +138,18 @@ export function generateModule(project: Project, path: string, spec: ModelSpec, 
         parameters: [{ name: 'path', type: 'string' }],
         returnType: 'void',
         statements: ['this.runtime.load(path);'],
+      },
+      {
+        name: 'loadBytes',
+        docs: [
+          'Loads a safetensors checkpoint from its bytes (in a browser: `new Uint8Array(await (await fetch(url)).arrayBuffer())`); every tensor is checked against the spec.',
+        ],
+        parameters: [
+          { name: 'bytes', type: 'Uint8Array' },
+          { name: 'source', type: 'string', initializer: "'checkpoint'" },
+        ],
+        returnType: 'void',
+        statements: ['this.runtime.setWeights(decodeSafetensors(bytes, source), source);'],
       },
       {
         name: 'save',
