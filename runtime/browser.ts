@@ -8,7 +8,7 @@
  * its progress bar and run folders, dataset loaders) are in ./node.ts.
  */
 export { ModelRuntime, ModelError, CheckpointError, checkpointMetadata } from './model-runtime.js';
-export type { CompiledModelData, EncoderOutput, GenerateOptions } from './model-runtime.js';
+export type { CompiledModelData, EncoderOutput, GenerateOptions, SpeculativeStats } from './model-runtime.js';
 export { acquireDevice, GpuUnavailableError, DeviceLostError } from './device.js';
 export type { GpuContext } from './device.js';
 export { PlanRunner } from './plan-runner.js';
@@ -16,7 +16,7 @@ export type { KernelPlan, ParamInfo, PlanBuffer, PlanKernel, PlanStep, PlanTarge
 export { checkPlanTarget, PlanTargetError } from './gpu/target.js';
 export { decodeSafetensors, encodeSafetensors, f32Tensor, asF32 } from './checkpoint/safetensors.js';
 export type { STFile, STTensor } from './checkpoint/safetensors.js';
-export { sampleToken } from './sample.js';
+export { sampleAt, sampleDistribution, sampleToken } from './sample.js';
 export type { SampleOptions } from './sample.js';
 export { byteTokenizer, charTokenizer, tokenizerFrom } from './tokenizers/index.js';
 export type { Tokenizer, TokenizerData } from './tokenizers/index.js';

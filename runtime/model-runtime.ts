@@ -12,7 +12,10 @@ import { acquireDevice, type GpuContext } from './device.js';
 import { PlanRunner, type BufferMap } from './plan-runner.js';
 import { checkPlanTarget, PlanTargetError } from './gpu/target.js';
 import type { KernelPlan, ParamInfo, PlanTarget } from './plan-types.js';
-import { sampler, sampleToken, type SampleOptions } from './sample.js';
+import { checkSampleOptions, sampleAt, SAMPLE_STREAMS, type SampleOptions } from './sample.js';
+import { DecodeChain } from './decode-chain.js';
+import { ModelError } from './model-error.js';
+import { speculate, type SpeculativeStats } from './speculative.js';
 import { tokenizerFrom, type Tokenizer, type TokenizerData } from './tokenizers/index.js';
 import { seq2seqIds, type Seq2SeqTokens } from './data/pairs-ids.js';
 
@@ -44,7 +47,8 @@ export interface CompiledModelData {
   readonly tokenizer: TokenizerData | null;
   readonly params: readonly ParamInfo[];
   /** `encode`: encoder–decoders only (the encoder and the cross-attention K/V, once per source). */
-  readonly plans: { readonly prefill: KernelPlan; readonly decode: KernelPlan; readonly encode?: KernelPlan };
+  /** `verify`: decoders, a decode plan of lookahead + 1 rows that scores a speculative draft's tokens in one pass. */
+  readonly plans: { readonly prefill: KernelPlan; readonly decode: KernelPlan; readonly encode?: KernelPlan; readonly verify?: KernelPlan };
   /** What the kernels assume of the adapter; create() refuses a device that does not meet it. */
   readonly target?: PlanTarget;
   /** The spec's license (absent or null: none stated); saved checkpoints record it unless loaded weights carry their own. */
@@ -68,12 +72,28 @@ export interface GenerateOptions extends SampleOptions {
   readonly stop?: readonly string[];
   /** At the context limit: 'error' (default) stops with a message; 'slide' keeps the last half of the window and goes on. */
   readonly onContextFull?: 'error' | 'slide';
+  /**
+   * Where the next token is chosen: 'device' (default where the plans have the sample step) —
+   * the sample kernel feeds the next decode step, many steps per submission, ids read back per
+   * chunk; 'host' — the CPU reference (runtime/sample.ts), one logits read-back per token. The
+   * same seed gives the same text either way (the draw is keyed by (seed, position)).
+   */
+  readonly sampleOn?: 'device' | 'host';
+  /** Device sampling: decode steps per submission (and per read-back); default adaptive, 8 doubling to 64. */
+  readonly chunk?: number;
+  /**
+   * Speculative decoding: a smaller model with the same tokenizer and vocabulary, on the same
+   * device, proposes `lookahead` tokens that this model verifies in one pass (modified rejection
+   * sampling: the output distribution is exactly this model's).
+   */
+  readonly draft?: ModelRuntime | { readonly runtime: ModelRuntime };
+  /** Draft tokens per verify pass (default 4; at most the lookahead the model was compiled for). */
+  readonly lookahead?: number;
+  /** Speculative decoding: called once at the end with the acceptance counts. */
+  readonly onStats?: (stats: SpeculativeStats) => void;
 }
 
-/** A user-facing problem running a model (prompt too long, weights that do not fit). */
-export class ModelError extends Error {
-  override readonly name = 'ModelError';
-}
+export { ModelError };
 
 export class ModelRuntime {
   private readonly shared: BufferMap = new Map();
@@ -83,6 +103,9 @@ export class ModelRuntime {
   private decodeRun!: PlanRunner;
   /** Encoder–decoders: the encoder and the cross-attention K/V the decoder plans read. */
   private encodeRun: PlanRunner | null = null;
+  /** Device-side sampling chains (made on first use) and the speculative verify plan's runner. */
+  private chainState: DecodeChain | null = null;
+  private verifyState: PlanRunner | null = null;
   readonly tokenizer: Tokenizer | null;
 
   private constructor(
@@ -166,10 +189,7 @@ export class ModelRuntime {
    */
   async prefillPrompt(tokens: readonly number[]): Promise<Float32Array> {
     const T = this.data.plans.prefill.T;
-    if (!this.data.plans.prefill.io.logits)
-      throw new ModelError(`model '${this.data.name}' has no LM head (head { kind: none }): it outputs hidden states, see forward()`);
-    if (tokens.length === 0) throw new ModelError('the prompt is empty; give at least one token');
-    if (tokens.length > T) throw new ModelError(`the prompt has ${tokens.length} tokens but the context window is ${this.data.context}`);
+    this.checkPrompt(tokens);
     const ids = new Int32Array(T);
     ids.set(tokens);
     this.prefillRun.write(this.data.plans.prefill.io.tokens, ids);
@@ -180,6 +200,32 @@ export class ModelRuntime {
     this.prefillRun.run(0);
     const V = this.data.vocab;
     return this.prefillRun.readF32(this.data.plans.prefill.io.logits, lastRow ? 0 : (tokens.length - 1) * V * 4, V);
+  }
+
+  private checkPrompt(tokens: readonly number[]): void {
+    if (!this.data.plans.prefill.io.logits)
+      throw new ModelError(`model '${this.data.name}' has no LM head (head { kind: none }): it outputs hidden states, see forward()`);
+    if (tokens.length === 0) throw new ModelError('the prompt is empty; give at least one token');
+    if (tokens.length > this.data.plans.prefill.T)
+      throw new ModelError(`the prompt has ${tokens.length} tokens but the context window is ${this.data.context}`);
+  }
+
+  /** @internal The device-side sampling chain (decoders whose plans end with the sample step), or null. */
+  deviceChain(): DecodeChain | null {
+    if (!this.data.plans.decode.io.sample || !this.data.plans.prefill.io.sample) return null;
+    this.chainState ??= new DecodeChain(this.gpu, this.prefillRun, this.decodeRun, this.data.context);
+    return this.chainState;
+  }
+
+  /** @internal The runner of the speculative verify plan (lookahead + 1 rows at Step.offset), compiled on first use. */
+  async verifyRunner(): Promise<PlanRunner | null> {
+    if (!this.data.plans.verify) return null;
+    if (!this.verifyState) {
+      const run = new PlanRunner(this.gpu, this.data.plans.verify, this.shared);
+      await run.compile();
+      this.verifyState = run;
+    }
+    return this.verifyState;
   }
 
   /** One decode step: `token` at position `pos` (the cache holds 0..pos-1); returns its logits. */
@@ -263,34 +309,104 @@ export class ModelRuntime {
     yield* textPieces(tok, this.generate(tok.encode(prompt), opts));
   }
 
-  /** Streams generated token ids: prefill once, then one decode step per token with the KV cache. */
+  /**
+   * Streams generated token ids: prefill once, then decode steps with the KV cache. By default
+   * the next token is chosen on the device and many steps go in one submission (opts.chunk);
+   * `sampleOn: 'host'` reads each row of logits back and samples on the CPU; `draft` decodes
+   * speculatively. All three give the target's distribution, and the first two the same text.
+   */
   async *generate(prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
-    const rng = sampler(opts.seed ?? 0);
+    checkGenerateOptions(opts);
+    if (opts.draft) {
+      // A generated module's model class wraps its runtime: either may be given.
+      yield* speculate(this, 'runtime' in opts.draft ? opts.draft.runtime : opts.draft, prompt, opts);
+      return;
+    }
+    const chain = opts.sampleOn === 'host' ? null : this.deviceChain();
+    yield* chain ? this.generateOnDevice(chain, prompt, opts) : this.generateOnHost(prompt, opts);
+  }
+
+  /** The CPU reference: one decode step and one read-back per token, sampled by runtime/sample.ts. */
+  private async *generateOnHost(prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
+    const seed = opts.seed ?? 0;
     let context = [...prompt];
     let logits = await this.prefillPrompt(context);
-    let text = '';
+    const stop = this.stopper(opts);
     for (let produced = 0; produced < opts.maxTokens; produced++) {
       // A vocabulary padded to vocab_multiple: the padding ids are never drawn (plan.vocabRaw).
-      const next = sampleToken(logits, opts, rng, this.data.plans.decode.vocabRaw ?? this.data.vocab);
+      const next = sampleAt(logits, opts, { seed, pos: context.length }, this.data.plans.decode.vocabRaw ?? this.data.vocab);
       yield next;
-      if (opts.stop?.length && this.tokenizer) {
-        text += this.tokenizer.decode([next]);
-        if (opts.stop.some((s) => text.includes(s))) return;
-      }
+      if (stop(next)) return;
       context.push(next);
       if (produced + 1 >= opts.maxTokens) return;
       if (context.length >= this.data.context) {
-        if (opts.onContextFull !== 'slide') {
-          throw new ModelError(
-            `reached the context window of ${this.data.context} tokens after ${produced + 1} new tokens; ask for fewer tokens, a shorter prompt, or let the window slide (--slide)`,
-          );
-        }
-        context = context.slice(context.length - Math.floor(this.data.context / 2));
+        context = this.contextFull(context, produced + 1, opts);
         logits = await this.prefillPrompt(context);
       } else {
         logits = await this.decodeStep(next, context.length - 1);
       }
     }
+  }
+
+  /**
+   * Device sampling: the prefill and each decode step end with the sample kernel, which feeds
+   * the next step; a chunk of steps is one submission and one read-back of the chosen ids.
+   */
+  private async *generateOnDevice(chain: DecodeChain, prompt: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
+    const seed = opts.seed ?? 0;
+    let context = [...prompt];
+    this.checkPrompt(context);
+    const stop = this.stopper(opts);
+    let chunk = opts.chunk ?? 8;
+    let prefill = true;
+    let produced = 0;
+    while (produced < opts.maxTokens) {
+      if (context.length >= this.data.context) {
+        context = this.contextFull(context, produced, opts);
+        prefill = true;
+      }
+      const L = context.length;
+      // Positions L .. L+n-1 are drawn; the last token fed is at L+n-2 (≤ context − 2, as on the host path).
+      const n = Math.min(chunk, opts.maxTokens - produced, this.data.context - L);
+      const encoder = this.gpu.device.createCommandEncoder({ label: `${this.data.name}:generate` });
+      if (prefill) {
+        chain.configure(opts, seed, SAMPLE_STREAMS.sample, chain.prefillAt(L));
+        chain.encodePrefill(encoder, context);
+      }
+      const first = prefill ? L : L - 1;
+      const steps = Array.from({ length: L + n - 1 - first }, (_, i) => ({ pos: first + i }));
+      chain.encodeSteps(encoder, steps);
+      chain.submit(encoder);
+      const ids = await chain.sampled(L, n, steps.length, !prefill);
+      prefill = false;
+      for (const id of ids) {
+        produced++;
+        context.push(id);
+        yield id;
+        if (stop(id)) return;
+      }
+      if (opts.chunk === undefined) chunk = Math.min(64, 2 * chunk);
+    }
+  }
+
+  /** A check for the stop strings, fed one id at a time. */
+  private stopper(opts: GenerateOptions): (id: number) => boolean {
+    let text = '';
+    return (id) => {
+      if (!opts.stop?.length || !this.tokenizer) return false;
+      text += this.tokenizer.decode([id]);
+      return opts.stop.some((s) => text.includes(s));
+    };
+  }
+
+  /** At the context limit: the window to go on with ('slide'), or the error. */
+  private contextFull(context: number[], produced: number, opts: GenerateOptions): number[] {
+    if (opts.onContextFull !== 'slide') {
+      throw new ModelError(
+        `reached the context window of ${this.data.context} tokens after ${produced} new tokens; ask for fewer tokens, a shorter prompt, or let the window slide (--slide)`,
+      );
+    }
+    return context.slice(context.length - Math.floor(this.data.context / 2));
   }
 
   /** Whether this is an encoder–decoder (generate from a source with generateFrom, not from a prompt). */
@@ -341,18 +457,15 @@ export class ModelRuntime {
    */
   async *generateFrom(source: readonly number[], opts: GenerateOptions): AsyncGenerator<number> {
     const { start, eos } = this.seq2seqIds;
+    checkGenerateOptions(opts);
     this.encodeSource(source);
-    const rng = sampler(opts.seed ?? 0);
     let logits = await this.prefillPrompt([start]);
-    let text = '';
+    const stop = this.stopper(opts);
     for (let pos = 1; pos <= opts.maxTokens; pos++) {
-      const next = sampleToken(logits, opts, rng, this.data.plans.decode.vocabRaw ?? this.data.vocab);
+      const next = sampleAt(logits, opts, { seed: opts.seed ?? 0, pos }, this.data.plans.decode.vocabRaw ?? this.data.vocab);
       if (next === eos) return;
       yield next;
-      if (opts.stop?.length && this.tokenizer) {
-        text += this.tokenizer.decode([next]);
-        if (opts.stop.some((s) => text.includes(s))) return;
-      }
+      if (stop(next)) return;
       if (pos >= opts.maxTokens) return;
       if (pos >= this.data.context)
         throw new ModelError(
@@ -369,10 +482,26 @@ export class ModelRuntime {
   }
 
   release(): void {
+    this.chainState?.release();
     for (const b of new Set(this.shared.values())) b.destroy();
     this.shared.clear();
     if (this.ownsDevice) this.gpu.release();
   }
+}
+
+/** The options' one-line errors (the CLI's ranges say the same before a model is compiled). */
+function checkGenerateOptions(opts: GenerateOptions): void {
+  try {
+    checkSampleOptions(opts);
+  } catch (e) {
+    throw new ModelError((e as Error).message);
+  }
+  if (!(Number.isInteger(opts.maxTokens) && opts.maxTokens >= 1))
+    throw new ModelError(`maxTokens must be an integer >= 1, got ${opts.maxTokens}`);
+  if (opts.chunk !== undefined && !(Number.isInteger(opts.chunk) && opts.chunk >= 1))
+    throw new ModelError(`chunk must be an integer >= 1, got ${opts.chunk}`);
+  if (opts.lookahead !== undefined && !(Number.isInteger(opts.lookahead) && opts.lookahead >= 1))
+    throw new ModelError(`lookahead must be an integer >= 1, got ${opts.lookahead}`);
 }
 
 /**
@@ -396,3 +525,4 @@ async function* textPieces(tok: Tokenizer, ids: AsyncIterable<number>): AsyncGen
 }
 
 export { CheckpointError, PlanTargetError };
+export type { SpeculativeStats };

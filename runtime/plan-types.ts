@@ -132,6 +132,12 @@ export interface KernelPlan {
      * of columns Σ_{i<j} cols_i … — not [rows, vocab].
      */
     readonly logitChunks?: readonly number[];
+    /**
+     * Decoder prefill/decode plans: the last step samples the next token on the device
+     * (runtime/sample.ts states the rule) into the token input and `sampled` (u32 [context + 1],
+     * the id of position p at index p); `uniform` is the Sample uniform (runtime/uniforms.ts).
+     */
+    readonly sample?: { readonly uniform: string; readonly sampled: string };
     /** The Step uniform: { offset: u32, kv_len: u32 } (padded to 16 bytes). */
     readonly step: string;
     /**

@@ -76,3 +76,22 @@ export const OPTIM_UNIFORM = defineUniform<'lr' | 'beta1' | 'beta2' | 'eps' | 'w
   ['bc2', 'f32'],
   ['_pad', 'f32'],
 ]);
+
+/**
+ * The sampling parameters of a prefill/decode plan's sample kernel (compiler/codegen/wgsl/
+ * kernels/sample.ts), written by the host once per generation (and per prefill: row, pos):
+ *  - seed, stream: key the counter-based uniform of each position (runtime/sample.ts sampleKey);
+ *  - temperature (0 = greedy), top_k (0 = all), top_p (1 = all);
+ *  - row, pos: prefill only — the logits row to sample and the position of the token drawn
+ *    (decode plans sample row 0 for position Step.offset + 1).
+ */
+export const SAMPLE_UNIFORM = defineUniform<'seed' | 'stream' | 'temperature' | 'top_k' | 'top_p' | 'row' | 'pos'>('Sample', [
+  ['seed', 'u32'],
+  ['stream', 'u32'],
+  ['temperature', 'f32'],
+  ['top_k', 'u32'],
+  ['top_p', 'f32'],
+  ['row', 'u32'],
+  ['pos', 'u32'],
+  ['_pad', 'u32'],
+]);

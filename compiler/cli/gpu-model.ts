@@ -40,6 +40,8 @@ export function compileGpu(
     limits?: BindingLimits;
     host?: Host;
     tokenizer?: TokenizerData;
+    /** The most draft tokens speculative decoding verifies per pass (default 8). */
+    lookahead?: number;
   },
 ): GpuCompile {
   const r = compileFile(file, { model: opts.model, ...(opts.host ? { host: opts.host } : {}) });
@@ -61,6 +63,7 @@ export function compileGpu(
       subgroupMinSize: opts.subgroupMinSize ?? 0,
       ...(opts.adapter ? { adapter: opts.adapter } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.lookahead ? { lookahead: opts.lookahead } : {}),
       tokenizer,
     });
     diagnostics.push(...c.diagnostics);

@@ -201,10 +201,25 @@ export function cli(argv: string[]): Argv {
               type: 'string',
               describe: 'masked LM: print the top candidates (--top-k, default 5) for each [MASK] in this text',
             })
-            .option('json', { type: 'boolean', default: false, describe: 'with --fill: print the candidates as JSON' })
+            .option('json', {
+              type: 'boolean',
+              default: false,
+              describe: 'with --fill: print the candidates as JSON; with --draft: the text, acceptance rate and speed-up as JSON',
+            })
             .option('input', {
               type: 'string',
               describe: 'encoder–decoder: the source to answer (encoded once; output ends at the end-of-sequence token)',
+            })
+            .option('draft', {
+              type: 'string',
+              describe: 'speculative decoding: a smaller model (spec or checkpoint) with the same tokenizer and vocabulary proposes tokens',
+            })
+            .option('lookahead', ranged('lookahead', { ...RANGES.lookahead, default: 4 }))
+            .option('chunk', ranged('chunk', RANGES.chunk))
+            .option('host-sampling', {
+              type: 'boolean',
+              default: false,
+              describe: 'sample on the CPU (one logits read-back per token) instead of on the device; same text for a seed',
             }),
         (a) =>
           guarded(async () =>
@@ -223,6 +238,10 @@ export function cli(argv: string[]): Argv {
                   fill: a.fill,
                   json: a.json,
                   input: a.input,
+                  draft: a.draft,
+                  lookahead: a.lookahead as number,
+                  chunk: a.chunk as number | undefined,
+                  hostSampling: a['host-sampling'],
                 }),
           ),
       )

@@ -32,6 +32,8 @@ export const RANGES = {
   sampleTokens: { int: true, min: 0, max: P(20), describe: 'tokens to sample at the end (0 = none)' },
   temperature: { int: false, min: 0, max: 100, describe: 'softmax temperature (0 = greedy)' },
   topK: { int: true, min: 0, max: P(24), describe: 'keep the k most likely tokens (0 = all)' },
+  lookahead: { int: true, min: 1, max: 16, describe: 'draft tokens the target verifies per pass (speculative decoding, --draft)' },
+  chunk: { int: true, min: 1, max: 1024, describe: 'decode steps per submission and read-back (default adaptive, 8 doubling to 64)' },
   topP: {
     int: false,
     min: 0,

@@ -7,7 +7,8 @@
  * end-of-sequence token.
  */
 import { readSafetensors, CheckpointError } from '../../runtime/checkpoint/safetensors.js';
-import { ModelError, ModelRuntime } from '../../runtime/model-runtime.js';
+import { ModelError, ModelRuntime, type GenerateOptions, type SpeculativeStats } from '../../runtime/model-runtime.js';
+import { draftMismatch } from '../../runtime/speculative.js';
 import { TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { GpuUnavailableError } from '../../runtime/device.js';
 import type { Host } from '../semantics/resolve.js';
@@ -33,20 +34,31 @@ export interface SampleArgs {
   json?: boolean | undefined;
   /** Encoder–decoder: the source to decode from (instead of a prompt to continue). */
   input?: string | undefined;
+  /** Speculative decoding: the draft model (spec or checkpoint) and the tokens it proposes per verify pass. */
+  draft?: string | undefined;
+  lookahead?: number | undefined;
+  /** Decode steps per submission (default adaptive). */
+  chunk?: number | undefined;
+  /** Sample on the CPU (the reference) instead of on the device. */
+  hostSampling?: boolean | undefined;
 }
 
-export async function runSample(args: SampleArgs): Promise<number> {
-  const isCheckpoint = args.target.endsWith('.safetensors');
-  let compileTarget = args.target;
+/** A spec or checkpoint compiled for this adapter: its data and the checkpoint's weights, or an exit code. */
+async function loadTarget(
+  target: string,
+  lookahead: number | undefined,
+): Promise<number | { r: ReturnType<typeof compileGpu>; checkpoint: ReturnType<typeof readSafetensors> | undefined; file: string }> {
+  const isCheckpoint = target.endsWith('.safetensors');
+  let compileTarget = target;
   let host: Host | undefined;
   let modelName: string | undefined;
   let checkpoint: ReturnType<typeof readSafetensors> | undefined;
   let tokenizer: TokenizerData | undefined;
   try {
     if (isCheckpoint) {
-      checkpoint = readSafetensors(args.target);
+      checkpoint = readSafetensors(target);
       // The checkpoint's own spec and tokenizer (a char vocabulary from its corpus) win over the disk's.
-      const carried = checkpointSpec(args.target, checkpoint.metadata);
+      const carried = checkpointSpec(target, checkpoint.metadata);
       modelName = carried.model;
       host = carried.host;
       tokenizer = carried.tokenizer ?? undefined;
@@ -63,6 +75,7 @@ export async function runSample(args: SampleArgs): Promise<number> {
     subgroupMinSize: tuning.subgroupMinSize,
     adapter: tuning.adapter,
     limits: tuning.limits,
+    ...(lookahead ? { lookahead } : {}),
     ...(host ? { host } : {}),
     ...(tokenizer ? { tokenizer } : {}),
   });
@@ -74,6 +87,14 @@ export async function runSample(args: SampleArgs): Promise<number> {
     );
     return 2;
   }
+  return { r, checkpoint, file };
+}
+
+export async function runSample(args: SampleArgs): Promise<number> {
+  const isCheckpoint = args.target.endsWith('.safetensors');
+  const loaded = await loadTarget(args.target, args.draft ? args.lookahead : undefined);
+  if (typeof loaded === 'number') return loaded;
+  const { r, checkpoint } = loaded;
   const { data } = r.models[0]!;
   if (args.fill !== undefined) {
     try {
@@ -103,8 +124,25 @@ export async function runSample(args: SampleArgs): Promise<number> {
     return 2;
   }
   let rt: ModelRuntime | undefined;
+  let draft: ModelRuntime | undefined;
   try {
     rt = await ModelRuntime.create(data);
+    if (args.draft !== undefined) {
+      if (seq2seq) {
+        process.stderr.write(`error: --draft needs a decoder-only target; ${data.name} is an encoder–decoder\n`);
+        return 2;
+      }
+      const d = await loadTarget(args.draft, undefined);
+      if (typeof d === 'number') return d;
+      draft = await ModelRuntime.create(d.r.models[0]!.data, { gpu: rt.gpu });
+      if (d.checkpoint) draft.setWeights(d.checkpoint, `checkpoint '${args.draft}'`);
+      else draft.init(args.seed);
+      const why = draftMismatch(rt, draft);
+      if (why) {
+        process.stderr.write(`error: ${why}\n`);
+        return 2;
+      }
+    }
     if (checkpoint) rt.setWeights(checkpoint, `checkpoint '${args.target}'`);
     else {
       rt.init(args.seed);
@@ -120,6 +158,8 @@ export async function runSample(args: SampleArgs): Promise<number> {
       seed: args.seed,
       stop: args.stop,
       onContextFull: args.slide ? ('slide' as const) : ('error' as const),
+      ...(args.chunk !== undefined ? { chunk: args.chunk } : {}),
+      ...(args.hostSampling ? { sampleOn: 'host' as const } : {}),
     };
     if (args.input !== undefined) {
       // Encoded once; the output is the decoder's, up to its end-of-sequence token.
@@ -129,6 +169,7 @@ export async function runSample(args: SampleArgs): Promise<number> {
       return 0;
     }
     rt.encode(args.prompt); // a prompt the tokenizer cannot encode fails before anything is printed
+    if (draft) return await speculative(rt, draft, args, opts);
     process.stdout.write(args.prompt);
     for await (const piece of rt.generateText(args.prompt, opts)) process.stdout.write(piece);
     process.stdout.write('\n');
@@ -137,8 +178,53 @@ export async function runSample(args: SampleArgs): Promise<number> {
     process.stdout.write('\n');
     return fail(e);
   } finally {
+    draft?.release();
     rt?.release();
   }
+}
+
+/**
+ * --draft: the speculative text, then the acceptance rate and the speed-up over the target's
+ * own decoding of as many tokens (measured right after, same seed), on stderr or with --json.
+ */
+async function speculative(rt: ModelRuntime, draft: ModelRuntime, args: SampleArgs, opts: GenerateOptions): Promise<number> {
+  let stats: SpeculativeStats | undefined;
+  const lookahead = args.lookahead ?? 4;
+  // Warm up both paths (a software adapter compiles pipelines on first dispatch) so the timings compare decoding only.
+  const ids = rt.encode(args.prompt);
+  const warm = Math.max(1, Math.min(2 * lookahead + 2, rt.data.context - ids.length - 1));
+  for await (const id of rt.generate(ids, { ...opts, maxTokens: warm, stop: [], draft, lookahead })) void id;
+  for await (const id of rt.generate(ids, { ...opts, maxTokens: warm, stop: [] })) void id;
+  let t0 = performance.now();
+  let text = '';
+  if (!args.json) process.stdout.write(args.prompt);
+  for await (const piece of rt.generateText(args.prompt, { ...opts, draft, lookahead, onStats: (s) => (stats = s) })) {
+    if (!args.json) process.stdout.write(piece);
+    text += piece;
+  }
+  const specMs = performance.now() - t0;
+  const produced = stats?.produced ?? 0;
+  t0 = performance.now();
+  for await (const piece of rt.generateText(args.prompt, { ...opts, maxTokens: Math.max(1, produced), stop: [] })) void piece;
+  const plainMs = performance.now() - t0;
+  const acceptance = stats && stats.proposed ? stats.accepted / stats.proposed : 0;
+  const speedup = plainMs / specMs;
+  const summary = {
+    ...stats,
+    acceptance,
+    speculativeTokensPerS: (1000 * produced) / specMs,
+    targetTokensPerS: (1000 * produced) / plainMs,
+    speedup,
+  };
+  if (args.json) process.stdout.write(JSON.stringify({ text: args.prompt + text, ...summary }) + '\n');
+  else {
+    process.stdout.write('\n');
+    process.stderr.write(
+      `speculative: lookahead ${summary.lookahead}, acceptance ${(100 * acceptance).toFixed(1)}% (${stats?.accepted ?? 0}/${stats?.proposed ?? 0}), ` +
+        `${summary.speculativeTokensPerS.toFixed(0)} tokens/s vs ${summary.targetTokensPerS.toFixed(0)} for the target alone: speed-up ${speedup.toFixed(2)}x\n`,
+    );
+  }
+  return 0;
 }
 
 function fail(e: unknown): number {

@@ -102,7 +102,15 @@ export function compileForGpu(
   spec: ModelSpec,
   graph: Graph,
   sources: SpecSources,
-  opts: { tuning: KernelTuning; subgroupMinSize?: number; adapter?: string; tokenizer: TokenizerData | null; limits?: BindingLimits },
+  opts: {
+    tuning: KernelTuning;
+    subgroupMinSize?: number;
+    adapter?: string;
+    tokenizer: TokenizerData | null;
+    limits?: BindingLimits;
+    /** The most draft tokens a speculative decode verifies per pass (the verify plan has lookahead + 1 rows; default 8). */
+    lookahead?: number;
+  },
 ): CompileModelResult {
   const support = checkGpuSupport(spec);
   if (support.hasErrors) return { diagnostics: support.all };
@@ -122,7 +130,13 @@ export function compileForGpu(
       const problem = unboundable(plan, limits);
       if (problem) return { diagnostics: [diagnostic('MS4002', spec.span, problem, { hint: problem.hint })] };
     }
-    const target = planTarget(encode ? [encode, prefill, decode] : [prefill, decode], opts);
+    // Speculative decoding (issue 13): a decode plan of lookahead + 1 rows scores a draft's tokens in one pass.
+    // Decoders only; omitted when it cannot be bound (the runtime then refuses --draft with a message).
+    const rows = Math.min(spec.context, (opts.lookahead ?? 8) + 1);
+    let verify: KernelPlan | null =
+      spec.arch === 'decoder' ? planModel(spec, graph, { ...popts, mode: 'decode', rows, sample: false }) : null;
+    if (verify && unboundable(verify, limits)) verify = null;
+    const target = planTarget(encode ? [encode, prefill, decode] : [prefill, decode, ...(verify ? [verify] : [])], opts);
     const rules = initRules(graph);
     const params: ParamInfo[] = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
     const data: CompiledModelData = {
@@ -137,6 +151,7 @@ export function compileForGpu(
       plans: {
         prefill: withTarget(prefill, target),
         decode: withTarget(decode, target),
+        ...(verify ? { verify: withTarget(verify, target) } : {}),
         ...(encode ? { encode: withTarget(encode, target) } : {}),
       },
       target,

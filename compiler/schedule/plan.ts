@@ -24,6 +24,7 @@ import { consumers, fuse } from './fuse.js';
 import { type Group, groupModule } from './groups/index.js';
 import { auxLossValues, expertCountsBuffer } from './groups/moe.js';
 import { PlanBuilder } from './plan-builder.js';
+import { appendSampleStep } from './sample-step.js';
 
 export type PlanMode = KernelPlan['mode'];
 
@@ -40,6 +41,13 @@ export interface PlanOptions {
   readonly maxBinding?: number;
   /** minStorageBufferOffsetAlignment of the target (default 256, the WebGPU default). */
   readonly bindAlign?: number;
+  /**
+   * decode mode only: query rows per pass (default 1). Speculative decoding's verify plan has
+   * lookahead + 1 rows at Step.offset, attending over the cache like a one-row decode step.
+   */
+  readonly rows?: number;
+  /** prefill/decode of a decoder: end with the device-side sample step (./sample-step.ts; default true). */
+  readonly sample?: boolean;
 }
 
 /** A fresh plan context (shared with the training driver). */
@@ -138,7 +146,7 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
   const seq2seq = model.arch === 'encoder_decoder';
   if (mode === 'encode' && !seq2seq) throw new Error(`internal: an encode plan for ${model.name}, which has no encoder–decoder`);
   const B = mode === 'forward' ? (opts.B ?? 1) : 1;
-  const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' || mode === 'encode' ? model.context : 1;
+  const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' || mode === 'encode' ? model.context : (opts.rows ?? 1);
   // Sources are padded to the encoder's context in training and generation alike (runtime/data/pairs.ts).
   const S = mode === 'forward' ? (opts.S ?? model.context) : model.context;
   const c = planContext(model, graph, {
@@ -162,6 +170,8 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
   const encode = mode === 'encode';
   if (!encode && !c.logits && model.head.kind !== 'none') throw new Error(`internal: no logits in the plan of ${model.name}`);
   const hasTargets = !c.cached && graph.inputs.some((v) => graph.values[v]!.name === 'targets');
+  // Issue 13: sampling on the device, appended after the logits (a post-pass; the groups are unchanged).
+  const sample = !encode && opts.sample !== false ? appendSampleStep(c, tokensInput(graph)) : {};
   return {
     model: model.name,
     mode,
@@ -184,6 +194,7 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
           step: c.P.step,
           ...(c.correct ? { correct: c.correct } : {}),
           ...(c.lastRow ? { lastRow: c.lastRow } : {}),
+          ...sample,
           ...encoderIo(c),
           ...(c.cached ? {} : sourceIo(graph)),
           ...moeIo(c, groups),

@@ -204,7 +204,9 @@ function decoderMethods(): OptionalKind<MethodDeclarationStructure>[] {
     },
     {
       name: 'generate',
-      docs: ['Streams sampled token ids after `prompt`, using the KV cache.'],
+      docs: [
+        "Streams sampled token ids after `prompt`, using the KV cache. Options: maxTokens, temperature (0 = greedy), topK, topP, seed, stop, chunk (decode steps per submission; tokens are chosen on the device), sampleOn ('host': the CPU reference, same text), draft (a smaller generated model or ModelRuntime with the same vocabulary, on the same device: speculative decoding) with lookahead and onStats.",
+      ],
       parameters: [
         { name: 'prompt', type: 'readonly number[]' },
         { name: 'opts', type: 'GenerateOptions' },
