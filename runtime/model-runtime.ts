@@ -12,7 +12,7 @@ import { acquireDevice, type GpuContext } from './device.js';
 import { PlanRunner, type BufferMap } from './plan-runner.js';
 import { checkPlanTarget, PlanTargetError } from './gpu/target.js';
 import type { KernelPlan, ParamInfo, PlanTarget } from './plan-types.js';
-import { checkSampleOptions, sampleAt, SAMPLE_STREAMS, type SampleOptions } from './sample.js';
+import { checkSampleOptions, sampleAt, windowStream, type SampleOptions } from './sample.js';
 import { DecodeChain } from './decode-chain.js';
 import { ModelError } from './model-error.js';
 import { speculate, type SpeculativeStats } from './speculative.js';
@@ -332,15 +332,18 @@ export class ModelRuntime {
     let context = [...prompt];
     let logits = await this.prefillPrompt(context);
     const stop = this.stopper(opts);
+    let slides = 0;
     for (let produced = 0; produced < opts.maxTokens; produced++) {
       // A vocabulary padded to vocab_multiple: the padding ids are never drawn (plan.vocabRaw).
-      const next = sampleAt(logits, opts, { seed, pos: context.length }, this.data.plans.decode.vocabRaw ?? this.data.vocab);
+      const at = { seed, pos: context.length, stream: windowStream(slides) };
+      const next = sampleAt(logits, opts, at, this.data.plans.decode.vocabRaw ?? this.data.vocab);
       yield next;
       if (stop(next)) return;
       context.push(next);
       if (produced + 1 >= opts.maxTokens) return;
       if (context.length >= this.data.context) {
         context = this.contextFull(context, produced + 1, opts);
+        slides++;
         logits = await this.prefillPrompt(context);
       } else {
         logits = await this.decodeStep(next, context.length - 1);
@@ -360,9 +363,11 @@ export class ModelRuntime {
     let chunk = opts.chunk ?? 8;
     let prefill = true;
     let produced = 0;
+    let slides = 0;
     while (produced < opts.maxTokens) {
       if (context.length >= this.data.context) {
         context = this.contextFull(context, produced, opts);
+        slides++;
         prefill = true;
       }
       const L = context.length;
@@ -370,7 +375,7 @@ export class ModelRuntime {
       const n = Math.min(chunk, opts.maxTokens - produced, this.data.context - L);
       const encoder = this.gpu.device.createCommandEncoder({ label: `${this.data.name}:generate` });
       if (prefill) {
-        chain.configure(opts, seed, SAMPLE_STREAMS.sample, chain.prefillAt(L));
+        chain.configure(opts, seed, windowStream(slides), chain.prefillAt(L));
         chain.encodePrefill(encoder, context);
       }
       const first = prefill ? L : L - 1;

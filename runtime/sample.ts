@@ -40,6 +40,16 @@ export const SAMPLE_STREAMS = {
   residual: dropoutStream('sample.residual'),
 } as const;
 
+/**
+ * The stream of the draws in the `slides`-th window of a generation that slid its context
+ * (onContextFull: 'slide'): positions restart after a slide, so each window draws from its own
+ * stream — keyed by position alone, the same window contents would draw the same tokens again
+ * and the text would loop. Window 0 is SAMPLE_STREAMS.sample.
+ */
+export function windowStream(slides: number): number {
+  return slides === 0 ? SAMPLE_STREAMS.sample : dropoutStream(`sample.window.${slides}`);
+}
+
 /** The uniform in [0, 1) of the token at `pos` in `stream` under `seed`: the top 24 bits of the counter hash (exact in f32). */
 export function sampleUniform(seed: number, pos: number, stream: number = SAMPLE_STREAMS.sample): number {
   return (dropoutBits(dropoutKey(seed, pos, stream), 0) >>> 8) / 16777216;
