@@ -15,6 +15,7 @@
 // first losses on the same batch must agree (a check that both compute the same model).
 // Rounds are interleaved (mspec, tfjs, mspec, tfjs, ...) and each side keeps its best round:
 // a shared machine's speed drifts, so only interleaved best-of-N numbers compare.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -186,6 +187,19 @@ for (let r = 0; r < ROUNDS; r++) {
 if (tf.memory().numTensors > tensors0 + 2) console.warn(`warning: tfjs tensors grew from ${tensors0} to ${tf.memory().numTensors}`);
 const load1 = os.loadavg();
 
+// PyTorch on the CPU, the same model and recipe, measured now (bench/train_torch.py; Debian's torch at /usr/bin/python3).
+let torchRun = null;
+try {
+  const args = [VOCAB, LAYERS, HEADS, D, T, B, LR, ROUNDS, STEPS, WARMUP].map(String);
+  torchRun = JSON.parse(
+    execFileSync('/usr/bin/python3', ['bench/train_torch.py', ...args], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .at(-1),
+  );
+} catch (e) {
+  console.error(`PyTorch reference failed (${e.message}); its row is left out`);
+}
 const tokS = (ms) => (B * T) / (ms / 1000);
 const ours = tokS(best.mspec),
   theirs = tokS(best.tfjs);
@@ -196,7 +210,13 @@ const table = [
   '|---|---:|---:|',
   `| mspec (compiled training plan, AdamW + clipping) | ${best.mspec.toFixed(0)} | ${ours.toFixed(0)} |`,
   `| tfjs-webgpu 4.22 (core ops, tf.train.adam) | ${best.tfjs.toFixed(0)} | ${theirs.toFixed(0)} |`,
+  ...(torchRun
+    ? [
+        `| PyTorch ${torchRun.torch} on the CPU (${torchRun.threads} threads, AdamW + clipping) | ${torchRun.ms_per_step.toFixed(0)} | ${tokS(torchRun.ms_per_step).toFixed(0)} |`,
+      ]
+    : []),
   `| **mspec / tfjs** | | **${(ours / theirs).toFixed(2)}×** |`,
+  ...(torchRun ? [`| **mspec / PyTorch (CPU)** | | **${(ours / tokS(torchRun.ms_per_step)).toFixed(2)}×** |`] : []),
 ].join('\n');
 const fmtLoad = (l) => l.map((x) => x.toFixed(2)).join(', ');
 console.log(`adapter: ${gpu.adapter.summary}`);
@@ -227,8 +247,9 @@ ${table}
 Rounds (ms/step, mspec / tfjs): ${perRound.map(([a, b]) => `${a.toFixed(0)} / ${b.toFixed(0)}`).join('; ')}.
 Losses after the last step: mspec ${lastM.toFixed(3)}, tfjs ${lastT.toFixed(3)} (random tokens: both settle near ln ${VOCAB} ≈ ${Math.log(VOCAB).toFixed(2)}).
 
-For context only (measured earlier on these machines, not in this run): TensorFlow.js ≈ 520 tokens/s and
-PyTorch on the CPU ≈ 1,400 tokens/s for this configuration.
+- PyTorch: the same model and recipe in eager PyTorch on the CPU (bench/train_torch.py, its own random init and
+  tokens, torch's default threads and Debian's BLAS), ${WARMUP} warm-up steps and the best of ${ROUNDS} rounds of ${STEPS}, run
+  after the WebGPU rounds in the same invocation${torchRun ? '' : ' — not available on this machine (no /usr/bin/python3 with torch), so its row is missing'}.
 `,
 );
 console.log('updated BENCHMARKS.md');
