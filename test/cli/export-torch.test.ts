@@ -315,7 +315,7 @@ describe('mspec export --to torch (CLI)', () => {
       'model broken {\n  vocab = 256\n  context = 16\n  d_model = 30\n  layers = 1\n  block { attention { heads: 4 } }\n}\n',
     );
     const r = mspec('export', broken, '--to', 'torch', '-o', out);
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1); // errors in the spec: 1, as in check, info and graph
     expect(r.stderr).toMatch(/error MS\d{4}/);
     expect(r.stderr).toMatch(/has 1 error\(s\); fix them and export again/);
     expect(existsSync(out)).toBe(false);

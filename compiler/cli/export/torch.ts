@@ -30,7 +30,15 @@ export interface ExportArgs {
 }
 
 /** A bad input: printed as one `error:` line, exit code 2. */
-export class ExportError extends Error {}
+export class ExportError extends Error {
+  /** 2: bad input (usage); 1: the spec has errors (their diagnostics were printed), as in every other command. */
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 2,
+  ) {
+    super(message);
+  }
+}
 
 /** What an export starts from: the resolved model, where it came from and its weights. */
 export interface ExportSource {
@@ -52,7 +60,7 @@ export async function runExportTorch(args: ExportArgs): Promise<number> {
   } catch (e) {
     if (e instanceof ExportError || e instanceof CheckpointError) {
       process.stderr.write(`error: ${e.message}\n`);
-      return 2;
+      return e instanceof ExportError ? e.exitCode : 2;
     }
     throw e;
   }
@@ -90,6 +98,7 @@ export function loadExportSource(input: string): ExportSource {
     printDiagnostics(r.diagnostics, r.sources);
     throw new ExportError(
       `${isCheckpoint ? `the spec carried by '${path}'` : `'${path}'`} has ${errors.length} error(s); fix them and export again`,
+      1,
     );
   }
   const ok = r.models.filter((m) => m.ok && m.graph);
