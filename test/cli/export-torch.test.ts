@@ -111,6 +111,28 @@ function reportWorst(name: string, w: { explicit: number; sdpa: number }, native
   );
 }
 
+/**
+ * Every row's GPU logits against model.py's with both attention paths (explicit softmax and
+ * scaled_dot_product_attention); reports and checks the worst of each. `extra` adds to the report.
+ */
+async function expectBothPaths(
+  name: string,
+  py: { explicit: { logits: number[][] }; sdpa: { logits: number[][] }; native_sdpa: boolean },
+  rows: number,
+  logitsOf: (b: number) => Promise<ArrayLike<number>>,
+  extra = '',
+): Promise<void> {
+  const worst = { explicit: 0, sdpa: 0 };
+  for (let b = 0; b < rows; b++) {
+    const gpuLogits = await logitsOf(b);
+    worst.explicit = Math.max(worst.explicit, maxAbsDiff(gpuLogits, py.explicit.logits[b]!));
+    worst.sdpa = Math.max(worst.sdpa, maxAbsDiff(gpuLogits, py.sdpa.logits[b]!));
+  }
+  reportWorst(name, worst, py.native_sdpa, extra);
+  expect(worst.explicit).toBeLessThanOrEqual(TOL);
+  expect(worst.sdpa).toBeLessThanOrEqual(TOL);
+}
+
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let m = 0;
@@ -193,15 +215,7 @@ describe('exported model.py vs the GPU', () => {
       const rt = await gpuRuntime(spec, weights);
       try {
         const py = runPython(pkg, weights, { kind: 'decoder', rows });
-        const worst = { explicit: 0, sdpa: 0 };
-        for (let b = 0; b < rows.length; b++) {
-          const gpuLogits = await rt.logits(rows[b]!);
-          worst.explicit = Math.max(worst.explicit, maxAbsDiff(gpuLogits, py.explicit.logits[b]!));
-          worst.sdpa = Math.max(worst.sdpa, maxAbsDiff(gpuLogits, py.sdpa.logits[b]!));
-        }
-        reportWorst(name, worst, py.native_sdpa);
-        expect(worst.explicit).toBeLessThanOrEqual(TOL);
-        expect(worst.sdpa).toBeLessThanOrEqual(TOL);
+        await expectBothPaths(name, py, rows.length, (b) => rt.logits(rows[b]!));
       } finally {
         rt.release();
       }
@@ -222,17 +236,13 @@ describe('exported model.py vs the GPU', () => {
       const rt = await gpuRuntime(spec, weights);
       try {
         const py = runPython(pkg, weights, { kind: 'encoder', rows, segments });
-        const worst = { explicit: 0, sdpa: 0 };
         let worstPooled = 0;
-        for (let b = 0; b < rows.length; b++) {
+        await expectBothPaths(name, py, rows.length, async (b) => {
           const out = await rt.encoderForward(rows[b]!, segments[b]!);
-          worst.explicit = Math.max(worst.explicit, maxAbsDiff(out.logits!, py.explicit.logits[b]!));
-          worst.sdpa = Math.max(worst.sdpa, maxAbsDiff(out.logits!, py.sdpa.logits[b]!));
           worstPooled = Math.max(worstPooled, maxAbsDiff(out.pooled!, py.explicit.pooled[b]!), maxAbsDiff(out.pooled!, py.sdpa.pooled[b]!));
-        }
-        reportWorst(name, worst, py.native_sdpa, `, pooled ${worstPooled.toExponential(2)}`);
-        expect(worst.explicit).toBeLessThanOrEqual(TOL);
-        expect(worst.sdpa).toBeLessThanOrEqual(TOL);
+          return out.logits!;
+        });
+        report(`${name}: pooled output ${worstPooled.toExponential(2)}`);
         expect(worstPooled).toBeLessThanOrEqual(TOL);
       } finally {
         rt.release();
@@ -259,15 +269,7 @@ describe('exported model.py vs the GPU', () => {
         const padded = srcs.map((s) => [...s, ...Array<number>(S - s.length).fill(start)]);
         const rows = targets.map((t) => [start, ...t]);
         const py = runPython(pkg, weights, { kind: 'seq2seq', rows, src: padded });
-        const worst = { explicit: 0, sdpa: 0 };
-        for (let b = 0; b < rows.length; b++) {
-          const gpuLogits = await rt.seq2seqLogits(srcs[b]!, targets[b]!);
-          worst.explicit = Math.max(worst.explicit, maxAbsDiff(gpuLogits, py.explicit.logits[b]!));
-          worst.sdpa = Math.max(worst.sdpa, maxAbsDiff(gpuLogits, py.sdpa.logits[b]!));
-        }
-        reportWorst(name, worst, py.native_sdpa);
-        expect(worst.explicit).toBeLessThanOrEqual(TOL);
-        expect(worst.sdpa).toBeLessThanOrEqual(TOL);
+        await expectBothPaths(name, py, rows.length, (b) => rt.seq2seqLogits(srcs[b]!, targets[b]!));
       } finally {
         rt.release();
       }
