@@ -15,9 +15,11 @@ import type { Tree } from './tree.js';
 export interface DataHost {
   /**
    * The character vocabulary size of a corpus (a built-in name or a path relative to the
-   * spec file), or an error message saying why it is not available.
+   * spec file), or an error message saying why it is not available. A seq2seq run's
+   * characters are those of its pairs' sources and targets (not the file's tabs, newlines or
+   * JSON syntax), as `mspec train` builds its tokenizer.
    */
-  charVocab(data: string, specFile: string): number | { error: string };
+  charVocab(data: string, specFile: string, objective?: Objective): number | { error: string };
 }
 
 export const STATIC_VOCAB: Readonly<Record<string, number>> = { byte: 256, gpt2: 50257 };
@@ -47,7 +49,7 @@ export function tokenizerVocab(
   if (tokenizer in STATIC_VOCAB) return STATIC_VOCAB[tokenizer]! + specials;
   const dataSetting = train.tree.knobs.get('data');
   const data = dataSetting && dataSetting.expr !== true && dataSetting.expr.kind === 'String' ? dataSetting.expr.value : 'moby-dick';
-  const r = host.charVocab(data, train.file);
+  const r = host.charVocab(data, train.file, objective);
   if (typeof r === 'number') return r + specials;
   bag.report(
     'MS5002',

@@ -6,6 +6,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { builtinCorpusText, isBuiltinCorpus } from '../../runtime/data/corpus.js';
 import { isSyntheticTask, reverseText } from '../../runtime/data/pairs-synthetic.js';
+import { pairsText } from '../../runtime/data/pairs-dataset.js';
 import type { Host } from './resolve.js';
 
 const vocabCache = new Map<string, number | { error: string }>();
@@ -103,11 +104,13 @@ export const nodeHost: Host & { encodingProblem(path: string): EncodingProblem |
       return { error: (e as Error).message };
     }
   },
-  charVocab(data, specFile) {
-    const key = isBuiltinCorpus(data) || isSyntheticTask(data) ? data : join(dirname(specFile), data);
+  charVocab(data, specFile, objective) {
+    const path = isBuiltinCorpus(data) || isSyntheticTask(data) ? data : join(dirname(specFile), data);
+    const pairs = objective === 'seq2seq' && !isBuiltinCorpus(data);
+    const key = `${pairs ? 'pairs' : 'text'}:${path}`;
     let v = vocabCache.get(key);
     if (v === undefined) {
-      v = computeCharVocab(data, key);
+      v = pairs ? pairsCharVocab(data, specFile) : computeCharVocab(data, path);
       vocabCache.set(key, v);
     }
     return v;
@@ -119,6 +122,15 @@ function computeCharVocab(data: string, path: string): number | { error: string 
     // A built-in seq2seq task's characters are those of the text it draws from (runtime/data/pairs-synthetic.ts).
     const text = isBuiltinCorpus(data) ? builtinCorpusText(data) : isSyntheticTask(data) ? reverseText(0.1).text : readTextData(path);
     return new Set(Array.from(text)).size;
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
+
+/** The characters of a pairs file's sources and targets, or a task's text (runtime/data/pairs-dataset.ts builds the tokenizer from the same). */
+function pairsCharVocab(data: string, specFile: string): number | { error: string } {
+  try {
+    return new Set(Array.from(pairsText(data, dirname(specFile)))).size;
   } catch (e) {
     return { error: (e as Error).message };
   }

@@ -16,6 +16,7 @@ import { allLayers, type LayerSpec, type ModelSpec, type NormSpec, type StackSpe
 import type { Graph } from '../../ir/graph.js';
 import { initRules } from '../../ir/interpret/init.js';
 import { generatedLines, type Provenance, pyLiteral } from './python.js';
+import { CHOOSE_PY, generateMethodPy } from './torch-generate.js';
 
 function normCfg(n: NormSpec | null): unknown {
   return n ? { kind: n.kind, eps: n.eps, scale: n.scale, bias: n.bias } : null;
@@ -266,23 +267,35 @@ class Attention(nn.Module):
 `);
   if (has.alibi) out.push(`        self.register_buffer("slopes", torch.tensor(alibi_slopes(H)), persistent=False)\n`);
   out.push(`
-    def forward(self, x, kv=None, positions=None, rel_bias=None):
+    def forward(self, x, kv=None, positions=None, rel_bias=None, cache=None):
+        """cache (generation): a dict that keeps this layer's keys and values between calls, so x
+        holds only the new positions (given by positions); cross-attention projects memory once."""
         kv = x if kv is None else kv
         B, T, _ = x.shape
         Tk = kv.shape[1]
         H, K, D = self.heads, self.kv_heads, self.head_dim
         q = self.q(x).view(B, T, H, D).transpose(1, 2)  # (B, H, T, D)
-        k = self.k(kv).view(B, Tk, K, D).transpose(1, 2)  # (B, K, Tk, D)
-        v = self.v(kv).view(B, Tk, K, D).transpose(1, 2)
+        kept = cache is not None and self.cross and "k" in cache
+        if kept:
+            k, v = cache["k"], cache["v"]  # (B, K, Tk, D): the encoder's memory, projected at the first step
+        else:
+            k = self.k(kv).view(B, Tk, K, D).transpose(1, 2)  # (B, K, Tk, D)
+            v = self.v(kv).view(B, Tk, K, D).transpose(1, 2)
 `);
   if (has.rope)
     out.push(`        if self.rotary_dims > 0:
             base = CONFIG["positions"]["base"]
             q, k = rotary(q, positions, self.rotary_dims, base), rotary(k, positions, self.rotary_dims, base)
 `);
-  out.push(`        if H != K:
+  out.push(`        if cache is not None and not kept:
+            if "k" in cache:  # self-attention: the earlier positions' keys and values, then these
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            cache["k"], cache["v"] = k, v
+        Tk = k.shape[2]
+        if H != K:
             k, v = k.repeat_interleave(H // K, dim=1), v.repeat_interleave(H // K, dim=1)
-        i = torch.arange(T, device=x.device)[:, None]
+        # Query i and key j by absolute position (with a cache the queries start past 0).
+        i = (torch.arange(T, device=x.device) if positions is None else positions)[:, None]
         j = torch.arange(Tk, device=x.device)[None, :]
         visible = None
         if self.causal:
@@ -415,10 +428,11 @@ class Block(nn.Module):
     def sublayer(self, norm, x, f):
         return x + f(norm(x)) if self.placement == "pre" else norm(x + f(x))
 
-    def forward(self, x, positions=None, rel_bias=None, memory=None):
-        attn = lambda y: self.drop(self.attn(y, positions=positions, rel_bias=rel_bias))  # noqa: E731
+    def forward(self, x, positions=None, rel_bias=None, memory=None, cache=None):
+        own, mem = (None, None) if cache is None else (cache.setdefault("self", {}), cache.setdefault("cross", {}))
+        attn = lambda y: self.drop(self.attn(y, positions=positions, rel_bias=rel_bias, cache=own))  # noqa: E731
         ffn = lambda y: self.drop(self.moe(y) if hasattr(self, "moe") else self.mlp(y))  # noqa: E731
-        cross = lambda y: self.drop(self.cross_attn(y, kv=memory))  # noqa: E731
+        cross = lambda y: self.drop(self.cross_attn(y, kv=memory, cache=mem))  # noqa: E731
         if not self.parallel:
             x = self.sublayer(self.attn_norm, x, attn)
             if self.has_cross:
@@ -478,12 +492,13 @@ class Stack(nn.Module):
         self.layers = nn.ModuleList([Block(cfg, CONFIG["d_model"]) for cfg in layers])
         self.norm = Norm(final_norm, CONFIG["d_model"]) if final_norm is not None else None
 
-    def run(self, ids, segments=None, table=None, memory=None):
-        positions = torch.arange(ids.shape[1], device=ids.device)
+    def run(self, ids, segments=None, table=None, memory=None, cache=None, start=0):
+        """cache (generation): a list with a dict per layer; ids are then positions start, start + 1, …"""
+        positions = torch.arange(start, start + ids.shape[1], device=ids.device)
         x = self.embed(ids, positions, segments, table)
         rel_bias = getattr(self, "rel_bias", None)
-        for layer in self.layers:
-            x = layer(x, positions=positions, rel_bias=rel_bias, memory=memory)
+        for n, layer in enumerate(self.layers):
+            x = layer(x, positions=positions, rel_bias=rel_bias, memory=memory, cache=None if cache is None else cache[n])
         return self.norm(x) if self.norm is not None else x
 
 
@@ -568,8 +583,12 @@ ${has.moe ? '        for layer in self.all_layers():\n            if hasattr(lay
     (has.pooler ? `        out["pooled"] = torch.tanh(self.pooler(${h}[:, 0]))\n` : '') +
     '        return out\n';
   const headInit = (has.lm ? '        self.lm_head = LMHead()\n' : '') + (has.pooler ? '        self.pooler = nn.Linear(C, C)\n' : '');
+  // Decoders and encoder–decoders with an LM head generate (./torch-generate.ts).
+  const generates = has.lm && m.arch !== 'encoder';
+  const gen = generates ? generateMethodPy(m) : '';
+  const choose = generates ? CHOOSE_PY : '';
   if (has.encdec) {
-    return `
+    return `${choose}
 
 class Model(nn.Module):
     """${m.name}: encoder–decoder. forward(src, tokens) -> dict with "logits" (B, T, vocab) of the
@@ -593,10 +612,10 @@ ${headInit}        self.init_weights()
         memory = self.encode(src) if memory is None else memory
         h = self.decoder.run(tokens, table=self.embed.tokens.weight, memory=memory)
         out = {}
-${headOut('h')}${common}`;
+${headOut('h')}${common}${gen}`;
   }
   const stackName = m.arch === 'encoder' ? 'ENCODER' : 'DECODER';
-  return `
+  return `${choose}
 
 class Model(Stack):
     """${m.name}: forward(tokens${has.segments ? ', segments=None' : ''}) -> dict with ${has.lm ? '"logits" (B, T, vocab)' : '"hidden" (B, T, d_model)'}${has.pooler ? ' and "pooled" (B, d_model)' : ''}.
@@ -613,7 +632,7 @@ ${headInit}        self.init_weights()
     def forward(self, tokens, targets=None, segments=None):
         h = self.run(tokens, segments=segments)
         out = {}
-${headOut('h')}${common}`;
+${headOut('h')}${common}${gen}`;
 }
 
 const WEIGHTS_PY = `

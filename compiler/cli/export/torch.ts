@@ -1,6 +1,7 @@
 /**
  * `mspec export SPEC|CKPT --to torch -o DIR`: a standalone PyTorch package for one model —
- * model.py (./torch-model.ts), train.py (./torch-train.ts), README.md and, from a checkpoint,
+ * model.py (./torch-model.ts), train.py (./torch-train.ts), mspec_random.py (./torch-random.ts),
+ * for a seq2seq objective pairs.py (./torch-pairs.ts), README.md and, from a checkpoint,
  * weights.safetensors — that needs torch and nothing of mspec at run time.
  *
  * Every bad input is one line on stderr and exit code 2, and nothing is left half-written:
@@ -20,7 +21,9 @@ import { printDiagnostics, splitTarget } from '../output.js';
 import { licenseMetadata } from '../train-license.js';
 import type { Provenance } from './python.js';
 import { modelPy } from './torch-model.js';
-import { trainPy } from './torch-train.js';
+import { trainConfig, trainPy } from './torch-train.js';
+import { pairsPy } from './torch-pairs.js';
+import { randomPy } from './torch-random.js';
 import { readmeMd } from './torch-readme.js';
 
 export interface ExportArgs {
@@ -158,9 +161,13 @@ export function torchFiles(src: ExportSource): Record<string, string> {
     'mspec.exported': `train.py of mspec export --to torch (mspec ${MSPEC_VERSION})`,
     ...licenseMetadata(src.license),
   };
+  // A seq2seq objective trains on (source, target) pairs: pairs.py reads them as mspec train does.
+  const seq2seq = trainConfig(m.train, m).objective === 'seq2seq';
   return {
     'model.py': modelPy(m, src.model.graph!, prov),
     'train.py': trainPy(m, prov, metadata),
+    'mspec_random.py': randomPy(prov),
+    ...(seq2seq ? { 'pairs.py': pairsPy(m, prov) } : {}),
     'README.md': readmeMd(m, src.model.graph!, prov, src.license, src.checkpoint !== null),
   };
 }
