@@ -10,6 +10,7 @@
 import type { GpuContext } from './device.js';
 import { readBuffer } from './gpu/queue.js';
 import type { PlanRunner } from './plan-runner.js';
+import { lastRowOf, passTokens, promptPasses, PromptStager } from './prompt-passes.js';
 import type { KernelPlan } from './plan-types.js';
 import { SAMPLE_STREAMS, type SampleOptions } from './sample.js';
 import { SAMPLE_UNIFORM, STEP_UNIFORM } from './uniforms.js';
@@ -26,6 +27,8 @@ export class DecodeChain {
   private readonly steps: GPUBuffer;
   private hostTokens: GPUBuffer | null = null;
   private history: GPUBuffer | null = null;
+  /** Staging for a chunked prefill's passes, made on first use. */
+  private stager: PromptStager | null = null;
   /** ms per decode step, measured: how long to sleep before mapping a read-back (a spinning wait starves lavapipe). */
   msPerStep = 0;
 
@@ -72,20 +75,27 @@ export class DecodeChain {
   /**
    * Encodes the prefill of `tokens` (the token at position tokens.length is sampled on the
    * device); the Sample uniform must have been configured with this prompt's row and position.
+   * A chunked prefill's passes (./prompt-passes.ts) all go into `encoder`; every pass ends with
+   * the sample step, and the last pass's draw, made last, is the one that stays.
    */
   encodePrefill(encoder: GPUCommandEncoder, tokens: readonly number[]): void {
     const plan = this.prefill.plan;
-    const ids = new Int32Array(plan.T);
-    ids.set(tokens);
-    this.prefill.write(plan.io.tokens, ids);
-    if (plan.io.lastRow) this.prefill.write(plan.io.lastRow, new Int32Array([tokens.length - 1]));
-    this.prefill.setStep(0, plan.T);
-    this.prefill.encode(encoder, 0);
+    const passes = promptPasses(tokens.length, plan.T, this.context);
+    if (plan.io.lastRow) this.prefill.write(plan.io.lastRow, new Int32Array([lastRowOf(tokens.length, passes)]));
+    if (passes.length > 1) {
+      this.stager ??= new PromptStager(this.gpu.device);
+      this.stager.encode(encoder, this.prefill, tokens, passes);
+      return;
+    }
+    this.prefill.write(plan.io.tokens, passTokens(tokens, passes[0]!, plan.T));
+    this.prefill.setStep(passes[0]!.offset, passes[0]!.kvLen);
+    this.prefill.encode(encoder, passes[0]!.offset);
   }
 
   /** The Sample uniform's row and position for a prefill of n tokens. */
   prefillAt(n: number): { row: number; pos: number } {
-    return { row: this.prefill.plan.io.lastRow ? 0 : n - 1, pos: n };
+    const plan = this.prefill.plan;
+    return { row: plan.io.lastRow ? 0 : lastRowOf(n, promptPasses(n, plan.T, this.context)), pos: n };
   }
 
   /** Encodes decode steps; each samples the token after the one it feeds. Returns how many rows of logits it keeps. */
@@ -164,5 +174,6 @@ export class DecodeChain {
     this.steps.destroy();
     this.hostTokens?.destroy();
     this.history?.destroy();
+    this.stager?.release();
   }
 }

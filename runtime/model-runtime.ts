@@ -14,6 +14,7 @@ import { checkPlanTarget, PlanTargetError } from './gpu/target.js';
 import type { KernelPlan, ParamInfo, PlanTarget } from './plan-types.js';
 import { checkSampleOptions, sampleAt, windowStream, type SampleOptions } from './sample.js';
 import { DecodeChain } from './decode-chain.js';
+import { lastRowOf, passTokens, promptPasses, type PromptPass } from './prompt-passes.js';
 import { ModelError } from './model-error.js';
 import { speculate, type SpeculativeStats } from './speculative.js';
 import { tokenizerFrom, type Tokenizer, type TokenizerData } from './tokenizers/index.js';
@@ -184,29 +185,42 @@ export class ModelRuntime {
   }
 
   /**
-   * Runs the prompt through the prefill plan (one pass, positions 0..n-1, filling the KV
-   * cache) and returns the logits of its last position.
+   * Runs the prompt through the prefill plan (positions 0..n-1, filling the KV cache: one pass,
+   * or, for a chunked prefill of R < context rows, ceil(n / R) passes at offsets 0, R, …; see
+   * ./prompt-passes.ts) and returns the logits of its last position.
    */
   async prefillPrompt(tokens: readonly number[]): Promise<Float32Array> {
-    const T = this.data.plans.prefill.T;
     this.checkPrompt(tokens);
-    const ids = new Int32Array(T);
-    ids.set(tokens);
-    this.prefillRun.write(this.data.plans.prefill.io.tokens, ids);
-    // Large-vocabulary plans compute the logits of one row, the one named here.
-    const lastRow = this.data.plans.prefill.io.lastRow;
-    if (lastRow) this.prefillRun.write(lastRow, new Int32Array([tokens.length - 1]));
-    this.prefillRun.setStep(0, T);
-    this.prefillRun.run(0);
+    const passes = this.runPrompt(tokens);
     const V = this.data.vocab;
-    return this.prefillRun.readF32(this.data.plans.prefill.io.logits, lastRow ? 0 : (tokens.length - 1) * V * 4, V);
+    const lastRow = this.data.plans.prefill.io.lastRow;
+    return this.prefillRun.readF32(this.data.plans.prefill.io.logits, lastRow ? 0 : lastRowOf(tokens.length, passes) * V * 4, V);
+  }
+
+  /**
+   * Submits the prompt's prefill passes, each after writing its tokens and Step uniform (queue
+   * order keeps them apart); `after` is called once each pass is submitted (a read-back it
+   * starts is submitted before the next pass). Returns the passes.
+   */
+  private runPrompt(tokens: readonly number[], after?: (pass: PromptPass) => void): PromptPass[] {
+    const plan = this.data.plans.prefill;
+    const passes = promptPasses(tokens.length, plan.T, this.data.context);
+    // Large-vocabulary plans compute the logits of one row, the one named here (the same row of every pass).
+    if (plan.io.lastRow) this.prefillRun.write(plan.io.lastRow, new Int32Array([lastRowOf(tokens.length, passes)]));
+    for (const p of passes) {
+      this.prefillRun.write(plan.io.tokens, passTokens(tokens, p, plan.T));
+      this.prefillRun.setStep(p.offset, p.kvLen);
+      this.prefillRun.run(p.offset);
+      after?.(p);
+    }
+    return passes;
   }
 
   private checkPrompt(tokens: readonly number[]): void {
     if (!this.data.plans.prefill.io.logits)
       throw new ModelError(`model '${this.data.name}' has no LM head (head { kind: none }): it outputs hidden states, see forward()`);
     if (tokens.length === 0) throw new ModelError('the prompt is empty; give at least one token');
-    if (tokens.length > this.data.plans.prefill.T)
+    if (tokens.length > this.data.context)
       throw new ModelError(`the prompt has ${tokens.length} tokens but the context window is ${this.data.context}`);
   }
 
@@ -240,10 +254,22 @@ export class ModelRuntime {
   async logits(tokens: readonly number[]): Promise<Float32Array> {
     if (this.data.plans.prefill.io.lastRow)
       throw new ModelError(
-        `model '${this.data.name}' was compiled to compute only the last prompt position's logits (context × vocab does not fit one storage binding); use prefillPrompt()`,
+        `model '${this.data.name}' was compiled to compute only the last prompt position's logits (its prefill rows × vocab, or its LM head, do not fit one storage binding); use prefillPrompt()`,
       );
-    await this.prefillPrompt(tokens);
-    return this.prefillRun.readF32(this.data.plans.prefill.io.logits, 0, tokens.length * this.data.vocab);
+    this.checkPrompt(tokens);
+    // A chunked prefill: each pass's new rows are read before the next pass overwrites the logits.
+    const V = this.data.vocab;
+    const R = this.data.plans.prefill.T;
+    const parts: Promise<Float32Array>[] = [];
+    let done = 0;
+    this.runPrompt(tokens, (p) => {
+      const rows = Math.min(tokens.length, p.offset + R) - done;
+      parts.push(this.prefillRun.readF32(this.data.plans.prefill.io.logits, (done - p.offset) * V * 4, rows * V));
+      done += rows;
+    });
+    const out = new Float32Array(tokens.length * V);
+    (await Promise.all(parts)).reduce((at, part) => (out.set(part, at), at + part.length), 0);
+    return out;
   }
 
   /**

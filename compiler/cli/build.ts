@@ -20,6 +20,7 @@ import type { KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
 import type { KernelPlan } from '../../runtime/plan-types.js';
 import { planTarget, withTarget } from '../schedule/compile-model.js';
+import { chunkedPrefill } from '../schedule/explain.js';
 import { bundleRuntime, mspecRoot } from './bundle-runtime.js';
 import { compileGpu } from './gpu-model.js';
 import { printDiagnostics, splitTarget } from './output.js';
@@ -280,6 +281,8 @@ export function manifest(data: CompiledModelData, limits?: BindingLimits): objec
 
 export function explain(p: KernelPlan): string {
   const lines = [`${p.model} ${p.mode} plan (B=${p.B}, T=${p.T}): ${p.steps.length} steps, ${p.kernels.length} distinct kernels`];
+  const chunked = chunkedPrefill(p);
+  if (chunked) lines.push(`  ${chunked}`);
   let total = 0;
   for (const s of p.steps) {
     if (s.kind === 'cache_write') {

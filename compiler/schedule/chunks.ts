@@ -68,3 +68,53 @@ export function vocabChunks(
     bias: { offset: 4 * col0, size: 4 * cols },
   }));
 }
+
+/** One binding's worth of stacked expert weights [E, out, in] (see ExpertChunk) and its byte range. */
+export interface StackChunk {
+  readonly expert0: number;
+  readonly experts: number;
+  readonly out0: number;
+  readonly outRows: number;
+  readonly range: BindingRange;
+}
+
+/**
+ * Chunks of stacked expert weights [E, O, I] larger than one binding: runs of whole experts
+ * when one expert's matrix fits (a run's length keeps every start aligned), else each expert's
+ * output rows in aligned runs (`multipleOf` rows: 4 for register-tiled kernels). Null when the
+ * stack fits one binding, or when no such split exists (compile-model then reports the binding).
+ */
+export function expertChunks(
+  c: { readonly maxBinding: number; readonly bindAlign: number },
+  E: number,
+  O: number,
+  I: number,
+  multipleOf: number,
+): StackChunk[] | null {
+  const expertBytes = 4 * O * I;
+  if (E * expertBytes <= c.maxBinding) return null;
+  // Runs of m experts start at multiples of m · expertBytes: m must make that aligned.
+  const step = c.bindAlign / gcd(expertBytes, c.bindAlign);
+  const m = Math.floor(c.maxBinding / expertBytes / step) * step;
+  const out: StackChunk[] = [];
+  if (m >= 1) {
+    for (let e0 = 0; e0 < E; e0 += m) {
+      const n = Math.min(m, E - e0);
+      out.push({ expert0: e0, experts: n, out0: 0, outRows: O, range: { offset: e0 * expertBytes, size: n * expertBytes } });
+    }
+    return out;
+  }
+  // One expert's rows split: each expert must itself start aligned.
+  const rows = rowChunks(O, 4 * I, c.maxBinding, c.bindAlign, multipleOf);
+  if (!rows || expertBytes % c.bindAlign !== 0) return null;
+  for (let e = 0; e < E; e++)
+    for (const r of rows)
+      out.push({
+        expert0: e,
+        experts: 1,
+        out0: r.row0,
+        outRows: r.rows,
+        range: { offset: e * expertBytes + r.range.offset, size: r.range.size },
+      });
+  return out;
+}

@@ -8,7 +8,7 @@ import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import { initRules } from '../ir/interpret.js';
 import type { Graph } from '../ir/graph.js';
 import { UnsupportedOpError } from './fuse.js';
-import { planModel } from './plan.js';
+import { planModel, type PlanOptions } from './plan.js';
 import type { KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { ModelSpec } from '../semantics/model.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
@@ -84,13 +84,45 @@ export function unboundable(plan: KernelPlan, limits: BindingLimits): { limit: s
         needs:
           `${s.scope} (${plan.kernels[s.kernel]!.name}, ${plan.mode}) binds '${name}' ${JSON.stringify(b.shape)} whole, ${bytes} bytes (${mib(bytes)}); ` +
           (plan.mode === 'train' || plan.mode === 'forward'
-            ? 'training and evaluation plans bind only the token table, the LM head, its logits and the optimizer state in chunks'
-            : 'only the token table and the LM head of a one-row (decode or last-row prefill) plan are bound in chunks'),
+            ? 'training and evaluation plans bind only the token table, the LM head, its logits, the optimizer state and (forward only: training such a model is not supported) stacked expert weights in chunks'
+            : 'inference plans bind only the token table, the LM head and stacked expert weights in chunks'),
         hint: `bindings of up to ${limits.maxStorageBufferBindingSize} bytes fit: use a smaller vocab, context or d_model, or a device with a larger limit`,
       };
     }
   }
   return null;
+}
+
+type Problem = NonNullable<ReturnType<typeof unboundable>>;
+
+/**
+ * The prefill plan: the whole context in one pass when it can be bound; otherwise, for a
+ * decoder (causal attention, so a prompt can run in pieces over the KV cache), a chunked
+ * prefill of R rows — the largest power of two below the context whose plan binds — that the
+ * runtime runs as passes at offsets 0, R, 2R, … (runtime/prompt-passes.ts). An encoder's
+ * attention is bidirectional (every position sees every other), so it cannot chunk.
+ */
+function prefillPlan(
+  spec: ModelSpec,
+  graph: Graph,
+  popts: Omit<PlanOptions, 'mode'>,
+  limits: BindingLimits,
+): { plan: KernelPlan } | { problem: Problem } {
+  const whole = planModel(spec, graph, { ...popts, mode: 'prefill' });
+  const problem = unboundable(whole, limits);
+  if (!problem) return { plan: whole };
+  if (spec.arch !== 'decoder')
+    return {
+      problem: {
+        ...problem,
+        needs: `${problem.needs}; ${spec.arch === 'encoder' ? "an encoder's" : "an encoder–decoder's"} prefill runs all ${spec.context} positions in one pass (only a decoder's causal prefill can run in chunks of rows)`,
+      },
+    };
+  for (let rows = 2 ** Math.floor(Math.log2(spec.context - 1)); rows >= 1; rows /= 2) {
+    const plan = planModel(spec, graph, { ...popts, mode: 'prefill', rows });
+    if (!unboundable(plan, limits)) return { plan };
+  }
+  return { problem };
 }
 
 export interface CompileModelResult {
@@ -122,21 +154,22 @@ export function compileForGpu(
       maxBinding: limits.maxStorageBufferBindingSize,
       bindAlign: limits.minStorageBufferOffsetAlignment,
     };
-    const prefill = planModel(spec, graph, { ...popts, mode: 'prefill' });
     const decode = planModel(spec, graph, { ...popts, mode: 'decode' });
     // An encoder–decoder encodes each source once; prefill and decode read its cross K/V.
     const encode = spec.arch === 'encoder_decoder' ? planModel(spec, graph, { ...popts, mode: 'encode' }) : null;
-    for (const plan of encode ? [encode, prefill, decode] : [prefill, decode]) {
+    for (const plan of encode ? [encode, decode] : [decode]) {
       const problem = unboundable(plan, limits);
       if (problem) return { diagnostics: [diagnostic('MS4002', spec.span, problem, { hint: problem.hint })] };
     }
+    const prefill = prefillPlan(spec, graph, popts, limits);
+    if ('problem' in prefill) return { diagnostics: [diagnostic('MS4002', spec.span, prefill.problem, { hint: prefill.problem.hint })] };
     // Speculative decoding (issue 13): a decode plan of lookahead + 1 rows scores a draft's tokens in one pass.
     // Decoders only; omitted when it cannot be bound (the runtime then refuses --draft with a message).
     const rows = Math.min(spec.context, (opts.lookahead ?? 8) + 1);
     let verify: KernelPlan | null =
       spec.arch === 'decoder' ? planModel(spec, graph, { ...popts, mode: 'decode', rows, sample: false }) : null;
     if (verify && unboundable(verify, limits)) verify = null;
-    const target = planTarget(encode ? [encode, prefill, decode] : [prefill, decode, ...(verify ? [verify] : [])], opts);
+    const target = planTarget(encode ? [encode, prefill.plan, decode] : [prefill.plan, decode, ...(verify ? [verify] : [])], opts);
     const rules = initRules(graph);
     const params: ParamInfo[] = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name)! }));
     const data: CompiledModelData = {
@@ -149,7 +182,7 @@ export function compileForGpu(
       license: spec.license ? { id: spec.license.id, name: spec.license.name, kind: spec.license.kind } : null,
       params,
       plans: {
-        prefill: withTarget(prefill, target),
+        prefill: withTarget(prefill.plan, target),
         decode: withTarget(decode, target),
         ...(verify ? { verify: withTarget(verify, target) } : {}),
         ...(encode ? { encode: withTarget(encode, target) } : {}),

@@ -7,6 +7,8 @@ import type { KernelPlan, PlanStep } from '../../runtime/plan-types.js';
 
 export function explainPlanFull(p: KernelPlan): string {
   const lines = [`${p.model} ${p.mode} plan (B=${p.B}, T=${p.T}, vocab ${p.vocab}, context ${p.context})`];
+  const chunked = chunkedPrefill(p);
+  if (chunked) lines.push(chunked);
   lines.push(`buffers (${p.buffers.length}):`);
   for (const b of p.buffers) lines.push(`  ${b.kind.padEnd(10)} ${b.dtype} ${b.name} [${b.shape.join(', ')}]`);
   lines.push(`kernels (${p.kernels.length}):`);
@@ -23,6 +25,18 @@ export function explainPlanFull(p: KernelPlan): string {
       `train: accumulation ${p.train.accumulation}, micro-steps ${p.train.microSteps}, optim ${p.train.optim}, ${p.train.params.length} parameters`,
     );
   return lines.join('\n') + '\n';
+}
+
+/**
+ * A chunked prefill (a prefill plan of fewer rows than the context, compile-model.ts) in
+ * words; null for any other plan.
+ */
+export function chunkedPrefill(p: KernelPlan): string | null {
+  if (p.mode !== 'prefill' || p.T >= p.context) return null;
+  return (
+    `chunked prefill: ${p.T} rows per pass (the context's ${p.context} rows do not fit the binding limits); ` +
+    `a prompt of n tokens runs as ceil(n / ${p.T}) passes (${Math.ceil(p.context / p.T)} for a full context) at Step.offset 0, ${p.T}, ${2 * p.T}, …`
+  );
 }
 
 function step(p: KernelPlan, s: PlanStep): string {

@@ -4,6 +4,8 @@
  * Three modes:
  *   forward  — training/eval shape (B, T), logits and the loss, no cache;
  *   prefill  — B = 1, T = context: a prompt in one pass, K and V copied into per-layer caches;
+ *              or T = R < context rows (a chunked prefill, when context rows cannot be bound):
+ *              the prompt in passes of R rows at Step.offset, each attending over the cache;
  *   decode   — B = 1, T = 1: one token at Step.offset, attention over the cache;
  *   encode   — encoder–decoders only: B = 1, S = context: the encoder stack and every decoder
  *              layer's cross-attention K and V, computed once per source. The prefill and
@@ -42,8 +44,10 @@ export interface PlanOptions {
   /** minStorageBufferOffsetAlignment of the target (default 256, the WebGPU default). */
   readonly bindAlign?: number;
   /**
-   * decode mode only: query rows per pass (default 1). Speculative decoding's verify plan has
-   * lookahead + 1 rows at Step.offset, attending over the cache like a one-row decode step.
+   * decode and prefill: query rows per pass (default 1 for decode, the context for prefill).
+   * Speculative decoding's verify plan has lookahead + 1 rows at Step.offset, attending over the
+   * cache like a one-row decode step; a chunked prefill (compile-model.ts) has R < context rows
+   * and runs a long prompt as several passes at offsets 0, R, 2R, … (the cache keeps the rest).
    */
   readonly rows?: number;
   /** prefill/decode of a decoder: end with the device-side sample step (./sample-step.ts; default true). */
@@ -146,7 +150,15 @@ export function planModel(model: ModelSpec, graph: Graph, opts: PlanOptions): Ke
   const seq2seq = model.arch === 'encoder_decoder';
   if (mode === 'encode' && !seq2seq) throw new Error(`internal: an encode plan for ${model.name}, which has no encoder–decoder`);
   const B = mode === 'forward' ? (opts.B ?? 1) : 1;
-  const T = mode === 'forward' ? (opts.T ?? model.context) : mode === 'prefill' || mode === 'encode' ? model.context : (opts.rows ?? 1);
+  // A prefill of fewer rows than the context is a chunked prefill: the runtime runs the prompt as passes at Step.offset.
+  const T =
+    mode === 'forward'
+      ? (opts.T ?? model.context)
+      : mode === 'encode'
+        ? model.context
+        : mode === 'prefill'
+          ? (opts.rows ?? model.context)
+          : (opts.rows ?? 1);
   // Sources are padded to the encoder's context in training and generation alike (runtime/data/pairs.ts).
   const S = mode === 'forward' ? (opts.S ?? model.context) : model.context;
   const c = planContext(model, graph, {

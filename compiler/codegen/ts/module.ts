@@ -158,7 +158,7 @@ export function generateModule(project: Project, path: string, spec: ModelSpec, 
         returnType: 'Promise<void>',
         statements: ['return this.runtime.save(path);'],
       },
-      ...(seq2seq ? seq2seqMethods() : encoder ? encoderMethods(spec) : decoderMethods()),
+      ...(seq2seq ? seq2seqMethods() : encoder ? encoderMethods(spec) : decoderMethods(data)),
       {
         name: seq2seq ? 'tokenize' : 'encode',
         docs: [
@@ -193,11 +193,17 @@ export function generateModule(project: Project, path: string, spec: ModelSpec, 
 }
 
 /** forward / generate of a decoder-only model: a prompt of token ids. */
-function decoderMethods(): OptionalKind<MethodDeclarationStructure>[] {
+function decoderMethods(data: CompiledModelData): OptionalKind<MethodDeclarationStructure>[] {
+  // A prefill that computes only the last row's logits (a large head or vocabulary) cannot serve forward().
+  const lastRowOnly = data.plans.prefill.io.lastRow !== undefined;
   return [
     {
       name: 'forward',
-      docs: ['Logits (T × vocab, row-major) for every position of `tokens` (at most the context).'],
+      docs: [
+        lastRowOnly
+          ? "Logits for every position of `tokens`: this model's prefill computes only the last position's logits (its LM head or rows × vocab exceed one storage binding), so forward throws a ModelError saying so; generate() samples as usual."
+          : 'Logits (T × vocab, row-major) for every position of `tokens` (at most the context).',
+      ],
       parameters: [{ name: 'tokens', type: 'readonly number[]' }],
       returnType: 'Promise<Float32Array>',
       statements: ['return this.runtime.logits(tokens);'],

@@ -12,13 +12,16 @@
  * Every expert runs in the same dispatch on exactly its own rows (no per-expert padding),
  * and nothing uses float atomics: every sum has one writer and a fixed order, so training is
  * bit-reproducible. The backward walks the same kernels in reverse (kernels/moe/*-bwd.ts).
+ * Stacked weights larger than one storage binding (Mixtral's) are bound in chunks — runs of
+ * experts, or runs of one expert's output rows (chunks.ts expertChunks) — one grouped-matmul
+ * dispatch per chunk; the backward binds them whole, so training such a model reports MS4002.
  */
 import { generateActivation, generateGlu } from '../../codegen/wgsl/kernels/activation.js';
 import { generateActivationBackward, generateGluBackward } from '../../codegen/wgsl/kernels/backward/elementwise-bwd.js';
 import { generateMoeAuxLoss } from '../../codegen/wgsl/kernels/moe/aux-loss.js';
 import { generateMoeCombine } from '../../codegen/wgsl/kernels/moe/combine.js';
 import { generateMoeCombineDgates, generateMoeCombineDys } from '../../codegen/wgsl/kernels/moe/combine-bwd.js';
-import { generateGroupedMatmul } from '../../codegen/wgsl/kernels/moe/grouped-matmul.js';
+import { generateGroupedMatmul, groupedTiled, type GroupedMatmulSpec } from '../../codegen/wgsl/kernels/moe/grouped-matmul.js';
 import {
   generateGroupedBiasGrad,
   generateGroupedMatmulDw,
@@ -30,8 +33,10 @@ import { generateMoeSort } from '../../codegen/wgsl/kernels/moe/sort.js';
 import type { WgslKernel } from '../../codegen/wgsl/kernel-types.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { Act } from '../../ir/ops.js';
+import { expertChunks } from '../chunks.js';
 import type { GroupModule, PlanContext } from '../context.js';
 import type { PlanBuilder } from '../plan-builder.js';
+import type { BindingRange } from '../../../runtime/plan-types.js';
 
 /** One routed projection: the stacked weight (E, out, in), its bias (E, out), and the IR value it produces. */
 export interface ExpertProjection {
@@ -162,8 +167,18 @@ interface Saved {
  * Emits k with the buffers of `all` it declares: the grouped matmuls read the row → expert
  * map (one value per invocation) or the expert offsets (register tiles), by their shapes.
  */
-function emit(P: PlanBuilder, k: WgslKernel, all: Record<string, string>, scope: string): void {
-  P.emit(k, Object.fromEntries(k.bindings.filter((b) => b.name in all).map((b) => [b.name, all[b.name]!])), scope);
+function emit(P: PlanBuilder, k: WgslKernel, all: Record<string, string>, scope: string, ranges?: Record<string, BindingRange>): void {
+  P.emit(k, Object.fromEntries(k.bindings.filter((b) => b.name in all).map((b) => [b.name, all[b.name]!])), scope, {}, ranges);
+}
+
+/**
+ * One routed projection's grouped matmul: one dispatch when its stacked weight fits a binding,
+ * else one per chunk of it (each binding its byte range of w, all writing the same `out`).
+ */
+function emitProjection(c: PlanContext, spec: Omit<GroupedMatmulSpec, 'chunk'>, all: Record<string, string>, scope: string): void {
+  const chunks = expertChunks(c, spec.experts, spec.outDim, spec.inDim, groupedTiled(spec.inDim, spec.outDim) ? 4 : 1);
+  if (!chunks) return emit(c.P, generateGroupedMatmul(spec), all, scope);
+  for (const { range, ...chunk } of chunks) emit(c.P, generateGroupedMatmul({ ...spec, chunk }), all, scope, { w: range });
 }
 
 function projBind(P: PlanBuilder, p: ExpertProjection, a: string, extra: Record<string, string>, out: string): Record<string, string> {
@@ -201,17 +216,16 @@ export const moe: GroupModule<MoeGroup, Saved> = {
     );
     P.emit(generateMoeSort({ slots: S, experts: E }), { idx, counts, offsets, order, pos, expert }, s);
     const x = P.buf(g.x);
-    const upK = (p: ExpertProjection) =>
-      generateGroupedMatmul({ rows: S, inDim: C, outDim: F, experts: E, bias: p.bias !== null, gather: k });
-    emit(P, upK(g.up), projBind(P, g.up, x, { expert, offsets, order }, upS), s);
+    const upK = (p: ExpertProjection) => ({ rows: S, inDim: C, outDim: F, experts: E, bias: p.bias !== null, gather: k });
+    emitProjection(c, upK(g.up), projBind(P, g.up, x, { expert, offsets, order }, upS), s);
     if (g.gate && gateS) {
-      emit(P, upK(g.gate), projBind(P, g.gate, x, { expert, offsets, order }, gateS), s);
+      emitProjection(c, upK(g.gate), projBind(P, g.gate, x, { expert, offsets, order }, gateS), s);
       P.emit(generateGlu({ shape: [S, F], fn: g.act.fn }), { gate: gateS, up: upS, out: hS }, s);
     } else {
       P.emit(generateActivation({ shape: [S, F], fn: g.act.fn }), { x: upS, out: hS }, s);
     }
-    const downK = generateGroupedMatmul({ rows: S, inDim: F, outDim: C, experts: E, bias: g.down.bias !== null });
-    emit(P, downK, projBind(P, g.down, hS, { expert, offsets }, downS), s);
+    const downK = { rows: S, inDim: F, outDim: C, experts: E, bias: g.down.bias !== null };
+    emitProjection(c, downK, projBind(P, g.down, hS, { expert, offsets }, downS), s);
     P.emit(generateMoeCombine({ tokens: N, topK: k, C }), { ys: downS, gates, pos, out: P.buf(g.out) }, s);
     // Sampling plans never read the loss.
     if (g.aux && !c.cached) {

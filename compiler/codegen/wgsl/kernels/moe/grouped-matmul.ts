@@ -10,6 +10,12 @@
  * (~4x fewer loads per FMA than one value per invocation; lavapipe pays per lane-load).
  * Otherwise one invocation per output value, vec4 loads along `in` when it divides by 4.
  * FLOPs 2·rows·out·in (+ rows·out with the bias); bytes: a, the weights, out.
+ *
+ * Stacked weights larger than one storage binding (Mixtral's [8, 14336, 4096] f32 is 1.9 GB)
+ * are bound in chunks (`chunk`): one dispatch per chunk — a run of whole experts, or a run of
+ * output rows of one expert — sees only its slice of w and writes only its experts' rows and
+ * its output columns. Each output value is still one invocation's dot product in the same
+ * order, so chunking changes no result bit.
  */
 import type { WgslKernel } from '../../kernel-types.js';
 import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from '../common.js';
@@ -29,7 +35,30 @@ export interface GroupedMatmulSpec {
   gather?: number;
   /** Entry point; default 'moe_grouped_matmul'. */
   name?: string;
+  /** w is bound as one chunk of the stacked weights (ExpertChunk); absent: the whole [E, out, in]. */
+  chunk?: ExpertChunk;
 }
+
+/**
+ * A slice of stacked expert weights [E, out, in]: experts expert0 … expert0 + experts − 1,
+ * and of each its output rows out0 … out0 + outRows − 1 (either every row of several experts,
+ * or some rows of one expert), contiguous in the buffer.
+ */
+export interface ExpertChunk {
+  readonly expert0: number;
+  readonly experts: number;
+  readonly out0: number;
+  readonly outRows: number;
+}
+
+/** The whole stack as one chunk. */
+export const wholeStack = (experts: number, outDim: number): ExpertChunk => ({ expert0: 0, experts, out0: 0, outRows: outDim });
+
+/** The chunk's note for the kernel header. */
+const chunkNote = (ch: ExpertChunk, E: number, O: number): string[] =>
+  ch.experts === E && ch.outRows === O
+    ? []
+    : [`w bound as a chunk: experts ${ch.expert0}…${ch.expert0 + ch.experts - 1}, output rows ${ch.out0}…${ch.out0 + ch.outRows - 1}`];
 
 /** Register tiles need in and out to divide by 4. */
 export const groupedTiled = (inDim: number, outDim: number): boolean => inDim % 4 === 0 && outDim % 4 === 0;
@@ -58,76 +87,109 @@ export function generateGroupedMatmul(spec: GroupedMatmulSpec): WgslKernel {
   const { rows: R, inDim: I, outDim: O, experts: E } = spec;
   const k = spec.gather;
   if (k !== undefined && R % k !== 0) throw new Error(`${entryPoint}: rows ${R} are not a multiple of gather ${k}`);
+  const ch = spec.chunk ?? wholeStack(E, O);
   const tiled = groupedTiled(I, O);
+  checkChunk(entryPoint, ch, E, O, tiled);
   const V = vecType(vectorWidth(I));
   const out = tiled ? V : 'f32';
   const aRows = k === undefined ? R : R / k;
-  const b = new Bindings(entryPoint).storage('a', 'read', [aRows, I], V).storage('w', 'read', [E, O, I], V);
+  const b = new Bindings(entryPoint).storage('a', 'read', [aRows, I], V).storage('w', 'read', [ch.experts, ch.outRows, I], V);
   if (spec.bias) b.storage('b', 'read', [E, O], out);
   if (tiled) b.storage('offsets', 'read', [E + 1], 'u32');
   else b.storage('expert', 'read', [R], 'u32');
   if (k !== undefined) b.storage('order', 'read', [R], 'u32');
   b.storage('out', 'read_write', [R, O], out);
-  const body = (tiled ? tiledForward : perValueForward)(entryPoint, spec);
+  const body = (tiled ? tiledForward : perValueForward)(entryPoint, spec, ch);
+  const whole = ch.experts === E && ch.outRows === O;
   return assemble({
     entryPoint,
     fuses: ['expert_linear'],
-    shapes: { a: [aRows, I], w: [E, O, I], out: [R, O] },
+    shapes: { a: [aRows, I], w: [ch.experts, ch.outRows, I], out: [R, O] },
     notes: [
-      `out[r] = a[${aRowNote(k)}] · w[e(r)]ᵀ${spec.bias ? ' + b[e(r)]' : ''} over rows sorted by expert, all experts in one dispatch`,
+      `out[r] = a[${aRowNote(k)}] · w[e(r)]ᵀ${spec.bias ? ' + b[e(r)]' : ''} over rows sorted by expert, ${whole ? 'all experts in one dispatch' : "this chunk's experts and outputs"}`,
+      ...chunkNote(ch, E, O),
       body.note,
     ],
     bindings: b,
     workgroupSize: body.lin.workgroupSize,
     dispatch: body.lin.dispatch,
-    flops: 2 * R * O * I + (spec.bias ? R * O : 0),
+    // A chunk's share of the routed work is data-dependent: FLOPs are counted as if every row were its experts'.
+    flops: 2 * R * ch.outRows * I + (spec.bias ? R * ch.outRows : 0),
     main: body.main,
   });
 }
 
+/** A chunk inside the stack; register tiles need its output rows in whole fours. */
+function checkChunk(entryPoint: string, ch: ExpertChunk, E: number, O: number, tiled: boolean): void {
+  const ok =
+    ch.expert0 >= 0 &&
+    ch.experts >= 1 &&
+    ch.expert0 + ch.experts <= E &&
+    ch.out0 >= 0 &&
+    ch.outRows >= 1 &&
+    ch.out0 + ch.outRows <= O &&
+    (ch.experts === 1 || (ch.out0 === 0 && ch.outRows === O)) &&
+    (!tiled || (ch.out0 % 4 === 0 && ch.outRows % 4 === 0));
+  if (!ok) throw new Error(`internal: ${entryPoint}: chunk ${JSON.stringify(ch)} of ${E} experts × ${O} outputs`);
+}
+
 /** One invocation per output value, vec4 loads along `in` when it divides by 4. */
-function perValueForward(entryPoint: string, spec: GroupedMatmulSpec): GroupedBody {
-  const { rows: R, inDim: I, outDim: O } = spec;
+function perValueForward(entryPoint: string, spec: GroupedMatmulSpec, ch: ExpertChunk): GroupedBody {
+  const { rows: R, inDim: I, outDim: O, experts: E } = spec;
   const w = vectorWidth(I);
   const I4 = I / w;
-  const lin = linear(entryPoint, R * O);
+  const NO = ch.outRows;
+  const lin = linear(entryPoint, R * NO);
   const dot = w === 4 ? 'dot(a[ar + c], w[wr + c])' : 'a[ar + c] * w[wr + c]';
+  // Whole: the original kernel text. A chunk: rows of other experts are another dispatch's.
+  const whole = ch.experts === E && ch.outRows === O;
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
-  let r = i / ${u32(O)};
-  let o = i % ${u32(O)};
+  let r = i / ${u32(NO)};
+${
+  whole
+    ? `  let o = i % ${u32(O)};
   let e = expert[r];
   let ar = ${aRow(spec.gather, 'r')} * ${u32(I4)};
-  let wr = (e * ${u32(O)} + o) * ${u32(I4)};
+  let wr = (e * ${u32(O)} + o) * ${u32(I4)};`
+    : `  let o = ${u32(ch.out0)} + i % ${u32(NO)};
+  let e = expert[r];
+  if (e < ${u32(ch.expert0)} || e >= ${u32(ch.expert0 + ch.experts)}) { return; }
+  let ar = ${aRow(spec.gather, 'r')} * ${u32(I4)};
+  let wr = ((e - ${u32(ch.expert0)}) * ${u32(NO)} + o - ${u32(ch.out0)}) * ${u32(I4)};`
+}
   var s = ${spec.bias ? `b[e * ${u32(O)} + o]` : '0.0'};
   for (var c = 0u; c < ${u32(I4)}; c++) { s += ${dot}; }
-  out[i] = s;
+  out[${whole ? 'i' : `r * ${u32(O)} + o`}] = s;
 }`;
   return { lin, main, note: `one invocation per output value${w === 4 ? ', vec4 along in' : ''}` };
 }
 
-function tiledForward(entryPoint: string, spec: GroupedMatmulSpec): GroupedBody {
+function tiledForward(entryPoint: string, spec: GroupedMatmulSpec, ch: ExpertChunk): GroupedBody {
   const { rows: R, inDim: I, outDim: O, experts: E } = spec;
   const TM = GROUPED_TM;
   const I4 = I / 4;
   const O4 = O / 4;
-  const lin = linear(entryPoint, tileBound(R, E, TM) * O4);
+  // The chunk's output vec4 columns (all O4 when whole); o4 below is the global column.
+  const NO4 = ch.outRows / 4;
+  const whole = ch.experts === E && ch.outRows === O;
+  const lin = linear(entryPoint, tileBound(R, ch.experts, TM) * NO4);
   const js = rowsOfTile(TM);
   const row = (j: number) => aRow(spec.gather, `min(row0 + ${u32(j)}, last)`);
   const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
-  let tile = i / ${u32(O4)};
-  let o4 = i % ${u32(O4)};
-  ${tileWgsl(E, TM)}
+  let tile = i / ${u32(NO4)};
+  let o4 = ${whole ? '' : `${u32(ch.out0 / 4)} + `}i % ${u32(NO4)};
+  ${tileWgsl(ch.experts, TM, ch.expert0)}
 ${js
   .map(
     (j) => `  let a${j} = ${row(j)} * ${u32(I4)};
   var acc${j} = vec4<f32>(0.0);`,
   )
   .join('\n')}
-  let wb = (e * ${u32(O)} + o4 * 4u) * ${u32(I4)};
+  let wb = ${whole ? `(e * ${u32(O)} + o4 * 4u)` : `((e - ${u32(ch.expert0)}) * ${u32(ch.outRows)} + o4 * 4u - ${u32(ch.out0)})`} * ${u32(I4)};
   for (var c = 0u; c < ${u32(I4)}; c++) {
     let w0 = w[wb + c];
     let w1 = w[wb + ${u32(I4)} + c];

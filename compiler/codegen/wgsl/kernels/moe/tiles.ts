@@ -16,18 +16,20 @@ export function tileBound(rows: number, experts: number, TM: number): number {
 /**
  * WGSL that finds the expert `e` and first row `row0` of tile `tile` from `offsets` (u32
  * [E + 1]), and `last`, the expert's last row (reads clamp to it, writes stop at it); returns
- * when the tile is past the last expert's.
+ * when the tile is past the last expert's. With `firstExpert` > 0 the tiles are those of experts
+ * first … first + E − 1 only (a dispatch over one chunk of the experts' weights).
  */
-export function tileWgsl(E: number, TM: number): string {
-  return `var e = ${u32(E)};
+export function tileWgsl(E: number, TM: number, firstExpert = 0): string {
+  const end = firstExpert + E;
+  return `var e = ${u32(end)};
   var first = 0u;
-  for (var x = 0u; x < ${u32(E)}; x++) {
+  for (var x = ${u32(firstExpert)}; x < ${u32(end)}; x++) {
     let n = (offsets[x + 1u] - offsets[x] + ${u32(TM - 1)}) / ${u32(TM)};
-    if (e == ${u32(E)}) {
+    if (e == ${u32(end)}) {
       if (tile < first + n) { e = x; } else { first += n; }
     }
   }
-  if (e == ${u32(E)}) { return; }
+  if (e == ${u32(end)}) { return; }
   let row0 = offsets[e] + (tile - first) * ${u32(TM)};
   let last = offsets[e + 1u] - 1u;`;
 }
