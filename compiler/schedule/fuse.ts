@@ -9,13 +9,18 @@
  *   linear → activation (sole consumer)        → one matmul with a bias + activation epilogue
  *   moe_select … moe_combine (+ moe_aux_loss)   → one `moe` group: routing, sort, grouped
  *                                                expert matmuls, combine (groups/moe.ts)
+ * and, for inference plans only (the training backward needs them apart):
+ *   linear → glu ← linear (same x)             → the up projection's group computes the gate too
+ *   linear q/k/v (same x) [→ rope] → attention → folded into the attention group, which a
+ *                                                few-row cached plan runs as one kernel writing
+ *                                                the KV cache (groups/attention.ts)
  * Everything else maps one node to one kernel. A node the GPU path cannot run yet makes the
  * whole plan fail with the op's name (the build then reports which knob caused it).
  */
 import type { Graph, Node } from '../ir/graph.js';
 import { ACTIVATION_NAMES } from '../ir/activations.js';
 import type { Act } from '../ir/ops.js';
-import type { EmbedGroup, Group } from './groups/index.js';
+import type { AttentionGroup, EmbedGroup, Group, LinearGroup, RopeGroup } from './groups/index.js';
 import { matchMoe } from './groups/moe.js';
 
 /** The matmul epilogue applies any activation of the table but tanh (the BERT pooler's, alone). */
@@ -43,9 +48,16 @@ export interface FuseOptions {
    * backward needs the gate and up projections apart.
    */
   readonly gatedEpilogue?: boolean;
+  /**
+   * Fold a GLU's gate projection into its up projection, and an attention layer's Q/K/V
+   * projections (and their RoPE) into its attention group. Inference only, like the gated
+   * epilogue; default: on exactly when gatedEpilogue is (the inference plans ask for that).
+   */
+  readonly projections?: boolean;
 }
 
 export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
+  const projections = opts.projections ?? opts.gatedEpilogue ?? false;
   const uses = consumers(g);
   const producer = new Map<number, Node>(g.nodes.map((n) => [n.output, n]));
   const done = new Set<Node>();
@@ -140,7 +152,12 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
         const upAt = out.findIndex((f) => f.kind === 'linear' && f.out === n.inputs[1]);
         const up = out[upAt];
         if (opts.gatedEpilogue && up?.kind === 'linear' && !up.activation && soleUse(n.inputs[1]!)) {
-          out[upAt] = { ...up, gate: { value: n.inputs[0]!, fn: n.attrs.fn }, out: n.output };
+          // The gate projection of the same x, read by nothing else: the up group computes it.
+          const gateAt = out.findIndex((f) => f.kind === 'linear' && f.out === n.inputs[0]);
+          const gl = out[gateAt];
+          const proj = projections && gl?.kind === 'linear' && plainLinear(gl) && gl.x === up.x && soleUse(n.inputs[0]!) ? gl : null;
+          out[upAt] = { ...up, gate: { value: n.inputs[0]!, fn: n.attrs.fn, ...(proj ? { proj } : {}) }, out: n.output };
+          if (proj) out.splice(gateAt, 1);
         } else out.push({ kind: 'glu', gate: n.inputs[0]!, up: n.inputs[1]!, fn: n.attrs.fn, out: n.output, scope: n.scope });
         break;
       }
@@ -194,7 +211,43 @@ export function fuse(g: Graph, opts: FuseOptions = {}): Group[] {
     }
     done.add(n);
   }
-  return out;
+  return projections ? foldProjections(out, soleUse) : out;
+}
+
+const plainLinear = (l: LinearGroup): boolean => !l.activation && !l.gate;
+
+/**
+ * Folds each self-attention layer's Q, K and V projections (linears of one x, each optionally
+ * through a rope group, each read only by the attention) into its attention group.
+ */
+function foldProjections(groups: Group[], soleUse: (v: number) => boolean): Group[] {
+  const byOut = new Map<number, Group>();
+  for (const gr of groups) if ('out' in gr) byOut.set(gr.out, gr);
+  const folded = new Set<Group>();
+  const result = groups.map((gr) => {
+    if (gr.kind !== 'attention' || gr.attrs.cross) return gr;
+    const source = (v: number): { l: LinearGroup; r: RopeGroup | null } | null => {
+      if (!soleUse(v)) return null;
+      let at = byOut.get(v);
+      let r: RopeGroup | null = null;
+      if (at?.kind === 'rope') {
+        r = at;
+        if (!soleUse(at.x)) return null;
+        at = byOut.get(at.x);
+      }
+      return at?.kind === 'linear' && plainLinear(at) ? { l: at, r } : null;
+    };
+    const [q, k, v] = [source(gr.q), source(gr.k), source(gr.v)];
+    if (!q || !k || !v || v.r || q.l.x !== k.l.x || q.l.x !== v.l.x) return gr;
+    if (new Set([q.l, k.l, v.l]).size !== 3) return gr;
+    for (const s of [q, k, v]) {
+      folded.add(s.l);
+      if (s.r) folded.add(s.r);
+    }
+    const fusedGroup: AttentionGroup = { ...gr, proj: { x: q.l.x, q: q.l, k: k.l, v: v.l, ropeQ: q.r, ropeK: k.r } };
+    return fusedGroup;
+  });
+  return result.filter((gr) => !folded.has(gr));
 }
 
 function normFused(norm: Node, x: number, branch: number | null, sum: number | null): Group {

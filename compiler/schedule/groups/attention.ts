@@ -2,7 +2,8 @@
  * attention: softmax(scale·q·kᵀ + mask/bias)·v with an online softmax, GQA/MQA by head groups,
  * causal or bidirectional (windows either way), ALiBi, the T5 relative bias and unscaled
  * scores (T5), and cross-attention. Prefill/decode plans first copy K and V into this layer's
- * cache and attend over it; training keeps the log-sum-exp of each row so the backward
+ * cache and attend over it (few-row plans write them there from the fused projection kernel
+ * instead, see AttentionProjections); training keeps the log-sum-exp of each row so the backward
  * (FlashAttention-2 style: a dq kernel and a dk/dv kernel) recomputes the weights.
  *
  * Cross-attention (attrs.cross): T queries of the decoder over the S rows of K and V, the
@@ -30,9 +31,30 @@ import {
   generateAttentionBackwardPre,
 } from '../../codegen/wgsl/kernels/backward/attention-bwd.js';
 import { generateRelativeBiasGrad } from '../../codegen/wgsl/kernels/backward/relative-bias-grad.js';
+import type { RowsPart } from '../../codegen/wgsl/matmul-rows.js';
+import { rowsPartBuffers, ROWS_MAX_STORAGE } from '../../codegen/wgsl/matmul-rows.js';
 import type { AttentionAttrs } from '../../ir/ops.js';
 import type { GroupModule, PlanContext } from '../context.js';
 import { numel } from '../plan-builder.js';
+import { linear, type LinearGroup, rowsKernel, rowsPlan } from './linear.js';
+import { rope, type RopeGroup } from './rope.js';
+
+/**
+ * The Q, K and V projections of a self-attention layer (and the RoPE of Q and K), folded into
+ * the attention group by fuse.ts for inference plans. A few-row cached plan (decode, the
+ * speculative verify) computes them in one rows kernel (two when biases need more than 8
+ * storage buffers) that rotates Q and K in its epilogue and writes K and V straight into this
+ * layer's cache at Step.offset: no cache_write copies, so the decode step stays one compute pass.
+ * Every other plan runs them as the separate groups they were.
+ */
+export interface AttentionProjections {
+  readonly x: number;
+  readonly q: LinearGroup;
+  readonly k: LinearGroup;
+  readonly v: LinearGroup;
+  readonly ropeQ: RopeGroup | null;
+  readonly ropeK: RopeGroup | null;
+}
 
 export interface AttentionGroup {
   readonly kind: 'attention';
@@ -44,6 +66,7 @@ export interface AttentionGroup {
   readonly out: number;
   readonly attrs: AttentionAttrs;
   readonly scope: string;
+  readonly proj?: AttentionProjections;
 }
 
 /** The kernel's view of a relative bias: bidirectional buckets in an encoder (non-causal) layer. */
@@ -90,6 +113,7 @@ export const attention: GroupModule<AttentionGroup, Saved> = {
     const a = g.attrs;
     const { T, S } = rows(c, g);
     if (c.training) {
+      if (g.proj) throw new Error(`internal: ${g.scope}: projections are fused into attention for inference plans only`);
       const lse = P.scratch(`lse:${P.buf(g.out)}`, [B, a.heads, T]);
       P.emit(
         generateAttention({ B, Tq: T, Tk: S, ...shape(c, a), allKeys: overSource(c, g), lse: true }),
@@ -98,27 +122,17 @@ export const attention: GroupModule<AttentionGroup, Saved> = {
       );
       return lse;
     }
-    let kName = P.buf(g.k);
-    let vName = P.buf(g.v);
     // Cross-attention K/V are the encode plan's buffers, kept for the whole generation: no cache.
     const cached = c.cached && !a.cross;
-    if (cached) {
-      const context = c.model.context;
+    const caches = cached ? cacheBuffers(c, a) : null;
+    const written = g.proj && caches ? fusedProjections(c, g, g.proj, T, caches) : false;
+    if (g.proj && !written) separateProjections(c, g.proj);
+    const kName = caches ? caches.k : P.buf(g.k);
+    const vName = caches ? caches.v : P.buf(g.v);
+    if (caches && !written) {
       const rowBytes = 4 * a.kv_heads * a.head_dim;
-      const cache = (kv: 'k' | 'v') =>
-        P.add({
-          name: `cache.${c.layer}.${kv}`,
-          kind: 'cache',
-          dtype: 'f32',
-          shape: [context, a.kv_heads * a.head_dim],
-          bytes: rowBytes * context,
-        });
-      const kc = cache('k');
-      const vc = cache('v');
-      P.steps.push({ kind: 'cache_write', src: kName, dst: kc, rowBytes, rows: T, scope: g.scope });
-      P.steps.push({ kind: 'cache_write', src: vName, dst: vc, rowBytes, rows: T, scope: g.scope });
-      kName = kc;
-      vName = vc;
+      P.steps.push({ kind: 'cache_write', src: P.buf(g.k), dst: caches.k, rowBytes, rows: T, scope: g.scope });
+      P.steps.push({ kind: 'cache_write', src: P.buf(g.v), dst: caches.v, rowBytes, rows: T, scope: g.scope });
     }
     const k = generateAttention({ B, Tq: T, Tk: cached ? c.model.context : S, ...shape(c, a), allKeys: !cached && overSource(c, g) });
     P.emit(k, { q: P.buf(g.q), k: kName, v: vName, out: P.buf(g.out), ...tableIo(c, g) }, g.scope);
@@ -164,3 +178,76 @@ export const attention: GroupModule<AttentionGroup, Saved> = {
     d.contribute(P.buf(g.v), g.scope, (dst) => P.steps.push({ kind: 'copy', src: dv, dst, bytes, scope: g.scope }));
   },
 };
+
+/** This layer's K and V caches, [context, kv_heads·head_dim] each, named alike in every plan of the model. */
+function cacheBuffers(c: PlanContext, a: AttentionAttrs): { k: string; v: string } {
+  const context = c.model.context;
+  const width = a.kv_heads * a.head_dim;
+  const cache = (kv: 'k' | 'v') =>
+    c.P.add({ name: `cache.${c.layer}.${kv}`, kind: 'cache', dtype: 'f32', shape: [context, width], bytes: 4 * width * context });
+  return { k: cache('k'), v: cache('v') };
+}
+
+/** The projections as the groups they were: three linears, then the rotations. */
+function separateProjections(c: PlanContext, p: AttentionProjections): void {
+  for (const l of [p.q, p.k, p.v]) linear.forward(c, l);
+  for (const r of [p.ropeQ, p.ropeK]) if (r) rope.forward(c, r);
+}
+
+/**
+ * A few-row cached plan: Q (rotated) into the attention's q buffer, K (rotated) and V into the
+ * caches at Step.offset, in as few rows kernels as the storage-buffer budget allows. False (and
+ * nothing emitted) when the rows kernel cannot take them.
+ */
+function fusedProjections(
+  c: PlanContext,
+  g: AttentionGroup,
+  p: AttentionProjections,
+  T: number,
+  caches: { k: string; v: string },
+): boolean {
+  const { P, graph } = c;
+  if (!rowsPlan(c, T)) return false;
+  const K = P.rowsOf(p.x).width;
+  const ropeOf = (r: RopeGroup | null) => {
+    if (!r) return null;
+    return r.rotary_dims === r.head_dim ? { heads: r.heads, head_dim: r.head_dim, base: r.base } : undefined;
+  };
+  const rq = ropeOf(p.ropeQ);
+  const rk = ropeOf(p.ropeK);
+  if (rq === undefined || rk === undefined) return false; // partial rotary: the rope kernel's pass-through
+  const N = (l: LinearGroup) => graph.values[l.weight]!.type.shape[0] as number;
+  const context = c.model.context;
+  const parts: { part: RowsPart; l: LinearGroup; out: string }[] = [
+    { part: { name: 'q', N: N(p.q), bias: p.q.bias !== null, rope: rq }, l: p.q, out: P.buf(g.q) },
+    { part: { name: 'k', N: N(p.k), bias: p.k.bias !== null, rope: rk, cacheRows: context }, l: p.k, out: caches.k },
+    { part: { name: 'v', N: N(p.v), bias: p.v.bias !== null, cacheRows: context }, l: p.v, out: caches.v },
+  ];
+  // Kernels of consecutive parts within the storage budget (A once, then each part's weight, bias, output).
+  const batches: (typeof parts)[] = [];
+  for (const e of parts) {
+    const last = batches.at(-1);
+    if (last && 1 + [...last, e].reduce((n, x) => n + rowsPartBuffers(x.part), 0) <= ROWS_MAX_STORAGE) last.push(e);
+    else batches.push([e]);
+  }
+  const kernels = batches.map((b) =>
+    rowsKernel(
+      c,
+      T,
+      K,
+      b.map((e) => e.part),
+      `${b.map((e) => e.part.name).join('')}_${T}x${K}${b.some((e) => e.part.rope) ? '_rope' : ''}`,
+    ),
+  );
+  if (kernels.some((k) => k === null)) return false;
+  batches.forEach((b, i) => {
+    const bind: Record<string, string> = { A: P.buf(p.x) };
+    for (const { part, l, out } of b) {
+      bind[`B_${part.name}`] = P.buf(l.weight);
+      if (l.bias !== null) bind[`bias_${part.name}`] = P.buf(l.bias);
+      bind[`C_${part.name}`] = out;
+    }
+    P.emit(kernels[i]!, bind, g.scope);
+  });
+  return true;
+}

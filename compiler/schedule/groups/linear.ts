@@ -9,6 +9,7 @@ import { generateActivation } from '../../codegen/wgsl/kernels/activation.js';
 import { generateColumnSum } from '../../codegen/wgsl/kernels/backward/bias-grad.js';
 import { generateActivationBackward } from '../../codegen/wgsl/kernels/backward/elementwise-bwd.js';
 import { generateGatherRow } from '../../codegen/wgsl/kernels/gather-row.js';
+import { generateRowsMatmul, ROWS_MAX_M, type RowsPart, rowsUnsupported } from '../../codegen/wgsl/matmul-rows.js';
 import type { Act } from '../../ir/ops.js';
 import { rowChunks, vocabChunks } from '../chunks.js';
 import { type GroupModule, matmul, type PlanContext } from '../context.js';
@@ -19,10 +20,52 @@ export interface LinearGroup {
   readonly weight: number;
   readonly bias: number | null;
   readonly activation: Act | null;
-  /** Gated epilogue (SwiGLU/GeGLU/ReGLU): out = fn(gate) · (x·Wᵀ + b). Inference only. */
-  readonly gate: { readonly value: number; readonly fn: Act } | null;
+  /**
+   * Gated epilogue (SwiGLU/GeGLU/ReGLU): out = fn(gate) · (x·Wᵀ + b). Inference only. `proj`:
+   * the gate is itself a projection of the same x (fuse.ts), which a few-row plan computes in
+   * the same kernel (matmul-rows.ts `dual`) and any other plan runs first as its own group.
+   */
+  readonly gate: { readonly value: number; readonly fn: Act; readonly proj?: LinearGroup } | null;
   readonly out: number;
   readonly scope: string;
+}
+
+/**
+ * Few-row inference plans (decode, speculative verify) on a software adapter run their
+ * projections through matmul-rows.ts: one vec4 of columns per invocation instead of an 8-row
+ * tile, x shared along K, and several projections per dispatch. Same f32 results as the 'cpu'
+ * matmul, so decode rows equal prefill rows.
+ */
+export function rowsPlan(c: PlanContext, rows: number): boolean {
+  return c.tuning === 'cpu' && !c.training && rows <= ROWS_MAX_M;
+}
+
+/** The rows kernel for these parts, or null when it cannot take them (the caller emits separate kernels). */
+export function rowsKernel(c: PlanContext, rows: number, K: number, parts: RowsPart[], name: string) {
+  const spec = { M: rows, K, parts, subgroupMinSize: c.sg, name };
+  return rowsPlan(c, rows) && rowsUnsupported(spec) === null ? generateRowsMatmul(spec) : null;
+}
+
+/** A plain or GLU linear of a few-row plan as one rows kernel; false when it does not fit one. */
+function rowsLinear(c: PlanContext, g: LinearGroup, rows: number, N: number, K: number): boolean {
+  const { P } = c;
+  if (g.gate && !g.gate.proj) return false; // a gate read from a buffer: the matmul's gated epilogue
+  const gp = g.gate?.proj;
+  const part: RowsPart = {
+    name: '',
+    N,
+    bias: g.bias !== null,
+    activation: g.activation ?? 'none',
+    ...(gp ? { dual: { fn: g.gate!.fn, bias: gp.bias !== null } } : {}),
+  };
+  const k = rowsKernel(c, rows, K, [part], `linear_${rows}x${N}x${K}${gp ? `_${g.gate!.fn}_glu` : ''}`);
+  if (!k) return false;
+  const bind: Record<string, string> = { A: P.buf(g.x), B: P.buf(g.weight), C: P.buf(g.out) };
+  if (g.bias !== null) bind.bias = P.buf(g.bias);
+  if (gp) bind.Bg = P.buf(gp.weight);
+  if (gp?.bias != null) bind.biasg = P.buf(gp.bias);
+  P.emit(k, bind, g.scope);
+  return true;
 }
 
 const mm = (c: PlanContext, M: number, N: number, K: number, variant: 'nn' | 'nt' | 'tn', bias = false) =>
@@ -37,8 +80,9 @@ const mm = (c: PlanContext, M: number, N: number, K: number, variant: 'nn' | 'nt
  */
 function chunkedHead(c: PlanContext, g: LinearGroup, rows: number, N: number, K: number): string | null {
   const { P } = c;
-  const lastRow = c.mode === 'prefill' && rows > 1 && 4 * rows * N > c.maxBinding;
   const weightFits = 4 * N * K <= c.maxBinding;
+  // A prompt's rows (whole or a chunked prefill's R) need only the last row's logits when the head cannot run whole.
+  const lastRow = c.mode === 'prefill' && rows > 1 && (4 * rows * N > c.maxBinding || !weightFits);
   if (!lastRow && (weightFits || rows !== 1)) return null;
   let x = P.buf(g.x);
   if (lastRow) {
@@ -111,6 +155,13 @@ export const linear: GroupModule<LinearGroup, Saved> = {
         const logits = chunkedHead(c, g, rows, N, K);
         if (logits) return logits;
       }
+      const isHead = graph.outputs.includes(g.out) && g.scope === 'head';
+      if (rowsLinear(c, g, rows, N, K)) {
+        if (isHead) c.logits = P.buf(g.out);
+        return P.buf(g.out);
+      }
+      // The gate projection fused here (fuse.ts) but not computable in this kernel: its own matmul first.
+      if (g.gate?.proj) linear.forward(c, g.gate.proj);
       const k = matmul(c, {
         M: rows,
         N,
@@ -119,13 +170,15 @@ export const linear: GroupModule<LinearGroup, Saved> = {
         bias: g.bias !== null,
         activation: g.activation ?? 'none',
         ...(g.gate ? { gate: { fn: g.gate.fn } } : {}),
+        // A few rows (decode's one): a tile of that many rows, not 8 of which the rest are clamped copies.
+        ...(rows < 8 ? { cpuTile: { rows } } : {}),
         name: `linear_${rows}x${N}x${K}`,
       });
       const bind: Record<string, string> = { A: P.buf(g.x), B: P.buf(g.weight), C: P.buf(g.out) };
       if (g.gate) bind.gate = P.buf(g.gate.value);
       if (g.bias !== null) bind.bias = P.buf(g.bias);
       P.emit(k, bind, g.scope);
-      if (graph.outputs.includes(g.out) && g.scope === 'head') c.logits = P.buf(g.out);
+      if (isHead) c.logits = P.buf(g.out);
       return P.buf(g.out);
     }
     const pre = g.activation ? P.scratch(`pre:${P.buf(g.out)}`, [rows, N]) : P.buf(g.out);
