@@ -88,7 +88,7 @@ const rules = initRules(graph);
 const params = graph.params.map((p) => ({ name: p.name, shape: p.shape, decay: p.decay, init: rules.get(p.name) }));
 const nParams = params.reduce((s, p) => s + p.shape.reduce((a, b) => a * b, 1), 0);
 const trainer = await Trainer.create(gpu, params, {
-  train: planTraining(spec, graph, { ...popts, clip: 1 }),
+  train: planTraining(spec, graph, { ...popts, clip: 1, maxStorageBuffers: gpu.limits.maxStorageBuffersPerShaderStage }),
   eval: planModel(spec, graph, { ...popts, mode: 'forward' }),
 });
 trainer.init(SEED);

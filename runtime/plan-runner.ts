@@ -117,7 +117,13 @@ export class PlanRunner {
         }
         if (s.kind === 'clear') for (const b of s.buffers) encoder.clearBuffer(this.buffers.get(b)!);
         else if (s.kind === 'copy')
-          encoder.copyBufferToBuffer(this.buffers.get(s.src)!, 0, this.buffers.get(s.dst)!, 0, Math.ceil(s.bytes / 4) * 4);
+          encoder.copyBufferToBuffer(
+            this.buffers.get(s.src)!,
+            s.srcOffset ?? 0,
+            this.buffers.get(s.dst)!,
+            s.dstOffset ?? 0,
+            Math.ceil(s.bytes / 4) * 4,
+          );
         else encoder.copyBufferToBuffer(this.buffers.get(s.src)!, 0, this.buffers.get(s.dst)!, offset * s.rowBytes, s.rows * s.rowBytes);
       }
     });

@@ -65,11 +65,18 @@ export type PlanStep =
       readonly scope: string;
     }
   | {
-      /** Copy the first `bytes` bytes of `src` to `dst` (a first gradient contribution). */
+      /**
+       * Copy `bytes` bytes of `src` from byte `srcOffset` to `dst` at byte `dstOffset` (a first
+       * gradient contribution; the offsets place a tensor packed into a gradient arena).
+       */
       readonly kind: 'copy';
       readonly src: string;
       readonly dst: string;
       readonly bytes: number;
+      /** Default 0; a multiple of 4. */
+      readonly srcOffset?: number;
+      /** Default 0; a multiple of 4. */
+      readonly dstOffset?: number;
       readonly scope: string;
     }
   | {
@@ -182,11 +189,21 @@ export interface TrainIo {
   readonly gradNorm: string;
   /** [1] u32: 1 when the gradient norm is NaN or infinite. */
   readonly nonfinite: string;
+  /**
+   * Per parameter: the buffers holding its gradient (the accumulator when micro-batches are
+   * accumulated) and AdamW moments. Most parameters share arenas (compiler/schedule/grad-arena.ts):
+   * the tensor is then the `numel` floats at byte `offset`, the same offset in all three; a
+   * parameter larger than one binding has buffers of its own (offset 0).
+   */
   readonly params: readonly {
     readonly name: string;
     readonly grad: string;
     readonly m: string;
     readonly v: string;
+    /** Byte offset of this parameter's tensor in `grad`, `m` and `v`. */
+    readonly offset: number;
+    /** Floats in the parameter. */
+    readonly numel: number;
     readonly decay: boolean;
   }[];
   /** Micro-steps per optimizer step; steps [0, microSteps) run once per micro-batch, the rest once per step. */

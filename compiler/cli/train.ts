@@ -242,6 +242,8 @@ async function train(args: TrainArgs): Promise<number> {
         tuning: gpu.adapterClass,
         subgroupMinSize: sg,
         ...bind,
+        // The multi-tensor AdamW binds as many parameters per dispatch as the device allows.
+        maxStorageBuffers: gpu.limits.maxStorageBuffersPerShaderStage,
       }),
       eval: planModel(spec, m.graph, { mode: 'forward', B, T, tuning: gpu.adapterClass, subgroupMinSize: sg, ...bind }),
     };

@@ -2,7 +2,8 @@
  * The training step as one plan: the forward (each group keeping what its backward needs:
  * norm statistics, attention log-sum-exps, pre-activations), softmax + cross-entropy with its
  * gradient in the same kernel, the backward (each group's backward, walked in reverse), then
- * accumulation, global-norm clipping and AdamW (optimizer.ts). The host writes the Step and
+ * accumulation, global-norm clipping and AdamW over gradients packed into arenas (optimizer.ts,
+ * grad-arena.ts). The host writes the Step and
  * Optim uniforms, submits the plan once per step and reads the loss back without waiting on it.
  */
 import type { KernelTuning } from '../codegen/wgsl/matmul.js';
@@ -14,6 +15,7 @@ import { fuse } from './fuse.js';
 import { type Group, groupModule } from './groups/index.js';
 import { emitOptimizer } from './optimizer.js';
 import { generateAdd } from '../codegen/wgsl/kernels/add.js';
+import { MAX_STORAGE_BUFFERS } from '../codegen/wgsl/kernels/common.js';
 import { encoderIo, logitChunksIo, moeIo, planContext, sourceIo, tokensInput } from './plan.js';
 import { auxLossValues } from './groups/moe.js';
 import { generateLossSeed } from '../codegen/wgsl/kernels/moe/aux-loss.js';
@@ -32,6 +34,11 @@ export interface TrainPlanOptions {
   readonly maxBinding?: number;
   /** minStorageBufferOffsetAlignment of the target (default 256). */
   readonly bindAlign?: number;
+  /**
+   * maxStorageBuffersPerShaderStage of the target (default 8, WebGPU's default): the
+   * multi-tensor AdamW binds this many minus four parameters per dispatch (optimizer.ts).
+   */
+  readonly maxStorageBuffers?: number;
 }
 
 export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOptions): KernelPlan {
@@ -88,7 +95,13 @@ export function planTraining(model: ModelSpec, graph: Graph, opts: TrainPlanOpti
 
   // Every gradient buffer starts each step at zero (accumulating kernels add into them).
   const cleared = [...P.buffers.values()].filter((b) => b.name.startsWith('d:') || b.name.startsWith('d~')).map((b) => b.name);
-  const train = emitOptimizer(c, { clip: opts.clip, accumulation: Math.max(1, opts.accumulation ?? 1), grads, cleared });
+  const train = emitOptimizer(c, {
+    clip: opts.clip,
+    accumulation: Math.max(1, opts.accumulation ?? 1),
+    grads,
+    cleared,
+    maxStorageBuffers: opts.maxStorageBuffers ?? MAX_STORAGE_BUFFERS,
+  });
 
   return {
     model: model.name,

@@ -92,34 +92,49 @@ export class Trainer {
   /** Same rule as ModelRuntime.init and the CPU interpreter's initParams; optimizer moments start at zero. */
   init(seed: number): void {
     for (const p of this.params) this.train.write(p.name, initialValues(p, seed));
-    for (const p of this.plans.train.train!.params) {
-      this.gpu.device.queue.writeBuffer(this.shared.get(p.m)!, 0, new Float32Array(this.size(p.name)));
-      this.gpu.device.queue.writeBuffer(this.shared.get(p.v)!, 0, new Float32Array(this.size(p.name)));
+    const io = this.plans.train.train!;
+    // Moments may share arena buffers (TrainIo.params): zero each buffer once, whole.
+    for (const name of new Set(io.params.flatMap((p) => [p.m, p.v]))) {
+      const b = this.shared.get(name)!;
+      this.gpu.device.queue.writeBuffer(b, 0, new Float32Array(b.size / 4));
     }
   }
 
-  private size(name: string): number {
-    return this.params.find((p) => p.name === name)!.shape.reduce((a, b) => a * b, 1);
-  }
-
-  /** Every tensor of the training state: weights, and with `optimizer` the AdamW moments (`m:`/`v:` names). */
+  /**
+   * Every tensor of the training state: weights, and with `optimizer` the AdamW moments
+   * (`m:`/`v:` names, whether the plan keeps them in arenas or buffers of their own).
+   */
   async state(optimizer: boolean): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
+    const whole = new Map<string, Float32Array>();
+    // An arena is read back once; each moment is a copy of its range.
+    const read = async (buffer: string, offset: number, numel: number) => {
+      let all = whole.get(buffer);
+      if (!all) whole.set(buffer, (all = await this.train.readF32(buffer)));
+      return all.slice(offset / 4, offset / 4 + numel);
+    };
     for (const p of this.plans.train.train!.params) {
       out.set(p.name, await this.train.readF32(p.name));
       if (optimizer) {
-        out.set(p.m, await this.train.readF32(p.m));
-        out.set(p.v, await this.train.readF32(p.v));
+        out.set(`m:${p.name}`, await read(p.m, p.offset, p.numel));
+        out.set(`v:${p.name}`, await read(p.v, p.offset, p.numel));
       }
     }
     return out;
   }
 
+  /** Writes tensors of the training state, named as state() names them. */
   setState(tensors: ReadonlyMap<string, Float32Array>): void {
+    const moments = new Map<string, { buffer: string; offset: number }>();
+    for (const p of this.plans.train.train!.params) {
+      moments.set(`m:${p.name}`, { buffer: p.m, offset: p.offset });
+      moments.set(`v:${p.name}`, { buffer: p.v, offset: p.offset });
+    }
     for (const [name, values] of tensors) {
-      const b = this.shared.get(name);
+      const at = moments.get(name) ?? { buffer: name, offset: 0 };
+      const b = this.shared.get(at.buffer);
       if (!b) throw new Error(`internal: no buffer ${name}`);
-      this.gpu.device.queue.writeBuffer(b, 0, values.buffer, values.byteOffset, values.byteLength);
+      this.gpu.device.queue.writeBuffer(b, at.offset, values.buffer, values.byteOffset, values.byteLength);
     }
   }
 

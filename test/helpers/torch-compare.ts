@@ -57,15 +57,16 @@ export function expectClose(what: string, got: ArrayLike<number>, want: ArrayLik
  */
 export async function expectGradsClose(
   label: string,
-  params: readonly { name: string; grad: string }[],
-  read: (buffer: string) => Promise<Float32Array>,
+  params: readonly { name: string; grad: string; offset: number; numel: number }[],
+  /** Reads `count` floats of `buffer` from `byteOffset` (a gradient may sit in an arena: TrainIo.params). */
+  read: (buffer: string, byteOffset: number, count: number) => Promise<Float32Array>,
   want: (name: string) => ArrayLike<number>,
   tol: Tol,
 ): Promise<void> {
   const failures: string[] = [];
   let worst = { excess: 0, line: '' };
   for (const p of params) {
-    const w = worstOf(await read(p.grad), want(p.name), tol);
+    const w = worstOf(await read(p.grad, p.offset, p.numel), want(p.name), tol);
     const line = describeWorst(`∂loss/∂${p.name}`, w);
     if (!(w.excess <= 1)) failures.push(line);
     if (!(w.excess <= worst.excess)) worst = { excess: w.excess, line };

@@ -99,7 +99,9 @@ async function compareStep(spec: string, T: number, S?: number): Promise<{ worst
     let worst = { name: '', err: 0 };
     for (const p of plan.params) {
       const ref = want.grads.get(p.name)!;
-      const got = await (trainer as unknown as { train: { readF32(n: string): Promise<Float32Array> } }).train.readF32(p.grad);
+      const got = await (
+        trainer as unknown as { train: { readF32(n: string, at: number, count: number): Promise<Float32Array> } }
+      ).train.readF32(p.grad, p.offset, p.numel);
       for (let i = 0; i < ref.length; i++) {
         const err = Math.abs(got[i]! - ref[i]!);
         const tol = 2e-5 + 1e-3 * Math.abs(ref[i]!);

@@ -160,7 +160,7 @@ describe.each(Object.keys(VARIANTS) as Variant[])('MoE %s on the GPU', (variant)
           const res = await trainer.submitStep(1, tokens, targets, 0, ZERO_LR);
           expect(res.nonfinite).toBe(false);
           const grads = new Map<string, Float32Array>();
-          for (const p of trainer.plans.train.train!.params) grads.set(p.name, await runner.readF32(p.grad));
+          for (const p of trainer.plans.train.train!.params) grads.set(p.name, await runner.readF32(p.grad, p.offset, p.numel));
           return { loss: res.loss, grads };
         };
         const first = await step();
@@ -248,7 +248,7 @@ describe.each(FIXTURES.flatMap((f) => TORCH_TUNINGS.map((t) => [f, t] as const))
         await expectGradsClose(
           `${name}/${tuning}`,
           train.train!.params,
-          (b) => runner.readF32(b),
+          (b, at, n) => runner.readF32(b, at, n),
           (n) => torch.grads[n]!.values,
           GRADS,
         );

@@ -160,7 +160,7 @@ describe.each(TUNINGS)('torch_t5 on the GPU, tuning %s', (tuning) => {
         await expectGradsClose(
           tuning,
           train.train!.params,
-          (b) => runner.readF32(b),
+          (b, at, n) => runner.readF32(b, at, n),
           (n) => fx.grads.get(n)!,
           GRADS,
         );

@@ -148,7 +148,7 @@ describe.each(FIXTURES.flatMap((f) => TUNINGS.map((t) => [f, t] as const)))('%s 
         await expectGradsClose(
           `${name}/${tuning}`,
           plan.params,
-          (b) => runner.readF32(b),
+          (b, at, n) => runner.readF32(b, at, n),
           (n) => torch.grads[n]!.values,
           GRADS,
         );

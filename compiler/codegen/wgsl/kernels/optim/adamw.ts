@@ -35,6 +35,33 @@ export interface AdamWSpec {
   name?: string;
 }
 
+/** The WGSL references one element update reads and writes (a vec4 or a scalar each). */
+export interface AdamWRefs {
+  readonly param: string;
+  readonly grad: string;
+  readonly m: string;
+  readonly v: string;
+  readonly decay: boolean;
+}
+
+/**
+ * The statements of one element's update (the module comment's order), given `s` = scale[0]
+ * in scope. The single-tensor and the multi-tensor (arena.ts) kernels both emit exactly this
+ * text, so they compute bit-identical parameters and moments.
+ */
+export function adamwUpdateWgsl(r: AdamWRefs, indent: string): string {
+  const o = OPTIM_VAR;
+  return [
+    `let g = ${r.grad} * s;`,
+    `let m1 = ${r.m} + (1.0 - ${o}.beta1) * (g - ${r.m});`,
+    `let v1 = ${o}.beta2 * ${r.v} + (1.0 - ${o}.beta2) * g * g;`,
+    `${r.m} = m1;`,
+    `${r.v} = v1;`,
+    `let p = ${r.decay ? `${r.param} * (1.0 - ${o}.lr * ${o}.wd)` : r.param};`,
+    `${r.param} = p - (${o}.lr * ${o}.bc1) * m1 / (sqrt(v1) * sqrt(${o}.bc2) + ${o}.eps);`,
+  ].join(`\n${indent}`);
+}
+
 /**
  * Bindings, in order: param [n], grad [n] (read, or read_write with zeroGrad), m [n], v [n]
  * (first and second moments; zero before the first step), scale [1] (read), optim (the
@@ -77,13 +104,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   if (s == 0.0) {${zeroLine('    ')}
     return;
   }
-  let g = grad[i] * s;
-  let m1 = m[i] + (1.0 - ${o}.beta1) * (g - m[i]);
-  let v1 = ${o}.beta2 * v[i] + (1.0 - ${o}.beta2) * g * g;
-  m[i] = m1;
-  v[i] = v1;
-  let p = ${decay ? `param[i] * (1.0 - ${o}.lr * ${o}.wd)` : 'param[i]'};
-  param[i] = p - (${o}.lr * ${o}.bc1) * m1 / (sqrt(v1) * sqrt(${o}.bc2) + ${o}.eps);${zeroLine('  ')}
+  ${adamwUpdateWgsl({ param: 'param[i]', grad: 'grad[i]', m: 'm[i]', v: 'v[i]', decay }, '  ')}${zeroLine('  ')}
 }`,
   });
 }

@@ -39,7 +39,8 @@ import {
 import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from '../reduce.js';
 
 /** Per-invocation partial sums are flushed every this many loads (blocked summation: f32 rounding grows with the block, not with n). */
-const BLOCK = 64;
+export const SUM_SQUARES_BLOCK = 64;
+const BLOCK = SUM_SQUARES_BLOCK;
 
 export interface SumSquaresSpec {
   /** Floats in this gradient tensor. */
@@ -60,7 +61,11 @@ export interface SumSquaresSpec {
   name?: string;
 }
 
-function reductionSize(spec: { tuning?: KernelTuning; subgroupMinSize?: number; workgroupSize?: number }, width: number): number {
+/** Invocations per workgroup of a sum-of-squares reduction (arena.ts uses the same, for the same sums). */
+export function sumSquaresWorkgroup(
+  spec: { tuning?: KernelTuning; subgroupMinSize?: number; workgroupSize?: number },
+  width: number,
+): number {
   const tuning = spec.tuning ?? 'gpu';
   return spec.workgroupSize ?? (tuning === 'gpu' ? 256 : rowWorkgroupSize(width, tuning, spec.subgroupMinSize ?? 0));
 }
@@ -79,7 +84,7 @@ export function generateSumSquares(spec: SumSquaresSpec): WgslKernel {
   const w = vectorWidth(n);
   const N = n / w;
   const sg = spec.subgroupMinSize ?? 0;
-  const WG = reductionSize(spec, Math.ceil(N / parts));
+  const WG = sumSquaresWorkgroup(spec, Math.ceil(N / parts));
   const stride = WG * parts;
   if (N + BLOCK * stride >= 2 ** 32) throw new Error(`${entryPoint}: n ${n} with ${parts} parts overflows the u32 loop bounds`);
   const b = new Bindings(entryPoint).storage('grad', 'read', [n], vecType(w)).storage('partial', 'read_write', [slots * parts]);
