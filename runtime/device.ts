@@ -23,6 +23,13 @@ export type { KernelLike } from './gpu/kernel.js';
 export interface AcquireOptions extends FeatureAndLimitRequest {
   /** Enable the 'subgroups' feature when the adapter has it (default true; kernels use it on lavapipe). */
   subgroups?: boolean;
+  /**
+   * Enable 'timestamp-query' when the adapter has it (profiling: runtime/profile.ts; check
+   * GpuContext.features). In Node it also turns off Dawn's timestamp quantization, which rounds
+   * every timestamp down to 65.5 µs (a timing-attack guard for web pages) — coarser than most
+   * kernels of a small model take.
+   */
+  timestamps?: boolean;
   powerPreference?: GPUPowerPreference;
   /** Node (Dawn) only: extra flags for Dawn's create(), e.g. 'backend=vulkan', 'adapter=NAME'. */
   dawnFlags?: readonly string[];
@@ -77,7 +84,8 @@ function isNode(): boolean {
 
 async function findGpu(opts: AcquireOptions): Promise<GPU> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu && !opts.dawnFlags?.length && !opts.disableRobustness) return nav.gpu;
+  const nodeTimestamps = Boolean(opts.timestamps) && isNode();
+  if (nav?.gpu && !opts.dawnFlags?.length && !opts.disableRobustness && !nodeTimestamps) return nav.gpu;
   if (!isNode()) {
     throw new GpuUnavailableError(
       'This browser has no WebGPU (navigator.gpu is missing). Use a browser with WebGPU enabled ' +
@@ -87,6 +95,7 @@ async function findGpu(opts: AcquireOptions): Promise<GPU> {
   }
   const flags = [...(opts.dawnFlags ?? [])];
   if (opts.disableRobustness) flags.push('enable-dawn-features=disable_robustness');
+  if (nodeTimestamps) flags.push('disable-dawn-features=timestamp_quantization');
   const key = flags.join('\n');
   const cached = dawnInstances.get(key);
   if (cached) return cached;
@@ -132,7 +141,11 @@ export async function acquireDevice(opts: AcquireOptions = {}): Promise<GpuConte
     );
   }
   const description = describeAdapter(adapter);
-  const optionalFeatures = [...(opts.optionalFeatures ?? []), ...(opts.subgroups === false ? [] : ['subgroups'])];
+  const optionalFeatures = [
+    ...(opts.optionalFeatures ?? []),
+    ...(opts.subgroups === false ? [] : ['subgroups']),
+    ...(opts.timestamps ? ['timestamp-query'] : []),
+  ];
   // Plans are laid out against the adapter's real binding and buffer limits (large tensors
   // bound in chunks), not the spec defaults a device gets unless it asks: ask for them.
   const limits = { ...ADAPTER_MAX_LIMITS, ...opts.limits };

@@ -130,6 +130,22 @@ export class PlanRunner {
     if (pass) (pass as GPUComputePassEncoder).end();
   }
 
+  /**
+   * Profiling (runtime/profile.ts): encodes kernel step `i` in a compute pass of its own, whose
+   * start and end are written to `timestampWrites`. Other steps have no pass to time: encode
+   * them with encode(encoder, offset, i, i + 1).
+   */
+  encodeKernelPass(encoder: GPUCommandEncoder, i: number, timestampWrites?: GPUComputePassTimestampWrites): void {
+    const s = this.plan.steps[i];
+    if (s?.kind !== 'kernel') throw new Error(`internal: step ${i} of the ${this.plan.mode} plan is not a kernel`);
+    const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+    pass.setPipeline(this.pipelines[s.kernel]!);
+    pass.setBindGroup(0, this.bindGroups[i]!);
+    const [x, y, z] = this.plan.kernels[s.kernel]!.dispatch;
+    pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+  }
+
   /** Encodes and submits one pass. */
   run(offset = 0): void {
     const encoder = this.gpu.device.createCommandEncoder({ label: `${this.plan.model}:${this.plan.mode}` });

@@ -9,6 +9,7 @@ import { hideBin } from 'yargs/helpers';
 import { MSPEC_VERSION } from '../version.js';
 import { inGpuChild, runInGpuChild } from './gpu-child.js';
 import { RANGES, ranged } from './ranges.js';
+import { DEFAULT_PROFILE_BATCH, PROFILE_RANGES } from './profile-options.js';
 
 /** Subcommands are imported when run, so `mspec check` does not load ts-morph or the GPU runtime. */
 type Handler = () => number | Promise<number>;
@@ -302,6 +303,42 @@ export function cli(argv: string[]): Argv {
           ),
       )
       .command(
+        'profile <target>',
+        'time every kernel of the plans a user waits on (decode, prefill; --train: a training step), per kernel and per kind',
+        (y) =>
+          y
+            .positional('target', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
+            .option('model', { type: 'string', describe: 'the model to profile when the file defines several' })
+            .option('train', {
+              type: 'boolean',
+              default: false,
+              describe: 'profile one training step (forward, backward, clipping, AdamW)',
+            })
+            .option(
+              'batch',
+              ranged('batch', RANGES.batch, `with --train: sequences per step (default: the train section, or ${DEFAULT_PROFILE_BATCH})`),
+            )
+            .option('steps', ranged('steps', PROFILE_RANGES.runs))
+            .option('warmup', ranged('warmup', PROFILE_RANGES.warmup))
+            .option('json', { type: 'boolean', default: false, describe: 'print one JSON object (every step, every kind, the totals)' })
+            .option('svg', { type: 'string', describe: 'also write a chart of the time per kind of kernel to this SVG file' }),
+        (a) =>
+          guarded(async () =>
+            !inGpuChild()
+              ? runInGpuChild()
+              : (await import('./profile.js')).runProfile({
+                  target: a.target as string,
+                  model: a.model,
+                  train: a.train,
+                  batch: a.batch as number | undefined,
+                  steps: a.steps as number,
+                  warmup: a.warmup as number,
+                  json: a.json,
+                  svg: a.svg,
+                }),
+          ),
+      )
+      .command(
         'eval <checkpoint>',
         'loss, perplexity and bits per byte of a checkpoint on a text, every token scored once',
         (y) =>
@@ -369,7 +406,7 @@ export function cli(argv: string[]): Argv {
             }),
           ),
       )
-      .demandCommand(1, 'name a command: check, info, diff, graph, fmt, build, sample, train, eval or export')
+      .demandCommand(1, 'name a command: check, info, diff, graph, fmt, build, sample, train, profile, eval or export')
       .strict()
       .recommendCommands()
       .version(MSPEC_VERSION)
