@@ -16,5 +16,7 @@ describe('examples/architecture-sweep', () => {
     expect(row('moe')).toMatch(/mlp\.experts: 1 → 4, mlp\.top_k: none → 2 \(\+\d more\)/);
     expect(row('alibi')).toMatch(/positions: rope\(base: 10000, fraction: 1\) → alibi .* 0 /);
     for (const v of ['gqa', 'mqa', 'moe', 'alibi']) expect(existsSync(join(out, `base-vs-${v}.svg`))).toBe(true);
-  });
+    // Five short training runs in child processes: ~30 s alone, several times that beside the
+    // suite's other GPU files on a 2-core CI machine.
+  }, 360_000);
 });
