@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { compileForGpu, unboundable, type SpecSources } from '../schedule/compile-model.js';
 import { planModel } from '../schedule/plan.js';
 import { planTraining } from '../schedule/train-plan.js';
+import { DispatchLimitError } from '../codegen/wgsl/matmul.js';
 import { diagnostic } from '../diagnostics/diagnostic.js';
 import { bindingLimitsOf } from '../../runtime/gpu/limits.js';
 import { compileFile, type CompiledModel } from '../index.js';
@@ -72,6 +73,16 @@ interface RunConfig {
 const VOCAB_PLACEHOLDER = 256;
 
 class TrainError extends Error {}
+
+/** The plans, or the dispatch limit a batch too large for one dispatch runs into (reported as MS4002). */
+function plansOrLimit<P>(make: () => P): P | DispatchLimitError {
+  try {
+    return make();
+  } catch (e) {
+    if (e instanceof DispatchLimitError) return e;
+    throw e;
+  }
+}
 
 export async function runTrain(args: TrainArgs): Promise<number> {
   try {
@@ -233,8 +244,9 @@ async function train(args: TrainArgs): Promise<number> {
     const limits = bindingLimitsOf(gpu.limits);
     // Tensors over the binding limit (a large token table, LM head, logits) are bound in chunks.
     const bind = { maxBinding: limits.maxStorageBufferBindingSize, bindAlign: limits.minStorageBufferOffsetAlignment };
-    const plans = {
-      train: planTraining(spec, m.graph, {
+    const graph = m.graph; // narrowed above; the closure below would lose that
+    const plans = plansOrLimit(() => ({
+      train: planTraining(spec, graph, {
         B,
         T,
         clip: recipe.clip,
@@ -245,8 +257,12 @@ async function train(args: TrainArgs): Promise<number> {
         // The multi-tensor AdamW binds as many parameters per dispatch as the device allows.
         maxStorageBuffers: gpu.limits.maxStorageBuffersPerShaderStage,
       }),
-      eval: planModel(spec, m.graph, { mode: 'forward', B, T, tuning: gpu.adapterClass, subgroupMinSize: sg, ...bind }),
-    };
+      eval: planModel(spec, graph, { mode: 'forward', B, T, tuning: gpu.adapterClass, subgroupMinSize: sg, ...bind }),
+    }));
+    if (plans instanceof DispatchLimitError) {
+      printDiagnostics([diagnostic('MS4002', spec.span, plans.problem, { hint: plans.problem.hint })], compiled.sources);
+      return 1;
+    }
     const gpuModel = compileForGpu(spec, m.graph, config.sources, {
       tuning: gpu.adapterClass,
       subgroupMinSize: sg,

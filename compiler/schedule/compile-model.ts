@@ -9,7 +9,7 @@ import { initRules } from '../ir/interpret.js';
 import type { Graph } from '../ir/graph.js';
 import { UnsupportedOpError } from './fuse.js';
 import { planModel, type PlanOptions } from './plan.js';
-import type { KernelTuning } from '../codegen/wgsl/matmul.js';
+import { DispatchLimitError, type KernelTuning } from '../codegen/wgsl/matmul.js';
 import type { ModelSpec } from '../semantics/model.js';
 import type { CompiledModelData } from '../../runtime/model-runtime.js';
 import type { KernelPlan, ParamInfo, PlanTarget } from '../../runtime/plan-types.js';
@@ -191,6 +191,7 @@ export function compileForGpu(
     };
     return { data, diagnostics: [] };
   } catch (e) {
+    if (e instanceof DispatchLimitError) return { diagnostics: [diagnostic('MS4002', spec.span, e.problem, { hint: e.problem.hint })] };
     if (e instanceof UnsupportedOpError)
       return { diagnostics: [diagnostic('MS4001', spec.span, { what: `${e.message} (in ${e.scope})` })] };
     throw e;

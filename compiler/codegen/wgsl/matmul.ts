@@ -33,6 +33,32 @@ import type { WgslKernel } from './kernel-types.js';
 import type { KernelTuning, MatmulVariant, ResolvedMatmul } from './matmul-types.js';
 export type { KernelGeometry, KernelTuning, MatmulVariant, ResolvedMatmul } from './matmul-types.js';
 
+/**
+ * A matmul whose grid exceeds WebGPU's maxComputeWorkgroupsPerDimension: the shapes a user
+ * chose (batch × sequence rows) are too large for one dispatch. Planning stops with it and the
+ * CLI reports it as the device limit it is (MS4002), naming the rows.
+ */
+export class DispatchLimitError extends Error {
+  constructor(
+    readonly kernel: string,
+    readonly axis: number,
+    readonly workgroups: number,
+    readonly rows: number,
+  ) {
+    super(`matmul ${kernel}: needs ${workgroups} workgroups along dispatch axis ${axis}, over WebGPU's ${MAX_WORKGROUPS_PER_DIM}`);
+  }
+
+  /** The MS4002 arguments: what overflows and what to do. */
+  get problem(): { limit: string; have: string; needs: string; hint: string } {
+    return {
+      limit: 'maxComputeWorkgroupsPerDimension',
+      have: `${MAX_WORKGROUPS_PER_DIM}`,
+      needs: `${this.kernel} over ${this.rows.toLocaleString('en-US')} rows needs ${this.workgroups.toLocaleString('en-US')} workgroups along one axis`,
+      hint: 'use a smaller batch (--batch) or sequence length; gradient accumulation keeps the tokens per step',
+    };
+  }
+}
+
 export interface MatmulSpec {
   M: number;
   N: number;
@@ -192,9 +218,7 @@ export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
   const geometry = r.tuning === 'cpu' ? cpuMatmulGeometry(r, { ...DEFAULT_CPU_TILE, ...spec.cpuTile }) : gpuMatmulGeometry(r);
   for (const [axis, n] of geometry.dispatch.entries()) {
     if (n > MAX_WORKGROUPS_PER_DIM) {
-      throw new Error(
-        `matmul ${r.entryPoint}: needs ${n} workgroups along dispatch axis ${axis}, over WebGPU's ${MAX_WORKGROUPS_PER_DIM}; split the matmul`,
-      );
+      throw new DispatchLimitError(r.entryPoint, axis, n, r.M);
     }
   }
   const { enables, body } =
