@@ -16,12 +16,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileGpu } from '../../compiler/cli/gpu-model.js';
-import { runExportTorch } from '../../compiler/cli/export/torch.js';
 import { readSafetensors, readSafetensorsMetadata, writeSafetensors } from '../../runtime/checkpoint/safetensors.js';
 import { acquireDevice, type GpuContext } from '../../runtime/device.js';
-import { ModelRuntime } from '../../runtime/model-runtime.js';
 import { TORCH_FIXTURE_DIR } from '../fixtures/torch/load.js';
+import { exportTorch, gpuRuntimeWith } from './export-harness.js';
 import { mspec, ROOT } from './run-cli.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -179,26 +177,8 @@ afterAll(() => {
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Exports `spec` in-process; returns the package folder. */
-async function exported(name: string, spec: string): Promise<string> {
-  const out = join(tmp, name);
-  const write = process.stdout.write;
-  process.stdout.write = () => true; // the "wrote …" line
-  try {
-    expect(await runExportTorch({ input: spec, out })).toBe(0);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
-
-async function gpuRuntime(spec: string, weights: string): Promise<ModelRuntime> {
-  const c = compileGpu(spec, { tuning: 'cpu', subgroupMinSize: gpu.subgroupMinSize });
-  expect(c.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message)).toEqual([]);
-  const rt = await ModelRuntime.create(c.models[0]!.data, { gpu });
-  rt.setWeights(readSafetensors(weights), weights);
-  return rt;
-}
+const exported = (name: string, spec: string) => exportTorch(tmp, name, spec);
+const gpuRuntime = (spec: string, weights: string) => gpuRuntimeWith(gpu, spec, weights);
 
 function fixtureInputs(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(join(TORCH_FIXTURE_DIR, `${name}.expected.json`), 'utf8')) as Record<string, unknown>;
