@@ -7,6 +7,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MSPEC_VERSION } from '../version.js';
+import { DispatchLimitError } from '../codegen/wgsl/matmul.js';
 import { inGpuChild, runInGpuChild } from './gpu-child.js';
 import { RANGES, ranged } from './ranges.js';
 import { DEFAULT_PROFILE_BATCH, PROFILE_RANGES } from './profile-options.js';
@@ -18,6 +19,15 @@ async function guarded(run: Handler): Promise<void> {
   try {
     process.exitCode = await run();
   } catch (e) {
+    // A shape too large for one dispatch (a huge batch in a spec's train section or on the
+    // command line) is a device limit, not a bug: every command that plans says so the same way.
+    if (e instanceof DispatchLimitError) {
+      process.stderr.write(
+        `error MS4002: the device limit ${e.problem.limit} (${e.problem.have}) is too small: ${e.problem.needs}\n  hint: ${e.problem.hint}\n`,
+      );
+      process.exitCode = 1;
+      return;
+    }
     const err = e as Error;
     process.stderr.write(
       `error MS9001: internal compiler error: ${err?.message ?? String(e)}\n` +
