@@ -23,7 +23,9 @@ import { planTarget, withTarget } from '../schedule/compile-model.js';
 import { chunkedPrefill } from '../schedule/explain.js';
 import { bundleRuntime, mspecRoot } from './bundle-runtime.js';
 import { compileGpu } from './gpu-model.js';
-import { printDiagnostics, splitTarget } from './output.js';
+import { printDiagnostics } from './output.js';
+import { specTarget, type SpecTarget } from './spec-target.js';
+import { CheckpointError } from '../../runtime/checkpoint/safetensors.js';
 import { exact, flops } from './units.js';
 import { detectTuning } from './tuning.js';
 import { DEFAULT_BINDING_LIMITS, type BindingLimits } from '../../runtime/gpu/limits.js';
@@ -40,7 +42,15 @@ export interface BuildArgs {
 }
 
 export async function runBuild(args: BuildArgs): Promise<number> {
-  const { file, model } = splitTarget(args.target);
+  let target: SpecTarget;
+  try {
+    target = specTarget(args.target);
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    process.stderr.write(`error: ${e.message}\n`);
+    return 1;
+  }
+  const { file, model, host, tokenizer } = target;
   const tuning =
     args.tuning === 'auto'
       ? await detectTuning()
@@ -54,7 +64,15 @@ export async function runBuild(args: BuildArgs): Promise<number> {
   const planned =
     `planned for maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}, maxBufferSize ${limits.maxBufferSize}, ` +
     `offset alignment ${limits.minStorageBufferOffsetAlignment} (${args.maxBinding !== undefined ? '--max-binding' : tuning.adapter ? 'the adapter' : 'WebGPU defaults'})`;
-  const r = compileGpu(file, { model, tuning: tuning.tuning, subgroupMinSize: tuning.subgroupMinSize, adapter: tuning.adapter, limits });
+  const r = compileGpu(file, {
+    model,
+    tuning: tuning.tuning,
+    subgroupMinSize: tuning.subgroupMinSize,
+    adapter: tuning.adapter,
+    limits,
+    ...(host ? { host } : {}),
+    ...(tokenizer ? { tokenizer } : {}),
+  });
   printDiagnostics(r.diagnostics, r.sources);
   if (r.diagnostics.some((d) => d.severity === 'error') || r.models.length === 0) return 1;
   for (const { model: m, data } of r.models) {

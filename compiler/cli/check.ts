@@ -1,8 +1,8 @@
 /** `mspec check FILE...`: every diagnostic of every file; exit 0 clean, 1 on any error. */
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { SourceFile } from '../diagnostics/span.js';
-import { compileFile } from '../index.js';
 import { diagnosticsJson, printDiagnostics, splitTarget, summary } from './output.js';
+import { compileTarget } from './spec-target.js';
 
 export interface CheckArgs {
   files: string[];
@@ -14,10 +14,10 @@ export function runCheck(args: CheckArgs): number {
   const sources = new Map<string, SourceFile>();
   const perFile: { file: string; models: string[]; diagnostics: object[] }[] = [];
   for (const target of args.files) {
-    const { file, model } = splitTarget(target);
     // Analysis too (cheap: it does not grow with layers or experts), so a spec whose counts
     // would not be exact (MS2120) fails check, not only info.
-    const r = compileFile(file, { model });
+    const r = compileTarget(target);
+    const { file } = splitTarget(target);
     for (const [k, v] of r.sources) sources.set(k, v);
     all.push(...r.diagnostics);
     perFile.push({ file, models: r.models.map((m) => m.spec.name), diagnostics: diagnosticsJson(r.diagnostics, r.sources) });

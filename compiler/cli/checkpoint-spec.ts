@@ -34,6 +34,11 @@ export function memoryHost(files: Readonly<Record<string, string>>, tokenizer: T
 export function checkpointSpec(path: string, metadata: Readonly<Record<string, string>>): CheckpointSpec {
   const model = metadata['mspec.model'];
   const raw = metadata['mspec.spec'];
+  // A run folder's optimizer.safetensors holds the AdamW moments beside last.safetensors.
+  if ((!model || !raw) && metadata['mspec.run_state'] !== undefined)
+    throw new CheckpointError(
+      `'${path}' is a run's optimizer state (for --resume), not its weights; use the last.safetensors beside it, or the run folder`,
+    );
   if (!model || !raw)
     throw new CheckpointError(
       `'${path}' carries no mspec spec in its metadata (mspec.model, mspec.spec), so the model to run is unknown; use a checkpoint written by mspec train, or give the spec itself`,

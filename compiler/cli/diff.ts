@@ -2,10 +2,11 @@
  * `mspec diff A B`: what changed between two resolved models and what it costs. Exit 0 when
  * identical, 1 when different, 2 when either side cannot be compiled (like diff(1)).
  */
-import { compileFile, type CompiledModel } from '../index.js';
+import type { CompiledModel } from '../index.js';
 import type { Analysis } from '../passes/analyze.js';
 import { type CostRow, diffModels, diffToJson, type ModelDiff } from '../passes/diff.js';
 import { diagnosticsJson, printDiagnostics, splitTarget } from './output.js';
+import { compileTarget } from './spec-target.js';
 import { bytes, exact, flops, percent, signed, table } from './units.js';
 
 export interface DiffArgs {
@@ -23,8 +24,8 @@ function one(
   args: DiffArgs,
   json: boolean,
 ): { model?: CompiledModel & { analysis: Analysis }; trouble: boolean; diagnostics: object[] } {
-  const { file, model } = splitTarget(target);
-  const r = compileFile(file, { model, batch: args.batch, seq: args.seq });
+  const { file } = splitTarget(target);
+  const r = compileTarget(target, { batch: args.batch, seq: args.seq });
   const errors = r.diagnostics.some((d) => d.severity === 'error');
   if (!json) printDiagnostics(r.diagnostics, r.sources);
   const good = r.models.filter((m): m is CompiledModel & { analysis: Analysis } => m.ok && m.analysis !== undefined);

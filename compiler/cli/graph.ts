@@ -5,12 +5,13 @@
  * Exit 0 drawn, 1 the spec has errors or cannot be read, 2 usage or write trouble.
  */
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { compileFile, type CompiledModel } from '../index.js';
+import type { CompiledModel } from '../index.js';
 import type { Analysis } from '../passes/analyze.js';
 import { archGraph } from './graph/arch-graph.js';
 import { toDot, toMermaid } from './graph/render.js';
 import { describeArchitecture } from './info.js';
 import { printDiagnostics, splitTarget } from './output.js';
+import { compileTarget } from './spec-target.js';
 import { short } from './units.js';
 
 export const GRAPH_FORMATS = ['svg', 'dot', 'mermaid'] as const;
@@ -45,8 +46,8 @@ export type AnalysedModel = CompiledModel & { analysis: Analysis };
 
 /** One model from a target, or a printed reason why not (exit code 1: spec errors, 2: usage). */
 export function compileOne(target: string): { model: AnalysedModel } | { code: number } {
-  const { file, model } = splitTarget(target);
-  const r = compileFile(file, { model });
+  const { file } = splitTarget(target);
+  const r = compileTarget(target);
   printDiagnostics(r.diagnostics, r.sources);
   const good = r.models.filter((m): m is AnalysedModel => m.ok && m.analysis !== undefined);
   // A file that cannot be read is reported like a spec error (MS5001), as `info` and `check` do.

@@ -1,14 +1,15 @@
 /** `mspec info FILE[#model]`: the cost model of each model, as a table or `--json`. */
 import type { Analysis } from '../passes/analyze.js';
 import { toJson } from '../passes/analyze.js';
-import { compileFile, type CompiledModel } from '../index.js';
+import type { CompiledModel } from '../index.js';
 import { allLayers, type ModelSpec } from '../semantics/model.js';
 import type { Diagnostic } from '../diagnostics/diagnostic.js';
 import type { SourceFile } from '../diagnostics/span.js';
 import { fmtNum } from '../semantics/evaluate.js';
 import { licenseText } from '../semantics/licenses.js';
 import { zooRow, zooTable } from './info-table.js';
-import { diagnosticsJson, printDiagnostics, splitTarget } from './output.js';
+import { diagnosticsJson, printDiagnostics } from './output.js';
+import { compileTarget } from './spec-target.js';
 import { bytes, exact, flops, short, table } from './units.js';
 
 export interface InfoArgs {
@@ -26,8 +27,7 @@ export function runInfo(args: InfoArgs): number {
   const sources = new Map<string, SourceFile>();
   const good: (CompiledModel & { analysis: Analysis })[] = [];
   for (const target of args.targets) {
-    const { file, model } = splitTarget(target);
-    const r = compileFile(file, { model, batch: args.batch, seq: args.seq });
+    const r = compileTarget(target, { batch: args.batch, seq: args.seq });
     diagnostics.push(...r.diagnostics);
     for (const [k, v] of r.sources) sources.set(k, v);
     good.push(...r.models.filter((m): m is CompiledModel & { analysis: Analysis } => m.ok && m.analysis !== undefined));

@@ -64,7 +64,7 @@ export function cli(argv: string[]): Argv {
               type: 'string',
               array: true,
               demandOption: true,
-              describe: '.model files (file.model#name for one model)',
+              describe: '.model files (file.model#name for one model), or checkpoints (.safetensors or run folders)',
             })
             .option('json', { type: 'boolean', default: false, describe: 'machine-readable diagnostics' }),
         (a) => guarded(async () => (await import('./check.js')).runCheck({ files: a.files as string[], json: a.json })),
@@ -75,7 +75,12 @@ export function cli(argv: string[]): Argv {
         (y) =>
           sizeOptions(
             y
-              .positional('targets', { type: 'string', array: true, demandOption: true, describe: 'file.model or file.model#name' })
+              .positional('targets', {
+                type: 'string',
+                array: true,
+                demandOption: true,
+                describe: 'file.model[#name], or a checkpoint (.safetensors or its run folder)',
+              })
               .option('json', { type: 'boolean', default: false })
               .option('table', { type: 'boolean', default: false, describe: 'one row per model: the model-zoo table' }),
           ),
@@ -96,8 +101,16 @@ export function cli(argv: string[]): Argv {
         (y) =>
           sizeOptions(
             y
-              .positional('a', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
-              .positional('b', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
+              .positional('a', {
+                type: 'string',
+                demandOption: true,
+                describe: 'file.model[#name], or a checkpoint (.safetensors or its run folder)',
+              })
+              .positional('b', {
+                type: 'string',
+                demandOption: true,
+                describe: 'file.model[#name], or a checkpoint (.safetensors or its run folder)',
+              })
               .option('json', { type: 'boolean', default: false })
               .option('svg', { type: 'string', describe: 'also draw both architectures side by side, changes in red, into this SVG file' }),
           ),
@@ -118,7 +131,11 @@ export function cli(argv: string[]): Argv {
         'draw the architecture: embedding, each distinct block in full (×N), head; shapes and parameters',
         (y) =>
           y
-            .positional('target', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
+            .positional('target', {
+              type: 'string',
+              demandOption: true,
+              describe: 'file.model[#name], or a checkpoint (.safetensors or its run folder)',
+            })
             .option('out', { alias: 'o', type: 'string', describe: 'the file to write (default: standard output)' })
             .option('format', { type: 'string', default: 'svg', describe: 'svg (laid out by Graphviz), dot or mermaid' }),
         (a) => guarded(async () => (await import('./graph.js')).runGraph({ target: a.target as string, out: a.out, format: a.format })),
@@ -159,7 +176,11 @@ export function cli(argv: string[]): Argv {
         'generate WGSL kernels, a TypeScript module and a manifest for each model',
         (y) =>
           y
-            .positional('target', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
+            .positional('target', {
+              type: 'string',
+              demandOption: true,
+              describe: 'file.model[#name], or a checkpoint (.safetensors or its run folder)',
+            })
             .option('out', { alias: 'o', type: 'string', default: 'out', describe: 'output folder (one subfolder per model)' })
             .option('explain', { type: 'boolean', default: false, describe: 'print the fused-kernel plan' })
             .option('tuning', {
@@ -195,7 +216,11 @@ export function cli(argv: string[]): Argv {
         'generate text from a spec (seeded init) or a checkpoint (.safetensors), streaming tokens',
         (y) =>
           y
-            .positional('target', { type: 'string', demandOption: true, describe: 'file.model[#name] or a .safetensors checkpoint' })
+            .positional('target', {
+              type: 'string',
+              demandOption: true,
+              describe: 'file.model[#name], or a checkpoint (.safetensors or its run folder)',
+            })
             .option('prompt', { type: 'string', default: '', describe: 'text to continue' })
             .option('max-tokens', ranged('max-tokens', { ...RANGES.maxTokens, default: 100 }))
             .option('temperature', ranged('temperature', { ...RANGES.temperature, default: 1 }))
@@ -317,7 +342,11 @@ export function cli(argv: string[]): Argv {
         'time every kernel of the plans a user waits on (decode, prefill; --train: a training step), per kernel and per kind',
         (y) =>
           y
-            .positional('target', { type: 'string', demandOption: true, describe: 'file.model or file.model#name' })
+            .positional('target', {
+              type: 'string',
+              demandOption: true,
+              describe: 'file.model[#name], or a checkpoint (.safetensors or its run folder)',
+            })
             .option('model', { type: 'string', describe: 'the model to profile when the file defines several' })
             .option('train', {
               type: 'boolean',

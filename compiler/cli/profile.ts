@@ -19,7 +19,9 @@ import { PlanRunner, type BufferMap } from '../../runtime/plan-runner.js';
 import type { ParamInfo } from '../../runtime/plan-types.js';
 import { profilePlan } from '../../runtime/profile.js';
 import { compileGpu } from './gpu-model.js';
-import { printDiagnostics, splitTarget } from './output.js';
+import { printDiagnostics } from './output.js';
+import { specTarget } from './spec-target.js';
+import { CheckpointError } from '../../runtime/checkpoint/safetensors.js';
 import { beforeEachRun, inferencePlans, trainPlan, trainRecipe, writeInputs, type ProfiledPlan } from './profile-plans.js';
 import { METHOD_TEXT, planReport, planText, type PlanReport } from './profile-report.js';
 import { profileSvg } from './profile-svg.js';
@@ -60,7 +62,12 @@ export async function runProfile(args: ProfileArgs): Promise<number> {
 }
 
 async function profile(args: ProfileArgs): Promise<number> {
-  const split = splitTarget(args.target);
+  let split: ReturnType<typeof specTarget>;
+  try {
+    split = specTarget(args.target);
+  } catch (e) {
+    throw e instanceof CheckpointError ? new ProfileError(e.message, 1) : e;
+  }
   if (args.model !== undefined && split.model !== undefined && args.model !== split.model)
     throw new ProfileError(`${args.target} names model '${split.model}' but --model names '${args.model}'; give one`, 2);
   const model = args.model ?? split.model;
@@ -74,6 +81,8 @@ async function profile(args: ProfileArgs): Promise<number> {
   try {
     const r = compileGpu(split.file, {
       model,
+      ...(split.host ? { host: split.host } : {}),
+      ...(split.tokenizer ? { tokenizer: split.tokenizer } : {}),
       tuning: gpu.adapterClass,
       subgroupMinSize: gpu.subgroupMinSize,
       adapter: gpu.adapter.summary,

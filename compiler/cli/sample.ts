@@ -13,6 +13,7 @@ import { TokenizerError, type TokenizerData } from '../../runtime/tokenizers/ind
 import { GpuUnavailableError } from '../../runtime/device.js';
 import type { Host } from '../semantics/resolve.js';
 import { checkpointSpec } from './checkpoint-spec.js';
+import { checkpointPath } from './spec-target.js';
 import { runFill } from './fill.js';
 import { compileGpu } from './gpu-model.js';
 import { printDiagnostics, splitTarget } from './output.js';
@@ -91,6 +92,12 @@ async function loadTarget(
 }
 
 export async function runSample(args: SampleArgs): Promise<number> {
+  // A run folder stands for the checkpoint it holds, for the target and the draft alike.
+  args = {
+    ...args,
+    target: checkpointPath(args.target) ?? args.target,
+    ...(args.draft !== undefined ? { draft: checkpointPath(args.draft) ?? args.draft } : {}),
+  };
   const isCheckpoint = args.target.endsWith('.safetensors');
   const loaded = await loadTarget(args.target, args.draft ? args.lookahead : undefined);
   if (typeof loaded === 'number') return loaded;
@@ -168,7 +175,15 @@ export async function runSample(args: SampleArgs): Promise<number> {
       process.stdout.write('\n');
       return 0;
     }
-    rt.encode(args.prompt); // a prompt the tokenizer cannot encode fails before anything is printed
+    // A prompt the tokenizer cannot encode fails before anything is printed; so does one that
+    // encodes to nothing (an empty --prompt, with a tokenizer that adds no start token).
+    if (rt.encode(args.prompt).length === 0) {
+      process.stderr.write(
+        `error: ${args.prompt ? `the prompt ${JSON.stringify(args.prompt)} encodes to no tokens` : 'no prompt'}: ` +
+          `${data.name}'s tokenizer adds no start token, so decoding needs text to continue; give it with --prompt "…"\n`,
+      );
+      return 2;
+    }
     if (draft) return await speculative(rt, draft, args, opts);
     process.stdout.write(args.prompt);
     for await (const piece of rt.generateText(args.prompt, opts)) process.stdout.write(piece);

@@ -43,12 +43,25 @@ function excerpt(text: string, starts: number[], start: number, end: number, col
   const nextLine = at.line < starts.length ? starts[at.line]! - 1 : text.length;
   const raw = text.slice(lineStart, nextLine).replace(/\r$/, '');
   // Tabs would misalign the caret; show them as single spaces (the caret counts characters).
-  const source = raw.replace(/\t/g, ' ');
-  const from = start - lineStart;
-  const to = Math.max(from + 1, Math.min(end, lineStart + raw.length) - lineStart);
+  // Control characters (a binary file read as a spec) would garble the terminal: shown as '?'.
+  let source = raw.replace(/\t/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+  let from = start - lineStart;
+  let to = Math.max(from + 1, Math.min(end, lineStart + raw.length) - lineStart);
+  // A very long line (minified or generated text, a binary file) is cut to a window around the span.
+  if (source.length > EXCERPT_WIDTH) {
+    const left = Math.max(0, Math.min(from - 20, source.length - EXCERPT_WIDTH));
+    const right = left + EXCERPT_WIDTH;
+    const head = left > 0 ? '…' : '';
+    source = head + source.slice(left, right) + (right < source.length ? '…' : '');
+    from = from - left + head.length;
+    to = Math.min(to - left, EXCERPT_WIDTH) + head.length;
+  }
   const caret = ' '.repeat(from) + '^'.repeat(Math.max(1, to - from));
   return [`    ${source}`, `    ${paint(color, '32', caret)}`];
 }
+
+/** The most characters of a source line an excerpt shows. */
+const EXCERPT_WIDTH = 120;
 
 export function renderAll(ds: readonly Diagnostic[], sources: ReadonlyMap<string, SourceFile>, options: RenderOptions = {}): string {
   return ds.map((d) => renderDiagnostic(d, sources, options)).join('\n');

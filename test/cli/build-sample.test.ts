@@ -253,4 +253,12 @@ describe('mspec sample', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('the prompt has 100 tokens but the context window is 64');
   });
+
+  it('no prompt, with a tokenizer that adds no start token, asks for one (exit 2)', () => {
+    const r = mspec('sample', 'specs/char-gpt.model', '--max-tokens', '2');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `error: no prompt: char_gpt's tokenizer adds no start token, so decoding needs text to continue; give it with --prompt`,
+    );
+  });
 });

@@ -2,11 +2,14 @@
  * `mspec export SPEC|CKPT --to torch|hf -o DIR`: hands the work to the exporter of the target
  * (./torch.ts: a standalone PyTorch package; ./hf.ts: a Hugging Face folder).
  */
+import { checkpointPath } from '../spec-target.js';
+
 export const EXPORT_TARGETS = ['torch', 'hf'] as const;
 export type ExportTarget = (typeof EXPORT_TARGETS)[number];
 
 export async function runExport(args: { input: string; to: ExportTarget; out: string; force: boolean }): Promise<number> {
-  const opts = { input: args.input, out: args.out, force: args.force };
+  // A run folder stands for the checkpoint it holds.
+  const opts = { input: checkpointPath(args.input) ?? args.input, out: args.out, force: args.force };
   if (args.to === 'hf') return (await import('./hf.js')).runExportHf(opts);
   return (await import('./torch.js')).runExportTorch(opts);
 }
