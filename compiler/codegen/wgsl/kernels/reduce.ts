@@ -8,8 +8,21 @@
  * Every invocation of the workgroup must call these from uniform control flow (WGSL's
  * uniformity analysis enforces it at compile time).
  */
+import type { KernelTuning } from '../kernel-types.js';
 
 export type ReduceOp = 'sum' | 'max';
+
+/** The options of every kernel built around a workgroup reduction. */
+export interface ReduceOptions {
+  /** Default 'gpu'. */
+  tuning?: KernelTuning;
+  /** GpuContext.subgroupMinSize when 'subgroups' is enabled; 0 or absent: no subgroup operations. */
+  subgroupMinSize?: number;
+  /** Override the invocations per workgroup (a power of two <= 256), for tuning experiments. */
+  workgroupSize?: number;
+  /** Entry point; each kernel names its default. */
+  name?: string;
+}
 
 /** Whether a reduction over `wg` invocations is a single subgroup operation. */
 export const useSubgroups = (wg: number, subgroupMinSize: number): boolean => subgroupMinSize > 0 && wg <= subgroupMinSize;
@@ -44,4 +57,14 @@ fn ${name}(v: ${T}, lid: u32) -> ${T} {
 /** Bytes of workgroup memory workgroupReduceWgsl declares. */
 export function workgroupReduceBytes(wg: number, subgroupMinSize = 0, T: 'f32' | 'vec2<f32>' = 'f32'): number {
   return useSubgroups(wg, subgroupMinSize) ? 0 : (T === 'f32' ? 4 : 8) * wg;
+}
+
+/** The assemble() fields for a workgroup of `wg` that calls wg_<op> for each of `ops`. */
+export function workgroupReduce(wg: number, subgroupMinSize: number, ops: ReduceOp[], T: 'f32' | 'vec2<f32>' = 'f32') {
+  return {
+    workgroupSize: [wg, 1, 1] as [number, number, number],
+    prelude: ops.map((op) => workgroupReduceWgsl(op, wg, subgroupMinSize, T)).join('\n\n'),
+    workgroupStorageBytes: ops.length * workgroupReduceBytes(wg, subgroupMinSize, T),
+    enables: useSubgroups(wg, subgroupMinSize) ? ['subgroups'] : [],
+  };
 }

@@ -8,19 +8,48 @@
  * does not cancel when the mean is large against the spread; the two sums share one
  * (vec2) reduction.
  */
-import type { KernelTuning, WgslKernel } from '../kernel-types.js';
+import type { WgslKernel } from '../kernel-types.js';
 import { assemble, Bindings, checkInt, entryName, f32, grid, rowWorkgroupSize, u32, vecType, vectorWidth } from './common.js';
-import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from './reduce.js';
+import { useSubgroups, workgroupReduce, type ReduceOptions } from './reduce.js';
 
 export type NormKind = 'layernorm' | 'rmsnorm';
 
-export interface ResidualNormSpec {
+/** What residual_norm and its backward share: the rows, the norm, and how a row is reduced. */
+export interface NormRowSpec extends ReduceOptions {
   /** Rows (B·T). */
   rows: number;
   /** Row width (any; 8192 and beyond are fine). */
   C: number;
   norm: NormKind;
   eps: number;
+}
+
+/** Checks a NormRowSpec and lays it out: rows of C4 vectors of width w, one workgroup of WG per row. */
+export function normRows(entryPoint: string, spec: NormRowSpec) {
+  checkInt(entryPoint, 'rows', spec.rows);
+  checkInt(entryPoint, 'C', spec.C);
+  if (!(spec.eps >= 0)) throw new Error(`${entryPoint}: eps must be >= 0, got ${spec.eps}`);
+  const w = vectorWidth(spec.C);
+  const C4 = spec.C / w;
+  const sg = spec.subgroupMinSize ?? 0;
+  const WG = spec.workgroupSize ?? rowWorkgroupSize(C4, spec.tuning ?? 'gpu', sg);
+  const layer = spec.norm === 'layernorm';
+  return {
+    w,
+    V: vecType(w),
+    C4,
+    WG,
+    layer,
+    subgroups: useSubgroups(WG, sg),
+    g: grid(entryPoint, spec.rows),
+    hsum: (e: string) => (w === 4 ? `dot(${e}, vec4<f32>(1.0))` : e),
+    // layernorm reduces two sums at once (one vec2 reduction), rmsnorm one.
+    reduce: workgroupReduce(WG, sg, ['sum'], layer ? 'vec2<f32>' : 'f32'),
+  };
+}
+
+/** Entry point default 'residual_norm'. */
+export interface ResidualNormSpec extends NormRowSpec {
   /** Add a branch y (rows, C) to x first. Default false. */
   branch?: boolean;
   /**
@@ -34,17 +63,6 @@ export interface ResidualNormSpec {
   bias?: boolean;
   /** Also write stats (rows, 2) = (mean, rstd) per row for the backward (mean is 0 for rmsnorm). Default false. */
   stats?: boolean;
-  /** Default 'gpu'. */
-  tuning?: KernelTuning;
-  /**
-   * The device's smallest subgroup size when 'subgroups' is enabled (GpuContext.subgroupMinSize);
-   * 0 or absent: no subgroup operations.
-   */
-  subgroupMinSize?: number;
-  /** Override the invocations per row (a power of two <= 256), for tuning experiments. */
-  workgroupSize?: number;
-  /** Entry point; default 'residual_norm'. */
-  name?: string;
 }
 
 /**
@@ -53,22 +71,13 @@ export interface ResidualNormSpec {
  */
 export function generateResidualNorm(spec: ResidualNormSpec): WgslKernel {
   const entryPoint = entryName('residual_norm', spec.name);
-  checkInt(entryPoint, 'rows', spec.rows);
-  checkInt(entryPoint, 'C', spec.C);
-  if (!(spec.eps >= 0)) throw new Error(`${entryPoint}: eps must be >= 0, got ${spec.eps}`);
+  const { w, V, C4, WG, layer, subgroups, g, hsum, reduce } = normRows(entryPoint, spec);
   const { rows, C, norm } = spec;
   const branch = spec.branch ?? false;
   const sumMode = branch ? (spec.sum ?? 'separate') : 'none';
   const weight = spec.weight ?? true,
     bias = spec.bias ?? false,
     stats = spec.stats ?? false;
-  const w = vectorWidth(C);
-  const V = vecType(w);
-  const C4 = C / w;
-  const sg = spec.subgroupMinSize ?? 0;
-  const WG = spec.workgroupSize ?? rowWorkgroupSize(C4, spec.tuning ?? 'gpu', sg);
-  const layer = norm === 'layernorm';
-  const R = layer ? 'vec2<f32>' : 'f32';
 
   const b = new Bindings(entryPoint).storage('x', sumMode === 'in_place' ? 'read_write' : 'read', [rows, C], V);
   if (branch) b.storage('y', 'read', [rows, C], V);
@@ -78,29 +87,25 @@ export function generateResidualNorm(spec: ResidualNormSpec): WgslKernel {
   b.storage('out', 'read_write', [rows, C], V);
   if (stats) b.storage('stats', 'read_write', [rows, 2]);
 
-  const g = grid(entryPoint, rows);
-  const hsum = (e: string) => (w === 4 ? `dot(${e}, vec4<f32>(1.0))` : e);
   const sq = (e: string) => (w === 4 ? `dot(${e}, ${e})` : `${e} * ${e}`);
   const first = w === 4 ? `x[base].x${branch ? ' + y[base].x' : ''}` : `x[base]${branch ? ' + y[base]' : ''}`;
   const store = sumMode === 'separate' ? '\n    sum[base + c] = a;' : sumMode === 'in_place' ? '\n    x[base + c] = a;' : '';
   // The second pass re-reads the residual sum where it was stored, else recomputes it (same f32 add).
   const reload = sumMode === 'separate' ? 'sum[base + c]' : `x[base + c]${sumMode === 'none' && branch ? ' + y[base + c]' : ''}`;
   const accumulate = layer ? `let d = a - ${V}(shift);\n    acc += vec2<f32>(${hsum('d')}, ${sq('d')});` : `acc += ${sq('a')};`;
+  const loop = `for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
+    let a = x[base + c]${branch ? ' + y[base + c]' : ''};${store}
+    ${accumulate}
+  }`;
   const statistics = layer
     ? `let shift = ${first};
   var acc = vec2<f32>(0.0);
-  for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
-    let a = x[base + c]${branch ? ' + y[base + c]' : ''};${store}
-    ${accumulate}
-  }
+  ${loop}
   let tot = wg_sum(acc, lid) / ${f32(C)};
   let mean = shift + tot.x;
   let rstd = 1.0 / sqrt(max(tot.y - tot.x * tot.x, 0.0) + ${f32(spec.eps)});`
     : `var acc = 0.0;
-  for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
-    let a = x[base + c]${branch ? ' + y[base + c]' : ''};${store}
-    ${accumulate}
-  }
+  ${loop}
   let mean = 0.0;
   let rstd = 1.0 / sqrt(wg_sum(acc, lid) / ${f32(C)} + ${f32(spec.eps)});`;
 
@@ -122,7 +127,6 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   }
 }`;
   const formula = layer ? `out = (s − mean(s)) / sqrt(var(s) + ${spec.eps})` : `out = s / sqrt(mean(s²) + ${spec.eps})`;
-  const subgroups = useSubgroups(WG, sg);
   return assemble({
     entryPoint,
     fuses: [...(branch ? ['add'] : []), norm],
@@ -133,12 +137,9 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       `one workgroup of ${WG} per row, ${w === 4 ? 'vec4' : 'scalar'} loads; ${subgroups ? 'subgroupAdd' : 'tree'} reduction`,
     ],
     bindings: b,
-    workgroupSize: [WG, 1, 1],
     dispatch: g.dispatch,
     flops: rows * C * ((branch ? 1 : 0) + (layer ? 6 : 3) + (weight ? 1 : 0) + (bias ? 1 : 0)),
-    prelude: workgroupReduceWgsl('sum', WG, sg, R),
-    workgroupStorageBytes: workgroupReduceBytes(WG, sg, R),
-    enables: subgroups ? ['subgroups'] : [],
+    ...reduce,
     main,
   });
 }

@@ -22,9 +22,9 @@ export interface RopeSpec {
   rotary_dims?: number;
   /** Default 10000. */
   base?: number;
-  /** Rotate x itself (x read_write, no out). Default false: x → out. */
+  /** Rotate x itself (x read_write, no out; backward: dout, no dx). Default false: x → out. */
   inPlace?: boolean;
-  /** Entry point; default 'rope'. */
+  /** Entry point; default 'rope' (backward: 'rope_backward'). */
   name?: string;
 }
 

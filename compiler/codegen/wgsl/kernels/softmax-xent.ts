@@ -24,11 +24,12 @@
  * practice (lavapipe: x86 memory order) but not something the WGSL memory model promises.
  * mean: 'separate' is the strictly portable choice; it costs one more (tiny) dispatch.
  */
-import type { KernelTuning, WgslKernel } from '../kernel-types.js';
+import type { WgslKernel } from '../kernel-types.js';
 import { assemble, Bindings, checkInt, entryName, f32, grid, rowWorkgroupSize, u32, vecType, vectorWidth } from './common.js';
-import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from './reduce.js';
+import { useSubgroups, workgroupReduce, type ReduceOptions } from './reduce.js';
 
-export interface SoftmaxXentSpec {
+/** Entry point default 'softmax_xent'. */
+export interface SoftmaxXentSpec extends ReduceOptions {
   rows: number;
   /** Vocabulary size (row width). */
   V: number;
@@ -42,16 +43,8 @@ export interface SoftmaxXentSpec {
    * only loss_rows; dispatch generateXentMean next.
    */
   mean?: 'last_workgroup' | 'separate';
-  /** Default 'gpu'. */
-  tuning?: KernelTuning;
-  /** GpuContext.subgroupMinSize when 'subgroups' is enabled; 0/absent: none. */
-  subgroupMinSize?: number;
-  /** Override the invocations per row (a power of two <= 256). */
-  workgroupSize?: number;
   /** Also write correct_rows (the argmax-equals-target flag of each row). Default false. */
   correct?: boolean;
-  /** Entry point; default 'softmax_xent'. */
-  name?: string;
 }
 
 /** classes (default V) checked to lie in [1, V]. */
@@ -159,6 +152,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let lse = row_max + log(row_sum);
   if (lid == 0u) { loss_rows[wg] = select(0.0, lse - x_t, ok); }${spec.correct ? '\n  if (lid == 0u) { correct_rows[wg] = select(0.0, 1.0, ok && x_t >= row_max); }' : ''}${grad === 'in_place' ? '\n  storageBarrier(); // every x_t read before any logit is overwritten' : ''}${gradient}${mean}
 }`;
+  const reduce = workgroupReduce(WG, sg, ['max', 'sum']);
   const gradNote = grad ? `; ${grad === 'in_place' ? 'logits' : 'dlogits'} = (softmax − onehot) / count` : '';
   return assemble({
     entryPoint,
@@ -172,27 +166,21 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         `${lastWg ? '; the last workgroup (atomic ticket in xent_sync) takes the mean' : ''}`,
     ],
     bindings: b,
-    workgroupSize: [WG, 1, 1],
     dispatch: g.dispatch,
     flops: rows * (K * 4 + (grad ? V * 3 : 0)),
-    prelude: `${workgroupReduceWgsl('max', WG, sg)}\n\n${workgroupReduceWgsl('sum', WG, sg)}`,
-    workgroupStorageBytes: 2 * workgroupReduceBytes(WG, sg) + (lastWg ? 4 : 0),
-    enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
+    ...reduce,
+    workgroupStorageBytes: reduce.workgroupStorageBytes + (lastWg ? 4 : 0), // + the ticket
     main,
   });
 }
 
-export interface XentMeanSpec {
+/** Entry point default 'xent_mean'. */
+export interface XentMeanSpec extends Omit<ReduceOptions, 'workgroupSize'> {
   rows: number;
   /** Vocabulary size: targets outside [0, V) are not counted. */
   V: number;
   /** The real vocabulary when padded: targets outside [0, classes) are not counted. Default V. */
   classes?: number;
-  /** Default 'gpu'. */
-  tuning?: KernelTuning;
-  subgroupMinSize?: number;
-  /** Entry point; default 'xent_mean'. */
-  name?: string;
 }
 
 /** One workgroup: loss[0] = Σ loss_rows / count of rows with a target in [0, V) (0 if none). Bindings: loss_rows [rows], targets (i32 [rows]), loss [1]. */
@@ -214,12 +202,9 @@ export function generateXentMean(spec: XentMeanSpec): WgslKernel {
     shapes: { loss_rows: [rows] },
     notes: ['loss[0] = Σ loss_rows / (rows with 0 <= target < V), 0 when no row counts; one workgroup, fixed summation order'],
     bindings: b,
-    workgroupSize: [WG, 1, 1],
     dispatch: [1, 1, 1],
     flops: 2 * rows,
-    prelude: workgroupReduceWgsl('sum', WG, sg, 'vec2<f32>'),
-    workgroupStorageBytes: workgroupReduceBytes(WG, sg, 'vec2<f32>'),
-    enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
+    ...workgroupReduce(WG, sg, ['sum'], 'vec2<f32>'),
     main: `@compute @workgroup_size(${WG})
 fn ${entryPoint}(@builtin(local_invocation_index) lid: u32) {
   var acc = vec2<f32>(0.0);

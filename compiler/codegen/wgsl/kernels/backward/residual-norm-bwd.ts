@@ -13,19 +13,12 @@
  * in order, so every run sums in the same order:
  *   dweight[c] = Σ_r dout[r, c] · x̂[r, c],  dbias[c] = Σ_r dout[r, c].
  */
-import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, grid, linear, rowWorkgroupSize, u32, vecType, vectorWidth } from '../common.js';
-import type { NormKind } from '../residual-norm.js';
-import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from '../reduce.js';
+import type { WgslKernel } from '../../kernel-types.js';
+import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from '../common.js';
+import { normRows, type NormKind, type NormRowSpec } from '../residual-norm.js';
 
-export interface ResidualNormBackwardSpec {
-  /** Rows (B·T). */
-  rows: number;
-  /** Row width. */
-  C: number;
-  norm: NormKind;
-  /** The forward's eps: already inside the saved rstd, so it only goes into the header. */
-  eps: number;
+/** The forward's fields (eps is already inside the saved rstd: only the header shows it); entry point default 'residual_norm_backward'. */
+export interface ResidualNormBackwardSpec extends NormRowSpec {
   /** The forward multiplied by a weight (C). Default true. */
   weight?: boolean;
   /** The forward added a bias: dx does not depend on it (accepted so the forward's flags can be passed as they are). */
@@ -35,14 +28,6 @@ export interface ResidualNormBackwardSpec {
    * 'in_place' makes dx read_write and adds ∂ to what it holds. Default false: dx = ∂.
    */
   accumulate?: boolean | 'in_place';
-  /** Default 'gpu'. */
-  tuning?: KernelTuning;
-  /** The device's smallest subgroup size when 'subgroups' is enabled; 0 or absent: none. */
-  subgroupMinSize?: number;
-  /** Override the invocations per row (a power of two <= 256). */
-  workgroupSize?: number;
-  /** Entry point; default 'residual_norm_backward'. */
-  name?: string;
 }
 
 /**
@@ -51,19 +36,10 @@ export interface ResidualNormBackwardSpec {
  */
 export function generateResidualNormBackward(spec: ResidualNormBackwardSpec): WgslKernel {
   const entryPoint = entryName('residual_norm_backward', spec.name);
-  checkInt(entryPoint, 'rows', spec.rows);
-  checkInt(entryPoint, 'C', spec.C);
-  if (!(spec.eps >= 0)) throw new Error(`${entryPoint}: eps must be >= 0, got ${spec.eps}`);
+  const { w, V, C4, WG, layer, subgroups, g, hsum, reduce } = normRows(entryPoint, spec);
   const { rows, C, norm } = spec;
   const weight = spec.weight ?? true;
   const acc = spec.accumulate ?? false;
-  const w = vectorWidth(C);
-  const V = vecType(w);
-  const C4 = C / w;
-  const sg = spec.subgroupMinSize ?? 0;
-  const WG = spec.workgroupSize ?? rowWorkgroupSize(C4, spec.tuning ?? 'gpu', sg);
-  const layer = norm === 'layernorm';
-  const R = layer ? 'vec2<f32>' : 'f32';
 
   const b = new Bindings(entryPoint).storage('x', 'read', [rows, C], V).storage('stats', 'read', [rows, 2]);
   if (weight) b.storage('weight', 'read', [C], V);
@@ -71,8 +47,6 @@ export function generateResidualNormBackward(spec: ResidualNormBackwardSpec): Wg
   if (acc === true) b.storage('dresid', 'read', [rows, C], V);
   b.storage('dx', 'read_write', [rows, C], V);
 
-  const g = grid(entryPoint, rows);
-  const hsum = (e: string) => (w === 4 ? `dot(${e}, vec4<f32>(1.0))` : e);
   const dotp = (a: string, e: string) => (w === 4 ? `dot(${a}, ${e})` : `${a} * ${e}`);
   const load = `let g = dout[base + c]${weight ? ' * weight[c]' : ''};
     let xh = (x[base + c]${layer ? ` - ${V}(mean)` : ''}) * rstd;`;
@@ -84,7 +58,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   ${g.wgsl}
   let base = wg * ${u32(C4)};${layer ? '\n  let mean = stats[2u * wg];' : ''}
   let rstd = stats[2u * wg + 1u];
-  var acc = ${R}(0.0);
+  var acc = ${layer ? 'vec2<f32>' : 'f32'}(0.0);
   for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
     ${load}
     ${sums}
@@ -96,7 +70,6 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   }
 }`;
   const formula = layer ? 'dx = rstd·(g − mean(g) − x̂·mean(g·x̂))' : 'dx = rstd·(g − x̂·mean(g·x̂))';
-  const subgroups = useSubgroups(WG, sg);
   return assemble({
     entryPoint,
     fuses: [`${norm}_backward`],
@@ -107,12 +80,9 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       `one workgroup of ${WG} per row, ${w === 4 ? 'vec4' : 'scalar'} loads; ${subgroups ? 'subgroupAdd' : 'tree'} reduction; x and dout read twice (FLOPs count both passes)`,
     ],
     bindings: b,
-    workgroupSize: [WG, 1, 1],
     dispatch: g.dispatch,
     flops: rows * C * (2 * ((weight ? 1 : 0) + (layer ? 2 : 1)) + (layer ? 3 : 2) + (layer ? 4 : 3) + (acc ? 1 : 0)),
-    prelude: workgroupReduceWgsl('sum', WG, sg, R),
-    workgroupStorageBytes: workgroupReduceBytes(WG, sg, R),
-    enables: subgroups ? ['subgroups'] : [],
+    ...reduce,
     main,
   });
 }

@@ -9,22 +9,10 @@
  * the Step uniform (0 in training). Works on dQ or dK alike (`heads` is H or Kh).
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { ROPE_BACKWARD, rotaryKernel } from '../rope.js';
+import { ROPE_BACKWARD, rotaryKernel, type RopeSpec } from '../rope.js';
 
-export interface RopeBackwardSpec {
-  B: number;
-  T: number;
-  heads: number;
-  head_dim: number;
-  /** Even, <= head_dim; default head_dim. */
-  rotary_dims?: number;
-  /** Default 10000. */
-  base?: number;
-  /** Rotate dout itself into dx (dout read_write, no dx). Default false: dout → dx. */
-  inPlace?: boolean;
-  /** Entry point; default 'rope_backward'. */
-  name?: string;
-}
+/** The forward's spec: inPlace rotates dout itself into dx. */
+export type RopeBackwardSpec = RopeSpec;
 
 /** Bindings, in order: dout [B, T, heads·head_dim] (read_write in place), dx [same] (unless in place), step (uniform). */
 export function generateRopeBackward(spec: RopeBackwardSpec): WgslKernel {

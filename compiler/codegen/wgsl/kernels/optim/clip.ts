@@ -23,7 +23,7 @@
  * as non-finite. NaN/Inf are detected from the bits of Σ, not with `x != x`, because WGSL lets
  * implementations assume floats are finite.
  */
-import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
+import type { WgslKernel } from '../../kernel-types.js';
 import {
   assemble,
   Bindings,
@@ -36,13 +36,14 @@ import {
   vecType,
   vectorWidth,
 } from '../common.js';
-import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from '../reduce.js';
+import { useSubgroups, workgroupReduce, type ReduceOptions } from '../reduce.js';
 
 /** Per-invocation partial sums are flushed every this many loads (blocked summation: f32 rounding grows with the block, not with n). */
 export const SUM_SQUARES_BLOCK = 64;
 const BLOCK = SUM_SQUARES_BLOCK;
 
-export interface SumSquaresSpec {
+/** Entry point default 'sum_squares'. */
+export interface SumSquaresSpec extends ReduceOptions {
   /** Floats in this gradient tensor. */
   n: number;
   /** This tensor's slot in `partial` (0 <= slot < slots). */
@@ -51,21 +52,10 @@ export interface SumSquaresSpec {
   slots: number;
   /** Workgroups per tensor (and partial entries per slot); default 1. Must match generateClipScale's. */
   parts?: number;
-  /** Default 'gpu'. */
-  tuning?: KernelTuning;
-  /** GpuContext.subgroupMinSize when 'subgroups' is enabled; 0/absent: none. */
-  subgroupMinSize?: number;
-  /** Override the invocations per workgroup (a power of two <= 256). */
-  workgroupSize?: number;
-  /** Entry point; default 'sum_squares'. */
-  name?: string;
 }
 
 /** Invocations per workgroup of a sum-of-squares reduction (arena.ts uses the same, for the same sums). */
-export function sumSquaresWorkgroup(
-  spec: { tuning?: KernelTuning; subgroupMinSize?: number; workgroupSize?: number },
-  width: number,
-): number {
+export function sumSquaresWorkgroup(spec: ReduceOptions, width: number): number {
   const tuning = spec.tuning ?? 'gpu';
   return spec.workgroupSize ?? (tuning === 'gpu' ? 256 : rowWorkgroupSize(width, tuning, spec.subgroupMinSize ?? 0));
 }
@@ -98,12 +88,9 @@ export function generateSumSquares(spec: SumSquaresSpec): WgslKernel {
       `per-invocation sums in blocks of ${BLOCK} loads, then a ${useSubgroups(WG, sg) ? 'subgroup' : 'tree'} reduction: fixed order, deterministic`,
     ],
     bindings: b,
-    workgroupSize: [WG, 1, 1],
     dispatch: [parts, 1, 1],
     flops: 2 * n,
-    prelude: workgroupReduceWgsl('sum', WG, sg),
-    workgroupStorageBytes: workgroupReduceBytes(WG, sg),
-    enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
+    ...workgroupReduce(WG, sg, ['sum']),
     main: `@compute @workgroup_size(${WG})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   var total = 0.0;
@@ -122,18 +109,14 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   });
 }
 
-export interface ClipScaleSpec {
+/** Entry point default 'clip_scale'. */
+export interface ClipScaleSpec extends Omit<ReduceOptions, 'workgroupSize'> {
   /** Parameter tensors (slots of `partial`). */
   slots: number;
   /** Partial sums per slot; default 1. Must match the generateSumSquares kernels'. */
   parts?: number;
   /** Clip the global gradient norm to this; 0 turns clipping off (scale 1). */
   maxNorm: number;
-  /** Default 'gpu'. */
-  tuning?: KernelTuning;
-  subgroupMinSize?: number;
-  /** Entry point; default 'clip_scale'. */
-  name?: string;
 }
 
 /**
@@ -165,12 +148,9 @@ export function generateClipScale(spec: ClipScaleSpec): WgslKernel {
       'nonfinite = 1 and scale = 0 (AdamW skips the step) when Σ is NaN or Inf (tested on its bits)',
     ],
     bindings: b,
-    workgroupSize: [WG, 1, 1],
     dispatch: [1, 1, 1],
     flops: total + 4,
-    prelude: workgroupReduceWgsl('sum', WG, sg),
-    workgroupStorageBytes: workgroupReduceBytes(WG, sg),
-    enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
+    ...workgroupReduce(WG, sg, ['sum']),
     main: `@compute @workgroup_size(${WG})
 fn ${entryPoint}(@builtin(local_invocation_index) lid: u32) {
   var acc = 0.0;
