@@ -64,7 +64,8 @@ export function importHf(input: string, specFile: string): Imported {
     raw = JSON.parse(readFileSync(configPath, 'utf8')) as Record<string, Json>;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('not a JSON object');
   } catch (e) {
-    throw new ImportError(`'${configPath}' is not a usable config: ${(e as Error).message}`);
+    // JSON.parse quotes the text it stopped in, newlines included: keep the message on one line.
+    throw new ImportError(`'${configPath}' is not a usable config: ${(e as Error).message.replace(/\s+/g, ' ').trim()}`);
   }
   const cfg = new HfConfig(configPath, raw);
   const modelType = cfg.str('model_type');
