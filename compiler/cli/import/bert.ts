@@ -8,19 +8,10 @@
  */
 import { type HfConfig, ImportError, specNum } from './config.js';
 import type { Family } from './family.js';
+import { SHARED_FIELDS, sizes } from './sizes.js';
 
 function dims(cfg: HfConfig) {
-  const C = cfg.int('hidden_size');
-  const H = cfg.int('num_attention_heads');
-  return {
-    C,
-    H,
-    L: cfg.int('num_hidden_layers'),
-    F: cfg.int('intermediate_size'),
-    V: cfg.int('vocab_size'),
-    P: cfg.int('max_position_embeddings'),
-    S: cfg.int('type_vocab_size', 2),
-  };
+  return { ...sizes(cfg), P: cfg.int('max_position_embeddings'), S: cfg.int('type_vocab_size', 2) };
 }
 
 const has = (tensors: ReadonlySet<string> | null, name: string) => !tensors || tensors.has(`bert.${name}`) || tensors.has(name);
@@ -28,15 +19,8 @@ const has = (tensors: ReadonlySet<string> | null, name: string) => !tensors || t
 export const bert: Family = {
   modelTypes: ['bert'],
   fields: [
-    'hidden_size',
-    'num_attention_heads',
-    'num_hidden_layers',
-    'intermediate_size',
-    'vocab_size',
-    'max_position_embeddings',
+    ...SHARED_FIELDS,
     'type_vocab_size',
-    'layer_norm_eps',
-    'hidden_act',
     'position_embedding_type',
     'is_decoder',
     'add_cross_attention',

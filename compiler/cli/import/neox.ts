@@ -3,29 +3,17 @@
  * parallel residual with two norms (use_parallel_residual), untied head `embed_out`. Its fused
  * `query_key_value` is interleaved per head: rows h·3D + j·D + d for head h, part j ∈ {q, k, v}.
  */
-import { type HfConfig, ImportError, specNum } from './config.js';
+import { ImportError, specNum } from './config.js';
 import type { Family } from './family.js';
+import { SHARED_FIELDS, sizes } from './sizes.js';
 import { pickRows, range } from './tensors.js';
 
 const ACT: Record<string, string> = { gelu: 'gelu', gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', relu: 'relu' };
 
-function dims(cfg: HfConfig) {
-  const C = cfg.int('hidden_size');
-  const H = cfg.int('num_attention_heads');
-  return { C, H, D: C / H, L: cfg.int('num_hidden_layers'), F: cfg.int('intermediate_size'), V: cfg.int('vocab_size') };
-}
-
 export const neox: Family = {
   modelTypes: ['gpt_neox'],
   fields: [
-    'hidden_size',
-    'num_attention_heads',
-    'num_hidden_layers',
-    'intermediate_size',
-    'vocab_size',
-    'max_position_embeddings',
-    'layer_norm_eps',
-    'hidden_act',
+    ...SHARED_FIELDS,
     'rotary_pct',
     'partial_rotary_factor',
     'rotary_emb_base',
@@ -36,7 +24,7 @@ export const neox: Family = {
     'tie_word_embeddings',
   ],
   spec(cfg) {
-    const { C, H, D, L, F, V } = dims(cfg);
+    const { C, H, D, L, F, V } = sizes(cfg);
     if (!Number.isInteger(D)) throw new ImportError(`'${cfg.path}': hidden_size ${C} is not a multiple of num_attention_heads ${H}`);
     cfg.require('rope_scaling', () => false, 'mspec RoPE has no scaling');
     const act = cfg.str('hidden_act', 'gelu');
@@ -61,7 +49,7 @@ export const neox: Family = {
       final_norm = layernorm(eps: ${eps})`;
   },
   weights(cfg, w) {
-    const { C, H, D, L, F, V } = dims(cfg);
+    const { C, H, D, L, F, V } = sizes(cfg);
     const bias = cfg.bool('attention_bias', true);
     w.copy('gpt_neox.embed_in.weight', 'embed.tokens.weight', [V, C]);
     for (let i = 0; i < L; i++) {

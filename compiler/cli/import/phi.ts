@@ -5,6 +5,7 @@
  */
 import { type HfConfig, ImportError, specNum } from './config.js';
 import type { Family } from './family.js';
+import { SHARED_FIELDS } from './sizes.js';
 
 const ACT: Record<string, string> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 'gelu_tanh', gelu: 'gelu' };
 
@@ -18,15 +19,8 @@ function dims(cfg: HfConfig) {
 export const phi: Family = {
   modelTypes: ['phi'],
   fields: [
-    'hidden_size',
-    'num_attention_heads',
+    ...SHARED_FIELDS,
     'num_key_value_heads',
-    'num_hidden_layers',
-    'intermediate_size',
-    'vocab_size',
-    'max_position_embeddings',
-    'layer_norm_eps',
-    'hidden_act',
     'partial_rotary_factor',
     'rope_theta',
     'rope_scaling',

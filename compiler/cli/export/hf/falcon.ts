@@ -5,22 +5,14 @@
  * or full attention (fused interleaved per head, as GPT-NeoX). Grouped KV heads are the 40B/180B
  * layout (`new_decoder_architecture`), which mspec does not import.
  */
-import { COMMON, concat, ExportError, type ExportFamily, interleaveHeads, onlyStack } from './form.js';
+import { COMMON, concat, ExportError, type ExportFamily, interleaveHeads, sizes } from './form.js';
 
 export const falcon: ExportFamily = {
   name: 'falcon',
   form(spec) {
-    const { stack, layer } = onlyStack(spec);
-    const att = layer.attention;
+    const { layer, att, C, H, K, D, F, L, V } = sizes(spec);
     const pos = spec.embedding.positions;
     if (pos.kind !== 'rope') throw new ExportError(`falcon uses rotary positions`);
-    const C = spec.d_model;
-    const H = att.heads;
-    const K = att.kv_heads;
-    const D = att.head_dim;
-    const F = layer.mlp.hidden;
-    const L = stack.layers.length;
-    const V = spec.vocab;
     if (K !== 1 && K !== H)
       throw new ExportError(
         `block.attention.kv_heads = ${K} has no falcon form: Falcon-7B's layout has one key/value head (multi_query) or one per query head; grouped KV heads are the 40B/180B layout (new_decoder_architecture), which mspec does not import; use --to torch`,

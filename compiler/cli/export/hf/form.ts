@@ -100,6 +100,13 @@ export function onlyStack(spec: ModelSpec): { stack: StackSpec; layer: LayerSpec
   return { stack, layer };
 }
 
+/** onlyStack's layer 0 and attention, with the sizes the decoder families' mappings are written in. */
+export function sizes(spec: ModelSpec) {
+  const { stack, layer } = onlyStack(spec);
+  const { heads: H, kv_heads: K, head_dim: D } = layer.attention;
+  return { layer, att: layer.attention, C: spec.d_model, H, K, D, F: layer.mlp.hidden, L: stack.layers.length, V: spec.vocab };
+}
+
 /** The inverse of a map of names (mspec → HF): ExportError naming `knob` when `value` has none. */
 export function mapped(table: Readonly<Record<string, string>>, value: string, knob: string, family: string): string {
   const v = table[value];

@@ -5,20 +5,12 @@
  * so no permutation either way. Mixtral's stacked (E, out, in) experts are split into
  * `block_sparse_moe.experts.<e>.w1` (gate), `w3` (up) and `w2` (down).
  */
-import { COMMON, ExportError, type ExportFamily, onlyStack, slab } from './form.js';
+import { COMMON, ExportError, type ExportFamily, sizes, slab } from './form.js';
 
 export const llama: ExportFamily = {
   name: 'llama',
   form(spec) {
-    const { stack, layer } = onlyStack(spec);
-    const att = layer.attention;
-    const C = spec.d_model;
-    const H = att.heads;
-    const K = att.kv_heads;
-    const D = att.head_dim;
-    const F = layer.mlp.hidden;
-    const L = stack.layers.length;
-    const V = spec.vocab;
+    const { layer, att, C, H, K, D, F, L, V } = sizes(spec);
     const moe = layer.moe;
     const E = moe?.experts ?? 0;
     if (layer.mlp.activation !== 'swiglu')

@@ -4,27 +4,20 @@
  * an untied head `embed_out`. q, k and v are re-fused into `query_key_value`, interleaved per
  * head (rows h·3D + j·D + d).
  */
-import { COMMON, ExportError, type ExportFamily, interleaveHeads, mapped, onlyStack } from './form.js';
+import { COMMON, ExportError, type ExportFamily, interleaveHeads, mapped, sizes } from './form.js';
 
 const ACT: Record<string, string> = { gelu: 'gelu', gelu_tanh: 'gelu_new', relu: 'relu' };
 
 export const neox: ExportFamily = {
   name: 'gpt_neox',
   form(spec) {
-    const { stack, layer } = onlyStack(spec);
-    const att = layer.attention;
+    const { layer, att, C, H, D, F, L, V } = sizes(spec);
     const pos = spec.embedding.positions;
     if (pos.kind !== 'rope') throw new ExportError(`gpt_neox uses rotary positions`);
     if (layer.parallel && layer.shared_norm)
       throw new ExportError(
         `block.shared_norm = true has no gpt_neox form: its parallel block has a norm for each branch (use_parallel_residual)`,
       );
-    const C = spec.d_model;
-    const H = att.heads;
-    const D = att.head_dim;
-    const F = layer.mlp.hidden;
-    const L = stack.layers.length;
-    const V = spec.vocab;
     return {
       modelType: 'gpt_neox',
       autoClass: 'AutoModelForCausalLM',

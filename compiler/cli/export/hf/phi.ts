@@ -2,28 +2,20 @@
  * Phi-1/1.5/2 (the inverse of import/phi.ts): one LayerNorm feeding attention and MLP side by
  * side, partial rotary (partial_rotary_factor), biases everywhere, an untied head with a bias.
  */
-import { COMMON, ExportError, type ExportFamily, mapped, onlyStack } from './form.js';
+import { COMMON, ExportError, type ExportFamily, mapped, sizes } from './form.js';
 
 const ACT: Record<string, string> = { gelu_tanh: 'gelu_new', gelu: 'gelu' };
 
 export const phi: ExportFamily = {
   name: 'phi',
   form(spec) {
-    const { stack, layer } = onlyStack(spec);
-    const att = layer.attention;
+    const { layer, att, C, H, K, D, F, L, V } = sizes(spec);
     const pos = spec.embedding.positions;
     if (pos.kind !== 'rope') throw new ExportError(`phi uses rotary positions`);
     if (!layer.parallel || !layer.shared_norm)
       throw new ExportError(
         `block.${layer.parallel ? 'shared_norm = false' : 'parallel = false'} has no phi form: Phi's block is parallel with one shared norm`,
       );
-    const C = spec.d_model;
-    const H = att.heads;
-    const K = att.kv_heads;
-    const D = att.head_dim;
-    const F = layer.mlp.hidden;
-    const L = stack.layers.length;
-    const V = spec.vocab;
     return {
       modelType: 'phi',
       autoClass: 'AutoModelForCausalLM',

@@ -63,31 +63,36 @@ export interface GluSpec {
   name?: string;
 }
 
-/** Bindings: gate [shape] and up [shape], or gate_up [..., 2F] when packed; out [shape]. */
-export function generateGlu(spec: GluSpec): WgslKernel {
-  const entryPoint = entryName('glu', spec.name);
-  spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
-  if (spec.shape.length === 0) throw new Error(`${entryPoint}: shape must have a last (feature) dimension`);
-  const n = product(spec.shape);
-  const F = spec.shape[spec.shape.length - 1]!;
-  const packed = spec.packed ?? false;
+/**
+ * What glu and its backward (backward/elementwise-bwd.ts) share: the shape checks, the vector
+ * width, the dispatch and the WGSL that loads g and u for item i (`base`: gate's index when packed).
+ */
+export function gluLayout(entryPoint: string, shape: number[], packed: boolean) {
+  shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
+  if (shape.length === 0) throw new Error(`${entryPoint}: shape must have a last (feature) dimension`);
+  const n = product(shape);
+  const F = shape[shape.length - 1]!;
   const w = vectorWidth(packed ? F : n);
-  const V = vecType(w);
-  const b = new Bindings(entryPoint);
-  if (packed) b.storage('gate_up', 'read', [...spec.shape.slice(0, -1), 2 * F], V);
-  else b.storage('gate', 'read', spec.shape, V).storage('up', 'read', spec.shape, V);
-  b.storage('out', 'read_write', spec.shape, V);
-  const lin = linear(entryPoint, n / w);
   const F4 = F / w;
   const load = packed
     ? `let base = (i / ${u32(F4)}) * ${u32(2 * F4)} + i % ${u32(F4)};\n  let g = gate_up[base];\n  let u = gate_up[base + ${u32(F4)}];`
     : 'let g = gate[i];\n  let u = up[i];';
+  return { n, w, V: vecType(w), F4, pshape: [...shape.slice(0, -1), 2 * F], lin: linear(entryPoint, n / w), load };
+}
+
+/** Bindings: gate [shape] and up [shape], or gate_up [..., 2F] when packed; out [shape]. */
+export function generateGlu(spec: GluSpec): WgslKernel {
+  const entryPoint = entryName('glu', spec.name);
+  const packed = spec.packed ?? false;
+  const { n, w, V, pshape, lin, load } = gluLayout(entryPoint, spec.shape, packed);
+  const b = new Bindings(entryPoint);
+  if (packed) b.storage('gate_up', 'read', pshape, V);
+  else b.storage('gate', 'read', spec.shape, V).storage('up', 'read', spec.shape, V);
+  b.storage('out', 'read_write', spec.shape, V);
   return assemble({
     entryPoint,
     fuses: ['glu'],
-    shapes: packed
-      ? { gate_up: [...spec.shape.slice(0, -1), 2 * F], out: spec.shape }
-      : { gate: spec.shape, up: spec.shape, out: spec.shape },
+    shapes: packed ? { gate_up: pshape, out: spec.shape } : { gate: spec.shape, up: spec.shape, out: spec.shape },
     notes: [
       `out = ${spec.fn}(gate) · up${packed ? ", gate and up the two halves of gate_up's last dimension" : ''}; one invocation per ${w === 4 ? 'vec4' : 'value'}`,
     ],

@@ -11,6 +11,19 @@
 import { NEG, biasLine, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, kvLenExpr, type ResolvedAttention } from './attention-common.js';
 import { f32, grid, u32 } from './common.js';
 
+/** Row sharing, forward and backward: `load` reads lane lid's units of `buf` at `row`, `bcast` hands unit d to all lanes. */
+export function sharing({ D4 }: { D4: number }, SG: number) {
+  const chunks = Math.ceil(D4 / SG);
+  const units = Array.from({ length: D4 }, (_, d) => d);
+  const load = (buf: string, indent: string) =>
+    Array.from(
+      { length: chunks },
+      (_, c) => `let ${buf}${c} = ${buf}[row + min(${c > 0 ? `${c * SG}u + ` : ''}lid, ${u32(D4 - 1)})];`,
+    ).join(`\n${indent}`);
+  const bcast = (buf: string, d: number) => `subgroupBroadcast(${buf}${Math.floor(d / SG)}, ${d % SG}u)`;
+  return { units, load, bcast };
+}
+
 export function emitSubgroupAttention(
   r: ResolvedAttention,
   SG: number,
@@ -22,14 +35,7 @@ export function emitSubgroupAttention(
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V } = r;
   const tiles = Math.ceil(Tq / SG);
   const g = grid(entryPoint, B * H * tiles);
-  const chunks = Math.ceil(D4 / SG);
-  const units = Array.from({ length: D4 }, (_, d) => d);
-  const load = (buf: string) =>
-    Array.from(
-      { length: chunks },
-      (_, c) => `let ${buf}${c} = ${buf}[row + min(${c > 0 ? `${c * SG}u + ` : ''}lid, ${u32(D4 - 1)})];`,
-    ).join('\n    ');
-  const bcast = (buf: string, d: number) => `subgroupBroadcast(${buf}${Math.floor(d / SG)}, ${d % SG}u)`;
+  const { units, load, bcast } = sharing(r, SG);
   const score = units.map((d) => dotOf(r, `q${d}`, bcast('k', d))).join('\n      + ');
   const main = `@compute @workgroup_size(${SG})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -67,7 +73,7 @@ ${units.map((d) => `  var a${d} = ${V}(0.0);`).join('\n')}
   var l = 0.0;
   for (var j = tile_lo; j < tile_hi; j++) {
     let row = kvb + j * ${u32(Kh * D4)};
-    ${load('k')}
+    ${load('k', '    ')}
     var s = ${score};${biasLine(r, 's', 'pos', 'j', '    ')}
     let ok = j >= lo && j < hi;
     s = select(${NEG}, s, ok);
@@ -75,7 +81,7 @@ ${units.map((d) => `  var a${d} = ${V}(0.0);`).join('\n')}
     let corr = exp(m - mb);
     let p = select(0.0, exp(s - mb), ok);  // exp(NEG − NEG) would be 1: mask explicitly
     l = l * corr + p;${r.dropout ? `\n    let w = p * ${dropoutZ(r, 'drow + j')};` : ''}
-    ${load('v')}
+    ${load('v', '    ')}
 ${units.map((d) => `    a${d} = a${d} * corr + ${r.dropout ? 'w' : 'p'} * ${bcast('v', d)};`).join('\n')}
     m = mb;
   }

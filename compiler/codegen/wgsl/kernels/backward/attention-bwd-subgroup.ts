@@ -11,6 +11,7 @@
  * pairs with p = 0. Rows live in registers (one variable per unit); no barriers.
  */
 import { dotOf, dropoutKeyLine } from '../attention-common.js';
+import { sharing } from '../attention-subgroup.js';
 import { f32, grid, u32 } from '../common.js';
 import {
   alibiLine,
@@ -25,18 +26,6 @@ import {
   type ResolvedBackward,
 } from './attention-bwd-common.js';
 import type { Emitted } from './attention-bwd-simple.js';
-
-function sharing(r: ResolvedBackward, SG: number) {
-  const chunks = Math.ceil(r.D4 / SG);
-  const units = Array.from({ length: r.D4 }, (_, d) => d);
-  const load = (buf: string, indent: string) =>
-    Array.from(
-      { length: chunks },
-      (_, c) => `let ${buf}${c} = ${buf}[row + min(${c > 0 ? `${c * SG}u + ` : ''}lid, ${u32(r.D4 - 1)})];`,
-    ).join(`\n${indent}`);
-  const bcast = (buf: string, d: number) => `subgroupBroadcast(${buf}${Math.floor(d / SG)}, ${d % SG}u)`;
-  return { units, load, bcast };
-}
 
 export function emitSubgroupDq(r: ResolvedBackward, SG: number): Emitted {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;

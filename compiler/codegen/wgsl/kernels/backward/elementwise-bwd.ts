@@ -7,7 +7,7 @@
  */
 import type { WgslKernel } from '../../kernel-types.js';
 import { ACTIVATIONS, activationPair, type ActivationName } from '../../../../ir/activations.js';
-import type { GluFn } from '../activation.js';
+import { type GluFn, gluLayout } from '../activation.js';
 import { assemble, Bindings, checkInt, entryName, linear, product, u32, vecType, vectorWidth } from '../common.js';
 
 export interface ActivationBackwardSpec {
@@ -77,29 +77,18 @@ export interface GluBackwardSpec {
  */
 export function generateGluBackward(spec: GluBackwardSpec): WgslKernel {
   const entryPoint = entryName('glu_backward', spec.name);
-  spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
-  if (spec.shape.length === 0) throw new Error(`${entryPoint}: shape must have a last (feature) dimension`);
-  const n = product(spec.shape);
-  const F = spec.shape[spec.shape.length - 1]!;
   const packed = spec.packed ?? false;
-  const w = vectorWidth(packed ? F : n);
-  const V = vecType(w);
-  const pshape = [...spec.shape.slice(0, -1), 2 * F];
+  const { n, w, V, F4, pshape, lin, load } = gluLayout(entryPoint, spec.shape, packed);
   const b = new Bindings(entryPoint);
   if (packed) b.storage('gate_up', 'read', pshape, V);
   else b.storage('gate', 'read', spec.shape, V).storage('up', 'read', spec.shape, V);
   b.storage('dout', 'read', spec.shape, V);
   if (packed) b.storage('dgate_up', 'read_write', pshape, V);
   else b.storage('dgate', 'read_write', spec.shape, V).storage('dup', 'read_write', spec.shape, V);
-  const lin = linear(entryPoint, n / w);
-  const F4 = F / w;
   const [act, dact] = w === 4 ? ['act4', 'dact4'] : ['act', 'dact'];
-  const io = packed
-    ? {
-        load: `let base = (i / ${u32(F4)}) * ${u32(2 * F4)} + i % ${u32(F4)};\n  let g = gate_up[base];\n  let u = gate_up[base + ${u32(F4)}];`,
-        store: `dgate_up[base] = d * u * ${dact}(g);\n  dgate_up[base + ${u32(F4)}] = d * ${act}(g);`,
-      }
-    : { load: 'let g = gate[i];\n  let u = up[i];', store: `dgate[i] = d * u * ${dact}(g);\n  dup[i] = d * ${act}(g);` };
+  const store = packed
+    ? `dgate_up[base] = d * u * ${dact}(g);\n  dgate_up[base + ${u32(F4)}] = d * ${act}(g);`
+    : `dgate[i] = d * u * ${dact}(g);\n  dup[i] = d * ${act}(g);`;
   return assemble({
     entryPoint,
     fuses: ['glu_backward'],
@@ -116,9 +105,9 @@ export function generateGluBackward(spec: GluBackwardSpec): WgslKernel {
     main: `@compute @workgroup_size(${lin.workgroupSize[0]})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${lin.wgsl}
-  ${io.load}
+  ${load}
   let d = dout[i];
-  ${io.store}
+  ${store}
 }`,
   });
 }
