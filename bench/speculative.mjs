@@ -13,14 +13,24 @@ if (!target || !draft) {
   process.exit(2);
 }
 const PROMPT = 'Call me Ishmael. ';
+const REPEATS = 5;
 const rows = [];
 for (const temperature of [0, 0.8]) {
   for (const lookahead of [2, 4, 8]) {
     const args = ['dist/compiler/cli/main.js', 'sample', target, '--draft', draft, '--lookahead', String(lookahead)];
     args.push('--prompt', PROMPT, '--max-tokens', '40', '--temperature', String(temperature), '--seed', '1', '--json');
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`mspec sample failed: ${r.stderr}`);
-    const j = JSON.parse(r.stdout.trim().split('\n').at(-1));
+    // Each call times the speculative run and the target alone back to back; this shared machine's
+    // speed drifts within seconds, so each row is the median of REPEATS calls (the text and the
+    // acceptance are the same every time: same seed).
+    const runs = [];
+    for (let i = 0; i < REPEATS; i++) {
+      const r = spawnSync(process.execPath, args, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`mspec sample failed: ${r.stderr}`);
+      runs.push(JSON.parse(r.stdout.trim().split('\n').at(-1)));
+    }
+    const med = (f) => runs.map(f).sort((a, b) => a - b)[runs.length >> 1];
+    const j = { ...runs[0], speculativeTokensPerS: med((x) => x.speculativeTokensPerS), targetTokensPerS: med((x) => x.targetTokensPerS) };
+    j.speedup = med((x) => x.speedup);
     rows.push({ temperature, lookahead, ...j });
     console.log(temperature, lookahead, j.acceptance.toFixed(3), j.speedup.toFixed(2), JSON.stringify(j.text));
   }
@@ -39,7 +49,7 @@ await writeSection(
   `Target \`${target}\`, draft \`${draft}\` (see below); ${os.cpus()[0]?.model ?? 'CPU'}, ${os.cpus().length} cores; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}.
 Command: \`npm run build && node bench/speculative.mjs TARGET DRAFT\`: \`mspec sample TARGET --draft DRAFT --lookahead k --json\`,
 40 tokens after "${PROMPT.trim()}", seed 1; the speed-up divides the target's own decoding time (device sampling, same
-tokens) by the speculative run's. ${about ?? ''}
+tokens) by the speculative run's; each row is the median of ${REPEATS} such calls. ${about ?? ''}
 
 ${table}`,
 );
