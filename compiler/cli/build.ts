@@ -7,7 +7,7 @@
  * A spec with a train section also gets train-plan.json and train.ts → train.js.
  * `--explain` prints the fused-kernel plan.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Project, ts } from 'ts-morph';
 import { generateModule } from '../codegen/ts/module.js';
@@ -51,6 +51,11 @@ export async function runBuild(args: BuildArgs): Promise<number> {
     return 1;
   }
   const { file, model, host, tokenizer } = target;
+  // The output must be a folder (or not exist yet): a file there would fail half-way through writing.
+  if (existsSync(args.out) && !statSync(args.out).isDirectory()) {
+    process.stderr.write(`error: cannot build into '${args.out}': it is a file, not a folder; give a folder with -o/--out\n`);
+    return 2;
+  }
   const tuning =
     args.tuning === 'auto'
       ? await detectTuning()

@@ -15,6 +15,17 @@ import { DEFAULT_PROFILE_BATCH, PROFILE_RANGES } from './profile-options.js';
 /** Subcommands are imported when run, so `mspec check` does not load ts-morph or the GPU runtime. */
 type Handler = () => number | Promise<number>;
 
+const FS_REASONS: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'it is a folder, not a file',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'it already exists',
+};
+
 async function guarded(run: Handler): Promise<void> {
   try {
     process.exitCode = await run();
@@ -25,6 +36,14 @@ async function guarded(run: Handler): Promise<void> {
       process.stderr.write(
         `error MS4002: the device limit ${e.problem.limit} (${e.problem.have}) is too small: ${e.problem.needs}\n  hint: ${e.problem.hint}\n`,
       );
+      process.exitCode = 1;
+      return;
+    }
+    // A file the system would not let us read or write (a file where a folder belongs, no
+    // permission, a full disk) is the machine's state, not a bug: say which path and why.
+    const fsError = e as NodeJS.ErrnoException;
+    if (typeof fsError?.code === 'string' && typeof fsError.path === 'string' && fsError.code in FS_REASONS) {
+      process.stderr.write(`error: cannot use '${fsError.path}': ${FS_REASONS[fsError.code]}\n`);
       process.exitCode = 1;
       return;
     }

@@ -117,6 +117,14 @@ export async function runSample(args: SampleArgs): Promise<number> {
       return fail(e);
     }
   }
+  // An encoder sees the whole sequence at once: it fills masks, it does not continue text.
+  if (r.models[0]!.model.spec.arch === 'encoder') {
+    process.stderr.write(
+      `error: ${data.name} is an encoder (bidirectional attention): it does not continue text left to right; ` +
+        `fill masked tokens with --fill "Call me [MASK]shmael."\n`,
+    );
+    return 2;
+  }
   // An encoder–decoder answers a source; a decoder continues a prompt. Each refuses the other's option.
   const seq2seq = data.plans.encode !== undefined;
   if (args.input !== undefined && !seq2seq) {

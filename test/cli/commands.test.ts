@@ -143,3 +143,18 @@ function require_write(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text);
 }
+
+describe('mspec build into a path the file system refuses', () => {
+  it('a file given as the output folder, or standing where a model folder goes, is a one-line error, not MS9001', () => {
+    const dir = join(ROOT, 'test', '.out', 'build-clash');
+    require_write(join(dir, 'afile'), 'x\n');
+    const a = mspec('build', 'specs/char-gpt.model', '-o', join(dir, 'afile'), '--tuning', 'cpu');
+    expect(a.code).toBe(2);
+    expect(a.stderr).toMatch(/^error: cannot build into '.*afile': it is a file, not a folder; give a folder with -o\/--out\n$/);
+    require_write(join(dir, 'o', 'char_gpt'), 'x\n');
+    const b = mspec('build', 'specs/char-gpt.model', '-o', join(dir, 'o'), '--tuning', 'cpu');
+    expect(b.code).toBe(1);
+    expect(b.stderr).toMatch(/error: cannot use '.*char_gpt\/kernels': a part of the path is a file, not a folder/);
+    expect(b.stderr).not.toMatch(/MS9001|\n\s+at /);
+  });
+});

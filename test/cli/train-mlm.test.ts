@@ -170,6 +170,12 @@ describe('mspec sample --fill', () => {
     expect(decoder.stderr).toContain(
       '--fill needs a masked language model (arch = encoder, trained with objective = mlm), but tiny_train is a decoder',
     );
+    // The other way round: an encoder does not continue a prompt (it used to generate noise left to right).
+    const prompt = mspec('sample', ckpt, '--prompt', 'the sea', '--max-tokens', '4');
+    expect(prompt.code).toBe(2);
+    expect(prompt.stderr).toContain(
+      'tiny_mlm is an encoder (bidirectional attention): it does not continue text left to right; fill masked',
+    );
   });
 
   it('mspec eval refuses an encoder checkpoint (next-token perplexity means nothing there) and says where its numbers are', () => {
