@@ -45,12 +45,14 @@ run(
     steps,
     '--out',
     'runs/quickstart',
+    // The quick start is a demo: running it again starts its run over.
+    '--overwrite',
     '--prompt',
     'Call me Ishmael',
     '--sample-tokens',
     '300',
   ],
-  `mspec train specs/char-gpt.model --steps ${steps} --out runs/quickstart --prompt "Call me Ishmael"`,
+  `mspec train specs/char-gpt.model --steps ${steps} --out runs/quickstart --overwrite --prompt "Call me Ishmael"`,
 );
 process.stdout.write(
   `\nNext: mspec sample runs/quickstart/last.safetensors --prompt "Call me" --temperature 0.8; mspec train --resume runs/quickstart --steps 1000; mspec diff specs/llama2-7b.model specs/mistral-7b.model\n`,

@@ -308,6 +308,11 @@ export function cli(argv: string[]): Argv {
             .positional('target', { type: 'string', describe: 'file.model or file.model#name' })
             .option('resume', { type: 'string', describe: 'continue the run in this folder exactly where it stopped' })
             .option('out', { type: 'string', describe: 'run folder (default runs/<model>)' })
+            .option('overwrite', {
+              type: 'boolean',
+              default: false,
+              describe: 'start over in an --out folder that already holds a run (replaces its checkpoints)',
+            })
             .option('init', { type: 'string', describe: 'start from the weights of this checkpoint (fine-tuning)' })
             .option('data', {
               type: 'string',
@@ -328,6 +333,7 @@ export function cli(argv: string[]): Argv {
             .check((a) => {
               if (!a.target && !a.resume) throw new Error('name a spec to train, or --resume a run folder');
               if (a.target && a.resume) throw new Error('give either a spec or --resume, not both');
+              if (a.resume && a.overwrite) throw new Error('--overwrite starts a new run; --resume continues one: give one of them');
               if (a.resume && (a.data || a.tokenizer || a.batch || a.seed !== undefined || a.init))
                 throw new Error(
                   '--resume continues a run with its own data, tokenizer, batch and seed; only --steps, --eval-every, --eval-batches and --checkpoint-every may change',
@@ -342,6 +348,7 @@ export function cli(argv: string[]): Argv {
                   target: a.target,
                   resume: a.resume,
                   out: a.out,
+                  overwrite: a.overwrite,
                   init: a.init,
                   data: a.data,
                   tokenizer: a.tokenizer,

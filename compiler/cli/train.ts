@@ -11,7 +11,7 @@
  * vocabulary. With --init, a char or byte tokenizer is the checkpoint's own (its metadata
  * `mspec.tokenizer`), since the embedding rows belong to its ids.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { compileForGpu, unboundable, type SpecSources } from '../schedule/compile-model.js';
 import { planModel } from '../schedule/plan.js';
@@ -44,6 +44,8 @@ export interface TrainArgs {
   resume?: string | undefined;
   init?: string | undefined;
   out?: string | undefined;
+  /** Start over in an --out folder that already holds a run (without it, that is an error: work is never replaced silently). */
+  overwrite?: boolean | undefined;
   data?: string | undefined;
   tokenizer?: 'byte' | 'char' | 'gpt2' | undefined;
   steps?: number | undefined;
@@ -60,7 +62,7 @@ export interface TrainArgs {
 interface RunConfig {
   readonly sources: SpecSources;
   readonly model: string;
-  readonly overrides: Omit<TrainArgs, 'target' | 'resume' | 'out' | 'init'>;
+  readonly overrides: Omit<TrainArgs, 'target' | 'resume' | 'out' | 'init' | 'overwrite'>;
   /** The learning-rate schedule's length, fixed when the run started (absent in older runs). */
   readonly schedule_steps?: number;
   /** The tokenizer the run trains with (absent in older runs: rebuilt from the data). */
@@ -139,7 +141,7 @@ async function train(args: TrainArgs): Promise<number> {
     }
     if (r.models.length !== 1)
       throw new TrainError(`${file} defines ${r.models.length} models; pick one with ${file}#${r.models[0]?.spec.name ?? 'name'}`);
-    const { target: _t, resume: _r, out: _o, init: _i, ...overrides } = args;
+    const { target: _t, resume: _r, out: _o, init: _i, overwrite: _w, ...overrides } = args;
     config = {
       sources: { entry: file, files: Object.fromEntries([...r.sources].map(([k, v]) => [k, v.text])) },
       model: r.models[0]!.spec.name,
@@ -147,6 +149,7 @@ async function train(args: TrainArgs): Promise<number> {
     };
     dir = args.out ?? join('runs', config.model);
     startSteps = args.steps;
+    refuseToReplace(dir, args.overwrite ?? false);
   }
   const files = memoryHost(config.sources.files);
   const first = compileFile(config.sources.entry, {
@@ -388,3 +391,30 @@ function effectiveRecipe(spec: ModelSpec, o: RunConfig['overrides'], scheduleSte
 
 export { allLayers };
 export type { CompiledModel, GpuContext };
+
+/** What a run folder holds of a run (runtime/train/run.ts writes them). */
+const RUN_FILES = ['last.safetensors', 'optimizer.safetensors', 'config.json', 'state.json', 'metrics.jsonl', 'loss.svg'];
+
+/**
+ * A new run must not silently replace an earlier one's checkpoints in the same folder. With
+ * --overwrite the old run's files go first, so a new run stopped before its first checkpoint
+ * never leaves the old weights beside the new config.
+ */
+function refuseToReplace(dir: string, overwrite: boolean): void {
+  const held = RUN_FILES.slice(0, 3).filter((f) => existsSync(join(dir, f)));
+  if (held.length === 0) return;
+  if (overwrite) {
+    for (const f of RUN_FILES) rmSync(join(dir, f), { force: true });
+    return;
+  }
+  let step = '';
+  try {
+    step = ` at step ${readSafetensorsMetadata(join(dir, 'last.safetensors'))['mspec.step'] ?? '?'}`;
+  } catch {
+    // No readable weights (a run stopped before its first checkpoint): the folder is still a run's.
+  }
+  throw new TrainError(
+    `'${dir}' already holds a run${step} (${held.join(', ')}); continue it with mspec train --resume ${dir}, ` +
+      'train into another folder with --out, or start over there with --overwrite',
+  );
+}

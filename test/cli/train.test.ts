@@ -222,4 +222,24 @@ describe('mspec train', () => {
     expect(noData.stderr).toMatch(/^error: .*no\/such\/corpus\.txt/m);
     expect(noData.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  it('a new run refuses a folder that holds a run (its checkpoint stays as it was) unless --overwrite starts over', () => {
+    const dir = join(tmp, 'taken');
+    const first = mspec('train', SPEC, '--steps', '2', '--eval-every', '2', '--sample-tokens', '0', '--out', dir);
+    expect(first.code, first.stderr).toBe(0);
+    const before = readFileSync(join(dir, 'last.safetensors'));
+    const again = mspec('train', SPEC, '--steps', '1', '--sample-tokens', '0', '--out', dir);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(
+      `error: '${dir}' already holds a run at step 2 (last.safetensors, optimizer.safetensors, config.json); continue it with mspec train --resume ${dir}`,
+    );
+    expect(readFileSync(join(dir, 'last.safetensors')).equals(before)).toBe(true);
+    const over = mspec('train', SPEC, '--steps', '1', '--eval-every', '1', '--sample-tokens', '0', '--out', dir, '--overwrite');
+    expect(over.code, over.stderr).toBe(0);
+    expect(readSafetensors(join(dir, 'last.safetensors')).metadata['mspec.step']).toBe('1');
+    expect(metrics(dir).map((m) => m.step)).toEqual([1]);
+    const both = mspec('train', '--resume', dir, '--overwrite');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--overwrite starts a new run; --resume continues one');
+  }, 120_000);
 });
