@@ -146,6 +146,14 @@ describe('mspec train', () => {
       expect(more.status, more.stderr).toBe(0);
       expect(more.stderr).toContain('at step 3/4');
       expect(metrics(g).map((r) => r.step)).toEqual([1, 2, 3, 4]);
+      // A new run into the same folder is refused, as by mspec train; --overwrite starts over.
+      const fresh = [join(out, 'tiny_train', 'train.js'), '--out', g, '--steps', '2', '--sample-tokens', '0'];
+      const refused = spawnSync(process.execPath, fresh, { cwd: ROOT, encoding: 'utf8' });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain('already holds a run; continue it with --resume, or start over with --overwrite');
+      const over = spawnSync(process.execPath, [...fresh, '--overwrite'], { cwd: ROOT, encoding: 'utf8' });
+      expect(over.status, over.stderr).toBe(0);
+      expect(metrics(g).map((r) => r.step)).toEqual([1, 2]);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
