@@ -5,7 +5,7 @@
  */
 export { readSafetensors, writeSafetensors } from './checkpoint/safetensors.js';
 export { runTraining } from './train/run.js';
-export { readRunState } from './train/checkpoint.js';
+export { clearRun, heldRun, readRunState } from './train/checkpoint.js';
 export type { RunOptions, RunState, TrainRecipe } from './train/run.js';
 export { prepareDataset } from './data/dataset.js';
 export { preparePairs } from './data/pairs-dataset.js';

@@ -24,8 +24,7 @@ import { chunkedPrefill } from '../schedule/explain.js';
 import { bundleRuntime, mspecRoot } from './bundle-runtime.js';
 import { compileGpu } from './gpu-model.js';
 import { printDiagnostics } from './output.js';
-import { specTarget, type SpecTarget } from './spec-target.js';
-import { CheckpointError } from '../../runtime/checkpoint/safetensors.js';
+import { specTarget } from './spec-target.js';
 import { exact, flops } from './units.js';
 import { detectTuning } from './tuning.js';
 import { DEFAULT_BINDING_LIMITS, type BindingLimits } from '../../runtime/gpu/limits.js';
@@ -42,15 +41,7 @@ export interface BuildArgs {
 }
 
 export async function runBuild(args: BuildArgs): Promise<number> {
-  let target: SpecTarget;
-  try {
-    target = specTarget(args.target);
-  } catch (e) {
-    if (!(e instanceof CheckpointError)) throw e;
-    process.stderr.write(`error: ${e.message}\n`);
-    return 1;
-  }
-  const { file, model, host, tokenizer } = target;
+  const { file, model, host, tokenizer } = specTarget(args.target);
   // The output must be a folder (or not exist yet): a file there would fail half-way through writing.
   if (existsSync(args.out) && !statSync(args.out).isDirectory()) {
     process.stderr.write(`error: cannot build into '${args.out}': it is a file, not a folder; give a folder with -o/--out\n`);

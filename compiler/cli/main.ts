@@ -8,6 +8,7 @@ import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { MSPEC_VERSION } from '../version.js';
 import { DispatchLimitError } from '../codegen/wgsl/matmul.js';
+import { CheckpointError } from '../../runtime/checkpoint/safetensors.js';
 import { inGpuChild, runInGpuChild } from './gpu-child.js';
 import { RANGES, ranged } from './ranges.js';
 import { DEFAULT_PROFILE_BATCH, PROFILE_RANGES } from './profile-options.js';
@@ -36,6 +37,12 @@ async function guarded(run: Handler): Promise<void> {
       process.stderr.write(
         `error MS4002: the device limit ${e.problem.limit} (${e.problem.have}) is too small: ${e.problem.needs}\n  hint: ${e.problem.hint}\n`,
       );
+      process.exitCode = 1;
+      return;
+    }
+    // A checkpoint that is missing, damaged or not a run's weights: its message says which and what to use.
+    if (e instanceof CheckpointError) {
+      process.stderr.write(`error: ${e.message}\n`);
       process.exitCode = 1;
       return;
     }

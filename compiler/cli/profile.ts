@@ -21,7 +21,6 @@ import { profilePlan } from '../../runtime/profile.js';
 import { compileGpu } from './gpu-model.js';
 import { printDiagnostics } from './output.js';
 import { specTarget } from './spec-target.js';
-import { CheckpointError } from '../../runtime/checkpoint/safetensors.js';
 import { beforeEachRun, inferencePlans, trainPlan, trainRecipe, writeInputs, type ProfiledPlan } from './profile-plans.js';
 import { METHOD_TEXT, planReport, planText, type PlanReport } from './profile-report.js';
 import { profileSvg } from './profile-svg.js';
@@ -62,12 +61,7 @@ export async function runProfile(args: ProfileArgs): Promise<number> {
 }
 
 async function profile(args: ProfileArgs): Promise<number> {
-  let split: ReturnType<typeof specTarget>;
-  try {
-    split = specTarget(args.target);
-  } catch (e) {
-    throw e instanceof CheckpointError ? new ProfileError(e.message, 1) : e;
-  }
+  const split = specTarget(args.target);
   if (args.model !== undefined && split.model !== undefined && args.model !== split.model)
     throw new ProfileError(`${args.target} names model '${split.model}' but --model names '${args.model}'; give one`, 2);
   const model = args.model ?? split.model;

@@ -35,10 +35,8 @@ export function checkpointPath(file: string): string | null {
 
 /** Resolves a target; a checkpoint's problem is thrown as a CheckpointError that says what is wrong. */
 export function specTarget(target: string): SpecTarget {
-  const isCheckpoint = checkpointPath(target) !== null;
-  const { file, model } = isCheckpoint ? { file: target, model: undefined } : splitTarget(target);
-  const path = checkpointPath(file);
-  if (path === null) return { file, model };
+  const path = checkpointPath(target);
+  if (path === null) return splitTarget(target);
   const carried = checkpointSpec(path, readSafetensorsMetadata(path));
   return {
     file: carried.sources.entry,

@@ -11,7 +11,7 @@
  * vocabulary. With --init, a char or byte tokenizer is the checkpoint's own (its metadata
  * `mspec.tokenizer`), since the embedding rows belong to its ids.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { compileForGpu, unboundable, type SpecSources } from '../schedule/compile-model.js';
 import { planModel } from '../schedule/plan.js';
@@ -28,7 +28,7 @@ import { prepareDataset } from '../../runtime/data/dataset.js';
 import { preparePairs } from '../../runtime/data/pairs-dataset.js';
 import { DataError } from '../../runtime/data/source.js';
 import { runTraining } from '../../runtime/train/run.js';
-import { readRunState, STATE_FILE, type RunState } from '../../runtime/train/checkpoint.js';
+import { clearRun, heldRun, readRunState, STATE_FILE, type RunState } from '../../runtime/train/checkpoint.js';
 import { MASK_TOKEN, MLM_SPECIALS, TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { parseTokenizerData } from '../../runtime/tokenizers/load.js';
 import type { Host } from '../semantics/resolve.js';
@@ -149,7 +149,14 @@ async function train(args: TrainArgs): Promise<number> {
     };
     dir = args.out ?? join('runs', config.model);
     startSteps = args.steps;
-    refuseToReplace(dir, args.overwrite ?? false);
+    // A new run never replaces an earlier one silently; --overwrite clears it first.
+    const held = heldRun(dir);
+    if (held && !args.overwrite)
+      throw new TrainError(
+        `'${dir}' already holds a run${held.step ? ` at step ${held.step}` : ''} (${held.files.join(', ')}); continue it with ` +
+          `mspec train --resume ${dir}, train into another folder with --out, or start over there with --overwrite`,
+      );
+    if (held) clearRun(dir);
   }
   const files = memoryHost(config.sources.files);
   const first = compileFile(config.sources.entry, {
@@ -391,30 +398,3 @@ function effectiveRecipe(spec: ModelSpec, o: RunConfig['overrides'], scheduleSte
 
 export { allLayers };
 export type { CompiledModel, GpuContext };
-
-/** What a run folder holds of a run (runtime/train/run.ts writes them). */
-const RUN_FILES = ['last.safetensors', 'optimizer.safetensors', 'config.json', 'state.json', 'metrics.jsonl', 'loss.svg'];
-
-/**
- * A new run must not silently replace an earlier one's checkpoints in the same folder. With
- * --overwrite the old run's files go first, so a new run stopped before its first checkpoint
- * never leaves the old weights beside the new config.
- */
-function refuseToReplace(dir: string, overwrite: boolean): void {
-  const held = RUN_FILES.slice(0, 3).filter((f) => existsSync(join(dir, f)));
-  if (held.length === 0) return;
-  if (overwrite) {
-    for (const f of RUN_FILES) rmSync(join(dir, f), { force: true });
-    return;
-  }
-  let step = '';
-  try {
-    step = ` at step ${readSafetensorsMetadata(join(dir, 'last.safetensors'))['mspec.step'] ?? '?'}`;
-  } catch {
-    // No readable weights (a run stopped before its first checkpoint): the folder is still a run's.
-  }
-  throw new TrainError(
-    `'${dir}' already holds a run${step} (${held.join(', ')}); continue it with mspec train --resume ${dir}, ` +
-      'train into another folder with --out, or start over there with --overwrite',
-  );
-}

@@ -26,6 +26,29 @@ import {
 export const RESUME_FILE = 'optimizer.safetensors';
 export const WEIGHTS_FILE = 'last.safetensors';
 export const STATE_FILE = 'state.json';
+/** Every file of a run folder: the checkpoint's three, and run.ts's config, metrics and chart. */
+const RUN_FILES = [WEIGHTS_FILE, RESUME_FILE, 'config.json', STATE_FILE, 'metrics.jsonl', 'loss.svg'];
+
+/**
+ * The run a folder already holds, or null: its files and the step of its weights (null when
+ * it stopped before its first checkpoint). A new run must not silently replace it.
+ */
+export function heldRun(dir: string): { files: string[]; step: string | null } | null {
+  const files = [WEIGHTS_FILE, RESUME_FILE, 'config.json'].filter((f) => existsSync(join(dir, f)));
+  if (files.length === 0) return null;
+  let step: string | null = null;
+  try {
+    step = readSafetensorsMetadata(join(dir, WEIGHTS_FILE))['mspec.step'] ?? null;
+  } catch {
+    // No readable weights: the folder is still a run's.
+  }
+  return { files, step };
+}
+
+/** Removes a run's files before starting over in its folder, so old weights never sit beside a new config. */
+export function clearRun(dir: string): void {
+  for (const f of RUN_FILES) rmSync(join(dir, f), { force: true });
+}
 
 export interface RunState {
   readonly step: number;

@@ -14,7 +14,6 @@ export function generateTrainer(
   const file = project.createSourceFile(path, '', { overwrite: true });
   file.addImportDeclarations([
     { moduleSpecifier: 'node:util', namedImports: ['parseArgs'] },
-    { moduleSpecifier: 'node:fs', namedImports: ['existsSync', 'rmSync'] },
     { moduleSpecifier: 'node:path', namedImports: ['join'] },
     {
       moduleSpecifier: opts.runtimeImport,
@@ -23,6 +22,8 @@ export function generateTrainer(
         'prepareDataset',
         'preparePairs',
         'readRunState',
+        'heldRun',
+        'clearRun',
         'runTraining',
         { name: 'CompiledModelData', isTypeOnly: true },
         { name: 'TrainPlans', isTypeOnly: true },
@@ -61,10 +62,7 @@ export function generateTrainer(
     );
     // As `mspec train`: a new run never replaces an earlier one's checkpoints unless asked to.
     w.writeLine(
-      "const RUN_FILES = ['last.safetensors', 'optimizer.safetensors', 'config.json', 'state.json', 'metrics.jsonl', 'loss.svg'];",
-    );
-    w.writeLine(
-      'if (!args.resume && existsSync(join(dir, "last.safetensors"))) { if (!args.overwrite) { console.error(`error: ${dir} already holds a run; continue it with --resume, or start over with --overwrite`); process.exit(1); } for (const f of RUN_FILES) rmSync(join(dir, f), { force: true }); }',
+      'if (!args.resume && heldRun(dir)) { if (!args.overwrite) { console.error(`error: ${dir} already holds a run; continue it with --resume, or start over with --overwrite`); process.exit(1); } clearRun(dir); }',
     );
     w.writeLine('const gpu = await acquireDevice();');
     w.writeLine('try {');
