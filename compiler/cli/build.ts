@@ -217,6 +217,8 @@ function emitModule(
       // The folder may be anywhere: take @webgpu/types and @types/node from mspec's own packages.
       typeRoots: [join(root, 'node_modules'), join(root, 'node_modules', '@types')],
       types: withTrainer ? ['node'] : [],
+      // An imported runtime need not be installed where the module is written: check against this mspec's own.
+      ...(runtimeImport ? { paths: { [runtimeImport]: [join(root, 'dist', 'runtime', 'index.d.ts')] } } : {}),
     },
   });
   const imports = runtimeImport

@@ -222,6 +222,15 @@ export function cli(argv: string[]): Argv {
               type: 'number',
               describe:
                 "maxStorageBufferBindingSize to plan for, in bytes (4096 to 2^32; default: the adapter's, or 134217728 without one): larger tables are bound in chunks",
+            })
+            .check((a) => {
+              const r = a['runtime-import'];
+              // A path would be resolved from the generated folder, which the default (a copied runtime/) already covers.
+              if (r !== undefined && !/^(@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*(\/[A-Za-z0-9._-]+)*$/.test(r))
+                throw new Error(
+                  `--runtime-import '${r}' is not a package name: give the package the runtime is installed as (e.g. mspec/runtime), or leave it out to copy the runtime into the output folder`,
+                );
+              return true;
             }),
         (a) =>
           guarded(async () =>

@@ -1,4 +1,5 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -156,5 +157,25 @@ describe('mspec build into a path the file system refuses', () => {
     expect(b.code).toBe(1);
     expect(b.stderr).toMatch(/error: cannot use '.*char_gpt\/kernels': a part of the path is a file, not a folder/);
     expect(b.stderr).not.toMatch(/MS9001|\n\s+at /);
+  });
+});
+
+describe('mspec build --runtime-import', () => {
+  it('builds into a folder where the package is not installed (types come from this mspec), and refuses a path', () => {
+    // Outside the repository, 'mspec/runtime' resolves nowhere: the build used to fail with MS9001 (TS2307).
+    const dir = mkdtempSync(join(tmpdir(), 'mspec-rtimport-'));
+    try {
+      const a = mspec('build', 'specs/char-gpt.model', '-o', dir, '--tuning', 'cpu', '--runtime-import', 'mspec/runtime');
+      expect(a.stderr).not.toMatch(/MS9001|TS2307/);
+      expect(a.code).toBe(0);
+      const js = readFileSync(join(dir, 'char_gpt', 'model.js'), 'utf8');
+      expect(js).toMatch(/from "mspec\/runtime"/);
+      expect(existsSync(join(dir, 'char_gpt', 'runtime'))).toBe(false);
+      const b = mspec('build', 'specs/char-gpt.model', '-o', dir, '--tuning', 'cpu', '--runtime-import', './vendor/runtime.js');
+      expect(b.code).toBe(2);
+      expect(b.stderr).toMatch(/^error: --runtime-import '\.\/vendor\/runtime\.js' is not a package name/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
