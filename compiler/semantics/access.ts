@@ -25,7 +25,7 @@ export class Access {
     if (!f.tree.knobs.has(name)) {
       const rejected = this.ctx.rejectedKeys;
       if (rejected && (rejected.has(name) || rejected.has(f.where.split('.').pop()!))) return undefined;
-      this.ctx.bag.report('MS2004', at, { name, where: f.where }, { hint: `add ${name}: <value> to ${f.where}` });
+      this.ctx.bag.report('MS2004', at, { name, where: f.where }, { hint: requiredHint(name, f.where) });
       return undefined;
     }
     const r = knob(this.ctx, f, name);
@@ -131,4 +131,10 @@ export function variantText(v: VariantValue | Typed): string {
     ([k, a]) => `${k}: ${typeof a === 'number' ? fmtNum(a) : Array.isArray(a) ? `(${a.join(', ')})` : String(a)}`,
   );
   return `${vv.name}(${args.join(', ')})`;
+}
+
+/** How to set a missing knob, in the spelling `mspec fmt` writes: `name = v` in a model's body, `name: v` in a section. */
+function requiredHint(name: string, where: string): string {
+  if (where === 'model') return `add \`${name} = <value>\` to the model's body`;
+  return `set it in ${where}, e.g. ${where.split('.').pop()!} { ${name}: <value> }`;
 }

@@ -32,8 +32,57 @@ export function closest(word: string, candidates: Iterable<string>): string | un
   return best;
 }
 
+/**
+ * Names other frameworks (Hugging Face configs, nanoGPT, PyTorch, papers) give to values and knobs
+ * mspec spells differently: no edit distance finds `silu` from `swish` or `layers` from `n_layer`.
+ */
+const OTHER_NAMES: Readonly<Record<string, string>> = {
+  swish: 'silu',
+  gelu_new: 'gelu_tanh',
+  gelu_pytorch_tanh: 'gelu_tanh',
+  gelu_fast: 'gelu_tanh',
+  rotary: 'rope',
+  absolute: 'learned',
+  sin: 'sinusoidal',
+  sincos: 'sinusoidal',
+  t5: 'relative',
+  nope: 'none',
+  rms: 'rmsnorm',
+  ln: 'layernorm',
+  cos: 'cosine',
+  seq2seq_lm: 'seq2seq',
+  clm: 'causal_lm',
+  masked_lm: 'mlm',
+  // knobs, as GPT-2 / nanoGPT and Hugging Face configs name them
+  n_layer: 'layers',
+  num_layers: 'layers',
+  num_hidden_layers: 'layers',
+  n_embd: 'd_model',
+  hidden_size: 'd_model',
+  n_ctx: 'context',
+  n_positions: 'context',
+  block_size: 'context',
+  max_position_embeddings: 'context',
+  vocab_size: 'vocab',
+  n_head: 'heads',
+  num_attention_heads: 'heads',
+  n_kv_heads: 'kv_heads',
+  num_key_value_heads: 'kv_heads',
+  intermediate_size: 'hidden',
+  d_ff: 'hidden',
+  ffn_dim: 'hidden',
+};
+
+/** mspec's name for `word` when another framework names the same thing so, else undefined. */
+export function mspecName(word: string): string | undefined {
+  return OTHER_NAMES[word.toLowerCase()];
+}
+
 /** `; did you mean 'x'?` or the empty string, ready to drop into a message template. */
 export function didYouMean(word: string, candidates: Iterable<string>): string {
-  const c = closest(word, candidates);
+  const list = [...candidates];
+  const other = mspecName(word);
+  if (other !== undefined && other !== word && list.includes(other)) return `; did you mean '${other}'? (mspec's name for ${word})`;
+  const c = closest(word, list);
   return c === undefined ? '' : `; did you mean '${c}'?`;
 }

@@ -7,7 +7,7 @@
 import type { Entry } from '../ast/nodes.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { SectionDef } from './schema.js';
-import { didYouMean } from './suggest.js';
+import { didYouMean, mspecName } from './suggest.js';
 
 export function validateBody(
   bag: DiagnosticBag,
@@ -16,6 +16,7 @@ export function validateBody(
   where: string,
   rejected: Set<Entry>,
   isLet = false,
+  root: SectionDef = schema,
 ): void {
   const seen = new Map<string, Entry>();
   for (const e of body) {
@@ -43,7 +44,7 @@ export function validateBody(
       const sub = schema.sections[name];
       if (!sub) {
         if (schema.knobs[name]) bag.report('MS2015', e.key.span, { name });
-        else bag.report('MS2001', e.key.span, { name, where, suggestion: didYouMean(name, candidates) }, { hint: hintFor(schema) });
+        else bag.report('MS2001', e.key.span, { name, where, suggestion: suggestion(name, candidates, root) }, { hint: hintFor(schema) });
         rejected.add(e);
         continue;
       }
@@ -52,13 +53,40 @@ export function validateBody(
         rejected.add(e);
         continue;
       }
-      validateBody(bag, e.body, sub, where === 'model' || where === 'train' ? name : `${where}.${name}`, rejected, name === 'let');
+      validateBody(bag, e.body, sub, where === 'model' || where === 'train' ? name : `${where}.${name}`, rejected, name === 'let', root);
     } else if (!schema.knobs[name]) {
       if (schema.sections[name]) bag.report('MS2014', e.key.span, { name });
-      else bag.report('MS2001', e.key.span, { name, where, suggestion: didYouMean(name, candidates) }, { hint: hintFor(schema) });
+      else bag.report('MS2001', e.key.span, { name, where, suggestion: suggestion(name, candidates, root) }, { hint: hintFor(schema) });
       rejected.add(e);
     }
   }
+}
+
+/**
+ * Another framework's name for a knob here, else a near name here, else the section that holds
+ * this knob (or mspec's name for it): `positions` in a model's body → embedding { positions: … }.
+ */
+function suggestion(name: string, candidates: string[], root: SectionDef): string {
+  const own = mspecName(name);
+  if (own === undefined || candidates.includes(own)) {
+    const near = didYouMean(name, candidates);
+    if (near) return near;
+  }
+  const path = sectionHolding(own ?? name, root);
+  if (path === undefined) return '';
+  const nested = path.split('.').reduceRight((inner, section) => `${section} { ${inner} }`, `${own ?? name}: …`);
+  return own === undefined ? `; it goes in ${nested}` : `; mspec calls it '${own}', which goes in ${nested}`;
+}
+
+/** The dotted path of the first section below `s` whose knobs include `knob` (breadth-first). */
+function sectionHolding(knob: string, s: SectionDef): string | undefined {
+  const queue: [string, SectionDef][] = Object.entries(s.sections);
+  while (queue.length) {
+    const [path, def] = queue.shift()!;
+    if (def.knobs[knob]) return path;
+    for (const [n, sub] of Object.entries(def.sections)) queue.push([`${path}.${n}`, sub]);
+  }
+  return undefined;
 }
 
 function hintFor(schema: SectionDef): string {

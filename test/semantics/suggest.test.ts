@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { compileFile } from '../../compiler/index.js';
+import type { Host } from '../../compiler/semantics/resolve.js';
+
+/** The MS2001/MS2002 messages of a model body. */
+function messages(body: string): string[] {
+  const text = `model m {\n  vocab = 64\n  context = 16\n  d_model = 32\n  layers = 1\n${body}\n}\n`;
+  const host: Host = { readFile: (p) => (p === 'm.model' ? text : { error: 'not found' }), charVocab: () => 64 };
+  const r = compileFile('m.model', { host, analyze: false });
+  return r.diagnostics.filter((d) => d.code === 'MS2001' || d.code === 'MS2002').map((d) => d.message);
+}
+
+describe('did you mean', () => {
+  it("names mspec's value for another framework's name, which no edit distance finds", () => {
+    expect(messages('  block {\n    attention { heads: 4 }\n    mlp { activation: swish }\n  }')).toEqual([
+      "unknown value 'swish' for activation; did you mean 'silu'? (mspec's name for swish)",
+    ]);
+    expect(messages('  embedding { positions: rotary }\n  block { attention { heads: 4 } }')).toEqual([
+      "unknown value 'rotary' for positions; did you mean 'rope'? (mspec's name for rotary)",
+    ]);
+  });
+
+  it('names the knob for a Hugging Face or nanoGPT knob name in the same section', () => {
+    expect(messages('  block {\n    attention { num_attention_heads: 4 }\n  }')[0]).toBe(
+      "unknown knob 'num_attention_heads' in block.attention; did you mean 'heads'? (mspec's name for num_attention_heads)",
+    );
+    expect(messages('  n_layer = 2\n  block { attention { heads: 4 } }')[0]).toMatch(/did you mean 'layers'\?/);
+  });
+
+  it('says which section holds a knob set in the wrong place, under its own or another name', () => {
+    expect(messages('  positions = rope\n  block { attention { heads: 4 } }')).toEqual([
+      "unknown knob 'positions' in model; it goes in embedding { positions: … }",
+    ]);
+    expect(messages('  n_head = 4\n  block { attention { heads: 4 } }')).toEqual([
+      "unknown knob 'n_head' in model; mspec calls it 'heads', which goes in block { attention { heads: … } }",
+    ]);
+  });
+
+  it('still finds misspellings by edit distance, and suggests nothing for an unrelated word', () => {
+    expect(messages('  block {\n    attention { heads: 4 }\n    mlp { activation: gelu_tahn }\n  }')[0]).toMatch(
+      /did you mean 'gelu_tanh'\?$/,
+    );
+    expect(messages('  block {\n    attention { heads: 4 }\n    mlp { activation: banana }\n  }')[0]).toBe(
+      "unknown value 'banana' for activation",
+    );
+  });
+});
