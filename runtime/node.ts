@@ -11,3 +11,4 @@ export { prepareDataset } from './data/dataset.js';
 export { preparePairs } from './data/pairs-dataset.js';
 export { BatchSampler, evalBatches } from './data/batches.js';
 export { DataError } from './data/source.js';
+export { runGeneratedTrainer, GENERATED_TRAINER_USAGE, type TrainBundle } from './train/generated-cli.js';

@@ -9,15 +9,16 @@
  *   loss = Σ nll / tokens scored (nats/token), perplexity = e^loss,
  *   bits per byte = Σ nll / ln 2 / UTF-8 bytes of the scored text.
  */
+import { isUserError } from '../../runtime/user-error.js';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CheckpointError, readSafetensors } from '../../runtime/checkpoint/safetensors.js';
-import { checkTokenIds, DataError } from '../../runtime/data/source.js';
-import { acquireDevice, GpuUnavailableError } from '../../runtime/device.js';
-import { NonFiniteLossError, WindowEvaluator, type EvalProgress } from '../../runtime/eval/perplexity.js';
+import { readSafetensors } from '../../runtime/checkpoint/safetensors.js';
+import { checkTokenIds } from '../../runtime/data/source.js';
+import { acquireDevice } from '../../runtime/device.js';
+import { WindowEvaluator, type EvalProgress } from '../../runtime/eval/perplexity.js';
 import { scoredBytes } from '../../runtime/eval/text.js';
 import { scoringWindows } from '../../runtime/eval/windows.js';
-import { TokenizerError, tokenizerFrom, type TokenizerData } from '../../runtime/tokenizers/index.js';
+import { tokenizerFrom, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { checkpointSpec } from './checkpoint-spec.js';
 import { EvalError, readEvalData, readValidationSplit, type EvalText } from './eval-data.js';
 
@@ -41,13 +42,7 @@ export async function runEval(args: EvalArgs): Promise<number> {
       process.stderr.write(`error: ${e.message}\n`);
       return e.exitCode;
     }
-    if (
-      e instanceof DataError ||
-      e instanceof CheckpointError ||
-      e instanceof TokenizerError ||
-      e instanceof GpuUnavailableError ||
-      e instanceof NonFiniteLossError
-    ) {
+    if (isUserError(e)) {
       process.stderr.write(`error: ${e.message}\n`);
       return 1;
     }

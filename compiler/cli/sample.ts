@@ -6,11 +6,11 @@
  * runs from its start token with its KV cache and the kept cross-attention K/V until its
  * end-of-sequence token.
  */
-import { readSafetensors, CheckpointError } from '../../runtime/checkpoint/safetensors.js';
-import { ModelError, ModelRuntime, type GenerateOptions, type SpeculativeStats } from '../../runtime/model-runtime.js';
+import { isUserError } from '../../runtime/user-error.js';
+import { readSafetensors } from '../../runtime/checkpoint/safetensors.js';
+import { ModelRuntime, type GenerateOptions, type SpeculativeStats } from '../../runtime/model-runtime.js';
 import { draftMismatch } from '../../runtime/speculative.js';
-import { TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
-import { GpuUnavailableError } from '../../runtime/device.js';
+import { type TokenizerData } from '../../runtime/tokenizers/index.js';
 import type { Host } from '../semantics/resolve.js';
 import { checkpointSpec } from './checkpoint-spec.js';
 import { checkpointPath } from './spec-target.js';
@@ -251,7 +251,7 @@ async function speculative(rt: ModelRuntime, draft: ModelRuntime, args: SampleAr
 }
 
 function fail(e: unknown): number {
-  if (e instanceof CheckpointError || e instanceof ModelError || e instanceof TokenizerError || e instanceof GpuUnavailableError) {
+  if (isUserError(e)) {
     process.stderr.write(`error: ${e.message}\n`);
     return 1;
   }

@@ -11,8 +11,9 @@
  * vocabulary. With --init, a char or byte tokenizer is the checkpoint's own (its metadata
  * `mspec.tokenizer`), since the embedding rows belong to its ids.
  */
+import { isUserError } from '../../runtime/user-error.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { compileForGpu, unboundable, type SpecSources } from '../schedule/compile-model.js';
 import { planModel } from '../schedule/plan.js';
 import { planTraining } from '../schedule/train-plan.js';
@@ -22,14 +23,15 @@ import { bindingLimitsOf } from '../../runtime/gpu/limits.js';
 import { compileFile, type CompiledModel } from '../index.js';
 import type { ModelSpec, TrainSpec } from '../semantics/model.js';
 import { allLayers } from '../semantics/model.js';
-import { acquireDevice, GpuUnavailableError, type GpuContext } from '../../runtime/device.js';
-import { CheckpointError, readSafetensorsMetadata, writeFileAtomic } from '../../runtime/checkpoint/safetensors.js';
+import { acquireDevice, type GpuContext } from '../../runtime/device.js';
+import { readSafetensorsMetadata, writeFileAtomic } from '../../runtime/checkpoint/safetensors.js';
+import { isBuiltinCorpus } from '../../runtime/data/corpus.js';
 import { prepareDataset } from '../../runtime/data/dataset.js';
+import { isSyntheticTask } from '../../runtime/data/pairs-synthetic.js';
 import { preparePairs } from '../../runtime/data/pairs-dataset.js';
-import { DataError } from '../../runtime/data/source.js';
 import { runTraining } from '../../runtime/train/run.js';
 import { clearRun, heldRun, readRunState, STATE_FILE, type RunState } from '../../runtime/train/checkpoint.js';
-import { MASK_TOKEN, MLM_SPECIALS, TokenizerError, type TokenizerData } from '../../runtime/tokenizers/index.js';
+import { MASK_TOKEN, MLM_SPECIALS, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { parseTokenizerData } from '../../runtime/tokenizers/load.js';
 import type { Host } from '../semantics/resolve.js';
 import { memoryHost } from './checkpoint-spec.js';
@@ -90,13 +92,7 @@ export async function runTrain(args: TrainArgs): Promise<number> {
   try {
     return await train(args);
   } catch (e) {
-    if (
-      e instanceof TrainError ||
-      e instanceof DataError ||
-      e instanceof CheckpointError ||
-      e instanceof TokenizerError ||
-      e instanceof GpuUnavailableError
-    ) {
+    if (e instanceof TrainError || isUserError(e)) {
       process.stderr.write(`error: ${e.message}\n`);
       return 1;
     }
@@ -142,6 +138,10 @@ async function train(args: TrainArgs): Promise<number> {
     if (r.models.length !== 1)
       throw new TrainError(`${file} defines ${r.models.length} models; pick one with ${file}#${r.models[0]?.spec.name ?? 'name'}`);
     const { target: _t, resume: _r, out: _o, init: _i, overwrite: _w, ...overrides } = args;
+    // --data is typed in the shell: a relative path is the working folder's (the spec's `data` is its folder's).
+    // Recorded absolute, so --resume finds it from anywhere.
+    if (overrides.data !== undefined && !isBuiltinCorpus(overrides.data) && !isSyntheticTask(overrides.data))
+      overrides.data = resolve(overrides.data);
     config = {
       sources: { entry: file, files: Object.fromEntries([...r.sources].map(([k, v]) => [k, v.text])) },
       model: r.models[0]!.spec.name,

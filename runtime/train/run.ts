@@ -117,7 +117,6 @@ export async function runTraining(o: RunOptions): Promise<number> {
   const T = recipe.seq_len;
   const trainer = await Trainer.create(gpu, o.model.params, plans, recipe.seed);
   try {
-    mkdirSync(dir, { recursive: true });
     const metricsPath = join(dir, 'metrics.jsonl');
     let start = 0;
     let elapsedBefore = 0;
@@ -143,7 +142,6 @@ export async function runTraining(o: RunOptions): Promise<number> {
       }
       process.stderr.write(`resuming ${o.model.name} from ${dir} at step ${start}/${recipe.steps}\n`);
     } else {
-      writeFileAtomic(join(dir, 'config.json'), JSON.stringify(o.config, null, 2) + '\n');
       if (o.init) {
         // Checked tensor by tensor before anything is uploaded; the AdamW moments start at zero.
         const weights = fitWeights(readSafetensors(o.init), o.model.params, o.model.name, `--init checkpoint '${o.init}'`);
@@ -151,8 +149,6 @@ export async function runTraining(o: RunOptions): Promise<number> {
         trainer.setState(weights);
       } else trainer.init(recipe.seed);
     }
-    writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + (metrics.length ? '\n' : ''));
-
     const s2s = pairs
       ? new Seq2SeqFeed(pairs, { batch: B, S: o.model.context, T, seed: recipe.seed, evalBatches: recipe.eval.batches }, resumed?.sampler)
       : null;
@@ -167,6 +163,11 @@ export async function runTraining(o: RunOptions): Promise<number> {
     const mlm = data && recipe.objective === 'mlm' ? mlmMasking(data.tokenizer, recipe.mask_prob ?? 0.15, recipe.seed) : null;
     const valBatches = s2s ? s2s.valBatches : mlm ? maskEvalBatches(windows, T, mlm) : windows;
     const nextBatch = () => (s2s ? s2s.sampler.next() : mlm ? nextMaskedBatch(stream!, T, mlm) : stream!.next());
+    // Only now, with the data and any --init weights accepted, does the folder become a run: a run
+    // refused for its input leaves nothing that a corrected retry would have to --overwrite.
+    mkdirSync(dir, { recursive: true });
+    if (!o.resume) writeFileAtomic(join(dir, 'config.json'), JSON.stringify(o.config, null, 2) + '\n');
+    writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + (metrics.length ? '\n' : ''));
     const opt = recipe.optimizer;
     const optim = { lr: opt.lr, beta1: opt.betas[0], beta2: opt.betas[1], eps: opt.eps, weightDecay: opt.weight_decay };
     const scheduleSteps = o.scheduleSteps ?? resumed?.schedule_steps ?? recipe.steps;

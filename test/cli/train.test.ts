@@ -154,6 +154,22 @@ describe('mspec train', () => {
       const over = spawnSync(process.execPath, [...fresh, '--overwrite'], { cwd: ROOT, encoding: 'utf8' });
       expect(over.status, over.stderr).toBe(0);
       expect(metrics(g).map((r) => r.step)).toEqual([1, 2]);
+      // Wrong inputs are one-line errors (2: usage, 1: data), never a stack trace; --data is the working folder's.
+      const gen = (cwd: string, ...a: string[]) =>
+        spawnSync(process.execPath, [join(out, 'tiny_train', 'train.js'), ...a], { cwd, encoding: 'utf8' });
+      for (const [a, code, msg] of [
+        [['--stepz', '3'], 2, /^error: Unknown option '--stepz'\nusage: node train\.js/],
+        [['--steps', '0'], 2, /^error: --steps must be an integer in \[1, 2\^32\], found 0\n/],
+        [['--sample-tokens', 'x'], 2, /^error: --sample-tokens must be an integer in \[0, 2\^20\], found 'x'\n/],
+        [['--data', 'short.txt', '--out', 'short-run'], 1, /^error: the training split has \d+ tokens?, but a sequence length of/m],
+      ] as const) {
+        writeFileSync(join(tmp, 'short.txt'), 'too short\n');
+        const r = gen(tmp, ...a);
+        expect(r.status, r.stderr).toBe(code);
+        expect(r.stderr).toMatch(msg);
+        expect(r.stderr).not.toMatch(/\n\s+at /);
+      }
+      expect(existsSync(join(tmp, 'short-run', 'config.json'))).toBe(false);
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -229,6 +245,19 @@ describe('mspec train', () => {
     expect(noData.code).toBe(1);
     expect(noData.stderr).toMatch(/^error: .*no\/such\/corpus\.txt/m);
     expect(noData.stderr).not.toMatch(/\n\s+at /);
+    // --data is resolved from the working folder (the spec's `data` from the spec's). Data too short for
+    // one window is refused before the folder becomes a run, so the corrected retry needs no --overwrite.
+    writeFileSync(join(tmp, 'tiny.txt'), 'abc\n');
+    const cli = (...a: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'dist', 'compiler', 'cli', 'main.js'), ...a], { cwd: tmp, encoding: 'utf8' });
+    const short = cli('train', join(ROOT, SPEC), '--data', 'tiny.txt', '--out', 'cwd-run', '--steps', '1', '--sample-tokens', '0');
+    expect(short.status).toBe(1);
+    expect(short.stderr).toMatch(new RegExp(`^error: the training split has \\d+ tokens?, but a sequence length`, 'm'));
+    expect(existsSync(join(tmp, 'cwd-run', 'config.json'))).toBe(false);
+    writeFileSync(join(tmp, 'tiny.txt'), 'the quick brown fox jumps over the lazy dog. '.repeat(40));
+    const ok = cli('train', join(ROOT, SPEC), '--data', 'tiny.txt', '--out', 'cwd-run', '--steps', '1', '--sample-tokens', '0');
+    expect(ok.status, ok.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(tmp, 'cwd-run', 'config.json'), 'utf8')).overrides.data).toBe(join(tmp, 'tiny.txt'));
   }, 60_000);
 
   it('a new run refuses a folder that holds a run (its checkpoint stays as it was) unless --overwrite starts over', () => {

@@ -2,9 +2,11 @@
  * The generated trainer entry (`out/<model>/train.ts` → `train.js`): a script a user runs with
  * plain `node`, importing the runtime copied beside it (runtime/index.js) or the package
  * named by --runtime-import. It loads the training plans `mspec build` wrote beside it
- * (train-plan.json) and runs the same loop as `mspec train`.
+ * (train-plan.json) and hands them to the runtime's trainer command line, the same loop as
+ * `mspec train`.
  */
-import { Project, VariableDeclarationKind, type SourceFile } from 'ts-morph';
+import { Project, type SourceFile } from 'ts-morph';
+import { GENERATED_TRAINER_USAGE } from '../../../runtime/train/generated-cli.js';
 
 export function generateTrainer(
   project: Project,
@@ -13,76 +15,15 @@ export function generateTrainer(
 ): SourceFile {
   const file = project.createSourceFile(path, '', { overwrite: true });
   file.addImportDeclarations([
-    { moduleSpecifier: 'node:util', namedImports: ['parseArgs'] },
-    { moduleSpecifier: 'node:path', namedImports: ['join'] },
-    {
-      moduleSpecifier: opts.runtimeImport,
-      namedImports: [
-        'acquireDevice',
-        'prepareDataset',
-        'preparePairs',
-        'readRunState',
-        'heldRun',
-        'clearRun',
-        'runTraining',
-        { name: 'CompiledModelData', isTypeOnly: true },
-        { name: 'TrainPlans', isTypeOnly: true },
-        { name: 'TrainRecipe', isTypeOnly: true },
-      ],
-    },
+    { moduleSpecifier: opts.runtimeImport, namedImports: ['runGeneratedTrainer', { name: 'TrainBundle', isTypeOnly: true }] },
     { moduleSpecifier: './train-plan.json', defaultImport: 'bundle', attributes: [{ name: 'type', value: 'json' }] },
   ]);
-  file.addVariableStatement({
-    declarationKind: VariableDeclarationKind.Const,
-    declarations: [
-      {
-        name: 'data',
-        initializer:
-          'bundle as unknown as { model: CompiledModelData; plans: TrainPlans; recipe: TrainRecipe & { val_fraction: number; tokenizer: "byte" | "char" | "gpt2" }; specDir: string }',
-      },
-    ],
-  });
-  file.addStatements((w) => {
-    w.writeLine('const { values: args } = parseArgs({');
-    w.indent(() => {
-      w.writeLine(
-        "options: { out: { type: 'string' }, resume: { type: 'boolean' }, overwrite: { type: 'boolean' }, steps: { type: 'string' }, data: { type: 'string' }, 'sample-tokens': { type: 'string' }, prompt: { type: 'string' } },",
-      );
-    });
-    w.writeLine('});');
-    w.writeLine(`const dir = args.out ?? join('runs', ${JSON.stringify(opts.model)});`);
-    w.writeLine(
-      'const recipe: TrainRecipe = { ...data.recipe, ...(args.steps ? { steps: Number(args.steps) } : {}), ...(args.data ? { data: args.data } : {}) };',
-    );
-    // The checkpoint (optimizer.safetensors) is the run state, as for `mspec train --resume`:
-    // a kill between its files still resumes exactly, and the schedule keeps its first length.
-    w.writeLine('const resume = args.resume ? (readRunState(dir) ?? undefined) : undefined;');
-    w.writeLine(
-      'if (args.resume && !resume) { console.error(`error: nothing to resume in ${dir} (no checkpoint yet); run without --resume`); process.exit(1); }',
-    );
-    // As `mspec train`: a new run never replaces an earlier one's checkpoints unless asked to.
-    w.writeLine(
-      'if (!args.resume && heldRun(dir)) { if (!args.overwrite) { console.error(`error: ${dir} already holds a run; continue it with --resume, or start over with --overwrite`); process.exit(1); } clearRun(dir); }',
-    );
-    w.writeLine('const gpu = await acquireDevice();');
-    w.writeLine('try {');
-    w.indent(() => {
-      // seq2seq reads (source, target) pairs with the build's tokenizer ([PAD] and [EOS] included).
-      w.writeLine(
-        'const dataset = data.recipe.objective === "seq2seq" ? preparePairs({ data: recipe.data, tokenizer: data.recipe.tokenizer, specDir: data.specDir, valFraction: data.recipe.val_fraction, limits: { S: data.model.context, T: recipe.seq_len }, ...(data.model.tokenizer ? { fixed: data.model.tokenizer } : {}) }) : prepareDataset({ data: recipe.data, tokenizer: data.recipe.tokenizer, specDir: data.specDir, valFraction: data.recipe.val_fraction, specials: data.model.tokenizer?.specials ?? [] });',
-      );
-      w.writeLine(
-        "process.exitCode = await runTraining({ gpu, model: data.model, plans: data.plans, recipe, dataset, dir, config: { trainer: 'generated', model: data.model.name, recipe }, ...(resume ? { resume } : {}), ...(args.prompt !== undefined ? { prompt: args.prompt } : {}), sampleTokens: Number(args['sample-tokens'] ?? 200) });",
-      );
-    });
-    w.writeLine('} finally {');
-    w.indent(() => w.writeLine('gpu.release();'));
-    w.writeLine('}');
-  });
+  // The options, run-folder rules and error reporting live in the runtime (runtime/train/generated-cli.ts).
+  file.addStatements('process.exitCode = await runGeneratedTrainer(bundle as unknown as TrainBundle, process.argv.slice(2));');
   file.formatText({ indentSize: 2 });
   file.insertText(
     0,
-    `// Generated by mspec ${opts.version} from ${opts.specPath} (model ${opts.model}, spec sha256 ${opts.hash}).\n// Do not edit: run \`mspec build\` again after changing the spec.\n// Run: node train.js [--out DIR] [--overwrite] [--steps N] [--data PATH] [--resume] [--prompt TEXT] [--sample-tokens N]\n`,
+    `// Generated by mspec ${opts.version} from ${opts.specPath} (model ${opts.model}, spec sha256 ${opts.hash}).\n// Do not edit: run \`mspec build\` again after changing the spec.\n// Run: ${GENERATED_TRAINER_USAGE}\n`,
   );
   return file;
 }
