@@ -391,14 +391,15 @@ export class ModelRuntime {
     let produced = 0;
     let slides = 0;
     while (produced < opts.maxTokens) {
-      if (context.length >= this.data.context) {
+      // A full window still draws one token from its prefill (as the host path does); after that it must slide.
+      if (context.length > this.data.context || (context.length === this.data.context && !prefill)) {
         context = this.contextFull(context, produced, opts);
         slides++;
         prefill = true;
       }
       const L = context.length;
       // Positions L .. L+n-1 are drawn; the last token fed is at L+n-2 (≤ context − 2, as on the host path).
-      const n = Math.min(chunk, opts.maxTokens - produced, this.data.context - L);
+      const n = Math.min(chunk, opts.maxTokens - produced, Math.max(1, this.data.context - L));
       const encoder = this.gpu.device.createCommandEncoder({ label: `${this.data.name}:generate` });
       if (prefill) {
         chain.configure(opts, seed, windowStream(slides), chain.prefillAt(L));
@@ -437,7 +438,8 @@ export class ModelRuntime {
         `reached the context window of ${this.data.context} tokens after ${produced} new tokens; ask for fewer tokens, a shorter prompt, or let the window slide (--slide)`,
       );
     }
-    return context.slice(context.length - Math.floor(this.data.context / 2));
+    // At least the last token (a window of 1 slides to 1: a bigram model still generates).
+    return context.slice(context.length - Math.max(1, Math.floor(this.data.context / 2)));
   }
 
   /** Whether this is an encoder–decoder (generate from a source with generateFrom, not from a prompt). */

@@ -192,6 +192,13 @@ export async function runSample(args: SampleArgs): Promise<number> {
       );
       return 2;
     }
+    const promptTokens = rt.encode(args.prompt).length;
+    if (promptTokens > data.context) {
+      process.stderr.write(
+        `error: the prompt is ${promptTokens} tokens but ${data.name}'s context window is ${data.context}; give a prompt of at most ${data.context} tokens\n`,
+      );
+      return 2;
+    }
     if (draft) return await speculative(rt, draft, args, opts);
     process.stdout.write(args.prompt);
     for await (const piece of rt.generateText(args.prompt, opts)) process.stdout.write(piece);

@@ -7,6 +7,7 @@
 import type { Entry } from '../ast/nodes.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
 import type { SectionDef } from './schema.js';
+import { selectorText } from './selectors.js';
 import { didYouMean, mspecName } from './suggest.js';
 
 export function validateBody(
@@ -43,7 +44,14 @@ export function validateBody(
     if (e.kind === 'Section') {
       const sub = schema.sections[name];
       if (!sub) {
-        if (schema.knobs[name]) bag.report('MS2015', e.key.span, { name });
+        // `layers[1] { … }` means per-layer settings, which are a selector on block.
+        if (schema.knobs[name])
+          bag.report(
+            'MS2015',
+            e.key.span,
+            { name },
+            e.selector ? { hint: `settings for some layers go in block${selectorText(e.selector)} { … }` } : {},
+          );
         else bag.report('MS2001', e.key.span, { name, where, suggestion: suggestion(name, candidates, root) }, { hint: hintFor(schema) });
         rejected.add(e);
         continue;

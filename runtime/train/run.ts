@@ -337,11 +337,19 @@ export async function runTraining(o: RunOptions): Promise<number> {
       try {
         rt.load(join(dir, WEIGHTS_FILE));
         const tok = rt.tokenizer!;
-        const prompt = o.prompt ?? tok.decode(Array.from(data.val.subarray(0, Math.min(16, Math.floor(o.model.context / 2)))));
-        process.stdout.write(`\nsample (temperature 0.8, seed ${recipe.seed}):\n${prompt}`);
+        let ids =
+          o.prompt !== undefined ? tok.encode(o.prompt) : Array.from(data.val.subarray(0, Math.min(16, Math.floor(o.model.context / 2))));
+        // The run is done: a prompt longer than the window is cut to its end rather than failing it.
+        if (ids.length > o.model.context) {
+          process.stderr.write(
+            `note: the prompt is ${ids.length} tokens; the sample continues its last ${o.model.context} (the context window)\n`,
+          );
+          ids = ids.slice(-o.model.context);
+        }
+        process.stdout.write(`\nsample (temperature 0.8, seed ${recipe.seed}):\n${tok.decode(ids)}`);
         const out: number[] = [];
         let printed = '';
-        for await (const id of rt.generate(tok.encode(prompt), {
+        for await (const id of rt.generate(ids, {
           maxTokens: o.sampleTokens,
           temperature: 0.8,
           topK: 40,

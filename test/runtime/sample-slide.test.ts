@@ -5,6 +5,9 @@
  * did). Each window draws from its own stream (runtime/sample.ts windowStream): the text does
  * not repeat with the window's period, and the device and host paths still agree token for token.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileGpu } from '../../compiler/cli/gpu-model.js';
 import { acquireDevice, type GpuContext } from '../../runtime/device.js';
@@ -42,6 +45,36 @@ describe('sampling past the context window (slide)', () => {
       expect(same / half).toBeLessThan(0.15);
     } finally {
       rt.release();
+    }
+  }, 120_000);
+
+  it('a prompt that fills the window draws one token, then slides; a window of one token slides to one (host and device agree)', async () => {
+    const src = 'model w1 {\n  vocab = 32\n  context = 1\n  d_model = 16\n  layers = 1\n  block { attention { heads: 2 } }\n}\n';
+    const file = join(mkdtempSync(join(tmpdir(), 'mspec-w1-')), 'w1.model');
+    writeFileSync(file, src);
+    for (const spec of ['specs/tiny-llama.model', file]) {
+      const { data } = compileGpu(spec, { tuning: gpu.adapterClass, subgroupMinSize: gpu.subgroupMinSize }).models[0]!;
+      const rt = await ModelRuntime.create(data, { gpu });
+      try {
+        rt.init(3);
+        const full = Array.from({ length: data.context }, (_, i) => (i * 7) % 32);
+        const run = async (sampleOn: 'device' | 'host', onContextFull: 'slide' | 'error', maxTokens: number) => {
+          const ids: number[] = [];
+          for await (const id of rt.generate(full, { maxTokens, temperature: 1, seed: 2, onContextFull, sampleOn })) ids.push(id);
+          return ids;
+        };
+        // Without sliding, a full window still has its next token; the one after needs a slide.
+        const one = await run('device', 'error', 1);
+        expect(one).toHaveLength(1);
+        expect(await run('host', 'error', 1)).toEqual(one);
+        await expect(run('device', 'error', 2)).rejects.toThrow(/reached the context window/);
+        const slid = await run('device', 'slide', 6);
+        expect(slid).toHaveLength(6);
+        expect(slid[0]).toBe(one[0]);
+        expect(await run('host', 'slide', 6)).toEqual(slid);
+      } finally {
+        rt.release();
+      }
     }
   }, 120_000);
 });
