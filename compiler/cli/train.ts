@@ -30,7 +30,7 @@ import { prepareDataset } from '../../runtime/data/dataset.js';
 import { isSyntheticTask } from '../../runtime/data/pairs-synthetic.js';
 import { preparePairs } from '../../runtime/data/pairs-dataset.js';
 import { runTraining } from '../../runtime/train/run.js';
-import { clearRun, heldRun, readRunState, STATE_FILE, type RunState } from '../../runtime/train/checkpoint.js';
+import { heldRun, readRunState, STATE_FILE, type RunState } from '../../runtime/train/checkpoint.js';
 import { MASK_TOKEN, MLM_SPECIALS, type TokenizerData } from '../../runtime/tokenizers/index.js';
 import { parseTokenizerData } from '../../runtime/tokenizers/load.js';
 import type { Host } from '../semantics/resolve.js';
@@ -104,6 +104,7 @@ async function train(args: TrainArgs): Promise<number> {
   // ── what to train ──
   let config: RunConfig;
   let dir: string;
+  let replace = false; // --overwrite over a held run: cleared when the new run is accepted (runTraining)
   let resumeState: RunState | undefined;
   let startSteps: number | undefined; // --steps when the run started (undefined: the spec's)
   if (args.resume) {
@@ -156,7 +157,7 @@ async function train(args: TrainArgs): Promise<number> {
         `'${dir}' already holds a run${held.step ? ` at step ${held.step}` : ''} (${held.files.join(', ')}); continue it with ` +
           `mspec train --resume ${dir}, train into another folder with --out, or start over there with --overwrite`,
       );
-    if (held) clearRun(dir);
+    replace = held !== null;
   }
   const files = memoryHost(config.sources.files);
   const first = compileFile(config.sources.entry, {
@@ -300,6 +301,7 @@ async function train(args: TrainArgs): Promise<number> {
       dir,
       config,
       scheduleSteps,
+      replace,
       ...(resumeState ? { resume: resumeState } : {}),
       ...(args.init ? { init: args.init } : {}),
       metadata: licenseMetadata(lic.license),

@@ -14,7 +14,7 @@ import { checkRange, RANGES } from '../option-ranges.js';
 import type { CompiledModelData } from '../model-runtime.js';
 import { isUserError } from '../user-error.js';
 import type { TrainPlans } from './trainer.js';
-import { clearRun, heldRun, readRunState } from './checkpoint.js';
+import { heldRun, readRunState } from './checkpoint.js';
 import { runTraining, type TrainRecipe } from './run.js';
 
 /** What `mspec build` writes to train-plan.json. */
@@ -86,12 +86,10 @@ async function train(
     return 1;
   }
   // As `mspec train`: a new run never replaces an earlier one's checkpoints unless asked to.
-  if (!args.resume && heldRun(dir)) {
-    if (!args.overwrite) {
-      process.stderr.write(`error: ${dir} already holds a run; continue it with --resume, or start over with --overwrite\n`);
-      return 1;
-    }
-    clearRun(dir);
+  const replace = !args.resume && heldRun(dir) !== null;
+  if (replace && !args.overwrite) {
+    process.stderr.write(`error: ${dir} already holds a run; continue it with --resume, or start over with --overwrite\n`);
+    return 1;
   }
   // seq2seq reads (source, target) pairs with the build's tokenizer ([PAD] and [EOS] included).
   const common = {
@@ -114,6 +112,7 @@ async function train(
       recipe,
       dataset,
       dir,
+      replace,
       config: { trainer: 'generated', model: bundle.model.name, recipe },
       ...(resume ? { resume } : {}),
       ...(args.prompt !== undefined ? { prompt: args.prompt } : {}),

@@ -28,7 +28,7 @@ import type { GpuContext } from '../device.js';
 import { checkpointMetadata, ModelRuntime, type CompiledModelData } from '../model-runtime.js';
 import { lossChartSvg } from './chart.js';
 import { ProgressBar } from './progress.js';
-import { loadCheckpoint, removeStaleTemps, saveCheckpoint, WEIGHTS_FILE, type RunState } from './checkpoint.js';
+import { clearRun, loadCheckpoint, removeStaleTemps, saveCheckpoint, WEIGHTS_FILE, type RunState } from './checkpoint.js';
 import { learningRate } from './schedule.js';
 import { Trainer, type StepResult, type TrainPlans } from './trainer.js';
 import { routingSummary } from './routing.js';
@@ -86,6 +86,11 @@ export interface RunOptions {
   /** A token stream (causal_lm, mlm) or, for seq2seq, (source, target) pairs. */
   readonly dataset: Dataset | PairsDataset;
   readonly dir: string;
+  /**
+   * `dir` holds a run that this new one replaces (--overwrite): its files are removed once the
+   * data, the prompt and any --init weights are accepted, so a refused run leaves the old one whole.
+   */
+  readonly replace?: boolean;
   /** Written to config.json when the run starts (what --resume reads back). */
   readonly config: unknown;
   /**
@@ -115,6 +120,8 @@ export async function runTraining(o: RunOptions): Promise<number> {
   const dir = o.dir;
   const B = recipe.batch;
   const T = recipe.seq_len;
+  // The prompt of the closing sample must encode: found now, not after the whole run.
+  if (o.prompt !== undefined && data && o.sampleTokens > 0) data.tokenizer.encode(o.prompt);
   const trainer = await Trainer.create(gpu, o.model.params, plans, recipe.seed);
   try {
     const metricsPath = join(dir, 'metrics.jsonl');
@@ -166,6 +173,7 @@ export async function runTraining(o: RunOptions): Promise<number> {
     // Only now, with the data and any --init weights accepted, does the folder become a run: a run
     // refused for its input leaves nothing that a corrected retry would have to --overwrite.
     mkdirSync(dir, { recursive: true });
+    if (o.replace && !o.resume) clearRun(dir);
     if (!o.resume) writeFileAtomic(join(dir, 'config.json'), JSON.stringify(o.config, null, 2) + '\n');
     writeFileAtomic(metricsPath, metrics.map((r) => JSON.stringify(r)).join('\n') + (metrics.length ? '\n' : ''));
     const opt = recipe.optimizer;

@@ -271,6 +271,11 @@ describe('mspec train', () => {
       `error: '${dir}' already holds a run at step 2 (last.safetensors, optimizer.safetensors, config.json); continue it with mspec train --resume ${dir}`,
     );
     expect(readFileSync(join(dir, 'last.safetensors')).equals(before)).toBe(true);
+    // --overwrite whose new run is refused (a prompt its characters cannot encode) keeps the old run whole.
+    const refused = mspec('train', SPEC, '--steps', '1', '--sample-tokens', '4', '--prompt', 'Zürich', '--out', dir, '--overwrite');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error: the character "[Zü]" is not in this model.s character vocabulary/m);
+    expect(readFileSync(join(dir, 'last.safetensors')).equals(before)).toBe(true);
     const over = mspec('train', SPEC, '--steps', '1', '--eval-every', '1', '--sample-tokens', '0', '--out', dir, '--overwrite');
     expect(over.code, over.stderr).toBe(0);
     expect(readSafetensors(join(dir, 'last.safetensors')).metadata['mspec.step']).toBe('1');
