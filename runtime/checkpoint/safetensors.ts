@@ -102,14 +102,26 @@ export function encodeSafetensors(file: STFile): Uint8Array {
   return out;
 }
 
+/**
+ * A file whose first 8 bytes are no header length: text (a spec or a config given where a
+ * checkpoint goes) is named as such; anything else is a checkpoint cut short or another format.
+ */
+function notSafetensors(what: string, first: Uint8Array, n: number, size: number): CheckpointError {
+  const text = new TextDecoder().decode(first);
+  if (/^[\t\n\r\x20-\x7e]{8}$/.test(text)) {
+    const spec = /^\s*(model|train|import|\/\/)/.test(text)
+      ? ': it looks like a .model spec; train it (mspec train) and use the run folder or its last.safetensors'
+      : '';
+    return new CheckpointError(`${what} is a text file, not a safetensors checkpoint${spec}`);
+  }
+  return new CheckpointError(`${what} is not a safetensors file (header length ${n} does not fit in ${size} bytes); was it truncated?`);
+}
+
 export function decodeSafetensors(bytes: Uint8Array, what = 'checkpoint'): STFile {
   if (bytes.byteLength < 8) throw new CheckpointError(`${what} is not a safetensors file: only ${bytes.byteLength} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Number(view.getBigUint64(0, true));
-  if (n <= 0 || 8 + n > bytes.byteLength)
-    throw new CheckpointError(
-      `${what} is not a safetensors file (header length ${n} does not fit in ${bytes.byteLength} bytes); was it truncated?`,
-    );
+  if (n <= 0 || 8 + n > bytes.byteLength) throw notSafetensors(what, bytes.subarray(0, 8), n, bytes.byteLength);
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(fromUtf8.decode(bytes.subarray(8, 8 + n))) as Record<string, unknown>;
@@ -188,10 +200,7 @@ export function readSafetensorsMetadata(path: string): Record<string, string> {
     if (readSync(fd, len, 0, 8, 0) !== 8) throw new CheckpointError(`'${path}' is not a safetensors file: shorter than 8 bytes`);
     const n = Number(new DataView(len.buffer).getBigUint64(0, true));
     const size = fstatSync(fd).size;
-    if (n <= 0 || 8 + n > size)
-      throw new CheckpointError(
-        `'${path}' is not a safetensors file (header length ${n} does not fit in ${size} bytes); was it truncated?`,
-      );
+    if (n <= 0 || 8 + n > size) throw notSafetensors(`'${path}'`, len, n, size);
     const head = new Uint8Array(n);
     readSync(fd, head, 0, n, 8);
     let header: { __metadata__?: Record<string, string> };

@@ -210,7 +210,7 @@ describe('mspec eval', () => {
     });
     const cases: [string[], number, RegExp][] = [
       [[join(tmp, 'nope.safetensors')], 1, /cannot read checkpoint .*no such file/],
-      [[join(tmp, 'text.txt')], 1, /is not a safetensors file/],
+      [[join(tmp, 'text.txt')], 1, /text\.txt' is a text file, not a safetensors checkpoint$/m],
       [[join(tmp, 'bare.safetensors')], 1, /carries no mspec spec in its metadata/],
       [[byte.path, '--data', join(tmp, 'missing.txt')], 1, /the text to evaluate .*missing\.txt' was not found/],
       [[byte.path, '--data', join(tmp, 'empty.txt')], 1, /empty\.txt is empty: there is nothing to evaluate/],
