@@ -71,6 +71,24 @@ const OTHER_NAMES: Readonly<Record<string, string>> = {
   intermediate_size: 'hidden',
   d_ff: 'hidden',
   ffn_dim: 'hidden',
+  n_inner: 'hidden',
+  hidden_act: 'activation',
+  num_experts: 'experts',
+  num_local_experts: 'experts',
+  num_experts_per_tok: 'top_k',
+  sliding_window: 'window',
+  tie_word_embeddings: 'tied',
+  rms_norm_eps: 'eps',
+  layer_norm_eps: 'eps',
+  layer_norm_epsilon: 'eps',
+  // train knobs and their arguments
+  learning_rate: 'lr',
+  warmup_steps: 'warmup',
+  batch_size: 'batch',
+  max_steps: 'steps',
+  max_iters: 'steps',
+  grad_clip: 'clip',
+  seq_length: 'seq_len',
 };
 
 /** mspec's name for `word` when another framework names the same thing so, else undefined. */

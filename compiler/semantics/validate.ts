@@ -6,7 +6,7 @@
  */
 import type { Entry } from '../ast/nodes.js';
 import type { DiagnosticBag } from '../diagnostics/diagnostic.js';
-import type { SectionDef } from './schema.js';
+import { modelSchema, trainSchema, type SectionDef } from './schema.js';
 import { selectorText } from './selectors.js';
 import { didYouMean, mspecName } from './suggest.js';
 
@@ -80,10 +80,23 @@ function suggestion(name: string, candidates: string[], root: SectionDef): strin
     const near = didYouMean(name, candidates);
     if (near) return near;
   }
-  const path = sectionHolding(own ?? name, root);
-  if (path === undefined) return '';
-  const nested = path.split('.').reduceRight((inner, section) => `${section} { ${inner} }`, `${own ?? name}: …`);
-  return own === undefined ? `; it goes in ${nested}` : `; mspec calls it '${own}', which goes in ${nested}`;
+  const knob = own ?? name;
+  const called = own === undefined ? '' : `mspec calls it '${own}', which `;
+  const path = sectionHolding(knob, root);
+  if (path !== undefined) {
+    const nested = path.split('.').reduceRight((inner, section) => `${section} { ${inner} }`, `${knob}: …`);
+    return `; ${called || 'it '}goes in ${nested}`;
+  }
+  // A model knob in a train body (dropout) or a train knob in a model body (batch, steps).
+  const other = root === trainSchema ? modelSchema : root === modelSchema ? trainSchema : undefined;
+  if (other?.knobs[knob]) return `; ${called || 'it '}belongs to the ${other === modelSchema ? 'model' : 'train'} body: ${knob} = …`;
+  // An argument of a knob's variant: lr → optimizer = adamw(lr: …), warmup → schedule = cosine(warmup: …).
+  for (const [k, def] of Object.entries(root.knobs)) {
+    if (def.type.t !== 'variant') continue;
+    const variant = Object.entries(def.type.variants).find(([, v]) => v.args[knob]);
+    if (variant) return `; ${called || 'it '}is an argument of ${k}: ${k} = ${variant[0]}(${knob}: …)`;
+  }
+  return '';
 }
 
 /** The dotted path of the first section below `s` whose knobs include `knob` (breadth-first). */

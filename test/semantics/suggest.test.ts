@@ -36,6 +36,18 @@ describe('did you mean', () => {
     ]);
   });
 
+  it('points a knob in the wrong body to the other one, and an argument to its knob', () => {
+    const text = (body: string, train: string) =>
+      `model m {\n  vocab = 64\n  context = 16\n  d_model = 32\n  layers = 1\n${body}\n  block { attention { heads: 2 } }\n}\ntrain m {\n${train}\n}\n`;
+    const host: Host = { readFile: () => text('  batch = 8', '  dropout = 0.1\n  learning_rate = 1e-3'), charVocab: () => 64 };
+    const got = compileFile('m.model', { host, analyze: false }).diagnostics.map((d) => d.message);
+    expect(got).toEqual([
+      "unknown knob 'batch' in model; it belongs to the train body: batch = …",
+      "unknown knob 'dropout' in train; it belongs to the model body: dropout = …",
+      "unknown knob 'learning_rate' in train; mspec calls it 'lr', which is an argument of optimizer: optimizer = adamw(lr: …)",
+    ]);
+  });
+
   it('still finds misspellings by edit distance, and suggests nothing for an unrelated word', () => {
     expect(messages('  block {\n    attention { heads: 4 }\n    mlp { activation: gelu_tahn }\n  }')[0]).toMatch(
       /did you mean 'gelu_tanh'\?$/,
