@@ -37,7 +37,8 @@ export function normFrom(access: Access, v: VariantValue, span: Span | undefined
   return { kind, eps, scale: true, bias: kind === 'layernorm' ? argBool(v, 'bias', true) : false };
 }
 
-export function buildLayer(env: LayerEnv, parent: Frame, eff: Tree, index: number, rec: KnobRecorder): LayerSpec {
+/** `base` is the stack's block before `block[…]` overrides: what a layer's settings were inherited from. */
+export function buildLayer(env: LayerEnv, parent: Frame, eff: Tree, index: number, rec: KnobRecorder, base?: Tree): LayerSpec {
   const a = env.access;
   const block = frame(eff, blockSchema, 'block', parent);
   const normV = a.variant(block, 'norm');
@@ -63,7 +64,7 @@ export function buildLayer(env: LayerEnv, parent: Frame, eff: Tree, index: numbe
     rec,
   );
   const cross = buildCross(env, eff, block, attention, rec);
-  const { mlp, moe } = buildMlp(env, frame(eff.sections.get('mlp'), section('mlp'), 'block.mlp', block), rec);
+  const { mlp, moe } = buildMlp(env, frame(eff.sections.get('mlp'), section('mlp'), 'block.mlp', block), rec, base?.sections.get('mlp'));
   return {
     index,
     norm,
@@ -199,13 +200,13 @@ const AUX_LOSS_LARGE = 1;
  * (warnings). A shared expert means an MLP every token takes beside the routed ones: without
  * routed experts it is only a wider dense MLP, which `hidden` already says.
  */
-function checkDenseMoeKnobs(env: LayerEnv, f: Frame): void {
+function checkDenseMoeKnobs(env: LayerEnv, f: Frame, own: (knob: string) => boolean): void {
   const a = env.access;
   const noEffect = (knob: string, span: Span) =>
     env.bag.report('MS3002', span, { knob, reason: 'this MLP is dense (experts: 1), so nothing is routed' }, { hint: DENSE_HINT });
   for (const k of MOE_KNOBS) {
     const span = a.spanOf(f, k);
-    if (!span) continue;
+    if (!span || !own(k)) continue;
     if (k === 'top_k') {
       const topK = a.positive(f, 'top_k', 1);
       if (topK.value > 1)
@@ -230,7 +231,7 @@ function checkDenseMoeKnobs(env: LayerEnv, f: Frame): void {
   }
 }
 
-function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; moe: MoeSpec | null } {
+function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder, baseMlp?: Tree): { mlp: MlpSpec; moe: MoeSpec | null } {
   const a = env.access;
   const activation = a.str<Activation>(f, 'activation', 'gelu');
   rec.set('mlp.activation', 'mlp', activation.value, activation.span);
@@ -244,7 +245,11 @@ function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder): { mlp: MlpSpec; m
   const experts = a.positive(f, 'experts', 1);
   rec.set('mlp.experts', 'mlp', experts.value, experts.span);
   if (experts.value <= 1) {
-    if (!refused) checkDenseMoeKnobs(env, f);
+    // `block[0] { mlp { experts: 1 } }` makes one layer dense: the routing knobs it inherits from the
+    // block belong to the other layers, not to it.
+    const own = (k: string) =>
+      !baseMlp || baseMlp.knobs.get('experts') === f.tree.knobs.get('experts') || baseMlp.knobs.get(k) !== f.tree.knobs.get(k);
+    if (!refused) checkDenseMoeKnobs(env, f, own);
     return { mlp, moe: null };
   }
   const topK = a.has(f, 'top_k') ? a.positive(f, 'top_k', 1) : undefined;

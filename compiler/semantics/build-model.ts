@@ -341,7 +341,7 @@ function buildStack(env: LayerEnv, top: Frame, tree: Tree, stackTree: Tree | und
     let eff = overlay(base, undefined);
     for (const p of picks) if (p.set?.has(i)) eff = overlay(eff, p.s.tree);
     const r = new KnobRecorder();
-    layers.push(buildLayer(env, sf, eff, i, r));
+    layers.push(buildLayer(env, sf, eff, i, r, base));
     perLayer.push(r);
   }
   collapseLayers(perLayer, `${prefix}`, rec);
