@@ -16,7 +16,7 @@ export class HfConfig {
   ) {}
 
   has(key: string): boolean {
-    return this.raw[key] !== undefined && this.raw[key] !== null;
+    return this.get(key) !== undefined;
   }
 
   private get(key: string): Json | undefined {
@@ -24,12 +24,16 @@ export class HfConfig {
     return v === null ? undefined : v;
   }
 
-  num(key: string, fallback?: number): number {
+  /** The value of `key`, else `fallback`; an error naming the field when there is neither. */
+  private need(key: string, fallback: Json | undefined): Json {
     const v = this.get(key);
-    if (v === undefined) {
-      if (fallback !== undefined) return fallback;
-      throw new ImportError(`'${this.path}' has no '${key}', which this model type needs`);
-    }
+    if (v !== undefined) return v;
+    if (fallback !== undefined) return fallback;
+    throw new ImportError(`'${this.path}' has no '${key}', which this model type needs`);
+  }
+
+  num(key: string, fallback?: number): number {
+    const v = this.need(key, fallback);
     if (typeof v !== 'number' || !Number.isFinite(v))
       throw new ImportError(`'${this.path}': '${key}' is ${JSON.stringify(v)}, not a number`);
     return v;
@@ -42,25 +46,15 @@ export class HfConfig {
   }
 
   bool(key: string, fallback: boolean): boolean {
-    const v = this.get(key);
-    if (v === undefined) return fallback;
+    const v = this.need(key, fallback);
     if (typeof v !== 'boolean') throw new ImportError(`'${this.path}': '${key}' is ${JSON.stringify(v)}, not true or false`);
     return v;
   }
 
   str(key: string, fallback?: string): string {
-    const v = this.get(key);
-    if (v === undefined) {
-      if (fallback !== undefined) return fallback;
-      throw new ImportError(`'${this.path}' has no '${key}', which this model type needs`);
-    }
+    const v = this.need(key, fallback);
     if (typeof v !== 'string') throw new ImportError(`'${this.path}': '${key}' is ${JSON.stringify(v)}, not a string`);
     return v;
-  }
-
-  /** The value of `key` when present and not null. */
-  value(key: string): Json | undefined {
-    return this.get(key);
   }
 
   /** A field whose only value mspec can express is `ok` (or absent/null): anything else is an error naming it. */

@@ -103,9 +103,9 @@ export function importHf(input: string, specFile: string): Imported {
       `'${configPath}' describes a model mspec cannot build: ${errors.map((d) => d.message).join('; ') || 'no model'}\n${spec}`,
     );
   const params = model.analysis.params.total;
-  const tokenizer = readHfTokenizer(dir, model.spec.vocab);
+  const imported = { name, modelType, spec, sources, params, tokenizer: readHfTokenizer(dir, model.spec.vocab) };
 
-  if (!hf) return { name, modelType, spec, sources, params, tensors: null, checkpointParams: null, tokenizer, warnings };
+  if (!hf) return { ...imported, tensors: null, checkpointParams: null, warnings };
   // GPT2LMHeadModel saves `transformer.h.0…` (and maybe `lm_head.weight`); the hub's gpt2 files have no prefix.
   const prefix = family.optionalPrefix && [...hf.keys()].some((k) => k.startsWith(family.optionalPrefix!)) ? family.optionalPrefix : '';
   const w = new HfWeights(hf, prefix);
@@ -124,17 +124,7 @@ export function importHf(input: string, specFile: string): Imported {
   }
   for (const n of w.out.keys())
     if (!tensors.has(n)) throw new Error(`internal: the ${modelType} mapping gives '${n}', which the spec lacks`);
-  return {
-    name,
-    modelType,
-    spec,
-    sources,
-    params,
-    tensors,
-    checkpointParams: w.elements(),
-    tokenizer,
-    warnings: [...warnings, ...w.dropped.map((d) => `'${dir}': ${d}`)],
-  };
+  return { ...imported, tensors, checkpointParams: w.elements(), warnings: [...warnings, ...w.dropped.map((d) => `'${dir}': ${d}`)] };
 }
 
 /**
