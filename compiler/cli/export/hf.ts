@@ -37,13 +37,8 @@ import { importHf, type Imported } from '../import/driver.js';
 import { modelCardLicense } from '../model-card-license.js';
 import { printDiagnostics, splitTarget } from '../output.js';
 import { candidates } from './hf/families.js';
-import { ExportError, type HfForm, HfTensors, type HfTensorOut, Params } from './hf/form.js';
-
-export interface ExportHfArgs {
-  input: string;
-  out: string;
-  force?: boolean;
-}
+import type { ShapedF32 } from '../import/tensors.js';
+import { ExportError, type HfForm, HfTensors, Params } from './hf/form.js';
 
 /** What was written. */
 export interface HfExported {
@@ -62,7 +57,7 @@ export interface HfExportInput {
   /** The spec's parameter count (mspec info). */
   readonly paramCount: number;
   /** mspec name → f32 values with shape; null for a spec-only export. */
-  readonly params: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }> | null;
+  readonly params: ReadonlyMap<string, ShapedF32> | null;
   /** The license id the weights are under (a checkpoint's, else the spec's); null: none stated. */
   readonly license: string | null;
   readonly tokenizer: TokenizerData | null;
@@ -127,7 +122,7 @@ function loadInput(input: string): HfExportInput | number {
     );
   }
   const m = good[0]!;
-  let params: Map<string, { shape: readonly number[]; data: Float32Array }> | null = null;
+  let params: Map<string, ShapedF32> | null = null;
   if (ckpt) {
     params = new Map();
     for (const p of m.graph!.params) {
@@ -208,14 +203,13 @@ export function exportHf(input: HfExportInput, out: string, force: boolean): HfE
   try {
     const files = folderFiles(input, form);
     for (const [name, data] of files) writeFileSync(join(tmp, name), data);
-    let tensors: Map<string, HfTensorOut> | null = null;
+    let tensors: Map<string, ShapedF32> | null = null;
     if (input.params) {
       tensors = hfTensors(form, input.params);
       const st = new Map([...tensors].map(([n, t]) => [n, f32Tensor(t.shape, t.data)]));
       writeFileSync(join(tmp, 'model.safetensors'), encodeSafetensors({ tensors: st, metadata: { format: 'pt' } }));
       checkWritten(input, form, tmp);
     }
-    const wrote = !!(input.tokenizer && input.tokenizer.kind === 'hf');
     // Into place: an empty (or, with force, any) existing folder is swapped out, then removed.
     if (existsSync(out)) {
       const old = join(parent, `.${basename(resolve(out))}.${process.pid}.old`);
@@ -228,7 +222,7 @@ export function exportHf(input: HfExportInput, out: string, force: boolean): HfE
       modelType: form.modelType,
       params: input.paramCount,
       tensors: tensors ? tensors.size : null,
-      tokenizer: wrote,
+      tokenizer: input.tokenizer?.kind === 'hf',
       license: input.license,
       warnings,
     };
@@ -330,7 +324,7 @@ function reimportedSpec(r: Imported): ModelSpec {
 }
 
 /** Every HF tensor of `form`, checking that each mspec parameter is read exactly once. */
-function hfTensors(form: HfForm, params: NonNullable<HfExportInput['params']>): Map<string, HfTensorOut> {
+function hfTensors(form: HfForm, params: NonNullable<HfExportInput['params']>): Map<string, ShapedF32> {
   const t = new HfTensors(new Params(params));
   form.tensors(t);
   const unused = t.p.unused();
@@ -381,8 +375,7 @@ function licenseLines(id: string): string[] {
 }
 
 function modelCard(input: HfExportInput, form: HfForm): string {
-  const { spec } = input;
-  const license = input.license;
+  const { spec, license } = input;
   const front = ['---', ...(license ? licenseLines(license) : []), 'library_name: transformers', 'tags:', '- mspec', '---'];
   const weights = input.params !== null;
   const lines = [

@@ -7,7 +7,7 @@
  */
 import { type HfConfig, ImportError, specNum } from './config.js';
 import type { Family } from './family.js';
-import { stack } from './tensors.js';
+import { concat } from './tensors.js';
 
 function dims(cfg: HfConfig) {
   const C = cfg.int('hidden_size');
@@ -95,7 +95,7 @@ export const llama: Family = {
         const m = `${h}block_sparse_moe.`;
         w.copy(`${m}gate.weight`, `${p}moe.router.weight`, [E, C]);
         const experts = (proj: string, out: number, inDim: number) =>
-          stack(Array.from({ length: E }, (_, e) => w.take(`${m}experts.${e}.${proj}.weight`, [out, inDim])));
+          concat(Array.from({ length: E }, (_, e) => w.take(`${m}experts.${e}.${proj}.weight`, [out, inDim])));
         w.set(`${p}moe.experts.gate.weight`, [E, F, C], experts('w1', F, C));
         w.set(`${p}moe.experts.up.weight`, [E, F, C], experts('w3', F, C));
         w.set(`${p}moe.experts.down.weight`, [E, C, F], experts('w2', C, F));

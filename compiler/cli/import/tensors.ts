@@ -6,7 +6,8 @@
 import type { HfTensor } from '../../../runtime/checkpoint/hf-weights.js';
 import { ImportError } from './config.js';
 
-export interface MspecTensor {
+/** A tensor as an import or export mapping holds it: its shape and f32 values. */
+export interface ShapedF32 {
   readonly shape: readonly number[];
   readonly data: Float32Array;
 }
@@ -14,7 +15,7 @@ export interface MspecTensor {
 export class HfWeights {
   private readonly used = new Set<string>();
   private readonly skipped = new Set<string>();
-  readonly out = new Map<string, MspecTensor>();
+  readonly out = new Map<string, ShapedF32>();
   /** Tensors present but not imported, each with why (the driver prints them as warnings). */
   readonly dropped: string[] = [];
 
@@ -119,10 +120,13 @@ export function pickRows(x: Float32Array, cols: number, rows: readonly number[])
 
 export const range = (start: number, n: number) => Array.from({ length: n }, (_, i) => start + i);
 
-/** Stacks equally shaped tensors along a new leading axis. */
-export function stack(parts: readonly Float32Array[]): Float32Array {
-  const n = parts[0]?.length ?? 0;
-  const out = new Float32Array(parts.length * n);
-  parts.forEach((p, i) => out.set(p, i * n));
+/** Concatenates row-major blocks along the first axis (equally shaped ones: stacked along a new leading axis). */
+export function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }

@@ -6,16 +6,12 @@
  * one. The config has no field for either: `mspec import` reads them from the tensors present,
  * so a spec-only export states them only through `architectures`.
  */
-import { COMMON, ExportError, type ExportFamily, onlyStack } from './form.js';
+import { COMMON, ExportError, type ExportFamily, sizes } from './form.js';
 
 export const bert: ExportFamily = {
   name: 'bert',
   form(spec, withWeights) {
-    const { stack, layer } = onlyStack(spec);
-    const C = spec.d_model;
-    const F = layer.mlp.hidden;
-    const L = stack.layers.length;
-    const V = spec.vocab;
+    const { layer, att, C, H, F, L, V } = sizes(spec);
     const S = spec.embedding.segments;
     const mlm = spec.head.kind === 'lm';
     const pooler = spec.head.pooler;
@@ -33,14 +29,14 @@ export const bert: ExportFamily = {
         ...COMMON,
         architectures: [mlm ? 'BertForMaskedLM' : 'BertModel'],
         model_type: 'bert',
-        attention_probs_dropout_prob: layer.attention.dropout,
+        attention_probs_dropout_prob: att.dropout,
         hidden_act: 'gelu',
         hidden_dropout_prob: layer.dropout,
         hidden_size: C,
         intermediate_size: F,
         layer_norm_eps: layer.norm.eps,
         max_position_embeddings: spec.context,
-        num_attention_heads: layer.attention.heads,
+        num_attention_heads: H,
         num_hidden_layers: L,
         pad_token_id: 0,
         position_embedding_type: 'absolute',

@@ -5,7 +5,8 @@
  * or full attention (fused interleaved per head, as GPT-NeoX). Grouped KV heads are the 40B/180B
  * layout (`new_decoder_architecture`), which mspec does not import.
  */
-import { COMMON, concat, ExportError, type ExportFamily, interleaveHeads, sizes } from './form.js';
+import { concat } from '../../import/tensors.js';
+import { COMMON, ExportError, type ExportFamily, interleaveHeads, sizes } from './form.js';
 
 export const falcon: ExportFamily = {
   name: 'falcon',

@@ -15,12 +15,7 @@ import { neox } from './neox.js';
 import { phi } from './phi.js';
 import { t5 } from './t5.js';
 
-export const EXPORT_FAMILIES: readonly ExportFamily[] = [gpt2, llama, neox, falcon, phi, bert, t5];
-
-/** The model types `--to hf` writes, for messages. */
-export const HF_MODEL_TYPES = 'gpt2, llama, mistral, mixtral, gpt_neox, phi, falcon, bert, t5';
-
-const NONE = `no family among ${HF_MODEL_TYPES} (as mspec import reads them)`;
+const NONE = 'no family among gpt2, llama, mistral, mixtral, gpt_neox, phi, falcon, bert, t5 (as mspec import reads them)';
 
 export function candidates(spec: ModelSpec): ExportFamily[] {
   const pos = spec.embedding.positions;

@@ -7,22 +7,18 @@
  * exactly what the spec says, per-layer knobs included).
  */
 import type { Json } from '../../import/config.js';
-import type { LayerSpec, ModelSpec, StackSpec } from '../../../semantics/model.js';
+import type { ShapedF32 } from '../../import/tensors.js';
+import type { ModelSpec } from '../../../semantics/model.js';
 
 /** A spec that has no exact form in a family (or in any): the message names the knob. */
 export class ExportError extends Error {
   override readonly name = 'ExportError';
 }
 
-export interface HfTensorOut {
-  readonly shape: readonly number[];
-  readonly data: Float32Array;
-}
-
 /** mspec's parameters by name, read with the shape the mapping expects. */
 export class Params {
   private readonly used = new Set<string>();
-  constructor(private readonly params: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>) {}
+  constructor(private readonly params: ReadonlyMap<string, ShapedF32>) {}
 
   take(name: string, shape: readonly number[]): Float32Array {
     const p = this.params.get(name);
@@ -40,7 +36,7 @@ export class Params {
 
 /** The HF tensors an export writes, by HF name. */
 export class HfTensors {
-  readonly out = new Map<string, HfTensorOut>();
+  readonly out = new Map<string, ShapedF32>();
   constructor(readonly p: Params) {}
 
   set(name: string, shape: readonly number[], data: Float32Array): void {
@@ -92,17 +88,14 @@ export interface ExportFamily {
 /** Fields every config gets (sorted in with the family's). */
 export const COMMON: Record<string, Json> = { torch_dtype: 'float32', initializer_range: 0.02 };
 
-/** The only stack of a decoder-only or encoder-only model, and its layer 0. */
-export function onlyStack(spec: ModelSpec): { stack: StackSpec; layer: LayerSpec } {
+/**
+ * The only stack of a decoder-only or encoder-only model: its layer 0 and attention, with the
+ * sizes the families' mappings are written in.
+ */
+export function sizes(spec: ModelSpec) {
   const stack = spec.decoder ?? spec.encoder;
   const layer = stack?.layers[0];
   if (!stack || !layer) throw new ExportError(`model ${spec.name} has no layers`);
-  return { stack, layer };
-}
-
-/** onlyStack's layer 0 and attention, with the sizes the decoder families' mappings are written in. */
-export function sizes(spec: ModelSpec) {
-  const { stack, layer } = onlyStack(spec);
   const { heads: H, kv_heads: K, head_dim: D } = layer.attention;
   return { layer, att: layer.attention, C: spec.d_model, H, K, D, F: layer.mlp.hidden, L: stack.layers.length, V: spec.vocab };
 }
@@ -113,24 +106,6 @@ export function mapped(table: Readonly<Record<string, string>>, value: string, k
   if (v === undefined)
     throw new ExportError(`${knob} = ${value} has no ${family} form (it has ${Object.keys(table).join(', ')}); use --to torch`);
   return v;
-}
-
-/** (rows, cols) row-major → (cols, rows). */
-export function transpose(x: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c]!;
-  return out;
-}
-
-/** Concatenates row-major blocks along the first axis. */
-export function concat(parts: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

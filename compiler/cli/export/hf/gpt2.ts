@@ -4,17 +4,15 @@
  * without the `transformer.` prefix, as the Hub's gpt2 files name them (GPT2LMHeadModel loads
  * both); no `lm_head.weight` (the head is the tied token table).
  */
-import { COMMON, concat, type ExportFamily, mapped, onlyStack, transpose } from './form.js';
+import { concat, transpose } from '../../import/tensors.js';
+import { COMMON, type ExportFamily, mapped, sizes } from './form.js';
 
 const ACT: Record<string, string> = { gelu_tanh: 'gelu_new', gelu: 'gelu', relu: 'relu' };
 
 export const gpt2: ExportFamily = {
   name: 'gpt2',
   form(spec) {
-    const { layer } = onlyStack(spec);
-    const C = spec.d_model;
-    const F = layer.mlp.hidden;
-    const L = onlyStack(spec).stack.layers.length;
+    const { layer, att, C, H, F, L, V } = sizes(spec);
     return {
       modelType: 'gpt2',
       autoClass: 'AutoModelForCausalLM',
@@ -23,13 +21,13 @@ export const gpt2: ExportFamily = {
         architectures: ['GPT2LMHeadModel'],
         model_type: 'gpt2',
         activation_function: mapped(ACT, layer.mlp.activation, 'block.mlp.activation', 'gpt2'),
-        attn_pdrop: layer.attention.dropout,
+        attn_pdrop: att.dropout,
         embd_pdrop: spec.embedding.dropout,
         resid_pdrop: layer.dropout,
         layer_norm_epsilon: layer.norm.eps,
         n_ctx: spec.context,
         n_embd: C,
-        n_head: layer.attention.heads,
+        n_head: H,
         n_inner: F === 4 * C ? null : F,
         n_layer: L,
         n_positions: spec.context,
@@ -42,11 +40,10 @@ export const gpt2: ExportFamily = {
         summary_type: 'cls_index',
         summary_use_proj: true,
         use_cache: true,
-        vocab_size: spec.vocab,
+        vocab_size: V,
       },
       tensors(t) {
         const p = t.p;
-        const V = spec.vocab;
         t.copy('embed.tokens.weight', 'wte.weight', [V, C]);
         t.copy('embed.positions.weight', 'wpe.weight', [spec.context, C]);
         // Linear (out, in) → Conv1D (in, out).

@@ -34,10 +34,8 @@ export const t5: ExportFamily = {
         `block.mlp.activation = ${act} has no t5 form (feed_forward_proj has ${Object.keys(FEED_FORWARD).join(', ')}); use --to torch`,
       );
     const gated = proj.startsWith('gated-');
-    const att = layer.attention;
+    const { heads: H, head_dim: D } = layer.attention;
     const C = spec.d_model;
-    const H = att.heads;
-    const D = att.head_dim;
     const F = layer.mlp.hidden;
     const V = spec.vocab;
     const NB = pos.buckets;
