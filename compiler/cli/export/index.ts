@@ -4,10 +4,7 @@
  */
 import { checkpointPath } from '../spec-target.js';
 
-export const EXPORT_TARGETS = ['torch', 'hf'] as const;
-export type ExportTarget = (typeof EXPORT_TARGETS)[number];
-
-export async function runExport(args: { input: string; to: ExportTarget; out: string; force: boolean }): Promise<number> {
+export async function runExport(args: { input: string; to: 'torch' | 'hf'; out: string; force: boolean }): Promise<number> {
   // A run folder stands for the checkpoint it holds.
   const opts = { input: checkpointPath(args.input) ?? args.input, out: args.out, force: args.force };
   if (args.to === 'hf') return (await import('./hf.js')).runExportHf(opts);

@@ -96,10 +96,8 @@ export function modelPy(m: ModelSpec, graph: Graph, prov: Provenance): string {
   );
   const decay = graph.params.filter((p) => p.decay).map((p) => p.name);
   const shapes = Object.fromEntries(graph.params.map((p) => [p.name, [...p.shape]]));
-  const transformNorm = (() => {
-    const ls = (m.arch === 'encoder' ? m.encoder : m.decoder)?.layers ?? [];
-    return ls[ls.length - 1]?.norm ?? { kind: 'layernorm', eps: 1e-5, scale: true, bias: true };
-  })();
+  const headLayers = (m.arch === 'encoder' ? m.encoder : m.decoder)?.layers ?? [];
+  const transformNorm: NormSpec = headLayers.at(-1)?.norm ?? { kind: 'layernorm', eps: 1e-5, scale: true, bias: true };
   const cfg = {
     arch: m.arch,
     vocab: m.vocab,
@@ -115,7 +113,7 @@ export function modelPy(m: ModelSpec, graph: Graph, prov: Provenance): string {
       kind: m.head.kind,
       bias: m.head.bias,
       transform: m.head.transform,
-      transform_norm: m.head.transform ? normCfg(transformNorm as NormSpec) : null,
+      transform_norm: m.head.transform ? normCfg(transformNorm) : null,
       pooler: m.head.pooler,
       logit_scale: m.head.logit_scale,
     },

@@ -76,7 +76,7 @@ whole model.
 Debian's torchrun 1.13 on Python ≥ 3.11 cannot parse its own default \`--redirects 0\`; there, add
 \`--redirects 0:1 --tee 0:1\` (rank 0's output to the console, every rank's to torchrun's log folder).
 
-${s2s ? SEQ2SEQ_DATA(t.tokenizer as string, t.val_fraction as number) : LM_DATA(t.tokenizer as string, t.val_fraction as number)} \`--steps\`, \`--batch\`, \`--seed\`, \`--eval-every\`,
+${(s2s ? SEQ2SEQ_DATA : LM_DATA)(t.tokenizer, t.val_fraction)} \`--steps\`, \`--batch\`, \`--seed\`, \`--eval-every\`,
 \`--checkpoint-every\` and \`--init CKPT\` override the spec.
 
 ## Train on several machines

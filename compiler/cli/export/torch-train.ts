@@ -17,7 +17,7 @@ import type { ModelSpec, TrainSpec } from '../../semantics/model.js';
 import { generatedLines, type Provenance, pyLiteral } from './python.js';
 
 /** The train section train.py bakes in (the spec's, or mspec's defaults when it has none). */
-export function trainConfig(t: TrainSpec | null, m: ModelSpec): Record<string, unknown> {
+export function trainConfig(t: TrainSpec | null, m: ModelSpec) {
   return {
     data: t?.data ?? null,
     tokenizer: t?.tokenizer ?? 'byte',

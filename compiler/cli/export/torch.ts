@@ -12,10 +12,9 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { compileFile, type CompiledModel } from '../../index.js';
 import { specHash, type SpecSources } from '../../schedule/compile-model.js';
 import { MSPEC_VERSION } from '../../version.js';
-import type { Host } from '../../semantics/resolve.js';
 import type { LicenseInfo } from '../../semantics/licenses.js';
 import { CheckpointError, readSafetensors, writeSafetensors, type STFile } from '../../../runtime/checkpoint/safetensors.js';
-import { LICENSE_KEY, readCheckpointLicense } from '../../../runtime/train/checkpoint.js';
+import { readCheckpointLicense } from '../../../runtime/train/checkpoint.js';
 import { checkpointSpec } from '../checkpoint-spec.js';
 import { printDiagnostics, splitTarget } from '../output.js';
 import { licenseMetadata } from '../train-license.js';
@@ -72,30 +71,17 @@ export async function runExportTorch(args: ExportArgs): Promise<number> {
 /** Reads a spec (`file.model[#name]`) or an mspec checkpoint and resolves its one model. */
 export function loadExportSource(input: string): ExportSource {
   const isCheckpoint = input.endsWith('.safetensors');
-  const path = isCheckpoint ? input : splitTarget(input).file;
+  const target = isCheckpoint ? { file: input, model: undefined } : splitTarget(input);
+  const path = target.file;
   if (!existsSync(path)) throw new ExportError(`'${path}' does not exist; give a .model spec or an mspec checkpoint (.safetensors)`);
   if (statSync(path).isDirectory())
     throw new ExportError(`'${path}' is a folder; give a .model spec or an mspec checkpoint (.safetensors)`);
-  let file = path;
-  let modelName = isCheckpoint ? undefined : splitTarget(input).model;
-  let host: Host | undefined;
-  let checkpoint: ExportSource['checkpoint'] = null;
-  let specPath = path;
-  let recordedLicense: LicenseInfo | null | undefined;
-  if (isCheckpoint) {
-    const ck = readSafetensors(path);
-    const carried = checkpointSpec(path, ck.metadata);
-    file = carried.sources.entry;
-    modelName = carried.model;
-    host = carried.host;
-    checkpoint = { path, file: ck };
-    specPath = ck.metadata['mspec.spec_path'] ?? carried.sources.entry;
-    if (ck.metadata[LICENSE_KEY] !== undefined) {
-      const l = readCheckpointLicense(path)!;
-      recordedLicense = { id: l.id, name: l.name, kind: l.kind as LicenseInfo['kind'] };
-    }
-  }
-  const r = compileFile(file, { model: modelName, ...(host ? { host } : {}) });
+  const ck = isCheckpoint ? readSafetensors(path) : null;
+  const carried = ck && checkpointSpec(path, ck.metadata);
+  const recorded = ck && readCheckpointLicense(path, ck.metadata);
+  const r = carried
+    ? compileFile(carried.sources.entry, { model: carried.model, host: carried.host })
+    : compileFile(path, { model: target.model });
   const errors = r.diagnostics.filter((d) => d.severity === 'error');
   if (errors.length > 0) {
     printDiagnostics(r.diagnostics, r.sources);
@@ -114,12 +100,14 @@ export function loadExportSource(input: string): ExportSource {
     );
   }
   const model = ok[0]!;
-  if (checkpoint) checkWeights(checkpoint.path, checkpoint.file, model);
-  const sources: SpecSources = isCheckpoint
-    ? (JSON.parse(checkpoint!.file.metadata['mspec.spec']!) as SpecSources)
-    : { entry: file, files: Object.fromEntries([...r.sources].map(([k, v]) => [k, v.text])) };
-  const license = recordedLicense !== undefined ? recordedLicense : model.spec.license;
-  return { model, specPath, sources, checkpoint, license };
+  if (ck) checkWeights(path, ck, model);
+  return {
+    model,
+    specPath: ck && carried ? (ck.metadata['mspec.spec_path'] ?? carried.sources.entry) : path,
+    sources: carried?.sources ?? { entry: path, files: Object.fromEntries([...r.sources].map(([k, v]) => [k, v.text])) },
+    checkpoint: ck && { path, file: ck },
+    license: recorded ? { id: recorded.id, name: recorded.name, kind: recorded.kind as LicenseInfo['kind'] } : model.spec.license,
+  };
 }
 
 /** Every parameter present with its shape, as F32, and nothing else. */
