@@ -12,18 +12,15 @@ export function pyLiteral(v: unknown, indent = ''): string {
     return String(v);
   }
   if (typeof v === 'string') return JSON.stringify(v);
+  // A list or dict: on one line when it fits in 100 columns, else one item a line.
   const inner = indent + '    ';
-  if (Array.isArray(v)) {
-    if (v.length === 0) return '[]';
-    const flat = `[${v.map((x) => pyLiteral(x, inner)).join(', ')}]`;
-    if (flat.length + indent.length <= 100) return flat;
-    return `[\n${v.map((x) => `${inner}${pyLiteral(x, inner)},`).join('\n')}\n${indent}]`;
-  }
-  const entries = Object.entries(v as Record<string, unknown>);
-  if (entries.length === 0) return '{}';
-  const flat = `{${entries.map(([k, x]) => `${JSON.stringify(k)}: ${pyLiteral(x, inner)}`).join(', ')}}`;
+  const [open, close, items] = Array.isArray(v)
+    ? ['[', ']', v.map((x) => pyLiteral(x, inner))]
+    : ['{', '}', Object.entries(v as Record<string, unknown>).map(([k, x]) => `${JSON.stringify(k)}: ${pyLiteral(x, inner)}`)];
+  if (items.length === 0) return open + close;
+  const flat = `${open}${items.join(', ')}${close}`;
   if (flat.length + indent.length <= 100) return flat;
-  return `{\n${entries.map(([k, x]) => `${inner}${JSON.stringify(k)}: ${pyLiteral(x, inner)},`).join('\n')}\n${indent}}`;
+  return `${open}\n${items.map((x) => `${inner}${x},`).join('\n')}\n${indent}${close}`;
 }
 
 export interface Provenance {
