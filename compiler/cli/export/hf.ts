@@ -351,10 +351,14 @@ function checkWritten(input: HfExportInput, form: HfForm, dir: string): void {
     throw new Error(`internal: the tokenizer does not come back from the export unchanged`);
 }
 
-/** config.json, README.md and the tokenizer files, by name. */
+/** Fields every config gets besides model_type. */
+const COMMON = { torch_dtype: 'float32', initializer_range: 0.02, use_cache: true };
+
+/** config.json (with sorted keys, as transformers writes them), README.md and the tokenizer files, by name. */
 function folderFiles(input: HfExportInput, form: HfForm): Map<string, string> {
   const files = new Map<string, string>();
-  const sorted = Object.fromEntries(Object.entries(form.config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  const config = { ...COMMON, model_type: form.modelType, ...form.config };
+  const sorted = Object.fromEntries(Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   files.set('config.json', JSON.stringify(sorted, null, 2) + '\n');
   files.set('README.md', modelCard(input, form));
   const tok = input.tokenizer;

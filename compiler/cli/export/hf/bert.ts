@@ -6,7 +6,7 @@
  * one. The config has no field for either: `mspec import` reads them from the tensors present,
  * so a spec-only export states them only through `architectures`.
  */
-import { COMMON, ExportError, type ExportFamily, sizes } from './form.js';
+import { ExportError, type ExportFamily, sizes } from './form.js';
 
 export const bert: ExportFamily = {
   name: 'bert',
@@ -26,9 +26,7 @@ export const bert: ExportFamily = {
       autoClass: mlm ? 'AutoModelForMaskedLM' : 'AutoModel',
       decidedByTensors: ['head.kind', 'head.bias', 'head.transform', 'head.pooler'],
       config: {
-        ...COMMON,
         architectures: [mlm ? 'BertForMaskedLM' : 'BertModel'],
-        model_type: 'bert',
         attention_probs_dropout_prob: att.dropout,
         hidden_act: 'gelu',
         hidden_dropout_prob: layer.dropout,
@@ -41,7 +39,6 @@ export const bert: ExportFamily = {
         pad_token_id: 0,
         position_embedding_type: 'absolute',
         type_vocab_size: S,
-        use_cache: true,
         vocab_size: V,
       },
       tensors(t) {

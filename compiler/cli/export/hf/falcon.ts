@@ -6,7 +6,7 @@
  * layout (`new_decoder_architecture`), which mspec does not import.
  */
 import { concat } from '../../import/tensors.js';
-import { COMMON, ExportError, type ExportFamily, interleaveHeads, sizes } from './form.js';
+import { ExportError, type ExportFamily, interleaveHeads, sizes } from './form.js';
 
 export const falcon: ExportFamily = {
   name: 'falcon',
@@ -25,9 +25,7 @@ export const falcon: ExportFamily = {
       modelType: 'falcon',
       autoClass: 'AutoModelForCausalLM',
       config: {
-        ...COMMON,
         architectures: ['FalconForCausalLM'],
-        model_type: 'falcon',
         alibi: false,
         apply_residual_connection_post_layernorm: false,
         attention_dropout: att.dropout,
@@ -43,7 +41,6 @@ export const falcon: ExportFamily = {
         num_hidden_layers: L,
         parallel_attn: layer.parallel,
         rope_theta: pos.base,
-        use_cache: true,
         vocab_size: V,
       },
       tensors(t) {

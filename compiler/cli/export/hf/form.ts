@@ -65,7 +65,7 @@ export class HfTensors {
 export interface HfForm {
   /** config.json `model_type`. */
   readonly modelType: string;
-  /** The config.json fields (written with sorted keys, as transformers writes them). */
+  /** The family's config.json fields; the driver adds model_type and the fields every config gets. */
   readonly config: Record<string, Json>;
   /** What `AutoModel…` class loads it (for the model card). */
   readonly autoClass: 'AutoModelForCausalLM' | 'AutoModelForMaskedLM' | 'AutoModel' | 'AutoModelForSeq2SeqLM';
@@ -84,9 +84,6 @@ export interface ExportFamily {
   /** The family's form of `spec`; ExportError naming a knob the family cannot state at all. */
   form(spec: ModelSpec, withWeights: boolean): HfForm;
 }
-
-/** Fields every config gets (sorted in with the family's). */
-export const COMMON: Record<string, Json> = { torch_dtype: 'float32', initializer_range: 0.02 };
 
 /**
  * The only stack of a decoder-only or encoder-only model: its layer 0 and attention, with the

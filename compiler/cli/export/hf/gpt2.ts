@@ -5,7 +5,7 @@
  * both); no `lm_head.weight` (the head is the tied token table).
  */
 import { concat, transpose } from '../../import/tensors.js';
-import { COMMON, type ExportFamily, mapped, sizes } from './form.js';
+import { type ExportFamily, mapped, sizes } from './form.js';
 
 const ACT: Record<string, string> = { gelu_tanh: 'gelu_new', gelu: 'gelu', relu: 'relu' };
 
@@ -17,9 +17,7 @@ export const gpt2: ExportFamily = {
       modelType: 'gpt2',
       autoClass: 'AutoModelForCausalLM',
       config: {
-        ...COMMON,
         architectures: ['GPT2LMHeadModel'],
-        model_type: 'gpt2',
         activation_function: mapped(ACT, layer.mlp.activation, 'block.mlp.activation', 'gpt2'),
         attn_pdrop: att.dropout,
         embd_pdrop: spec.embedding.dropout,
@@ -39,7 +37,6 @@ export const gpt2: ExportFamily = {
         summary_proj_to_labels: true,
         summary_type: 'cls_index',
         summary_use_proj: true,
-        use_cache: true,
         vocab_size: V,
       },
       tensors(t) {

@@ -5,7 +5,7 @@
  * so no permutation either way. Mixtral's stacked (E, out, in) experts are split into
  * `block_sparse_moe.experts.<e>.w1` (gate), `w3` (up) and `w2` (down).
  */
-import { COMMON, ExportError, type ExportFamily, sizes, slab } from './form.js';
+import { ExportError, type ExportFamily, sizes, slab } from './form.js';
 
 export const llama: ExportFamily = {
   name: 'llama',
@@ -25,9 +25,7 @@ export const llama: ExportFamily = {
       );
     const arch = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', mixtral: 'MixtralForCausalLM' }[modelType];
     const config = {
-      ...COMMON,
       architectures: [arch],
-      model_type: modelType,
       attention_dropout: att.dropout,
       hidden_act: 'silu',
       hidden_size: C,
@@ -40,7 +38,6 @@ export const llama: ExportFamily = {
       rms_norm_eps: layer.norm.eps,
       rope_theta: spec.embedding.positions.base,
       tie_word_embeddings: spec.embedding.tied,
-      use_cache: true,
       vocab_size: V,
       ...(modelType === 'llama'
         ? { attention_bias: att.bias, mlp_bias: layer.mlp.bias, pretraining_tp: 1, rope_scaling: null }

@@ -4,7 +4,7 @@
  * an untied head `embed_out`. q, k and v are re-fused into `query_key_value`, interleaved per
  * head (rows h·3D + j·D + d).
  */
-import { COMMON, ExportError, type ExportFamily, interleaveHeads, mapped, sizes } from './form.js';
+import { ExportError, type ExportFamily, interleaveHeads, mapped, sizes } from './form.js';
 
 const ACT: Record<string, string> = { gelu: 'gelu', gelu_tanh: 'gelu_new', relu: 'relu' };
 
@@ -22,9 +22,7 @@ export const neox: ExportFamily = {
       modelType: 'gpt_neox',
       autoClass: 'AutoModelForCausalLM',
       config: {
-        ...COMMON,
         architectures: ['GPTNeoXForCausalLM'],
-        model_type: 'gpt_neox',
         attention_bias: att.bias,
         attention_dropout: att.dropout,
         hidden_act: mapped(ACT, layer.mlp.activation, 'block.mlp.activation', 'gpt_neox'),
@@ -39,7 +37,6 @@ export const neox: ExportFamily = {
         rotary_emb_base: pos.base,
         rotary_pct: pos.fraction,
         tie_word_embeddings: spec.embedding.tied,
-        use_cache: true,
         use_parallel_residual: layer.parallel,
         vocab_size: V,
       },

@@ -2,7 +2,7 @@
  * Phi-1/1.5/2 (the inverse of import/phi.ts): one LayerNorm feeding attention and MLP side by
  * side, partial rotary (partial_rotary_factor), biases everywhere, an untied head with a bias.
  */
-import { COMMON, ExportError, type ExportFamily, mapped, sizes } from './form.js';
+import { ExportError, type ExportFamily, mapped, sizes } from './form.js';
 
 const ACT: Record<string, string> = { gelu_tanh: 'gelu_new', gelu: 'gelu' };
 
@@ -20,9 +20,7 @@ export const phi: ExportFamily = {
       modelType: 'phi',
       autoClass: 'AutoModelForCausalLM',
       config: {
-        ...COMMON,
         architectures: ['PhiForCausalLM'],
-        model_type: 'phi',
         attention_dropout: att.dropout,
         embd_pdrop: spec.embedding.dropout,
         hidden_act: mapped(ACT, layer.mlp.activation, 'block.mlp.activation', 'phi'),
@@ -39,7 +37,6 @@ export const phi: ExportFamily = {
         rope_scaling: null,
         rope_theta: pos.base,
         tie_word_embeddings: false,
-        use_cache: true,
         vocab_size: V,
       },
       tensors(t) {

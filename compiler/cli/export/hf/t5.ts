@@ -5,7 +5,7 @@
  * aliases T5 files carry, so every transformers version finds it), `lm_head` when untied.
  * `feed_forward_proj` from the MLP's activation: "gated-gelu" is the tanh-GELU GLU (geglu_tanh).
  */
-import { COMMON, ExportError, type ExportFamily } from './form.js';
+import { ExportError, type ExportFamily } from './form.js';
 import type { StackSpec } from '../../../semantics/model.js';
 
 const FEED_FORWARD: Record<string, string> = {
@@ -44,9 +44,7 @@ export const t5: ExportFamily = {
       modelType: 't5',
       autoClass: 'AutoModelForSeq2SeqLM',
       config: {
-        ...COMMON,
         architectures: ['T5ForConditionalGeneration'],
-        model_type: 't5',
         d_ff: F,
         d_kv: D,
         d_model: C,
@@ -64,7 +62,6 @@ export const t5: ExportFamily = {
         relative_attention_max_distance: pos.max_distance,
         relative_attention_num_buckets: NB,
         tie_word_embeddings: tied,
-        use_cache: true,
         vocab_size: V,
       },
       tensors(t) {
