@@ -85,7 +85,6 @@ export const bert: Family = {
       w.skip('cls.predictions.decoder.weight');
       w.skip('cls.predictions.decoder.bias');
     }
-    w.drop('cls.seq_relationship.weight', 'the next-sentence-prediction head has no mspec counterpart');
-    w.drop('cls.seq_relationship.bias', 'the next-sentence-prediction head has no mspec counterpart');
+    for (const x of ['weight', 'bias']) w.drop(`cls.seq_relationship.${x}`, 'the next-sentence-prediction head has no mspec counterpart');
   },
 };

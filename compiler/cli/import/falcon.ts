@@ -20,7 +20,7 @@ function dims(cfg: HfConfig) {
     K: multiQuery ? 1 : H,
     multiQuery,
     L: cfg.int('num_hidden_layers'),
-    F: cfg.has('ffn_hidden_size') ? cfg.int('ffn_hidden_size') : 4 * C,
+    F: cfg.int('ffn_hidden_size', 4 * C),
     V: cfg.int('vocab_size'),
   };
 }

@@ -11,7 +11,7 @@ const ACT: Record<string, string> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 
 
 function dims(cfg: HfConfig) {
   const C = cfg.int('n_embd');
-  return { C, H: cfg.int('n_head'), L: cfg.int('n_layer'), F: cfg.has('n_inner') ? cfg.int('n_inner') : 4 * C, V: cfg.int('vocab_size') };
+  return { C, H: cfg.int('n_head'), L: cfg.int('n_layer'), F: cfg.int('n_inner', 4 * C), V: cfg.int('vocab_size') };
 }
 
 export const gpt2: Family = {

@@ -12,7 +12,7 @@ import { concat } from './tensors.js';
 function dims(cfg: HfConfig) {
   const C = cfg.int('hidden_size');
   const H = cfg.int('num_attention_heads');
-  const K = cfg.has('num_key_value_heads') ? cfg.int('num_key_value_heads') : H;
+  const K = cfg.int('num_key_value_heads', H);
   const D = cfg.has('head_dim') ? cfg.int('head_dim') : C / H;
   const E = cfg.has('num_local_experts') ? cfg.int('num_local_experts') : 0;
   return { C, H, K, D, E, L: cfg.int('num_hidden_layers'), F: cfg.int('intermediate_size'), V: cfg.int('vocab_size') };

@@ -12,7 +12,7 @@ const ACT: Record<string, string> = { gelu_new: 'gelu_tanh', gelu_pytorch_tanh: 
 function dims(cfg: HfConfig) {
   const C = cfg.int('hidden_size');
   const H = cfg.int('num_attention_heads');
-  const K = cfg.has('num_key_value_heads') ? cfg.int('num_key_value_heads') : H;
+  const K = cfg.int('num_key_value_heads', H);
   return { C, H, K, D: C / H, L: cfg.int('num_hidden_layers'), F: cfg.int('intermediate_size'), V: cfg.int('vocab_size') };
 }
 

@@ -63,7 +63,7 @@ function dims(cfg: HfConfig) {
     F: cfg.int('d_ff'),
     V: cfg.int('vocab_size'),
     L,
-    Ld: cfg.has('num_decoder_layers') ? cfg.int('num_decoder_layers') : L,
+    Ld: cfg.int('num_decoder_layers', L),
     NB: cfg.int('relative_attention_num_buckets', 32),
     tied: cfg.bool('tie_word_embeddings', true),
   };
@@ -105,7 +105,7 @@ export const t5: Family = {
     if (!(dropout >= 0 && dropout < 1)) throw new ImportError(`'${cfg.path}': dropout_rate = ${dropout} is not in [0, 1)`);
     const eps = specNum(cfg.num('layer_norm_epsilon', 1e-6));
     // T5 has no position table, so no hard limit; n_positions is the length it was trained at.
-    const context = cfg.has('n_positions') ? cfg.int('n_positions') : 512;
+    const context = cfg.int('n_positions', 512);
     return `arch = encoder_decoder
       vocab = ${V}
       context = ${context}
