@@ -10,6 +10,9 @@
  */
 import type { ModelSpec } from '../../semantics/model.js';
 
+/** Whether model.py can generate: decoders and encoder–decoders with an LM head. */
+export const generates = (m: ModelSpec) => m.head.kind === 'lm' && m.arch !== 'encoder';
+
 /** The module-level `choose` function (written before the Model class). */
 export const CHOOSE_PY = `
 

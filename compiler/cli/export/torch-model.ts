@@ -16,7 +16,7 @@ import { allLayers, type LayerSpec, type ModelSpec, type NormSpec, type StackSpe
 import type { Graph } from '../../ir/graph.js';
 import { initRules } from '../../ir/interpret/init.js';
 import { generatedLines, type Provenance, pyLiteral } from './python.js';
-import { CHOOSE_PY, generateMethodPy } from './torch-generate.js';
+import { CHOOSE_PY, generateMethodPy, generates } from './torch-generate.js';
 
 function normCfg(n: NormSpec | null): unknown {
   return n ? { kind: n.kind, eps: n.eps, scale: n.scale, bias: n.bias } : null;
@@ -581,10 +581,8 @@ ${has.moe ? '        for layer in self.all_layers():\n            if hasattr(lay
     (has.pooler ? `        out["pooled"] = torch.tanh(self.pooler(${h}[:, 0]))\n` : '') +
     '        return out\n';
   const headInit = (has.lm ? '        self.lm_head = LMHead()\n' : '') + (has.pooler ? '        self.pooler = nn.Linear(C, C)\n' : '');
-  // Decoders and encoder–decoders with an LM head generate (./torch-generate.ts).
-  const generates = has.lm && m.arch !== 'encoder';
-  const gen = generates ? generateMethodPy(m) : '';
-  const choose = generates ? CHOOSE_PY : '';
+  const gen = generates(m) ? generateMethodPy(m) : '';
+  const choose = generates(m) ? CHOOSE_PY : '';
   if (has.encdec) {
     return `${choose}
 

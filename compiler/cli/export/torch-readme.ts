@@ -3,6 +3,7 @@ import type { Graph } from '../../ir/graph.js';
 import type { LicenseInfo } from '../../semantics/licenses.js';
 import type { ModelSpec } from '../../semantics/model.js';
 import { generatedLines, type Provenance } from './python.js';
+import { generates } from './torch-generate.js';
 import { trainConfig } from './torch-train.js';
 
 export function readmeMd(m: ModelSpec, graph: Graph, prov: Provenance, license: LicenseInfo | null, weights: boolean): string {
@@ -19,8 +20,7 @@ export function readmeMd(m: ModelSpec, graph: Graph, prov: Provenance, license: 
     (s2s
       ? '\n- `pairs.py`: the (source, target) pairs train.py trains on, read, tokenised and batched as `mspec train` does (imported by train.py).'
       : '');
-  const generates = m.head.kind === 'lm' && m.arch !== 'encoder';
-  const generate = !generates
+  const generate = !generates(m)
     ? ''
     : m.arch === 'encoder_decoder'
       ? `
