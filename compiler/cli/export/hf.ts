@@ -201,8 +201,7 @@ export function exportHf(input: HfExportInput, out: string, force: boolean): HfE
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp);
   try {
-    const files = folderFiles(input, form);
-    for (const [name, data] of files) writeFileSync(join(tmp, name), data);
+    for (const [name, data] of folderFiles(input, form)) writeFileSync(join(tmp, name), data);
     let tensors: Map<string, ShapedF32> | null = null;
     if (input.params) {
       tensors = hfTensors(form, input.params);
