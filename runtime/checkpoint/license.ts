@@ -27,7 +27,7 @@ export function readCheckpointLicense(path: string, metadata = readSafetensorsMe
   } catch {
     // reported below
   }
-  if (!v || typeof v.id !== 'string' || typeof v.name !== 'string' || typeof v.kind !== 'string')
+  if (!v || typeof v.id !== 'string' || !v.id || typeof v.name !== 'string' || typeof v.kind !== 'string')
     throw new CheckpointError(`'${path}' has damaged license metadata (${LICENSE_KEY}: ${raw.slice(0, 80)})`);
   return { id: v.id, name: v.name, kind: v.kind };
 }

@@ -26,6 +26,7 @@ import {
   readSafetensors,
   type STTensor,
 } from '../../../runtime/checkpoint/safetensors.js';
+import { readCheckpointLicense } from '../../../runtime/checkpoint/license.js';
 import type { TokenizerData } from '../../../runtime/tokenizers/index.js';
 import { compileFile, type CompiledModel } from '../../index.js';
 import { diffKnobs, type KnobChange } from '../../passes/diff.js';
@@ -148,16 +149,9 @@ function loadInput(input: string): HfExportInput | number {
 }
 
 /** The license a checkpoint's metadata records (mspec.license, runtime/train/checkpoint.ts), or null. */
+/** The checkpoint's license id, read as every other command reads it (damaged metadata is a CheckpointError). */
 function checkpointLicense(path: string, metadata: Readonly<Record<string, string>>): string | null {
-  const raw = metadata['mspec.license'];
-  if (raw === undefined) return null;
-  try {
-    const v = JSON.parse(raw) as { id?: unknown };
-    if (typeof v.id === 'string' && v.id) return v.id;
-  } catch {
-    // reported below
-  }
-  throw new CheckpointError(`'${path}' has damaged license metadata (mspec.license: ${raw.slice(0, 80)})`);
+  return readCheckpointLicense(path, metadata)?.id ?? null;
 }
 
 /** Knobs that do not change the function the weights compute: not every config carries them. */
