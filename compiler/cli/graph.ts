@@ -4,7 +4,8 @@
  * out by Graphviz compiled to wasm (@viz-js/viz), loaded only when an SVG is asked for.
  * Exit 0 drawn, 1 the spec has errors or cannot be read, 2 usage or write trouble.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CompiledModel } from '../index.js';
 import type { Analysis } from '../passes/analyze.js';
 import { archGraph } from './graph/arch-graph.js';
@@ -86,6 +87,11 @@ export async function runGraph(args: GraphArgs): Promise<number> {
   if (!args.out) {
     process.stdout.write(text);
     return 0;
+  }
+  if (existsSync(args.out) && statSync(args.out).isDirectory()) {
+    const name = `${r.model.spec.name}.${format === 'mermaid' ? 'mmd' : format}`;
+    process.stderr.write(`error: -o '${args.out}' is a folder; give the file to write, e.g. -o ${join(args.out, name)}\n`);
+    return 2;
   }
   try {
     writeAtomically(args.out, text);

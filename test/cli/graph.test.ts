@@ -167,6 +167,9 @@ describe('mspec graph: what each architecture draws', () => {
     const f = mspec('graph', 'specs/tiny-llama.model', '--format', 'png');
     expect(f.code).toBe(2);
     expect(f.stderr).toContain("unknown --format 'png'");
+    const dir = mspec('graph', 'specs/tiny-llama.model', '--format', 'dot', '-o', tmp);
+    expect(dir.code).toBe(2);
+    expect(dir.stderr).toBe(`error: -o '${tmp}' is a folder; give the file to write, e.g. -o ${join(tmp, 'tiny_llama.dot')}\n`);
   });
 
   it('-o writes the file (svg, dot, mermaid)', () => {
