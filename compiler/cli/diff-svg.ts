@@ -11,7 +11,7 @@ export async function writeDiffSvg(d: ModelDiff, a: AnalysedModel, b: AnalysedMo
   for (const p of changedParts(d, stackOf(b))) changed.add(p);
   const dot = diffDot(d, archGraph(a.spec, a.analysis, { prefix: 'a_' }), archGraph(b.spec, b.analysis, { prefix: 'b_' }), changed);
   try {
-    writeAtomically(path, await dotToSvg(dot));
+    writeAtomically(path, await dotToSvg(dot), `${a.spec.name}-vs-${b.spec.name}.svg`);
   } catch (e) {
     process.stderr.write(`error: cannot write ${path}: ${(e as Error).message}\n`);
     return 2;

@@ -5,7 +5,7 @@
  * Exit 0 drawn, 1 the spec has errors or cannot be read, 2 usage or write trouble.
  */
 import { existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { CompiledModel } from '../index.js';
 import type { Analysis } from '../passes/analyze.js';
 import { archGraph } from './graph/arch-graph.js';
@@ -32,14 +32,27 @@ export async function dotToSvg(dot: string): Promise<string> {
 }
 
 /** Writes through a temporary file in the same folder and a rename, so a reader never sees half a picture. */
-export function writeAtomically(path: string, text: string): void {
+/**
+ * Writes `text` to `path` through a temporary file, so a failed write leaves no half file; throws
+ * an Error whose message says why in words (`example`: a file name to suggest when `path` is a folder).
+ */
+export function writeAtomically(path: string, text: string, example: string): void {
+  if (existsSync(path) && statSync(path).isDirectory())
+    throw new Error(`it is a folder; give the file to write, e.g. ${join(path, example)}`);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, text);
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(
+      code === 'ENOENT'
+        ? `the folder ${dirname(resolve(path))} does not exist`
+        : code === 'EACCES'
+          ? 'permission denied'
+          : (e as Error).message,
+    );
   }
 }
 
@@ -88,13 +101,8 @@ export async function runGraph(args: GraphArgs): Promise<number> {
     process.stdout.write(text);
     return 0;
   }
-  if (existsSync(args.out) && statSync(args.out).isDirectory()) {
-    const name = `${r.model.spec.name}.${format === 'mermaid' ? 'mmd' : format}`;
-    process.stderr.write(`error: -o '${args.out}' is a folder; give the file to write, e.g. -o ${join(args.out, name)}\n`);
-    return 2;
-  }
   try {
-    writeAtomically(args.out, text);
+    writeAtomically(args.out, text, `${r.model.spec.name}.${format === 'mermaid' ? 'mmd' : format}`);
   } catch (e) {
     process.stderr.write(`error: cannot write ${args.out}: ${(e as Error).message}\n`);
     return 2;

@@ -169,7 +169,7 @@ describe('mspec graph: what each architecture draws', () => {
     expect(f.stderr).toContain("unknown --format 'png'");
     const dir = mspec('graph', 'specs/tiny-llama.model', '--format', 'dot', '-o', tmp);
     expect(dir.code).toBe(2);
-    expect(dir.stderr).toBe(`error: -o '${tmp}' is a folder; give the file to write, e.g. -o ${join(tmp, 'tiny_llama.dot')}\n`);
+    expect(dir.stderr).toBe(`error: cannot write ${tmp}: it is a folder; give the file to write, e.g. ${join(tmp, 'tiny_llama.dot')}\n`);
   });
 
   it('-o writes the file (svg, dot, mermaid)', () => {
