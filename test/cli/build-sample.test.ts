@@ -248,10 +248,11 @@ describe('mspec sample', () => {
     expect(mspec(...args).stdout).toBe(a.stdout);
   });
 
-  it('a prompt longer than the context is a clear error', () => {
+  it('a prompt longer than the context is a usage error, before anything is printed', () => {
     const r = mspec('sample', 'specs/char-gpt.model', '--prompt', 'x'.repeat(100), '--max-tokens', '2');
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('the prompt has 100 tokens but the context window is 64');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error: the prompt is 100 tokens but char_gpt's context window is 64; give a prompt of at most 64 tokens");
+    expect(r.stdout).toBe('');
   });
 
   it('no prompt, with a tokenizer that adds no start token, asks for one (exit 2)', () => {
