@@ -40,11 +40,7 @@ export function generateActivation(spec: ActivationSpec): WgslKernel {
     dispatch: lin.dispatch,
     flops: n * ACTIVATIONS[spec.fn].flops,
     prelude: activationPair(spec.fn, 'act'),
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  ${inPlace ? 'x' : 'out'}[i] = ${w === 4 ? 'act4' : 'act'}(x[i]);
-}`,
+    main: lin.main(`${inPlace ? 'x' : 'out'}[i] = ${w === 4 ? 'act4' : 'act'}(x[i]);`),
   });
 }
 
@@ -101,11 +97,7 @@ export function generateGlu(spec: GluSpec): WgslKernel {
     dispatch: lin.dispatch,
     flops: n * (ACTIVATIONS[spec.fn].flops + 1),
     prelude: activationPair(spec.fn, 'act'),
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  ${load}
-  out[i] = ${w === 4 ? 'act4' : 'act'}(g) * u;
-}`,
+    main: lin.main(`${load}
+  out[i] = ${w === 4 ? 'act4' : 'act'}(g) * u;`),
   });
 }

@@ -34,10 +34,6 @@ export function generateAdd(spec: AddSpec): WgslKernel {
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
     flops: n,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  ${inPlace ? 'a' : 'out'}[i] = a[i] + b[i];
-}`,
+    main: lin.main(`${inPlace ? 'a' : 'out'}[i] = a[i] + b[i];`),
   });
 }

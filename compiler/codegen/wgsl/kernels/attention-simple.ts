@@ -28,10 +28,7 @@ export function emitSimpleAttention(
     )
     .join('\n');
   const maxExpr = block.slice(1).reduce((e, u) => `max(${e}, s${u})`, 's0');
-  const main = `@compute @workgroup_size(${workgroupSize})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let t = i % ${u32(Tq)};
+  const main = lin.main(`let t = i % ${u32(Tq)};
   let bh = i / ${u32(Tq)};
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
@@ -69,7 +66,6 @@ ${block.map((u) => `    let p${u} = exp(s${u} - mb);`).join('\n')}
       ? `
   lse[bh * ${u32(Tq)} + t] = m + log(l);`
       : ''
-  }
-}`;
+  }`);
   return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
 }

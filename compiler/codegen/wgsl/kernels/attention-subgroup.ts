@@ -34,13 +34,10 @@ export function emitSubgroupAttention(
 } {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V } = r;
   const tiles = Math.ceil(Tq / SG);
-  const g = grid(entryPoint, B * H * tiles);
+  const g = grid(entryPoint, B * H * tiles, SG);
   const { units, load, bcast } = sharing(r, SG);
   const score = units.map((d) => dotOf(r, `q${d}`, bcast('k', d))).join('\n      + ');
-  const main = `@compute @workgroup_size(${SG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  let bh = wg / ${u32(tiles)};
+  const main = g.main(`let bh = wg / ${u32(tiles)};
   let t0 = (wg % ${u32(tiles)}) * ${u32(SG)};
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
@@ -93,7 +90,6 @@ ${units.map((d) => `    out[qb + ${u32(d)}] = a${d} * inv;`).join('\n')}${
     lse[bh * ${u32(Tq)} + t] = m + log(l);`
       : ''
   }
-  }
-}`;
+  }`);
   return { workgroupSize: [SG, 1, 1], dispatch: g.dispatch, main };
 }

@@ -78,35 +78,44 @@ export class Bindings {
   }
 }
 
-export interface Grid {
+/** A launch of workgroups of `size` invocations, and its entry point. */
+export interface Launch {
+  workgroupSize: [number, number, number];
   dispatch: [number, number, number];
-  /** WGSL defining `wg: u32`, the linear workgroup index, from `wid` (the workgroup_id builtin); returns when past the end. */
+  /** The entry point's opening WGSL (grid, linear: which variables it defines). */
   wgsl: string;
+  /** The entry point: attributes, the `wid` (workgroup_id) and `lid` (local_invocation_index) builtins, `wgsl`, then `body`. */
+  main(body: string): string;
 }
 
-/** Lays `workgroups` out along x, spilling into y past 65535 (guarded when x·y overshoots). */
-export function grid(kernel: string, workgroups: number): Grid {
-  if (workgroups <= MAX_WORKGROUPS_PER_DIM) return { dispatch: [workgroups, 1, 1], wgsl: 'let wg = wid.x;' };
+function launch(kernel: string, size: number, dispatch: [number, number, number], wgsl: string): Launch {
+  const main = (body: string) => `@compute @workgroup_size(${size})
+fn ${kernel}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${wgsl}
+  ${body}
+}`;
+  return { workgroupSize: [size, 1, 1], dispatch, wgsl, main };
+}
+
+/**
+ * Lays `workgroups` (of `size` invocations) out along x, spilling into y past 65535 (guarded
+ * when x·y overshoots). `wgsl` defines `wg: u32`, the linear workgroup index, from `wid`;
+ * returns when past the end.
+ */
+export function grid(kernel: string, workgroups: number, size: number): Launch {
+  if (workgroups <= MAX_WORKGROUPS_PER_DIM) return launch(kernel, size, [workgroups, 1, 1], 'let wg = wid.x;');
   const y = Math.ceil(workgroups / MAX_WORKGROUPS_PER_DIM);
   if (y > MAX_WORKGROUPS_PER_DIM) throw new Error(`${kernel}: ${workgroups} workgroups exceed ${MAX_WORKGROUPS_PER_DIM}² ; split the work`);
   const x = Math.ceil(workgroups / y);
   const guard = x * y > workgroups ? `\n  if (wg >= ${u32(workgroups)}) { return; }` : '';
-  return { dispatch: [x, y, 1], wgsl: `let wg = wid.y * ${u32(x)} + wid.x;${guard}` };
+  return launch(kernel, size, [x, y, 1], `let wg = wid.y * ${u32(x)} + wid.x;${guard}`);
 }
 
 /** A 1-D launch over `items` invocations: workgroups of `size`, the grid split as needed. */
-export function linear(
-  kernel: string,
-  items: number,
-  size = 64,
-): { workgroupSize: [number, number, number]; dispatch: [number, number, number]; wgsl: string } {
-  const g = grid(kernel, Math.ceil(items / size));
-  return {
-    workgroupSize: [size, 1, 1],
-    dispatch: g.dispatch,
-    // `i` is this invocation's item; `lid` the local_invocation_index builtin.
-    wgsl: `${g.wgsl}\n  let i = wg * ${u32(size)} + lid;\n  if (i >= ${u32(items)}) { return; }`,
-  };
+export function linear(kernel: string, items: number, size = 64): Launch {
+  const g = grid(kernel, Math.ceil(items / size), size);
+  // `i` is this invocation's item; `lid` the local_invocation_index builtin.
+  return launch(kernel, size, g.dispatch, `${g.wgsl}\n  let i = wg * ${u32(size)} + lid;\n  if (i >= ${u32(items)}) { return; }`);
 }
 
 /**

@@ -39,13 +39,9 @@ export function generateCopyRows(spec: CopyRowsSpec): WgslKernel {
     dispatch: lin.dispatch,
     flops: 0,
     bytes: 2 * 4 * B * T * width,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let row = i / ${u32(W4)};
+    main: lin.main(`let row = i / ${u32(W4)};
   let pos = u_step.offset + row % ${u32(T)};
   if (pos >= ${u32(capacity)}) { return; }
-  dst[((row / ${u32(T)}) * ${u32(capacity)} + pos) * ${u32(W4)} + i % ${u32(W4)}] = src[i];
-}`,
+  dst[((row / ${u32(T)}) * ${u32(capacity)} + pos) * ${u32(W4)} + i % ${u32(W4)}] = src[i];`),
   });
 }

@@ -61,11 +61,7 @@ export function generateDropout(spec: DropoutSpec): WgslKernel {
     dispatch: lin.dispatch,
     flops: n,
     prelude: COUNTER_RNG_WGSL,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let key = dropout_key(u_step.rng_seed, u_step.rng_step, ${u32(spec.stream)});${w === 4 ? '\n  let e = i * 4u;' : ''}
-  out[i] = x[i] * ${factor};
-}`,
+    main: lin.main(`let key = dropout_key(u_step.rng_seed, u_step.rng_step, ${u32(spec.stream)});${w === 4 ? '\n  let e = i * 4u;' : ''}
+  out[i] = x[i] * ${factor};`),
   });
 }

@@ -145,15 +145,11 @@ export function generateEmbed(spec: EmbedSpec): WgslKernel {
             return i === chunks.length - 1 ? `{ ${read} }` : `if (id < ${u32((i + 1) * per)}) { ${read} }`;
           })
           .join(' else ');
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let row = i / ${u32(C4)};
+  const main = lin.main(`let row = i / ${u32(C4)};
   let c = i % ${u32(C4)};
   let id = u32(clamp(ids[row], 0i, ${vocab - 1}i));
   ${gather}${pos}${seg}
-  out[i] = ${scale === 1 ? 'v' : `v * ${f32(scale)}`};
-}`;
+  out[i] = ${scale === 1 ? 'v' : `v * ${f32(scale)}`};`);
   const outBytes = 4 * rows * C;
   const terms = [
     'tokens[ids[b, t], :]',

@@ -37,11 +37,7 @@ export function generateGatherRow(spec: GatherRowSpec): WgslKernel {
     dispatch: lin.dispatch,
     flops: 0,
     bytes: 4 + 2 * 4 * width,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let r = u32(clamp(index[0], 0i, ${rows - 1}i));
-  out[i] = x[r * ${u32(W4)} + i];
-}`,
+    main: lin.main(`let r = u32(clamp(index[0], 0i, ${rows - 1}i));
+  out[i] = x[r * ${u32(W4)} + i];`),
   });
 }

@@ -41,7 +41,7 @@ export function normRows(entryPoint: string, spec: NormRowSpec) {
     WG,
     layer,
     subgroups: useSubgroups(WG, sg),
-    g: grid(entryPoint, spec.rows),
+    g: grid(entryPoint, spec.rows, WG),
     hsum: (e: string) => (w === 4 ? `dot(${e}, vec4<f32>(1.0))` : e),
     // layernorm reduces two sums at once (one vec2 reduction), rmsnorm one.
     reduce: workgroupReduce(WG, sg, ['sum'], layer ? 'vec2<f32>' : 'f32'),
@@ -109,10 +109,7 @@ export function generateResidualNorm(spec: ResidualNormSpec): WgslKernel {
   let mean = 0.0;
   let rstd = 1.0 / sqrt(wg_sum(acc, lid) / ${f32(C)} + ${f32(spec.eps)});`;
 
-  const main = `@compute @workgroup_size(${WG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  let base = wg * ${u32(C4)};
+  const main = g.main(`let base = wg * ${u32(C4)};
   ${statistics}
   for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
     out[base + c] = (${reload} - ${V}(mean)) * rstd${weight ? ' * weight[c]' : ''}${bias ? ' + bias[c]' : ''};
@@ -124,8 +121,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     stats[2u * wg + 1u] = rstd;
   }`
       : ''
-  }
-}`;
+  }`);
   const formula = layer ? `out = (s − mean(s)) / sqrt(var(s) + ${spec.eps})` : `out = s / sqrt(mean(s²) + ${spec.eps})`;
   return assemble({
     entryPoint,

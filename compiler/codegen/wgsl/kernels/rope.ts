@@ -87,10 +87,7 @@ export function rotaryKernel(spec: RopeSpec, dir: Direction): WgslKernel {
   }`
       : '';
   const [minus, plus] = dir.sign === 1 ? ['-', '+'] : ['+', '-'];
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let j = i % ${u32(perHead)};
+  const main = lin.main(`let j = i % ${u32(perHead)};
   let rh = i / ${u32(perHead)};            // row · heads + h
   let head = rh * ${u32(D)};${passThrough}
   let pos = u_step.offset + (rh / ${u32(heads)}) % ${u32(T)};
@@ -100,8 +97,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let a = ${src}[head + j];
   let e = ${src}[head + j + ${u32(half)}];
   ${dst}[head + j] = a * c ${minus} e * s;
-  ${dst}[head + j + ${u32(half)}] = e * c ${plus} a * s;
-}`;
+  ${dst}[head + j + ${u32(half)}] = e * c ${plus} a * s;`);
   return assemble({
     entryPoint,
     fuses: [dir.kernel],

@@ -33,10 +33,6 @@ export function generateScale(spec: ScaleSpec): WgslKernel {
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
     flops: n,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  out[i] = x[i] * ${f32(Math.fround(spec.factor))};
-}`,
+    main: lin.main(`out[i] = x[i] * ${f32(Math.fround(spec.factor))};`),
   });
 }

@@ -60,7 +60,7 @@ export function generateXentChunkStats(s: XentChunkSpec): WgslKernel {
     .storage('targets', 'read', [rows], 'i32')
     .storage('stats', 'read_write', [rows, chunks, 2])
     .storage('tlogit', 'read_write', [rows]);
-  const g = grid(entryPoint, rows);
+  const g = grid(entryPoint, rows, WG);
   // Columns of this chunk that are classes (not vocabulary padding).
   const real = Math.max(0, Math.min(cols, classes - col0));
   return assemble({
@@ -78,10 +78,7 @@ export function generateXentChunkStats(s: XentChunkSpec): WgslKernel {
     prelude: `${workgroupReduceWgsl('max', WG, sg)}\n\n${workgroupReduceWgsl('sum', WG, sg)}`,
     workgroupStorageBytes: 2 * workgroupReduceBytes(WG, sg),
     enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
-    main: `@compute @workgroup_size(${WG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  let base = wg * ${u32(cols)};
+    main: g.main(`let base = wg * ${u32(cols)};
   var m = ${NEG};
   var s = 0.0;
   for (var c = lid; c < ${u32(real)}; c += ${u32(WG)}) {
@@ -98,8 +95,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     stats[at + 1u] = row_sum;
     let tgt = targets[wg];
     if (${valid('tgt', classes)} && tgt >= ${col0}i && tgt < ${col0 + cols}i) { tlogit[wg] = logits[base + u32(tgt - ${col0}i)]; }
-  }
-}`,
+  }`),
   });
 }
 
@@ -132,10 +128,7 @@ export function generateXentChunkCombine(s: { rows: number; chunks: number; clas
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
     flops: rows * chunks * 4,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  var mx = ${NEG};
+    main: lin.main(`var mx = ${NEG};
   for (var j = 0u; j < ${u32(chunks)}; j++) { mx = max(mx, stats[(i * ${u32(chunks)} + j) * 2u]); }
   var sum = 0.0;
   for (var j = 0u; j < ${u32(chunks)}; j++) {
@@ -146,8 +139,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   lse[i] = l;
   let tgt = targets[i];
   let ok = ${valid('tgt', classes)};
-  loss_rows[i] = select(0.0, l - tlogit[i], ok);${s.correct ? '\n  correct_rows[i] = select(0.0, 1.0, ok && tlogit[i] >= mx);' : ''}
-}`,
+  loss_rows[i] = select(0.0, l - tlogit[i], ok);${s.correct ? '\n  correct_rows[i] = select(0.0, 1.0, ok && tlogit[i] >= mx);' : ''}`),
   });
 }
 
@@ -161,7 +153,7 @@ export function generateXentChunkGrad(s: XentChunkSpec): WgslKernel {
     .storage('logits', 'read_write', [rows, cols])
     .storage('targets', 'read', [rows], 'i32')
     .storage('lse', 'read', [rows]);
-  const g = grid(entryPoint, rows);
+  const g = grid(entryPoint, rows, WG);
   return assemble({
     entryPoint,
     fuses: ['softmax_xent'],
@@ -177,10 +169,7 @@ export function generateXentChunkGrad(s: XentChunkSpec): WgslKernel {
     prelude: workgroupReduceWgsl('sum', WG, sg),
     workgroupStorageBytes: workgroupReduceBytes(WG, sg),
     enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
-    main: `@compute @workgroup_size(${WG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  // The number of counted rows, summed by the whole workgroup (the same in every workgroup).
+    main: g.main(`// The number of counted rows, summed by the whole workgroup (the same in every workgroup).
   var cnt = 0.0;
   for (var k = lid; k < ${u32(rows)}; k += ${u32(WG)}) { cnt += select(0.0, 1.0, ${valid('targets[k]', classes)}); }
   let count = wg_sum(cnt, lid);
@@ -192,7 +181,6 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     let col = ${u32(col0)} + c;
     let p = select(0.0, exp(logits[base + c] - l), col < ${u32(classes)});
     logits[base + c] = (p - select(0.0, 1.0, i32(col) == tgt)) * scale;
-  }
-}`,
+  }`),
   });
 }

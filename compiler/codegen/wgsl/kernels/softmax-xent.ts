@@ -84,7 +84,7 @@ export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
   if (grad === 'separate') b.storage('dlogits', 'read_write', [rows, V], Vt);
   if (spec.correct) b.storage('correct_rows', 'read_write', [rows]);
 
-  const g = grid(entryPoint, rows);
+  const g = grid(entryPoint, rows, WG);
   const dst = grad === 'in_place' ? 'logits' : 'dlogits';
   const loopRow = (body: string, n = V4) => `for (var c = lid; c < ${u32(n)}; c += ${u32(WG)}) {\n    ${body}\n  }`;
   // Padding columns (>= K) read as NEG. The max/sum pass stops at the last vector holding a

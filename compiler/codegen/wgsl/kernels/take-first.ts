@@ -37,11 +37,7 @@ export function generateTakeFirst(spec: TakeFirstSpec): WgslKernel {
     dispatch: lin.dispatch,
     flops: 0,
     bytes: 2 * 4 * B * C,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  out[i] = x[(i / ${u32(C4)}) * ${u32(T * C4)} + i % ${u32(C4)}];
-}`,
+    main: lin.main(`out[i] = x[(i / ${u32(C4)}) * ${u32(T * C4)} + i % ${u32(C4)}];`),
   });
 }
 
@@ -61,12 +57,8 @@ export function generateTakeFirstBackward(spec: TakeFirstSpec): WgslKernel {
     dispatch: lin.dispatch,
     flops: 0,
     bytes: 4 * B * C + 4 * B * T * C,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let row = i / ${u32(C4)};
+    main: lin.main(`let row = i / ${u32(C4)};
   let c = i % ${u32(C4)};
-  dx[i] = select(${V}(0.0), dout[(row / ${u32(T)}) * ${u32(C4)} + c], row % ${u32(T)} == 0u);
-}`,
+  dx[i] = select(${V}(0.0), dout[(row / ${u32(T)}) * ${u32(C4)} + c], row % ${u32(T)} == 0u);`),
   });
 }

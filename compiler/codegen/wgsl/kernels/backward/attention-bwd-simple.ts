@@ -33,10 +33,7 @@ export function emitSimpleDq(r: ResolvedBackward, workgroupSize: number): Emitte
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
   const lin = linear(entryPoint, B * H * Tq, workgroupSize);
   const NB = r.relative?.buckets ?? 0;
-  const main = `@compute @workgroup_size(${workgroupSize})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let t = i % ${u32(Tq)};
+  const main = lin.main(`let t = i % ${u32(Tq)};
   let bh = i / ${u32(Tq)};
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
@@ -72,8 +69,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   }
   for (var d = 0u; d < ${u32(D4)}; d++) { dq[qb + d] = acc[d] * ${f32(r.scale)}; }${
     NB ? `\n  for (var u = 0u; u < ${u32(NB)}; u++) { dbias[i * ${u32(NB)} + u] = db[u]; }` : ''
-  }
-}`;
+  }`);
   return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
 }
 
@@ -82,10 +78,7 @@ export function emitSimpleDkv(r: ResolvedBackward, workgroupSize: number): Emitt
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
   const lin = linear(entryPoint, B * Kh * Tk, workgroupSize);
   const terms = dkvTerms(r, '      ');
-  const main = `@compute @workgroup_size(${workgroupSize})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let j = i % ${u32(Tk)};
+  const main = lin.main(`let j = i % ${u32(Tk)};
   let bg = i / ${u32(Tk)};
   let g = bg % ${u32(Kh)};
   let b = bg / ${u32(Kh)};
@@ -123,7 +116,6 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   for (var d = 0u; d < ${u32(D4)}; d++) {
     dk[kvb + d] = gk[d] * ${f32(r.scale)};
     dv[kvb + d] = gv[d];
-  }
-}`;
+  }`);
   return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
 }

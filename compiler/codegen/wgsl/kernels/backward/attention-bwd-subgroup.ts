@@ -31,12 +31,9 @@ export function emitSubgroupDq(r: ResolvedBackward, SG: number): Emitted {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
   const tiles = Math.ceil(Tq / SG);
   const NB = r.relative?.buckets ?? 0;
-  const g = grid(entryPoint, B * H * tiles);
+  const g = grid(entryPoint, B * H * tiles, SG);
   const { units, load, bcast } = sharing(r, SG);
-  const main = `@compute @workgroup_size(${SG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  let bh = wg / ${u32(tiles)};
+  const main = g.main(`let bh = wg / ${u32(tiles)};
   let t0 = (wg % ${u32(tiles)}) * ${u32(SG)};
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
@@ -69,21 +66,17 @@ ${units.map((d) => `    a${d} += ds * kj${d};`).join('\n')}${NB ? '\n    db[t5_b
 ${units.map((d) => `    dq[qb + ${u32(d)}] = a${d} * ${f32(r.scale)};`).join('\n')}${
     NB ? `\n    for (var u = 0u; u < ${u32(NB)}; u++) { dbias[(bh * ${u32(Tq)} + t) * ${u32(NB)} + u] = db[u]; }` : ''
   }
-  }
-}`;
+  }`);
   return { workgroupSize: [SG, 1, 1], dispatch: g.dispatch, main };
 }
 
 export function emitSubgroupDkv(r: ResolvedBackward, SG: number): Emitted {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
   const tiles = Math.ceil(Tk / SG);
-  const g = grid(entryPoint, B * Kh * tiles);
+  const g = grid(entryPoint, B * Kh * tiles, SG);
   const { units, load, bcast } = sharing(r, SG);
   const terms = dkvTerms(r, '      ');
-  const main = `@compute @workgroup_size(${SG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  let bg = wg / ${u32(tiles)};
+  const main = g.main(`let bg = wg / ${u32(tiles)};
   let j0 = (wg % ${u32(tiles)}) * ${u32(SG)};
   let g = bg % ${u32(Kh)};
   let b = bg / ${u32(Kh)};
@@ -118,7 +111,6 @@ ${units.map((d) => `      ak${d} += ds * qi${d};`).join('\n')}
   if (live) {
 ${units.map((d) => `    dk[kvb + ${u32(d)}] = ak${d} * ${f32(r.scale)};`).join('\n')}
 ${units.map((d) => `    dv[kvb + ${u32(d)}] = av${d};`).join('\n')}
-  }
-}`;
+  }`);
   return { workgroupSize: [SG, 1, 1], dispatch: g.dispatch, main };
 }

@@ -77,18 +77,14 @@ export function generateAttentionBackwardPre(spec: AttentionBackwardPreSpec): Wg
   else b.storage('dterm', 'read_write', [B, H, T]);
   const lin = linear(entryPoint, B * H * T, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
   const dot = w === 4 ? 'dot(dout[row + d], out[row + d])' : 'dout[row + d] * out[row + d]';
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let t = i % ${u32(T)};
+  const main = lin.main(`let t = i % ${u32(T)};
   let bh = i / ${u32(T)};
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
   let row = ((b * ${u32(T)} + t) * ${u32(H)} + h) * ${u32(D4)};
   var acc = 0.0;
   for (var d = 0u; d < ${u32(D4)}; d++) { acc += ${dot}; }
-  ${stats ? 'stats[2u * i] = lse[i];\n  stats[2u * i + 1u] = acc;' : 'dterm[i] = acc;'}
-}`;
+  ${stats ? 'stats[2u * i] = lse[i];\n  stats[2u * i + 1u] = acc;' : 'dterm[i] = acc;'}`);
   return assemble({
     entryPoint,
     fuses: FUSES,

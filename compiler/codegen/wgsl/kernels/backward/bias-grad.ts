@@ -29,15 +29,11 @@ export function generateColumnSum(spec: ColumnSumSpec): WgslKernel {
   const C4 = cols / w;
   const b = new Bindings(entryPoint).storage('x', 'read', [rows, cols], V).storage('out', 'read_write', [cols], V);
   const lin = linear(entryPoint, C4);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  var s = ${V}(0.0);
+  const main = lin.main(`var s = ${V}(0.0);
   for (var r = 0u; r < ${u32(rows)}; r++) {
     s += x[r * ${u32(C4)} + i];
   }
-  out[i] = ${acc ? 'out[i] + s' : 's'};
-}`;
+  out[i] = ${acc ? 'out[i] + s' : 's'};`);
   return assemble({
     entryPoint,
     fuses: ['linear_backward'],

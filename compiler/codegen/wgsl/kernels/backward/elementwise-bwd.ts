@@ -53,11 +53,7 @@ export function generateActivationBackward(spec: ActivationBackwardSpec): WgslKe
     dispatch: lin.dispatch,
     flops: n * ((saved === 'output' ? 2 : ACTIVATIONS[spec.fn].dflops) + 1),
     ...(saved === 'output' ? {} : { prelude: activationPair(spec.fn, 'dact', true) }),
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  ${inPlace ? 'dout' : 'dx'}[i] = dout[i] * ${deriv};
-}`,
+    main: lin.main(`${inPlace ? 'dout' : 'dx'}[i] = dout[i] * ${deriv};`),
   });
 }
 
@@ -102,12 +98,8 @@ export function generateGluBackward(spec: GluBackwardSpec): WgslKernel {
     dispatch: lin.dispatch,
     flops: n * (ACTIVATIONS[spec.fn].dflops + 2 + ACTIVATIONS[spec.fn].flops + 1),
     prelude: `${activationPair(spec.fn, 'act')}\n${activationPair(spec.fn, 'dact', true)}`,
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  ${load}
+    main: lin.main(`${load}
   let d = dout[i];
-  ${store}
-}`,
+  ${store}`),
   });
 }

@@ -37,10 +37,7 @@ export function generateEmbedLinks(spec: { rows: number; vocab: number }): WgslK
     dispatch: lin.dispatch,
     flops: vocab * rows,
     bytes: 4 * (vocab * rows + vocab + rows),
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let v = i32(i);
+    main: lin.main(`let v = i32(i);
   var head = 0u;
   var prev = 0u;  // 1 + the last position seen holding v
   for (var n = 0u; n < ${u32(rows)}; n++) {
@@ -50,8 +47,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
     }
   }
   if (prev != 0u) { next[prev - 1u] = 0u; }
-  first[i] = head;
-}`,
+  first[i] = head;`),
   });
 }
 
@@ -101,17 +97,13 @@ export function generateEmbedRowsBackward(spec: EmbedRowsBackwardSpec): WgslKern
     dispatch: lin.dispatch,
     flops: rows * C + count * C * (acc ? 1 : 0),
     bytes: 4 * (rows * C + count * C * (acc ? 2 : 1) + count + rows),
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let c = i % ${u32(C4)};
+    main: lin.main(`let c = i % ${u32(C4)};
   var n = first[${u32(row0)} + i / ${u32(C4)}];
   var s = ${V}(0.0);
   while (n != 0u) {
     s += dout[(n - 1u) * ${u32(C4)} + c];
     n = next[n - 1u];
   }
-  dtokens[i] = ${acc ? `dtokens[i] + ${value}` : value};
-}`,
+  dtokens[i] = ${acc ? `dtokens[i] + ${value}` : value};`),
   });
 }

@@ -27,18 +27,14 @@ export function generateRelativeBiasGrad(spec: RelativeBiasGradSpec): WgslKernel
   const { B, T, heads: H, buckets: NB } = spec;
   const b = new Bindings(entryPoint).storage('dbias', 'read', [B, H, T, NB]).storage('dtable', 'read_write', [NB, H]);
   const lin = linear(entryPoint, NB * H, 64);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let k = i / ${u32(H)};
+  const main = lin.main(`let k = i / ${u32(H)};
   let h = i % ${u32(H)};
   var s = 0.0;
   for (var b = 0u; b < ${u32(B)}; b++) {
     let row0 = (b * ${u32(H)} + h) * ${u32(T)};
     for (var t = 0u; t < ${u32(T)}; t++) { s += dbias[(row0 + t) * ${u32(NB)} + k]; }
   }
-  dtable[i] = s;
-}`;
+  dtable[i] = s;`);
   return assemble({
     entryPoint,
     fuses: ['attention_backward'],

@@ -53,10 +53,7 @@ export function generateResidualNormBackward(spec: ResidualNormBackwardSpec): Wg
   const sums = layer ? `acc += vec2<f32>(${hsum('g')}, ${dotp('g', 'xh')});` : `acc += ${dotp('g', 'xh')};`;
   const grad = layer ? `(g - ${V}(m.x) - xh * m.y) * rstd` : '(g - xh * m) * rstd';
   const into = acc === true ? `dresid[base + c] + ${grad}` : acc === 'in_place' ? `dx[base + c] + ${grad}` : grad;
-  const main = `@compute @workgroup_size(${WG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  let base = wg * ${u32(C4)};${layer ? '\n  let mean = stats[2u * wg];' : ''}
+  const main = g.main(`let base = wg * ${u32(C4)};${layer ? '\n  let mean = stats[2u * wg];' : ''}
   let rstd = stats[2u * wg + 1u];
   var acc = ${layer ? 'vec2<f32>' : 'f32'}(0.0);
   for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
@@ -67,8 +64,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   for (var c = lid; c < ${u32(C4)}; c += ${u32(WG)}) {
     ${load}
     dx[base + c] = ${into};
-  }
-}`;
+  }`);
   const formula = layer ? 'dx = rstd·(g − mean(g) − x̂·mean(g·x̂))' : 'dx = rstd·(g − x̂·mean(g·x̂))';
   return assemble({
     entryPoint,

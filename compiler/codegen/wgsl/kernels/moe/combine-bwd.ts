@@ -26,12 +26,8 @@ export function generateMoeCombineDys(spec: MoeCombineBackwardSpec): WgslKernel 
     .storage('order', 'read', [N * k], 'u32')
     .storage('dys', 'read_write', [N * k, C]);
   const lin = linear(entryPoint, N * k * C);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let s = order[i / ${u32(C)}];
-  dys[i] = gates[s] * dy[(s / ${u32(k)}) * ${u32(C)} + i % ${u32(C)}];
-}`;
+  const main = lin.main(`let s = order[i / ${u32(C)}];
+  dys[i] = gates[s] * dy[(s / ${u32(k)}) * ${u32(C)} + i % ${u32(C)}];`);
   return assemble({
     entryPoint,
     fuses: ['moe_combine_backward'],
@@ -56,15 +52,11 @@ export function generateMoeCombineDgates(spec: MoeCombineBackwardSpec): WgslKern
     .storage('pos', 'read', [N * k], 'u32')
     .storage('dgates', 'read_write', [N, k]);
   const lin = linear(entryPoint, N * k);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let yb = pos[i] * ${u32(C)};
+  const main = lin.main(`let yb = pos[i] * ${u32(C)};
   let db = (i / ${u32(k)}) * ${u32(C)};
   var s = 0.0;
   for (var c = 0u; c < ${u32(C)}; c++) { s += ys[yb + c] * dy[db + c]; }
-  dgates[i] = s;
-}`;
+  dgates[i] = s;`);
   return assemble({
     entryPoint,
     fuses: ['moe_combine_backward'],

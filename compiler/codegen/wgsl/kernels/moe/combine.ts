@@ -31,18 +31,14 @@ export function generateMoeCombine(spec: MoeCombineSpec): WgslKernel {
   b.storage('pos', 'read', [N * k], 'u32').storage('out', 'read_write', [N, C]);
   const lin = linear(entryPoint, N * C);
   const term = weighted ? `gates[t * ${u32(k)} + j] * ys[p * ${u32(C)} + c]` : `ys[p * ${u32(C)} + c]`;
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let t = i / ${u32(C)};
+  const main = lin.main(`let t = i / ${u32(C)};
   let c = i % ${u32(C)};
   var s = 0.0;
   for (var j = 0u; j < ${u32(k)}; j++) {
     let p = pos[t * ${u32(k)} + j];
     s += ${term};
   }
-  out[i] = s;
-}`;
+  out[i] = s;`);
   return assemble({
     entryPoint,
     fuses: weighted ? ['moe_combine'] : ['expert_linear_backward'],

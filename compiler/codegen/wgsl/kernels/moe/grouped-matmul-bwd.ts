@@ -60,17 +60,13 @@ export function generateGroupedMatmulDx(spec: GroupedMatmulDxSpec): WgslKernel {
 function perValueDx(entryPoint: string, spec: GroupedMatmulDxSpec): GroupedBody {
   const { rows: R, inDim: I, outDim: O } = spec;
   const lin = linear(entryPoint, R * I);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let r = i / ${u32(I)};
+  const main = lin.main(`let r = i / ${u32(I)};
   let c = i % ${u32(I)};
   let wb = expert[r] * ${u32(O * I)} + c;
   let db = r * ${u32(O)};
   var s = 0.0;
   for (var o = 0u; o < ${u32(O)}; o++) { s += dout[db + o] * w[wb + o * ${u32(I)}]; }
-  da[i] = ${spec.accumulate ? 'da[i] + s' : 's'};
-}`;
+  da[i] = ${spec.accumulate ? 'da[i] + s' : 's'};`);
   return { lin, main, note: 'one invocation per value' };
 }
 
@@ -120,18 +116,14 @@ export function generateGroupedMatmulDw(spec: GroupedMatmulDwSpec): WgslKernel {
 function perValueDw(entryPoint: string, spec: GroupedMatmulDwSpec): GroupedBody {
   const { inDim: I, outDim: O, experts: E } = spec;
   const lin = linear(entryPoint, E * O * I);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let e = i / ${u32(O * I)};
+  const main = lin.main(`let e = i / ${u32(O * I)};
   let o = (i / ${u32(I)}) % ${u32(O)};
   let c = i % ${u32(I)};
   var s = 0.0;
   for (var r = offsets[e]; r < offsets[e + 1u]; r++) {
     s += dout[r * ${u32(O)} + o] * a[${aRow(spec.gather, 'r')} * ${u32(I)} + c];
   }
-  dw[i] = s;
-}`;
+  dw[i] = s;`);
   return { lin, main, note: "one invocation per weight, looping its expert's rows in order (deterministic, no atomics)" };
 }
 
@@ -153,15 +145,11 @@ export function generateGroupedBiasGrad(spec: GroupedBiasGradSpec): WgslKernel {
     .storage('offsets', 'read', [E + 1], 'u32')
     .storage('db', 'read_write', [E, O]);
   const lin = linear(entryPoint, E * O);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let e = i / ${u32(O)};
+  const main = lin.main(`let e = i / ${u32(O)};
   let o = i % ${u32(O)};
   var s = 0.0;
   for (var r = offsets[e]; r < offsets[e + 1u]; r++) { s += dout[r * ${u32(O)} + o]; }
-  db[i] = s;
-}`;
+  db[i] = s;`);
   return assemble({
     entryPoint,
     fuses: ['expert_linear_backward'],
@@ -183,10 +171,7 @@ function tiledDx(entryPoint: string, spec: GroupedMatmulDxSpec): GroupedBody {
   const O4 = O / 4;
   const lin = linear(entryPoint, tileBound(R, E, TM) * I4);
   const js = rowsOfTile(TM);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let tile = i / ${u32(I4)};
+  const main = lin.main(`let tile = i / ${u32(I4)};
   let i4 = i % ${u32(I4)};
   ${tileWgsl(E, TM)}
 ${js.map((j) => `  let d${j} = min(row0 + ${u32(j)}, last) * ${u32(O4)};\n  var acc${j} = vec4<f32>(0.0);`).join('\n')}
@@ -203,8 +188,7 @@ ${js
     const at = `(row0 + ${u32(j)}) * ${u32(I4)} + i4`;
     return `  if (row0 + ${u32(j)} <= last) { da[${at}] = ${acc ? `da[${at}] + ` : ''}acc${j}; }`;
   })
-  .join('\n')}
-}`;
+  .join('\n')}`);
   return { lin, main, note: `register tiles of ${TM} rows of one expert × a vec4 of in; tiles found from offsets` };
 }
 
@@ -214,10 +198,7 @@ function tiledDw(entryPoint: string, spec: GroupedMatmulDwSpec): GroupedBody {
   const O4 = O / 4;
   const lin = linear(entryPoint, E * O4 * I4);
   const cs = [0, 1, 2, 3];
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let e = i / ${u32(O4 * I4)};
+  const main = lin.main(`let e = i / ${u32(O4 * I4)};
   let o4 = (i / ${u32(I4)}) % ${u32(O4)};
   let i4 = i % ${u32(I4)};
 ${cs.map((c) => `  var acc${c} = vec4<f32>(0.0);`).join('\n')}
@@ -226,8 +207,7 @@ ${cs.map((c) => `  var acc${c} = vec4<f32>(0.0);`).join('\n')}
     let x = a[${aRow(spec.gather, 'r')} * ${u32(I4)} + i4];
 ${cs.map((c) => `    acc${c} += g.${'xyzw'[c]} * x;`).join('\n')}
   }
-${cs.map((c) => `  dw[(e * ${u32(O)} + o4 * 4u + ${u32(c)}) * ${u32(I4)} + i4] = acc${c};`).join('\n')}
-}`;
+${cs.map((c) => `  dw[(e * ${u32(O)} + o4 * 4u + ${u32(c)}) * ${u32(I4)} + i4] = acc${c};`).join('\n')}`);
   return {
     lin,
     main,

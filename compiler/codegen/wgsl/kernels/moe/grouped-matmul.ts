@@ -143,10 +143,7 @@ function perValueForward(entryPoint: string, spec: GroupedMatmulSpec, ch: Expert
   const dot = w === 4 ? 'dot(a[ar + c], w[wr + c])' : 'a[ar + c] * w[wr + c]';
   // Whole: the original kernel text. A chunk: rows of other experts are another dispatch's.
   const whole = ch.experts === E && ch.outRows === O;
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let r = i / ${u32(NO)};
+  const main = lin.main(`let r = i / ${u32(NO)};
 ${
   whole
     ? `  let o = i % ${u32(O)};
@@ -161,8 +158,7 @@ ${
 }
   var s = ${spec.bias ? `b[e * ${u32(O)} + o]` : '0.0'};
   for (var c = 0u; c < ${u32(I4)}; c++) { s += ${dot}; }
-  out[${whole ? 'i' : `r * ${u32(O)} + o`}] = s;
-}`;
+  out[${whole ? 'i' : `r * ${u32(O)} + o`}] = s;`);
   return { lin, main, note: `one invocation per output value${w === 4 ? ', vec4 along in' : ''}` };
 }
 
@@ -177,10 +173,7 @@ function tiledForward(entryPoint: string, spec: GroupedMatmulSpec, ch: ExpertChu
   const lin = linear(entryPoint, tileBound(R, ch.experts, TM) * NO4);
   const js = rowsOfTile(TM);
   const row = (j: number) => aRow(spec.gather, `min(row0 + ${u32(j)}, last)`);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let tile = i / ${u32(NO4)};
+  const main = lin.main(`let tile = i / ${u32(NO4)};
   let o4 = ${whole ? '' : `${u32(ch.out0 / 4)} + `}i % ${u32(NO4)};
   ${tileWgsl(ch.experts, TM, ch.expert0)}
 ${js
@@ -209,7 +202,6 @@ ${
     : ''
 }${js
     .map((j) => `  if (row0 + ${u32(j)} <= last) { out[(row0 + ${u32(j)}) * ${u32(O4)} + o4] = acc${j}${spec.bias ? ' + bv' : ''}; }`)
-    .join('\n')}
-}`;
+    .join('\n')}`);
   return { lin, main, note: `register tiles of ${TM} rows of one expert × 4 outputs (vec4 along in); tiles found from offsets` };
 }

@@ -55,18 +55,14 @@ export function generateMoeRouteBackward(spec: MoeRouteBackwardSpec): WgslKernel
     let e = u32(idx[kb + j]);
     dp[e] += dgates[kb + j];
   }`;
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let pb = i * ${u32(E)};
+  const main = lin.main(`let pb = i * ${u32(E)};
   let kb = i * ${u32(k)};
   var dp: array<f32, ${E}>;
   for (var e = 0u; e < ${u32(E)}; e++) { dp[e] = ${init}; }
 ${chosen}
   var pd = 0.0;
   for (var e = 0u; e < ${u32(E)}; e++) { pd += probs[pb + e] * dp[e]; }
-  for (var e = 0u; e < ${u32(E)}; e++) { dlogits[pb + e] = probs[pb + e] * (dp[e] - pd); }
-}`;
+  for (var e = 0u; e < ${u32(E)}; e++) { dlogits[pb + e] = probs[pb + e] * (dp[e] - pd); }`);
   return assemble({
     entryPoint,
     fuses: ['moe_gates_backward'],

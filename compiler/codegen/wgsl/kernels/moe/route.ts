@@ -35,10 +35,7 @@ export function generateMoeRoute(spec: MoeRouteSpec): WgslKernel {
     .storage('gates', 'read_write', [N, k])
     .storage('probs', 'read_write', [N, E]);
   const lin = linear(entryPoint, N);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let zb = i * ${u32(E)};
+  const main = lin.main(`let zb = i * ${u32(E)};
   var m = logits[zb];
   for (var e = 1u; e < ${u32(E)}; e++) { m = max(m, logits[zb + e]); }
   var s = 0.0;
@@ -65,8 +62,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       ? `
   for (var j = 0u; j < ${u32(k)}; j++) { gates[i * ${u32(k)} + j] = gates[i * ${u32(k)} + j] / chosen; }`
       : ''
-  }
-}`;
+  }`);
   return assemble({
     entryPoint,
     fuses: ['moe_select', 'moe_gates'],

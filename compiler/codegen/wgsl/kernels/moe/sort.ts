@@ -37,10 +37,7 @@ export function generateMoeSort(spec: MoeSortSpec): WgslKernel {
     .storage('pos', 'read_write', [S], 'u32')
     .storage('expert', 'read_write', [S], 'u32');
   const lin = linear(entryPoint, E);
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  var n = 0u;
+  const main = lin.main(`var n = 0u;
   var before = 0u;
   for (var s = 0u; s < ${u32(S)}; s++) {
     let x = u32(idx[s]);
@@ -58,8 +55,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       expert[p] = i;
       p++;
     }
-  }
-}`;
+  }`);
   return assemble({
     entryPoint,
     fuses: ['expert_linear'],

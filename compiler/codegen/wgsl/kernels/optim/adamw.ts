@@ -97,14 +97,10 @@ export function generateAdamW(spec: AdamWSpec): WgslKernel {
     workgroupSize: lin.workgroupSize,
     dispatch: lin.dispatch,
     flops: n * (decay ? 15 : 14),
-    main: `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}
-  let s = scale[0];
+    main: lin.main(`let s = scale[0];
   if (s == 0.0) {${zeroLine('    ')}
     return;
   }
-  ${adamwUpdateWgsl({ param: 'param[i]', grad: 'grad[i]', m: 'm[i]', v: 'v[i]', decay }, '  ')}${zeroLine('  ')}
-}`,
+  ${adamwUpdateWgsl({ param: 'param[i]', grad: 'grad[i]', m: 'm[i]', v: 'v[i]', decay }, '  ')}${zeroLine('  ')}`),
   });
 }

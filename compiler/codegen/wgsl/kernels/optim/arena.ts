@@ -146,7 +146,7 @@ export function generateAdamWArena(spec: AdamWArenaSpec): WgslKernel {
     start += Math.ceil(t.n / 4 / ADAMW_WG);
     return row;
   });
-  const g = grid(entryPoint, start);
+  const g = grid(entryPoint, start, ADAMW_WG);
   const cases = spec.tensors.map((t, j) => {
     const upd = adamwUpdateWgsl({ param: `param${j}[i]`, grad: 'grad[a]', m: 'm[a]', v: 'v[a]', decay: t.decay }, '      ');
     return `    case ${u32(j)}: {\n      ${upd}\n    }`;
@@ -166,10 +166,7 @@ export function generateAdamWArena(spec: AdamWArenaSpec): WgslKernel {
     dispatch: g.dispatch,
     flops: all * 14 + decayed,
     prelude: table('TENSORS', rows),
-    main: `@compute @workgroup_size(${ADAMW_WG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  var t = 0u;
+    main: g.main(`var t = 0u;
   for (var j = 1u; j < ${u32(K)}; j++) {
     if (wg >= TENSORS[j].x) { t = j; }
   }
@@ -182,7 +179,6 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   switch t {
 ${cases.join('\n')}
     default: {}
-  }
-}`,
+  }`),
   });
 }
