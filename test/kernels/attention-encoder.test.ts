@@ -83,8 +83,7 @@ describe('the GPU T5 bucket function equals HF T5 _relative_position_bucket', ()
       shapes: { out: [n] },
       notes: ['out[i] = t5_bucket(i − span)'],
       bindings: new Bindings('buckets').storage('out', 'read_write', [n]),
-      workgroupSize: lin.workgroupSize,
-      dispatch: lin.dispatch,
+      launch: lin,
       flops: 0,
       prelude: t5BucketWgsl({ buckets: c.buckets, maxDistance: c.max_distance, bidirectional: c.bidirectional }),
       main: `@compute @workgroup_size(${lin.workgroupSize[0]})

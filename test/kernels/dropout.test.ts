@@ -34,8 +34,7 @@ function twinKernel(n: number, seed: number, step: number, stream: number, mul: 
     shapes: { bits: [n] },
     notes: ['test kernel: the WGSL counter-based hash'],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: 0,
     prelude: COUNTER_RNG_WGSL,
     main: `@compute @workgroup_size(${lin.workgroupSize[0]})

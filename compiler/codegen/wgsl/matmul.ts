@@ -25,6 +25,7 @@
 import { activationWgsl, gateWgsl, GATE_FNS, type Activation, type GateFn } from './epilogue.js';
 import { emitCpuMatmul, cpuMatmulGeometry, DEFAULT_CPU_TILE, type CpuTile } from './matmul-cpu.js';
 import { emitGpuMatmul, gpuMatmulGeometry } from './matmul-gpu.js';
+import { checkInt, MAX_WORKGROUPS_PER_DIM, product } from './kernels/common.js';
 
 export type { Activation, GateFn } from './epilogue.js';
 export type { CpuTile } from './matmul-cpu.js';
@@ -109,15 +110,9 @@ export interface GeneratedKernel extends WgslKernel {
   bindings: KernelBinding[];
 }
 
-const MAX_WORKGROUPS_PER_DIM = 65535; // WebGPU's guaranteed minimum for maxComputeWorkgroupsPerDimension
-
 function resolve(spec: MatmulSpec): ResolvedMatmul {
-  for (const d of ['M', 'N', 'K'] as const) {
-    const v = spec[d];
-    if (!Number.isInteger(v) || v < 1) throw new Error(`matmul: ${d} must be an integer >= 1, got ${v}`);
-  }
+  for (const d of ['M', 'N', 'K', 'batch'] as const) checkInt('matmul', d, spec[d]);
   const batch = spec.batch ?? 1;
-  if (!Number.isInteger(batch) || batch < 1) throw new Error(`matmul: batch must be an integer >= 1, got ${batch}`);
   const entryPoint = spec.name ?? 'matmul';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entryPoint)) throw new Error(`matmul: name '${entryPoint}' is not a WGSL identifier`);
   const activation = spec.activation ?? 'none';
@@ -247,7 +242,7 @@ export function generateMatmul(spec: MatmulSpec): GeneratedKernel {
     limits: {
       maxStorageBufferBindingSize: Math.max(...bindings.map((b) => b.bytes)),
       maxStorageBuffersPerShaderStage: bindings.length,
-      maxComputeInvocationsPerWorkgroup: geometry.workgroupSize[0] * geometry.workgroupSize[1] * geometry.workgroupSize[2],
+      maxComputeInvocationsPerWorkgroup: product(geometry.workgroupSize),
       maxComputeWorkgroupStorageSize: geometry.workgroupStorageBytes,
     },
     features: enables.map((e) => e.replace(/^enable (\w+);$/, '$1')),

@@ -8,7 +8,7 @@
 import type { WgslKernel } from '../kernel-types.js';
 import { ACTIVATIONS, activationPair, type ActivationName } from '../../../ir/activations.js';
 import type { Act } from '../../../ir/ops.js';
-import { assemble, Bindings, checkInt, entryName, linear, product, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, elementwise, entryName, linear, product, u32, vecType, vectorWidth } from './common.js';
 
 export interface ActivationSpec {
   /** Logical shape, e.g. [B, T, F]; only the element count matters. */
@@ -23,21 +23,17 @@ export interface ActivationSpec {
 /** Bindings: x [shape] (read, or read_write in place), out [shape] (unless in place). */
 export function generateActivation(spec: ActivationSpec): WgslKernel {
   const entryPoint = entryName('activation', spec.name);
-  spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
-  const n = product(spec.shape);
-  const w = vectorWidth(n);
+  const { n, w, V, lin } = elementwise(entryPoint, spec.shape);
   const inPlace = spec.inPlace ?? false;
-  const b = new Bindings(entryPoint).storage('x', inPlace ? 'read_write' : 'read', spec.shape, vecType(w));
-  if (!inPlace) b.storage('out', 'read_write', spec.shape, vecType(w));
-  const lin = linear(entryPoint, n / w);
+  const b = new Bindings(entryPoint).storage('x', inPlace ? 'read_write' : 'read', spec.shape, V);
+  if (!inPlace) b.storage('out', 'read_write', spec.shape, V);
   return assemble({
     entryPoint,
     fuses: [spec.fn],
     shapes: { x: spec.shape },
     notes: [`${inPlace ? 'x' : 'out'} = ${spec.fn}(x), one invocation per ${w === 4 ? 'vec4' : 'value'}`],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: n * ACTIVATIONS[spec.fn].flops,
     prelude: activationPair(spec.fn, 'act'),
     main: lin.main(`${inPlace ? 'x' : 'out'}[i] = ${w === 4 ? 'act4' : 'act'}(x[i]);`),
@@ -93,8 +89,7 @@ export function generateGlu(spec: GluSpec): WgslKernel {
       `out = ${spec.fn}(gate) · up${packed ? ", gate and up the two halves of gate_up's last dimension" : ''}; one invocation per ${w === 4 ? 'vec4' : 'value'}`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: n * (ACTIVATIONS[spec.fn].flops + 1),
     prelude: activationPair(spec.fn, 'act'),
     main: lin.main(`${load}

@@ -5,7 +5,7 @@
 import { COUNTER_RNG_WGSL } from '../../../../runtime/counter-rng.js';
 import { t5RelativeBucket } from '../../../ir/interpret/attention.js';
 import { alibiSlopes } from './alibi.js';
-import { checkInt, f32, u32, vecType, vectorWidth } from './common.js';
+import { checkInt, f32, type LaunchSize, u32, vecType, vectorWidth } from './common.js';
 import { checkDropout, dropoutFactor } from './dropout.js';
 
 /** A finite "−∞" for masked scores: exp(NEG − m) is 0 for any real m, and NEG − NEG is not NaN. */
@@ -197,6 +197,12 @@ export function resolveShape(
     SG,
     variant,
   };
+}
+
+/** An emitter's launch and entry point (forward: attention-simple.ts, attention-subgroup.ts; backward: backward/attention-bwd-*.ts). */
+export interface Emitted {
+  launch: LaunchSize;
+  main: string;
 }
 
 /** `dot` of two head-row units (vec4 or scalar). */

@@ -4,17 +4,21 @@
  * device has no subgroups. Keys may be taken in blocks of keyBlock (the block's scores first,
  * then one rescale of the accumulator per block instead of per key).
  */
-import { NEG, biasLine, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, kvLenExpr, type ResolvedAttention } from './attention-common.js';
+import {
+  NEG,
+  biasLine,
+  dotOf,
+  dropoutKeyLine,
+  dropoutZ,
+  endKey,
+  firstKey,
+  kvLenExpr,
+  type Emitted,
+  type ResolvedAttention,
+} from './attention-common.js';
 import { f32, linear, u32 } from './common.js';
 
-export function emitSimpleAttention(
-  r: ResolvedAttention,
-  workgroupSize: number,
-): {
-  workgroupSize: [number, number, number];
-  dispatch: [number, number, number];
-  main: string;
-} {
+export function emitSimpleAttention(r: ResolvedAttention, workgroupSize: number): Emitted {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, keyBlock: KB } = r;
   const lin = linear(entryPoint, B * H * Tq, workgroupSize);
   const rowStride = u32(Kh * D4);
@@ -67,5 +71,5 @@ ${block.map((u) => `    let p${u} = exp(s${u} - mb);`).join('\n')}
   lse[bh * ${u32(Tq)} + t] = m + log(l);`
       : ''
   }`);
-  return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
+  return { launch: lin, main };
 }

@@ -8,7 +8,18 @@
  * broadcast from a constant lane is a register shuffle, so this cuts the loads per key from
  * 2·D/4 to 2·ceil(D/4/SG) per lane.
  */
-import { NEG, biasLine, dotOf, dropoutKeyLine, dropoutZ, endKey, firstKey, kvLenExpr, type ResolvedAttention } from './attention-common.js';
+import {
+  NEG,
+  biasLine,
+  dotOf,
+  dropoutKeyLine,
+  dropoutZ,
+  endKey,
+  firstKey,
+  kvLenExpr,
+  type Emitted,
+  type ResolvedAttention,
+} from './attention-common.js';
 import { f32, grid, u32 } from './common.js';
 
 /** Row sharing, forward and backward: `load` reads lane lid's units of `buf` at `row`, `bcast` hands unit d to all lanes. */
@@ -24,14 +35,7 @@ export function sharing({ D4 }: { D4: number }, SG: number) {
   return { units, load, bcast };
 }
 
-export function emitSubgroupAttention(
-  r: ResolvedAttention,
-  SG: number,
-): {
-  workgroupSize: [number, number, number];
-  dispatch: [number, number, number];
-  main: string;
-} {
+export function emitSubgroupAttention(r: ResolvedAttention, SG: number): Emitted {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V } = r;
   const tiles = Math.ceil(Tq / SG);
   const g = grid(entryPoint, B * H * tiles, SG);
@@ -91,5 +95,5 @@ ${units.map((d) => `    out[qb + ${u32(d)}] = a${d} * inv;`).join('\n')}${
       : ''
   }
   }`);
-  return { workgroupSize: [SG, 1, 1], dispatch: g.dispatch, main };
+  return { launch: g, main };
 }

@@ -41,6 +41,12 @@ export function vectorWidth(n: number): 1 | 4 {
 
 export const vecType = (w: 1 | 4): string => (w === 4 ? 'vec4<f32>' : 'f32');
 
+/** vectorWidth(n), its WGSL type and n in units of that type. */
+export function vectorized(n: number): { w: 1 | 4; V: string; units: number } {
+  const w = vectorWidth(n);
+  return { w, V: vecType(w), units: n / w };
+}
+
 /** The binding table of one kernel, numbered in the order added, and their declarations. */
 export class Bindings {
   readonly list: WgslBinding[] = [];
@@ -78,10 +84,13 @@ export class Bindings {
   }
 }
 
-/** A launch of workgroups of `size` invocations, and its entry point. */
-export interface Launch {
+export interface LaunchSize {
   workgroupSize: [number, number, number];
   dispatch: [number, number, number];
+}
+
+/** A launch of workgroups of `size` invocations, and its entry point. */
+export interface Launch extends LaunchSize {
   /** The entry point's opening WGSL (grid, linear: which variables it defines). */
   wgsl: string;
   /** The entry point: attributes, the `wid` (workgroup_id) and `lid` (local_invocation_index) builtins, `wgsl`, then `body`. */
@@ -119,6 +128,17 @@ export function linear(kernel: string, items: number, size = 64): Launch {
 }
 
 /**
+ * A launch over every value of `shape` (its dimensions checked): one invocation per vec4 when
+ * the count divides by 4 (w = 4, V = 'vec4<f32>'), else per value; `i` indexes arrays of V.
+ */
+export function elementwise(kernel: string, shape: number[]) {
+  shape.forEach((d, i) => checkInt(kernel, `shape[${i}]`, d));
+  const n = product(shape);
+  const { w, V, units } = vectorized(n);
+  return { n, w, V, lin: linear(kernel, units) };
+}
+
+/**
  * Invocations per row for one-workgroup-per-row reductions over `width` items: a power of two.
  * 'cpu' (lavapipe, measured on layernorm rows of 768 and 4096): a workgroup runs as SIMD-8
  * slices on one thread and each barrier switches slices, so the best is one subgroup per row
@@ -140,8 +160,8 @@ export interface Assembly {
   /** Lines that say what the kernel computes and how (each becomes a `//   ` comment). */
   notes: string[];
   bindings: Bindings;
-  workgroupSize: [number, number, number];
-  dispatch: [number, number, number];
+  /** Workgroup size and dispatch grid: a grid's or linear's Launch, or written out. */
+  launch: LaunchSize;
   flops: number;
   bytes?: number;
   /** Helper functions and module-scope declarations, after the bindings. */
@@ -175,8 +195,8 @@ export function assemble(a: Assembly): WgslKernel {
   return {
     code,
     entryPoint: a.entryPoint,
-    workgroupSize: a.workgroupSize,
-    dispatch: a.dispatch,
+    workgroupSize: a.launch.workgroupSize,
+    dispatch: a.launch.dispatch,
     bindings: a.bindings.list,
     flops: a.flops,
     bytes,
@@ -184,7 +204,7 @@ export function assemble(a: Assembly): WgslKernel {
     limits: {
       maxStorageBufferBindingSize: Math.max(0, ...storage.map((b) => b.bytes)),
       maxStorageBuffersPerShaderStage: storage.length,
-      maxComputeInvocationsPerWorkgroup: product(a.workgroupSize),
+      maxComputeInvocationsPerWorkgroup: product(a.launch.workgroupSize),
       maxComputeWorkgroupStorageSize: a.workgroupStorageBytes ?? 0,
     },
     features: a.enables ?? [],

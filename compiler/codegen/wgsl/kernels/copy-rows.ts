@@ -4,7 +4,7 @@
  * must not let the cache overflow; this only keeps every write in bounds).
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName, linear, u32, vectorized } from './common.js';
 
 export interface CopyRowsSpec {
   B: number;
@@ -22,12 +22,8 @@ export function generateCopyRows(spec: CopyRowsSpec): WgslKernel {
   const entryPoint = entryName('copy_rows', spec.name);
   for (const d of ['B', 'T', 'width', 'capacity'] as const) checkInt(entryPoint, d, spec[d]);
   const { B, T, width, capacity } = spec;
-  const w = vectorWidth(width);
-  const W4 = width / w;
-  const b = new Bindings(entryPoint)
-    .storage('src', 'read', [B, T, width], vecType(w))
-    .storage('dst', 'read_write', [B, capacity, width], vecType(w))
-    .step();
+  const { V, units: W4 } = vectorized(width);
+  const b = new Bindings(entryPoint).storage('src', 'read', [B, T, width], V).storage('dst', 'read_write', [B, capacity, width], V).step();
   const lin = linear(entryPoint, B * T * W4);
   return assemble({
     entryPoint,
@@ -35,8 +31,7 @@ export function generateCopyRows(spec: CopyRowsSpec): WgslKernel {
     shapes: { src: [B, T, width], dst: [B, capacity, width] },
     notes: [`dst[b, offset + t, :] = src[b, t, :] for offset + t < ${capacity}; offset from the Step uniform`],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: 0,
     bytes: 2 * 4 * B * T * width,
     main: lin.main(`let row = i / ${u32(W4)};

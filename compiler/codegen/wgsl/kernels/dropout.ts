@@ -8,7 +8,7 @@
  */
 import { COUNTER_RNG_WGSL, dropoutThreshold } from '../../../../runtime/counter-rng.js';
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, linear, product, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, elementwise, entryName, f32, u32 } from './common.js';
 
 export interface DropoutSpec {
   /** Logical shape; only the element count matters. */
@@ -36,15 +36,9 @@ export function dropoutFactor(p: number, key: string, index: string): string {
 /** Bindings: x [shape], out [shape], step (uniform: rng_seed, rng_step). */
 export function generateDropout(spec: DropoutSpec): WgslKernel {
   const entryPoint = entryName('dropout', spec.name);
-  spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
+  const { n, w, V, lin } = elementwise(entryPoint, spec.shape);
   checkDropout(entryPoint, spec.p, spec.stream);
-  const n = product(spec.shape);
-  const w = vectorWidth(n);
-  const b = new Bindings(entryPoint)
-    .storage('x', 'read', spec.shape, vecType(w))
-    .storage('out', 'read_write', spec.shape, vecType(w))
-    .step();
-  const lin = linear(entryPoint, n / w);
+  const b = new Bindings(entryPoint).storage('x', 'read', spec.shape, V).storage('out', 'read_write', spec.shape, V).step();
   const z = (e: string) => dropoutFactor(spec.p, 'key', e);
   const factor = w === 4 ? `vec4<f32>(${[0, 1, 2, 3].map((c) => z(`e + ${u32(c)}`)).join(',\n    ')})` : z('i');
   return assemble({
@@ -57,8 +51,7 @@ export function generateDropout(spec: DropoutSpec): WgslKernel {
       'FLOPs: 1 multiply per element (the hash is integer work)',
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: n,
     prelude: COUNTER_RNG_WGSL,
     main: lin.main(`let key = dropout_key(u_step.rng_seed, u_step.rng_step, ${u32(spec.stream)});${w === 4 ? '\n  let e = i * 4u;' : ''}

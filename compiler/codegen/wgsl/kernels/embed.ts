@@ -16,7 +16,7 @@
  * fraction of a turn is then formed to ~1e-7, and sin/cos only ever see |angle| <= π.
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vectorized } from './common.js';
 
 export interface EmbedSpec {
   B: number;
@@ -102,9 +102,7 @@ export function generateEmbed(spec: EmbedSpec): WgslKernel {
   const sin = spec.sinusoidal ?? false;
   if (sin && P) throw new Error(`${k}: learned positions and sinusoidal positions exclude each other`);
   const scale = spec.scale ?? 1;
-  const w = vectorWidth(C);
-  const V = vecType(w);
-  const C4 = C / w;
+  const { w, V, units: C4 } = vectorized(C);
   const rows = B * T;
 
   const chunks = chunkRows(vocab, spec.tableChunkRows);
@@ -179,8 +177,7 @@ export function generateEmbed(spec: EmbedSpec): WgslKernel {
         (sin ? '; angles in turns from float64 frequencies split in three f32 parts (exact reduction for positions < 65536)' : ''),
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: rows * C * ((P ? 1 : 0) + (sin ? 8 : 0) + (S ? 1 : 0) + (scale === 1 ? 0 : 1)),
     bytes: 4 * rows * (S ? 2 : 1) + outBytes * (2 + (P ? 1 : 0) + (S ? 1 : 0)),
     ...(sin ? { prelude: sinusoidalPrelude(C) } : {}),

@@ -5,7 +5,7 @@
  * rather than context × vocab. One invocation per vec4 (width % 4 == 0) or per value.
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName, linear, u32, vectorized } from './common.js';
 
 export interface GatherRowSpec {
   rows: number;
@@ -19,9 +19,7 @@ export function generateGatherRow(spec: GatherRowSpec): WgslKernel {
   const entryPoint = entryName('gather_row', spec.name);
   for (const d of ['rows', 'width'] as const) checkInt(entryPoint, d, spec[d]);
   const { rows, width } = spec;
-  const w = vectorWidth(width);
-  const W4 = width / w;
-  const V = vecType(w);
+  const { w, V, units: W4 } = vectorized(width);
   const b = new Bindings(entryPoint)
     .storage('x', 'read', [rows, width], V)
     .storage('index', 'read', [1], 'i32')
@@ -33,8 +31,7 @@ export function generateGatherRow(spec: GatherRowSpec): WgslKernel {
     shapes: { x: [rows, width], index: [1], out: [1, width] },
     notes: [`out[0, :] = x[clamp(index[0], 0, ${rows - 1}), :]; one invocation per ${w === 4 ? 'vec4' : 'value'} of out`],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: 0,
     bytes: 4 + 2 * 4 * width,
     main: lin.main(`let r = u32(clamp(index[0], 0i, ${rows - 1}i));

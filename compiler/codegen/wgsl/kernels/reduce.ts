@@ -62,7 +62,6 @@ export function workgroupReduceBytes(wg: number, subgroupMinSize = 0, T: 'f32' |
 /** The assemble() fields for a workgroup of `wg` that calls wg_<op> for each of `ops`. */
 export function workgroupReduce(wg: number, subgroupMinSize: number, ops: ReduceOp[], T: 'f32' | 'vec2<f32>' = 'f32') {
   return {
-    workgroupSize: [wg, 1, 1] as [number, number, number],
     prelude: ops.map((op) => workgroupReduceWgsl(op, wg, subgroupMinSize, T)).join('\n\n'),
     workgroupStorageBytes: ops.length * workgroupReduceBytes(wg, subgroupMinSize, T),
     enables: useSubgroups(wg, subgroupMinSize) ? ['subgroups'] : [],

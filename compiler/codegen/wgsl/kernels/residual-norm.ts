@@ -133,7 +133,7 @@ export function generateResidualNorm(spec: ResidualNormSpec): WgslKernel {
       `one workgroup of ${WG} per row, ${w === 4 ? 'vec4' : 'scalar'} loads; ${subgroups ? 'subgroupAdd' : 'tree'} reduction`,
     ],
     bindings: b,
-    dispatch: g.dispatch,
+    launch: g,
     flops: rows * C * ((branch ? 1 : 0) + (layer ? 6 : 3) + (weight ? 1 : 0) + (bias ? 1 : 0)),
     ...reduce,
     main,

@@ -4,7 +4,7 @@
  * dx = dout · factor. One invocation per vec4 (when the size divides by 4) or per value.
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, linear, product, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, elementwise, entryName, f32 } from './common.js';
 
 export interface ScaleSpec {
   /** Logical shape; only the element count matters. */
@@ -18,20 +18,16 @@ export interface ScaleSpec {
 /** Bindings: x [shape], out [shape]. */
 export function generateScale(spec: ScaleSpec): WgslKernel {
   const entryPoint = entryName('scale', spec.name);
-  spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
+  const { n, w, V, lin } = elementwise(entryPoint, spec.shape);
   if (!Number.isFinite(spec.factor)) throw new Error(`${entryPoint}: factor must be finite, got ${spec.factor}`);
-  const n = product(spec.shape);
-  const w = vectorWidth(n);
-  const b = new Bindings(entryPoint).storage('x', 'read', spec.shape, vecType(w)).storage('out', 'read_write', spec.shape, vecType(w));
-  const lin = linear(entryPoint, n / w);
+  const b = new Bindings(entryPoint).storage('x', 'read', spec.shape, V).storage('out', 'read_write', spec.shape, V);
   return assemble({
     entryPoint,
     fuses: ['scale'],
     shapes: { x: spec.shape },
     notes: [`out = x · ${spec.factor}, one invocation per ${w === 4 ? 'vec4' : 'value'}`],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: n,
     main: lin.main(`out[i] = x[i] * ${f32(Math.fround(spec.factor))};`),
   });

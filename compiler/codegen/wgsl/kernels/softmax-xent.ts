@@ -130,10 +130,7 @@ export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
   }`
     : '';
   // logits[r, target] is read before anything is written over the logits (in place).
-  const main = `${lastWg ? 'var<workgroup> ticket: u32;\n\n' : ''}@compute @workgroup_size(${WG})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${g.wgsl}
-  let base = wg * ${u32(V4)};
+  const main = g.main(`let base = wg * ${u32(V4)};
   let tgt = targets[wg];
   let ok = ${valid('tgt')};
   let tcol = u32(clamp(tgt, 0i, ${V - 1}i));
@@ -150,8 +147,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let row_max = wg_max(m, lid);
   let row_sum = wg_sum(s * exp(m - row_max), lid);
   let lse = row_max + log(row_sum);
-  if (lid == 0u) { loss_rows[wg] = select(0.0, lse - x_t, ok); }${spec.correct ? '\n  if (lid == 0u) { correct_rows[wg] = select(0.0, 1.0, ok && x_t >= row_max); }' : ''}${grad === 'in_place' ? '\n  storageBarrier(); // every x_t read before any logit is overwritten' : ''}${gradient}${mean}
-}`;
+  if (lid == 0u) { loss_rows[wg] = select(0.0, lse - x_t, ok); }${spec.correct ? '\n  if (lid == 0u) { correct_rows[wg] = select(0.0, 1.0, ok && x_t >= row_max); }' : ''}${grad === 'in_place' ? '\n  storageBarrier(); // every x_t read before any logit is overwritten' : ''}${gradient}${mean}`);
   const reduce = workgroupReduce(WG, sg, ['max', 'sum']);
   const gradNote = grad ? `; ${grad === 'in_place' ? 'logits' : 'dlogits'} = (softmax − onehot) / count` : '';
   return assemble({
@@ -166,9 +162,10 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
         `${lastWg ? '; the last workgroup (atomic ticket in xent_sync) takes the mean' : ''}`,
     ],
     bindings: b,
-    dispatch: g.dispatch,
+    launch: g,
     flops: rows * (K * 4 + (grad ? V * 3 : 0)),
     ...reduce,
+    prelude: reduce.prelude + (lastWg ? '\n\nvar<workgroup> ticket: u32;' : ''),
     workgroupStorageBytes: reduce.workgroupStorageBytes + (lastWg ? 4 : 0), // + the ticket
     main,
   });
@@ -202,7 +199,7 @@ export function generateXentMean(spec: XentMeanSpec): WgslKernel {
     shapes: { loss_rows: [rows] },
     notes: ['loss[0] = Σ loss_rows / (rows with 0 <= target < V), 0 when no row counts; one workgroup, fixed summation order'],
     bindings: b,
-    dispatch: [1, 1, 1],
+    launch: { workgroupSize: [WG, 1, 1], dispatch: [1, 1, 1] },
     flops: 2 * rows,
     ...workgroupReduce(WG, sg, ['sum'], 'vec2<f32>'),
     main: `@compute @workgroup_size(${WG})

@@ -5,7 +5,7 @@
  * One invocation per vec4 (C % 4 == 0) or per value of the written tensor.
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName, linear, u32, vectorized } from './common.js';
 
 export interface TakeFirstSpec {
   B: number;
@@ -17,8 +17,8 @@ export interface TakeFirstSpec {
 
 function checked(kernel: string, spec: TakeFirstSpec) {
   for (const d of ['B', 'T', 'C'] as const) checkInt(kernel, d, spec[d]);
-  const w = vectorWidth(spec.C);
-  return { ...spec, w, V: vecType(w), C4: spec.C / w };
+  const { w, V, units: C4 } = vectorized(spec.C);
+  return { ...spec, w, V, C4 };
 }
 
 /** Bindings: x [B, T, C], out [B, C]. */
@@ -33,8 +33,7 @@ export function generateTakeFirst(spec: TakeFirstSpec): WgslKernel {
     shapes: { x: [B, T, C], out: [B, C] },
     notes: [`out[b, :] = x[b, 0, :]; one invocation per ${w === 4 ? 'vec4' : 'value'} of out`],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: 0,
     bytes: 2 * 4 * B * C,
     main: lin.main(`out[i] = x[(i / ${u32(C4)}) * ${u32(T * C4)} + i % ${u32(C4)}];`),
@@ -53,8 +52,7 @@ export function generateTakeFirstBackward(spec: TakeFirstSpec): WgslKernel {
     shapes: { dout: [B, C], dx: [B, T, C] },
     notes: [`dx[b, 0, :] = dout[b, :], dx[b, t > 0, :] = 0; one invocation per ${w === 4 ? 'vec4' : 'value'} of dx`],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: 0,
     bytes: 4 * B * C + 4 * B * T * C,
     main: lin.main(`let row = i / ${u32(C4)};

@@ -4,7 +4,7 @@
  * query range of a key, for the training shapes (offset 0, every key valid; Tq = Tk = T for
  * self-attention, Tq = T queries over Tk = S keys for cross-attention).
  */
-import { biasLine, dropoutZ, endKey, firstKey, type ResolvedAttention } from '../attention-common.js';
+import { dropoutZ, endKey, firstKey, type ResolvedAttention } from '../attention-common.js';
 import { u32 } from '../common.js';
 
 /** The forward's resolved spec (T = Tq queries, Tk keys), plus the query heads per kv head. */
@@ -14,12 +14,7 @@ export interface ResolvedBackward extends ResolvedAttention {
   G: number;
 }
 
-/** First visible key of query `pos` (a WGSL u32 expression). */
-export function firstKeyOf(r: ResolvedBackward, pos: string): string {
-  return firstKey(r, pos);
-}
-
-/** One past the last visible key of query `pos`. */
+/** One past the last visible key of query `pos` (a WGSL u32 expression); the first is attention-common.ts's firstKey. */
 export function endKeyOf(r: ResolvedBackward, pos: string): string {
   return endKey(r, pos).replace('kv_len', u32(r.Tk));
 }
@@ -32,11 +27,6 @@ export function firstQueryOf(r: ResolvedBackward, j: string): string {
 /** One past the last query that sees key `j`: with a window w (causal or not), queries i < j + w. */
 export function endQueryOf(r: ResolvedBackward, j: string): string {
   return r.window !== null ? `min(${u32(r.Tq)}, ${j} + ${u32(r.window)})` : u32(r.Tq);
-}
-
-/** The forward's position bias on `score` (ALiBi or the T5 table; `slope` or `h` in scope), or nothing. */
-export function alibiLine(r: ResolvedBackward, score: string, i: string, j: string, indent: string): string {
-  return biasLine(r, score, i, j, indent);
 }
 
 /**

@@ -7,26 +7,9 @@
  * Both recompute p_ij = exp(scale·q_i·k_j + bias_ij − lse_i) from the forward's lse and keep
  * their D-long rows in private memory; no workgroup memory, no barriers.
  */
-import { dotOf, dropoutKeyLine } from '../attention-common.js';
+import { biasLine, dotOf, dropoutKeyLine, type Emitted, firstKey } from '../attention-common.js';
 import { f32, linear, u32 } from '../common.js';
-import {
-  alibiLine,
-  dkvTerms,
-  dPOf,
-  dtermAt,
-  endKeyOf,
-  endQueryOf,
-  firstKeyOf,
-  firstQueryOf,
-  lseAt,
-  type ResolvedBackward,
-} from './attention-bwd-common.js';
-
-export interface Emitted {
-  workgroupSize: [number, number, number];
-  dispatch: [number, number, number];
-  main: string;
-}
+import { dkvTerms, dPOf, dtermAt, endKeyOf, endQueryOf, firstQueryOf, lseAt, type ResolvedBackward } from './attention-bwd-common.js';
 
 /** dq_i = scale · Σ_j p_ij (dO_i·v_j − D_i) k_j. */
 export function emitSimpleDq(r: ResolvedBackward, workgroupSize: number): Emitted {
@@ -37,7 +20,7 @@ export function emitSimpleDq(r: ResolvedBackward, workgroupSize: number): Emitte
   let bh = i / ${u32(Tq)};
   let h = bh % ${u32(H)};
   let b = bh / ${u32(H)};
-  let lo = ${firstKeyOf(r, 't')};
+  let lo = ${firstKey(r, 't')};
   let hi = ${endKeyOf(r, 't')};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}
   let qb = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
   let kvb = b * ${u32(Tk * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
@@ -63,14 +46,14 @@ export function emitSimpleDq(r: ResolvedBackward, workgroupSize: number): Emitte
     for (var d = 0u; d < ${u32(D4)}; d++) {
       s += ${dotOf(r, 'qs[d]', 'k[row + d]')};
       dp += ${dotOf(r, 'os[d]', 'v[row + d]')};
-    }${alibiLine(r, 's', 't', 'j', '    ')}
+    }${biasLine(r, 's', 't', 'j', '    ')}
     let ds = exp(s - lse_i) * (${dPOf(r, 'dp', 'i', 'j')} - dt_i);
     for (var d = 0u; d < ${u32(D4)}; d++) { acc[d] += ds * k[row + d]; }${NB ? '\n    db[t5_bucket(i32(j) - i32(t))] += ds;' : ''}
   }
   for (var d = 0u; d < ${u32(D4)}; d++) { dq[qb + d] = acc[d] * ${f32(r.scale)}; }${
     NB ? `\n  for (var u = 0u; u < ${u32(NB)}; u++) { dbias[i * ${u32(NB)} + u] = db[u]; }` : ''
   }`);
-  return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
+  return { launch: lin, main };
 }
 
 /** dv_j = Σ_{h in g, i} p_ij dO_i;  dk_j = scale · Σ_{h in g, i} p_ij (dO_i·v_j − D_i) q_i. */
@@ -105,7 +88,7 @@ export function emitSimpleDkv(r: ResolvedBackward, workgroupSize: number): Emitt
       for (var d = 0u; d < ${u32(D4)}; d++) {
         s += ${dotOf(r, 'q[row + d]', 'ks[d]')};
         dp += ${dotOf(r, 'dout[row + d]', 'vs[d]')};
-      }${alibiLine(r, 's', 't', 'j', '      ')}
+      }${biasLine(r, 's', 't', 'j', '      ')}
       let p = exp(s - ${lseAt(r, `bh * ${u32(Tq)} + t`)});${terms.wgsl}
       for (var d = 0u; d < ${u32(D4)}; d++) {
         gv[d] += ${terms.pv} * dout[row + d];
@@ -117,5 +100,5 @@ export function emitSimpleDkv(r: ResolvedBackward, workgroupSize: number): Emitt
     dk[kvb + d] = gk[d] * ${f32(r.scale)};
     dv[kvb + d] = gv[d];
   }`);
-  return { workgroupSize: lin.workgroupSize, dispatch: lin.dispatch, main };
+  return { launch: lin, main };
 }

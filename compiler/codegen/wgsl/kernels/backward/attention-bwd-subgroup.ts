@@ -10,22 +10,10 @@
  * Loops are bounded by the workgroup id only (uniform); each lane masks its own invisible
  * pairs with p = 0. Rows live in registers (one variable per unit); no barriers.
  */
-import { dotOf, dropoutKeyLine } from '../attention-common.js';
+import { biasLine, dotOf, dropoutKeyLine, type Emitted, firstKey } from '../attention-common.js';
 import { sharing } from '../attention-subgroup.js';
 import { f32, grid, u32 } from '../common.js';
-import {
-  alibiLine,
-  dkvTerms,
-  dPOf,
-  dtermAt,
-  endKeyOf,
-  endQueryOf,
-  firstKeyOf,
-  firstQueryOf,
-  lseAt,
-  type ResolvedBackward,
-} from './attention-bwd-common.js';
-import type { Emitted } from './attention-bwd-simple.js';
+import { dkvTerms, dPOf, dtermAt, endKeyOf, endQueryOf, firstQueryOf, lseAt, type ResolvedBackward } from './attention-bwd-common.js';
 
 export function emitSubgroupDq(r: ResolvedBackward, SG: number): Emitted {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, G } = r;
@@ -39,10 +27,10 @@ export function emitSubgroupDq(r: ResolvedBackward, SG: number): Emitted {
   let b = bh / ${u32(H)};
   let live = t0 + lid < ${u32(Tq)};
   let t = min(t0 + lid, ${u32(Tq - 1)});
-  let lo = ${firstKeyOf(r, 't')};
+  let lo = ${firstKey(r, 't')};
   let hi = ${endKeyOf(r, 't')};
   // The keys any lane of this workgroup sees: uniform (from wid only).
-  let tile_lo = ${firstKeyOf(r, 't0')};
+  let tile_lo = ${firstKey(r, 't0')};
   let tile_hi = ${endKeyOf(r, `(min(t0 + ${u32(SG)}, ${u32(Tq)}) - 1u)`)};${r.alibi ? '\n  let slope = ALIBI[h];' : ''}${dropoutKeyLine(r, '  ')}
   let qb = ((b * ${u32(Tq)} + t) * ${u32(H)} + h) * ${u32(D4)};
   let kvb = b * ${u32(Tk * Kh * D4)} + (h / ${u32(G)}) * ${u32(D4)};
@@ -56,7 +44,7 @@ ${units.map((d) => `  var a${d} = ${V}(0.0);`).join('\n')}${NB ? `\n  var db: ar
     ${load('k', '    ')}
     ${load('v', '    ')}
 ${units.map((d) => `    let kj${d} = ${bcast('k', d)};`).join('\n')}
-    var s = ${units.map((d) => dotOf(r, `q${d}`, `kj${d}`)).join('\n      + ')};${alibiLine(r, 's', 't', 'j', '    ')}
+    var s = ${units.map((d) => dotOf(r, `q${d}`, `kj${d}`)).join('\n      + ')};${biasLine(r, 's', 't', 'j', '    ')}
     let dp = ${units.map((d) => dotOf(r, `o${d}`, bcast('v', d))).join('\n      + ')};
     let p = select(0.0, exp(s - lse_i), j >= lo && j < hi);
     let ds = p * (${dPOf(r, 'dp', `bh * ${u32(Tq)} + t`, 'j')} - dt_i);
@@ -67,7 +55,7 @@ ${units.map((d) => `    dq[qb + ${u32(d)}] = a${d} * ${f32(r.scale)};`).join('\n
     NB ? `\n    for (var u = 0u; u < ${u32(NB)}; u++) { dbias[(bh * ${u32(Tq)} + t) * ${u32(NB)} + u] = db[u]; }` : ''
   }
   }`);
-  return { workgroupSize: [SG, 1, 1], dispatch: g.dispatch, main };
+  return { launch: g, main };
 }
 
 export function emitSubgroupDkv(r: ResolvedBackward, SG: number): Emitted {
@@ -101,7 +89,7 @@ ${units.map((d) => `  var av${d} = ${V}(0.0);`).join('\n')}
       ${load('dout', '      ')}
 ${units.map((d) => `      let qi${d} = ${bcast('q', d)};`).join('\n')}
 ${units.map((d) => `      let oi${d} = ${bcast('dout', d)};`).join('\n')}
-      var s = ${units.map((d) => dotOf(r, `qi${d}`, `k${d}`)).join('\n        + ')};${alibiLine(r, 's', 't', 'j', '      ')}
+      var s = ${units.map((d) => dotOf(r, `qi${d}`, `k${d}`)).join('\n        + ')};${biasLine(r, 's', 't', 'j', '      ')}
       let dp = ${units.map((d) => dotOf(r, `oi${d}`, `v${d}`)).join('\n        + ')};
       let p = select(0.0, exp(s - ${lseAt(r, `bh * ${u32(Tq)} + t`)}), t >= lo && t < hi);${terms.wgsl}
 ${units.map((d) => `      av${d} += ${terms.pv} * oi${d};`).join('\n')}
@@ -112,5 +100,5 @@ ${units.map((d) => `      ak${d} += ds * qi${d};`).join('\n')}
 ${units.map((d) => `    dk[kvb + ${u32(d)}] = ak${d} * ${f32(r.scale)};`).join('\n')}
 ${units.map((d) => `    dv[kvb + ${u32(d)}] = av${d};`).join('\n')}
   }`);
-  return { workgroupSize: [SG, 1, 1], dispatch: g.dispatch, main };
+  return { launch: g, main };
 }

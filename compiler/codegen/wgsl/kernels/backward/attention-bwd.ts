@@ -26,10 +26,10 @@
  * Q/dO row by subgroupBroadcast; when subgroupMinSize is in [4, 64] and T >= it).
  */
 import type { KernelTuning, WgslKernel } from '../../kernel-types.js';
-import { type AttentionShape, attentionPrelude, resolveShape } from '../attention-common.js';
-import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from '../common.js';
+import { type AttentionShape, attentionPrelude, type Emitted, resolveShape } from '../attention-common.js';
+import { assemble, Bindings, checkInt, entryName, linear, u32, vectorized } from '../common.js';
 import type { ResolvedBackward } from './attention-bwd-common.js';
-import { emitSimpleDkv, emitSimpleDq, type Emitted } from './attention-bwd-simple.js';
+import { emitSimpleDkv, emitSimpleDq } from './attention-bwd-simple.js';
 import { emitSubgroupDkv, emitSubgroupDq } from './attention-bwd-subgroup.js';
 
 export interface AttentionBackwardPreSpec {
@@ -68,9 +68,7 @@ export function generateAttentionBackwardPre(spec: AttentionBackwardPreSpec): Wg
   const entryPoint = entryName('attention_bwd_pre', spec.name);
   for (const d of ['B', 'T', 'heads', 'head_dim'] as const) checkInt(entryPoint, d, spec[d]);
   const { B, T, heads: H, head_dim: D } = spec;
-  const w = vectorWidth(D),
-    D4 = D / w,
-    V = vecType(w);
+  const { w, V, units: D4 } = vectorized(D);
   const stats = spec.stats ?? false;
   const b = new Bindings(entryPoint).storage('out', 'read', [B, T, H * D], V).storage('dout', 'read', [B, T, H * D], V);
   if (stats) b.storage('lse', 'read', [B, H, T]).storage('stats', 'read_write', [B, H, T, 2]);
@@ -95,8 +93,7 @@ export function generateAttentionBackwardPre(spec: AttentionBackwardPreSpec): Wg
       'FLOPs: 2·D per row',
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: B * H * T * 2 * D,
     main,
   });
@@ -158,8 +155,7 @@ function finish(
       `FLOPs: ${perPair} per (query, key) over ${span} keys per query (as the forward counts, the causal mask not subtracted)`,
     ],
     bindings: b,
-    workgroupSize: e.workgroupSize,
-    dispatch: e.dispatch,
+    launch: e.launch,
     flops: r.B * r.H * r.T * span * perPair,
     prelude: attentionPrelude(r),
     enables: variant === 'subgroup' ? ['subgroups'] : [],
@@ -167,10 +163,17 @@ function finish(
   });
 }
 
-/** lse and dterm (B, H, T); with a relative bias stats (B, H, T, 2) and the table rel (buckets, H). */
-function statsBindings(b: Bindings, r: ResolvedBackward): void {
-  if (!r.relative) b.storage('lse', 'read', [r.B, r.H, r.T]).storage('dterm', 'read', [r.B, r.H, r.T]);
-  else b.storage('stats', 'read', [r.B, r.H, r.T, 2]).storage('rel', 'read', [r.relative.buckets, r.H]);
+/** q, k, v, dout, then lse and dterm (B, H, T), or with a relative bias stats (B, H, T, 2) and the table rel (buckets, H). */
+function inputBindings(r: ResolvedBackward): Bindings {
+  const { B, T, Tk: S, H, Kh, D, V } = r;
+  const b = new Bindings(r.entryPoint)
+    .storage('q', 'read', [B, T, H * D], V)
+    .storage('k', 'read', [B, S, Kh * D], V)
+    .storage('v', 'read', [B, S, Kh * D], V)
+    .storage('dout', 'read', [B, T, H * D], V);
+  if (!r.relative) b.storage('lse', 'read', [B, H, T]).storage('dterm', 'read', [B, H, T]);
+  else b.storage('stats', 'read', [B, H, T, 2]).storage('rel', 'read', [r.relative.buckets, H]);
+  return b;
 }
 
 /**
@@ -180,14 +183,8 @@ function statsBindings(b: Bindings, r: ResolvedBackward): void {
  */
 export function generateAttentionBackwardDq(spec: AttentionBackwardSpec): WgslKernel {
   const { r, SG, variant } = resolve(spec, 'attention_bwd_dq');
-  const { B, T, Tk: S, H, Kh, D, V } = r;
-  const b = new Bindings(r.entryPoint)
-    .storage('q', 'read', [B, T, H * D], V)
-    .storage('k', 'read', [B, S, Kh * D], V)
-    .storage('v', 'read', [B, S, Kh * D], V)
-    .storage('dout', 'read', [B, T, H * D], V);
-  statsBindings(b, r);
-  b.storage('dq', 'read_write', [B, T, H * D], V);
+  const { B, T, H, D, V } = r;
+  const b = inputBindings(r).storage('dq', 'read_write', [B, T, H * D], V);
   if (r.relative) b.storage('dbias', 'read_write', [B, H, T, r.relative.buckets]);
   if (r.dropout) b.step();
   const e = variant === 'subgroup' ? emitSubgroupDq(r, SG) : emitSimpleDq(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
@@ -207,14 +204,10 @@ export function generateAttentionBackwardDq(spec: AttentionBackwardSpec): WgslKe
 /** Bindings: q, k, v, dout, lse [B, H, T], dterm [B, H, T] (relative bias: stats, rel as dq), dk and dv [B, S, Kh·D] (written). */
 export function generateAttentionBackwardDkv(spec: AttentionBackwardSpec): WgslKernel {
   const { r, SG, variant } = resolve(spec, 'attention_bwd_dkv');
-  const { B, T, Tk: S, H, Kh, D, V } = r;
-  const b = new Bindings(r.entryPoint)
-    .storage('q', 'read', [B, T, H * D], V)
-    .storage('k', 'read', [B, S, Kh * D], V)
-    .storage('v', 'read', [B, S, Kh * D], V)
-    .storage('dout', 'read', [B, T, H * D], V);
-  statsBindings(b, r);
-  b.storage('dk', 'read_write', [B, S, Kh * D], V).storage('dv', 'read_write', [B, S, Kh * D], V);
+  const { B, Tk: S, Kh, D, V } = r;
+  const b = inputBindings(r)
+    .storage('dk', 'read_write', [B, S, Kh * D], V)
+    .storage('dv', 'read_write', [B, S, Kh * D], V);
   if (r.dropout) b.step();
   const e = variant === 'subgroup' ? emitSubgroupDkv(r, SG) : emitSimpleDkv(r, (spec.tuning ?? 'gpu') === 'cpu' ? 8 : 64);
   return finish(

@@ -6,7 +6,7 @@
  * streaming a strided column; neighbouring invocations read neighbouring values of a row.
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from '../common.js';
+import { assemble, Bindings, checkInt, entryName, linear, u32, vectorized } from '../common.js';
 
 export interface ColumnSumSpec {
   rows: number;
@@ -24,9 +24,7 @@ export function generateColumnSum(spec: ColumnSumSpec): WgslKernel {
   checkInt(entryPoint, 'cols', spec.cols);
   const { rows, cols } = spec;
   const acc = spec.accumulate ?? false;
-  const w = vectorWidth(cols);
-  const V = vecType(w);
-  const C4 = cols / w;
+  const { w, V, units: C4 } = vectorized(cols);
   const b = new Bindings(entryPoint).storage('x', 'read', [rows, cols], V).storage('out', 'read_write', [cols], V);
   const lin = linear(entryPoint, C4);
   const main = lin.main(`var s = ${V}(0.0);
@@ -43,8 +41,7 @@ export function generateColumnSum(spec: ColumnSumSpec): WgslKernel {
       `one invocation per ${w === 4 ? 'vec4' : 'value'} of columns, rows summed in order (deterministic, no atomics)`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: rows * cols + (acc ? cols : 0),
     main,
   });

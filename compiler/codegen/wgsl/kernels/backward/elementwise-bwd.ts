@@ -8,7 +8,7 @@
 import type { WgslKernel } from '../../kernel-types.js';
 import { ACTIVATIONS, activationPair, type ActivationName } from '../../../../ir/activations.js';
 import { type GluFn, gluLayout } from '../activation.js';
-import { assemble, Bindings, checkInt, entryName, linear, product, u32, vecType, vectorWidth } from '../common.js';
+import { assemble, Bindings, elementwise, entryName, u32 } from '../common.js';
 
 export interface ActivationBackwardSpec {
   /** Logical shape, e.g. [B, T, F]; only the element count matters. */
@@ -28,18 +28,14 @@ export interface ActivationBackwardSpec {
 /** Bindings, in order: x [shape] (or y, saved 'output'), dout [shape] (read_write in place), dx [shape] (unless in place). */
 export function generateActivationBackward(spec: ActivationBackwardSpec): WgslKernel {
   const entryPoint = entryName('activation_backward', spec.name);
-  spec.shape.forEach((d, i) => checkInt(entryPoint, `shape[${i}]`, d));
+  const { n, w, V, lin } = elementwise(entryPoint, spec.shape);
   const saved = spec.saved ?? 'input';
   if (saved === 'output' && spec.fn !== 'tanh')
     throw new Error(`${entryPoint}: only tanh's backward works from the output, not ${spec.fn}'s`);
-  const n = product(spec.shape);
-  const w = vectorWidth(n);
-  const V = vecType(w);
   const inPlace = spec.inPlace ?? false;
   const src = saved === 'output' ? 'y' : 'x';
   const b = new Bindings(entryPoint).storage(src, 'read', spec.shape, V).storage('dout', inPlace ? 'read_write' : 'read', spec.shape, V);
   if (!inPlace) b.storage('dx', 'read_write', spec.shape, V);
-  const lin = linear(entryPoint, n / w);
   const deriv = saved === 'output' ? `(${V}(1.0) - y[i] * y[i])` : `${w === 4 ? 'dact4' : 'dact'}(x[i])`;
   return assemble({
     entryPoint,
@@ -49,8 +45,7 @@ export function generateActivationBackward(spec: ActivationBackwardSpec): WgslKe
       `backward of ${spec.fn}: ${inPlace ? 'dout' : 'dx'} = dout · ${saved === 'output' ? '(1 − y²), y = tanh(x) saved by the forward' : `${spec.fn}'(x)`}; one invocation per ${w === 4 ? 'vec4' : 'value'}`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: n * ((saved === 'output' ? 2 : ACTIVATIONS[spec.fn].dflops) + 1),
     ...(saved === 'output' ? {} : { prelude: activationPair(spec.fn, 'dact', true) }),
     main: lin.main(`${inPlace ? 'dout' : 'dx'}[i] = dout[i] * ${deriv};`),
@@ -94,8 +89,7 @@ export function generateGluBackward(spec: GluBackwardSpec): WgslKernel {
         `${packed ? '; gate and up (and their gradients) the two halves of the last dimension' : ''}; one invocation per ${w === 4 ? 'vec4' : 'value'}`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: n * (ACTIVATIONS[spec.fn].dflops + 2 + ACTIVATIONS[spec.fn].flops + 1),
     prelude: `${activationPair(spec.fn, 'act')}\n${activationPair(spec.fn, 'dact', true)}`,
     main: lin.main(`${load}

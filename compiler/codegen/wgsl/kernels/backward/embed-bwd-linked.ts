@@ -11,7 +11,7 @@
  * The sum runs in the scan kernel's order, so the two give the same bits.
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, f32, linear, u32, vecType, vectorWidth } from '../common.js';
+import { assemble, Bindings, checkInt, f32, linear, u32, vectorized } from '../common.js';
 
 /** Bindings: ids (i32 [B, T]), first (u32 [vocab], read_write), next (u32 [B·T], read_write). */
 export function generateEmbedLinks(spec: { rows: number; vocab: number }): WgslKernel {
@@ -33,8 +33,7 @@ export function generateEmbedLinks(spec: { rows: number; vocab: number }): WgslK
       `one invocation per table row, ids walked in order: ${vocab}·${rows} compares; every entry written by one invocation`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: vocab * rows,
     bytes: 4 * (vocab * rows + vocab + rows),
     main: lin.main(`let v = i32(i);
@@ -74,9 +73,7 @@ export function generateEmbedRowsBackward(spec: EmbedRowsBackwardSpec): WgslKern
   if (row0 + count > vocab) throw new Error(`${entryPoint}: rows ${row0}..${row0 + count - 1} exceed the table's ${vocab}`);
   const scale = spec.scale ?? 1;
   const acc = spec.accumulate ?? false;
-  const w = vectorWidth(C);
-  const V = vecType(w);
-  const C4 = C / w;
+  const { w, V, units: C4 } = vectorized(C);
   const b = new Bindings(entryPoint)
     .storage('first', 'read', [vocab], 'u32')
     .storage('next', 'read', [rows], 'u32')
@@ -93,8 +90,7 @@ export function generateEmbedRowsBackward(spec: EmbedRowsBackwardSpec): WgslKern
       `one invocation per (table row, ${w === 4 ? 'vec4' : 'value'}); deterministic, no atomics`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: rows * C + count * C * (acc ? 1 : 0),
     bytes: 4 * (rows * C + count * C * (acc ? 2 : 1) + count + rows),
     main: lin.main(`let c = i % ${u32(C4)};

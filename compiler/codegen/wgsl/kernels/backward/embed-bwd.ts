@@ -15,7 +15,7 @@
  * is a sort-based variant (sort (id, row) pairs, then one segmented sum per distinct id).
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from '../common.js';
+import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vectorized } from '../common.js';
 
 export interface EmbedBackwardSpec {
   B: number;
@@ -57,9 +57,7 @@ export function generateEmbedBackward(spec: EmbedBackwardSpec): WgslKernel {
   const S = spec.segments;
   const scale = spec.scale ?? 1;
   const acc = spec.accumulate ?? false;
-  const w = vectorWidth(C);
-  const V = vecType(w);
-  const C4 = C / w;
+  const { w, V, units: C4 } = vectorized(C);
   const rows = B * T;
 
   const tokens = spec.tokens ?? true;
@@ -144,8 +142,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
       `one invocation per (table row, ${w === 4 ? 'vec4' : 'value'}); token${S ? ' and segment' : ''} rows scan all ${rows} ids in order: O(${S ? '(vocab + segments)' : 'vocab'}·B·T·C/${w}) compares, deterministic, no atomics`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: rows * C * tables + tableRows * C * ((scale === 1 ? 0 : 1) + (acc ? 1 : 0)),
     bytes: 4 * rows * ((tokens ? 1 : 0) + (S ? 1 : 0)) + 4 * rows * C * tables + 4 * tableRows * C * (acc ? 2 : 1),
     main,

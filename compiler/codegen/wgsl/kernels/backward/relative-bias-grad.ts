@@ -44,8 +44,7 @@ export function generateRelativeBiasGrad(spec: RelativeBiasGradSpec): WgslKernel
       'one invocation per (bucket, head), rows summed in order (deterministic, no atomics)',
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: B * H * T * NB,
     main,
   });

@@ -14,7 +14,7 @@
  *   dweight[c] = Σ_r dout[r, c] · x̂[r, c],  dbias[c] = Σ_r dout[r, c].
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vecType, vectorWidth } from '../common.js';
+import { assemble, Bindings, checkInt, entryName, f32, linear, u32, vectorized } from '../common.js';
 import { normRows, type NormKind, type NormRowSpec } from '../residual-norm.js';
 
 /** The forward's fields (eps is already inside the saved rstd: only the header shows it); entry point default 'residual_norm_backward'. */
@@ -76,7 +76,7 @@ export function generateResidualNormBackward(spec: ResidualNormBackwardSpec): Wg
       `one workgroup of ${WG} per row, ${w === 4 ? 'vec4' : 'scalar'} loads; ${subgroups ? 'subgroupAdd' : 'tree'} reduction; x and dout read twice (FLOPs count both passes)`,
     ],
     bindings: b,
-    dispatch: g.dispatch,
+    launch: g,
     flops: rows * C * (2 * ((weight ? 1 : 0) + (layer ? 2 : 1)) + (layer ? 3 : 2) + (layer ? 4 : 3) + (acc ? 1 : 0)),
     ...reduce,
     main,
@@ -110,9 +110,7 @@ export function generateNormParamGrad(spec: NormParamGradSpec): WgslKernel {
     bias = spec.bias ?? false,
     acc = spec.accumulate ?? false;
   if (!weight && !bias) throw new Error(`${entryPoint}: nothing to compute (no weight and no bias)`);
-  const w = vectorWidth(C);
-  const V = vecType(w);
-  const C4 = C / w;
+  const { w, V, units: C4 } = vectorized(C);
   const layer = norm === 'layernorm';
 
   const b = new Bindings(entryPoint);
@@ -145,8 +143,7 @@ ${body}
       `one invocation per ${w === 4 ? 'vec4' : 'value'} of columns, rows summed in order (deterministic, no atomics)`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: rows * C * ((weight ? (layer ? 4 : 3) : 0) + (bias ? 1 : 0)) + (acc ? C * ((weight ? 1 : 0) + (bias ? 1 : 0)) : 0),
     main,
   });

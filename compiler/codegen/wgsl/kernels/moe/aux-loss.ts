@@ -42,8 +42,7 @@ fn ${entryPoint}() {
     shapes: { probs: [N, E], counts: [E] },
     notes: [`aux = ${coef} · ${E} · Σ_i (counts[i] / ${N * k}) · mean_t probs[t, i]; one invocation, fixed summation order`],
     bindings: b,
-    workgroupSize: [1, 1, 1],
-    dispatch: [1, 1, 1],
+    launch: { workgroupSize: [1, 1, 1], dispatch: [1, 1, 1] },
     flops: E * N + 3 * E,
     main,
   });
@@ -63,8 +62,7 @@ export function generateLossSeed(name = 'loss_seed'): WgslKernel {
     shapes: { seed: [1] },
     notes: ['seed[0] = 1: d(loss)/d(loss), which the backward of the loss sum starts from'],
     bindings: b,
-    workgroupSize: [1, 1, 1],
-    dispatch: [1, 1, 1],
+    launch: { workgroupSize: [1, 1, 1], dispatch: [1, 1, 1] },
     flops: 0,
     main: `@compute @workgroup_size(1)
 fn ${entryPoint}() {

@@ -34,8 +34,7 @@ export function generateMoeCombineDys(spec: MoeCombineBackwardSpec): WgslKernel 
     shapes: { dy: [N, C], dys: [N * k, C] },
     notes: ["dys[r] = gates[order[r]] · dy[order[r] / k]: the combine's gradient in expert-sorted order; one invocation per value"],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: N * k * C,
     main,
   });
@@ -63,8 +62,7 @@ export function generateMoeCombineDgates(spec: MoeCombineBackwardSpec): WgslKern
     shapes: { ys: [N * k, C], dgates: [N, k] },
     notes: ['dgates[t, j] = ys[pos[t, j]] · dy[t]; one invocation per slot'],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: 2 * N * k * C,
     main,
   });

@@ -50,8 +50,7 @@ export function generateMoeCombine(spec: MoeCombineSpec): WgslKernel {
       'one invocation per output value, slots summed in order (no atomics)',
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: (weighted ? 2 : 1) * N * k * C,
     main,
   });

@@ -50,8 +50,7 @@ export function generateGroupedMatmulDx(spec: GroupedMatmulDxSpec): WgslKernel {
     shapes: { dout: [R, O], w: [E, O, I], da: [R, I] },
     notes: [`da[r] ${acc ? '+=' : '='} dout[r] · w[e(r)] over rows sorted by expert`, body.note],
     bindings: b,
-    workgroupSize: body.lin.workgroupSize,
-    dispatch: body.lin.dispatch,
+    launch: body.lin,
     flops: 2 * R * O * I + (acc ? R * I : 0),
     main: body.main,
   });
@@ -106,8 +105,7 @@ export function generateGroupedMatmulDw(spec: GroupedMatmulDwSpec): WgslKernel {
     shapes: { dout: [R, O], a: [aRows, I], dw: [E, O, I] },
     notes: [`dw[e] = Σ over expert e's sorted rows of dout[r]ᵀ · a[${aRowNote(k)}]`, body.note],
     bindings: b,
-    workgroupSize: body.lin.workgroupSize,
-    dispatch: body.lin.dispatch,
+    launch: body.lin,
     flops: 2 * R * O * I,
     main: body.main,
   });
@@ -156,8 +154,7 @@ export function generateGroupedBiasGrad(spec: GroupedBiasGradSpec): WgslKernel {
     shapes: { dout: [R, O], db: [E, O] },
     notes: ["db[e] = column sums of dout over expert e's sorted rows, in order; one invocation per bias value"],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: R * O,
     main,
   });

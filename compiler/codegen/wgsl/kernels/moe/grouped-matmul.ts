@@ -111,8 +111,7 @@ export function generateGroupedMatmul(spec: GroupedMatmulSpec): WgslKernel {
       body.note,
     ],
     bindings: b,
-    workgroupSize: body.lin.workgroupSize,
-    dispatch: body.lin.dispatch,
+    launch: body.lin,
     // A chunk's share of the routed work is data-dependent: FLOPs are counted as if every row were its experts'.
     flops: 2 * R * ch.outRows * I + (spec.bias ? R * ch.outRows : 0),
     main: body.main,

@@ -72,8 +72,7 @@ ${chosen}
       'one invocation per token row',
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: N * (6 * E + 6 * k),
     main,
   });

@@ -72,8 +72,7 @@ export function generateMoeRoute(spec: MoeRouteSpec): WgslKernel {
       'one invocation per token row; probs kept for the backward and the auxiliary loss',
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: N * (4 * E + k * E + 2 * k),
     main,
   });

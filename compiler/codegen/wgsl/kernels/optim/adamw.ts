@@ -94,8 +94,7 @@ export function generateAdamW(spec: AdamWSpec): WgslKernel {
       `hyperparameters from the Optim uniform (${o}); scale[0] == 0 (non-finite norm) skips the step; one invocation per ${w === 4 ? 'vec4' : 'value'}`,
     ],
     bindings: b,
-    workgroupSize: lin.workgroupSize,
-    dispatch: lin.dispatch,
+    launch: lin,
     flops: n * (decay ? 15 : 14),
     main: lin.main(`let s = scale[0];
   if (s == 0.0) {${zeroLine('    ')}

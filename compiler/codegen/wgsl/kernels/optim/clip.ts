@@ -88,7 +88,7 @@ export function generateSumSquares(spec: SumSquaresSpec): WgslKernel {
       `per-invocation sums in blocks of ${BLOCK} loads, then a ${useSubgroups(WG, sg) ? 'subgroup' : 'tree'} reduction: fixed order, deterministic`,
     ],
     bindings: b,
-    dispatch: [parts, 1, 1],
+    launch: { workgroupSize: [WG, 1, 1], dispatch: [parts, 1, 1] },
     flops: 2 * n,
     ...workgroupReduce(WG, sg, ['sum']),
     main: `@compute @workgroup_size(${WG})
@@ -148,7 +148,7 @@ export function generateClipScale(spec: ClipScaleSpec): WgslKernel {
       'nonfinite = 1 and scale = 0 (AdamW skips the step) when Σ is NaN or Inf (tested on its bits)',
     ],
     bindings: b,
-    dispatch: [1, 1, 1],
+    launch: { workgroupSize: [WG, 1, 1], dispatch: [1, 1, 1] },
     flops: total + 4,
     ...workgroupReduce(WG, sg, ['sum']),
     main: `@compute @workgroup_size(${WG})
