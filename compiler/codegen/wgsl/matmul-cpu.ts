@@ -43,6 +43,7 @@
  *   Dawn's robustness transform on vs off: no measurable difference (lavapipe
  *     bounds-checks every buffer access itself).
  */
+import { COMP, range } from './kernels/common.js';
 import type { KernelGeometry, ResolvedMatmul } from './matmul-types.js';
 
 export interface CpuTile {
@@ -106,8 +107,6 @@ export function cpuMatmulGeometry(r: ResolvedMatmul, t: CpuTile): KernelGeometry
   };
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const COMP = ['x', 'y', 'z', 'w'];
 const ty = (vec: boolean) => (vec ? 'vec4<f32>' : 'f32');
 const plus = (kk: number) => (kk === 0 ? 'k' : `(k + ${kk}u)`);
 

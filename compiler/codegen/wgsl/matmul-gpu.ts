@@ -8,6 +8,7 @@
  * this kernel is slow (shared memory and barriers cost there; see matmul-cpu.ts); its
  * speed matters only on real GPUs.
  */
+import { COMP, range } from './kernels/common.js';
 import type { KernelGeometry, ResolvedMatmul } from './matmul-types.js';
 
 const TILE = 64,
@@ -23,9 +24,6 @@ export function gpuMatmulGeometry(r: ResolvedMatmul): KernelGeometry {
     workgroupStorageBytes: 2 * BK * TILE * 4, // As and Bs: BK × TILE f32 each
   };
 }
-
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const COMP = ['x', 'y', 'z', 'w'];
 
 export function emitGpuMatmul(r: ResolvedMatmul): string {
   const { M, N, K, variant, batch } = r;

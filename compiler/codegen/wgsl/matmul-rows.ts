@@ -22,6 +22,7 @@
 import { activationWgsl, gateWgsl, type Activation } from './epilogue.js';
 import type { WgslBinding, WgslKernel } from './kernel-types.js';
 import { STEP_BYTES, STEP_VAR, STEP_WGSL } from './kernel-types.js';
+import { COMP, f32, product, range } from './kernels/common.js';
 import { ropeInvFreq } from './kernels/rope.js';
 import type { Act } from '../../ir/ops.js';
 
@@ -82,13 +83,7 @@ export function rowsUnsupported(spec: RowsSpec): string | null {
   return null;
 }
 
-const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-const COMP = ['x', 'y', 'z', 'w'] as const;
 const suffix = (p: RowsPart, base: string) => (p.name ? `${base}_${p.name}` : base);
-const f32 = (x: number) => {
-  const s = String(Math.fround(x));
-  return /[.eE]/.test(s) ? s : `${s}.0`;
-};
 
 interface Decl {
   name: string;
@@ -120,7 +115,7 @@ export function generateRowsMatmul(spec: RowsSpec): WgslKernel {
     name: d.name,
     access: d.access,
     shape: d.shape,
-    bytes: 4 * d.shape.reduce((a, b) => a * b, 1),
+    bytes: 4 * product(d.shape),
   }));
   if (usesStep) bindings.push({ group: 0, binding: decls.length, name: 'step', access: 'uniform', shape: [], bytes: STEP_BYTES });
 
@@ -139,7 +134,7 @@ export function generateRowsMatmul(spec: RowsSpec): WgslKernel {
     const v4 = range(f.length / 4).map(
       (i) =>
         `vec4<f32>(${range(4)
-          .map((q) => f32(f[4 * i + q]!))
+          .map((q) => f32(Math.fround(f[4 * i + q]!)))
           .join(', ')})`,
     );
     prelude.push(`const INV_FREQ${pi} = array<vec4<f32>, ${v4.length}>(${v4.join(', ')});`);

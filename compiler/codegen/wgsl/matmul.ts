@@ -25,7 +25,7 @@
 import { activationWgsl, gateWgsl, GATE_FNS, type Activation, type GateFn } from './epilogue.js';
 import { emitCpuMatmul, cpuMatmulGeometry, DEFAULT_CPU_TILE, type CpuTile } from './matmul-cpu.js';
 import { emitGpuMatmul, gpuMatmulGeometry } from './matmul-gpu.js';
-import { checkInt, MAX_WORKGROUPS_PER_DIM, product } from './kernels/common.js';
+import { MAX_WORKGROUPS_PER_DIM, product } from './kernels/common.js';
 
 export type { Activation, GateFn } from './epilogue.js';
 export type { CpuTile } from './matmul-cpu.js';
@@ -111,8 +111,12 @@ export interface GeneratedKernel extends WgslKernel {
 }
 
 function resolve(spec: MatmulSpec): ResolvedMatmul {
-  for (const d of ['M', 'N', 'K', 'batch'] as const) checkInt('matmul', d, spec[d]);
+  for (const d of ['M', 'N', 'K'] as const) {
+    const v = spec[d];
+    if (!Number.isInteger(v) || v < 1) throw new Error(`matmul: ${d} must be an integer >= 1, got ${v}`);
+  }
   const batch = spec.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`matmul: batch must be an integer >= 1, got ${batch}`);
   const entryPoint = spec.name ?? 'matmul';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(entryPoint)) throw new Error(`matmul: name '${entryPoint}' is not a WGSL identifier`);
   const activation = spec.activation ?? 'none';

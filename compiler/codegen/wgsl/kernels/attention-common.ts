@@ -8,9 +8,6 @@ import { alibiSlopes } from './alibi.js';
 import { checkInt, f32, type LaunchSize, u32, vecType, vectorWidth } from './common.js';
 import { checkDropout, dropoutFactor } from './dropout.js';
 
-/** A finite "−∞" for masked scores: exp(NEG − m) is 0 for any real m, and NEG − NEG is not NaN. */
-export const NEG = '-3.0e38';
-
 export interface ResolvedAttention {
   entryPoint: string;
   B: number;

@@ -5,7 +5,6 @@
  * then one rescale of the accumulator per block instead of per key).
  */
 import {
-  NEG,
   biasLine,
   dotOf,
   dropoutKeyLine,
@@ -16,13 +15,13 @@ import {
   type Emitted,
   type ResolvedAttention,
 } from './attention-common.js';
-import { f32, linear, u32 } from './common.js';
+import { f32, linear, NEG, range, u32 } from './common.js';
 
 export function emitSimpleAttention(r: ResolvedAttention, workgroupSize: number): Emitted {
   const { entryPoint, B, Tq, Tk, H, Kh, D4, V, keyBlock: KB } = r;
   const lin = linear(entryPoint, B * H * Tq, workgroupSize);
   const rowStride = u32(Kh * D4);
-  const block = Array.from({ length: KB }, (_, u) => u);
+  const block = range(KB);
   const scores = block
     .map(
       (u) => `    let j${u} = min(j0 + ${u}u, last);

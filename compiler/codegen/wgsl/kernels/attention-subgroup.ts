@@ -9,7 +9,6 @@
  * 2·D/4 to 2·ceil(D/4/SG) per lane.
  */
 import {
-  NEG,
   biasLine,
   dotOf,
   dropoutKeyLine,
@@ -20,12 +19,12 @@ import {
   type Emitted,
   type ResolvedAttention,
 } from './attention-common.js';
-import { f32, grid, u32 } from './common.js';
+import { f32, grid, NEG, range, u32 } from './common.js';
 
 /** Row sharing, forward and backward: `load` reads lane lid's units of `buf` at `row`, `bcast` hands unit d to all lanes. */
 export function sharing({ D4 }: { D4: number }, SG: number) {
   const chunks = Math.ceil(D4 / SG);
-  const units = Array.from({ length: D4 }, (_, d) => d);
+  const units = range(D4);
   const load = (buf: string, indent: string) =>
     Array.from(
       { length: chunks },

@@ -28,11 +28,20 @@ export function f32(x: number): string {
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
 
+/** A finite "−∞" (masked scores, padding columns): exp(NEG − m) is 0 for any real m, and NEG − NEG is not NaN. */
+export const NEG = '-3.0e38';
+
 export function u32(n: number): string {
   return `${n}u`;
 }
 
 export const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** 0 … n − 1, for unrolled code. */
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
+
+/** A vec4's components by index. */
+export const COMP = ['x', 'y', 'z', 'w'] as const;
 
 /** Vector width for a contiguous last dimension: vec4 when it divides by 4, else scalars. */
 export function vectorWidth(n: number): 1 | 4 {
@@ -47,13 +56,21 @@ export function vectorized(n: number): { w: 1 | 4; V: string; units: number } {
   return { w, V: vecType(w), units: n / w };
 }
 
-/** The binding table of one kernel, numbered in the order added, and their declarations. */
+/**
+ * The binding table of one kernel, numbered in the order added, and their declarations.
+ * `storageLimit` lets a kernel built for one device bind as many storage buffers as it allows
+ * (optim/arena.ts) instead of the portable MAX_STORAGE_BUFFERS.
+ */
 export class Bindings {
   readonly list: WgslBinding[] = [];
   private readonly decls: string[] = [];
-  private usesStep = false;
+  /** The WGSL structs of the uniforms bound, declared before the bindings. */
+  private readonly structs: string[] = [];
 
-  constructor(private readonly kernel: string) {}
+  constructor(
+    private readonly kernel: string,
+    private readonly storageLimit = MAX_STORAGE_BUFFERS,
+  ) {}
 
   /** A storage buffer `array<elem>` whose logical f32/i32 shape is `shape`. */
   storage(name: string, access: 'read' | 'read_write', shape: number[], elem = 'f32'): this {
@@ -65,18 +82,23 @@ export class Bindings {
 
   /** The shared Step uniform, readable in WGSL as `u_step.offset` / `u_step.kv_len`. */
   step(): this {
+    return this.uniform('step', STEP_BYTES, STEP_VAR, 'Step', STEP_WGSL);
+  }
+
+  /** A uniform bound as `name`, read in WGSL through `variable` of struct `type`, whose declaration is `struct`. */
+  protected uniform(name: string, bytes: number, variable: string, type: string, struct: string): this {
     const binding = this.list.length;
-    this.list.push({ group: 0, binding, name: 'step', access: 'uniform', shape: [], bytes: STEP_BYTES });
-    this.decls.push(`@group(0) @binding(${binding}) var<uniform> ${STEP_VAR}: Step;`);
-    this.usesStep = true;
+    this.list.push({ group: 0, binding, name, access: 'uniform', shape: [], bytes });
+    this.decls.push(`@group(0) @binding(${binding}) var<uniform> ${variable}: ${type};`);
+    this.structs.push(struct);
     return this;
   }
 
   wgsl(): string {
     const storage = this.list.filter((b) => b.access !== 'uniform').length;
-    if (storage > MAX_STORAGE_BUFFERS)
-      throw new Error(`internal: ${this.kernel} declares ${storage} storage buffers, over ${MAX_STORAGE_BUFFERS}`);
-    return [...(this.usesStep ? [STEP_WGSL, ''] : []), ...this.decls].join('\n');
+    if (storage > this.storageLimit)
+      throw new Error(`internal: ${this.kernel} declares ${storage} storage buffers, over ${this.storageLimit}`);
+    return [...this.structs.flatMap((s) => [s, '']), ...this.decls].join('\n');
   }
 
   bytes(): number {

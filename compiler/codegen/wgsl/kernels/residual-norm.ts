@@ -9,7 +9,7 @@
  * (vec2) reduction.
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, grid, rowWorkgroupSize, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName, f32, grid, rowWorkgroupSize, u32, vectorized } from './common.js';
 import { useSubgroups, workgroupReduce, type ReduceOptions } from './reduce.js';
 
 export type NormKind = 'layernorm' | 'rmsnorm';
@@ -26,17 +26,15 @@ export interface NormRowSpec extends ReduceOptions {
 
 /** Checks a NormRowSpec and lays it out: rows of C4 vectors of width w, one workgroup of WG per row. */
 export function normRows(entryPoint: string, spec: NormRowSpec) {
-  checkInt(entryPoint, 'rows', spec.rows);
-  checkInt(entryPoint, 'C', spec.C);
+  for (const d of ['rows', 'C'] as const) checkInt(entryPoint, d, spec[d]);
   if (!(spec.eps >= 0)) throw new Error(`${entryPoint}: eps must be >= 0, got ${spec.eps}`);
-  const w = vectorWidth(spec.C);
-  const C4 = spec.C / w;
+  const { w, V, units: C4 } = vectorized(spec.C);
   const sg = spec.subgroupMinSize ?? 0;
   const WG = spec.workgroupSize ?? rowWorkgroupSize(C4, spec.tuning ?? 'gpu', sg);
   const layer = spec.norm === 'layernorm';
   return {
     w,
-    V: vecType(w),
+    V,
     C4,
     WG,
     layer,

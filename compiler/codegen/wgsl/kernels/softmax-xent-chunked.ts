@@ -14,8 +14,8 @@
  * exactly as in the one-binding kernel; every sum runs in a fixed order (deterministic).
  */
 import type { KernelTuning, WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, grid, linear, rowWorkgroupSize, u32 } from './common.js';
-import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from './reduce.js';
+import { assemble, Bindings, checkInt, entryName, grid, linear, NEG, rowWorkgroupSize, u32 } from './common.js';
+import { useSubgroups, workgroupReduce } from './reduce.js';
 
 /** One vocabulary chunk of the logits: columns col0 … col0 + cols − 1. */
 export interface XentChunkSpec {
@@ -32,9 +32,6 @@ export interface XentChunkSpec {
   tuning?: KernelTuning;
   subgroupMinSize?: number;
 }
-
-/** A finite "−∞": exp(NEG − m) is 0 for every real m. */
-const NEG = '-3.0e38';
 
 function check(kernel: string, s: XentChunkSpec): number {
   for (const d of ['rows', 'cols', 'chunks', 'classes'] as const) checkInt(kernel, d, s[d]);
@@ -74,9 +71,7 @@ export function generateXentChunkStats(s: XentChunkSpec): WgslKernel {
     bindings: b,
     launch: g,
     flops: rows * real * 4,
-    prelude: `${workgroupReduceWgsl('max', WG, sg)}\n\n${workgroupReduceWgsl('sum', WG, sg)}`,
-    workgroupStorageBytes: 2 * workgroupReduceBytes(WG, sg),
-    enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
+    ...workgroupReduce(WG, sg, ['max', 'sum']),
     main: g.main(`let base = wg * ${u32(cols)};
   var m = ${NEG};
   var s = 0.0;
@@ -163,9 +158,7 @@ export function generateXentChunkGrad(s: XentChunkSpec): WgslKernel {
     bindings: b,
     launch: g,
     flops: rows * cols * 3,
-    prelude: workgroupReduceWgsl('sum', WG, sg),
-    workgroupStorageBytes: workgroupReduceBytes(WG, sg),
-    enables: useSubgroups(WG, sg) ? ['subgroups'] : [],
+    ...workgroupReduce(WG, sg, ['sum']),
     main: g.main(`// The number of counted rows, summed by the whole workgroup (the same in every workgroup).
   var cnt = 0.0;
   for (var k = lid; k < ${u32(rows)}; k += ${u32(WG)}) { cnt += select(0.0, 1.0, ${valid('targets[k]', classes)}); }

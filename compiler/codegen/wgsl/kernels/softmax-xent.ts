@@ -25,7 +25,7 @@
  * mean: 'separate' is the strictly portable choice; it costs one more (tiny) dispatch.
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, grid, rowWorkgroupSize, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName, f32, grid, NEG, rowWorkgroupSize, u32, vecType, vectorWidth } from './common.js';
 import { useSubgroups, workgroupReduce, type ReduceOptions } from './reduce.js';
 
 /** Entry point default 'softmax_xent'. */
@@ -54,9 +54,6 @@ function checkClasses(kernel: string, classes: number | undefined, V: number): n
   return classes ?? V;
 }
 
-/** A finite "−∞": exp(NEG − m) is 0 for every real m. */
-const NEG = '-3.0e38';
-
 /**
  * Bindings, in order: logits [rows, V] (read_write when dlogits is 'in_place'), targets (i32
  * [rows]), loss_rows [rows], loss [1] and xent_sync (u32 [1]) unless mean is 'separate',
@@ -64,8 +61,7 @@ const NEG = '-3.0e38';
  */
 export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
   const entryPoint = entryName('softmax_xent', spec.name);
-  checkInt(entryPoint, 'rows', spec.rows);
-  checkInt(entryPoint, 'V', spec.V);
+  for (const d of ['rows', 'V'] as const) checkInt(entryPoint, d, spec[d]);
   const { rows, V } = spec;
   const K = checkClasses(entryPoint, spec.classes, V);
   const grad = spec.dlogits ?? null;
@@ -183,8 +179,7 @@ export interface XentMeanSpec extends Omit<ReduceOptions, 'workgroupSize'> {
 /** One workgroup: loss[0] = Σ loss_rows / count of rows with a target in [0, V) (0 if none). Bindings: loss_rows [rows], targets (i32 [rows]), loss [1]. */
 export function generateXentMean(spec: XentMeanSpec): WgslKernel {
   const entryPoint = entryName('xent_mean', spec.name);
-  checkInt(entryPoint, 'rows', spec.rows);
-  checkInt(entryPoint, 'V', spec.V);
+  for (const d of ['rows', 'V'] as const) checkInt(entryPoint, d, spec[d]);
   const { rows } = spec;
   const V = checkClasses(entryPoint, spec.classes, spec.V);
   const sg = spec.subgroupMinSize ?? 0;

@@ -20,8 +20,7 @@ export interface ColumnSumSpec {
 /** Bindings, in order: x [rows, cols], out [cols] (read_write). */
 export function generateColumnSum(spec: ColumnSumSpec): WgslKernel {
   const entryPoint = entryName('column_sum', spec.name);
-  checkInt(entryPoint, 'rows', spec.rows);
-  checkInt(entryPoint, 'cols', spec.cols);
+  for (const d of ['rows', 'cols'] as const) checkInt(entryPoint, d, spec[d]);
   const { rows, cols } = spec;
   const acc = spec.accumulate ?? false;
   const { w, V, units: C4 } = vectorized(cols);

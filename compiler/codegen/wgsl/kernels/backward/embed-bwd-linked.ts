@@ -16,8 +16,7 @@ import { assemble, Bindings, checkInt, f32, linear, u32, vectorized } from '../c
 /** Bindings: ids (i32 [B, T]), first (u32 [vocab], read_write), next (u32 [B·T], read_write). */
 export function generateEmbedLinks(spec: { rows: number; vocab: number }): WgslKernel {
   const entryPoint = 'embed_links';
-  checkInt(entryPoint, 'rows', spec.rows);
-  checkInt(entryPoint, 'vocab', spec.vocab);
+  for (const d of ['rows', 'vocab'] as const) checkInt(entryPoint, d, spec[d]);
   const { rows, vocab } = spec;
   const b = new Bindings(entryPoint)
     .storage('ids', 'read', [rows], 'i32')

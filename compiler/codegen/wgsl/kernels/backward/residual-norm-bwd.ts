@@ -103,8 +103,7 @@ export interface NormParamGradSpec {
  */
 export function generateNormParamGrad(spec: NormParamGradSpec): WgslKernel {
   const entryPoint = entryName('norm_param_grad', spec.name);
-  checkInt(entryPoint, 'rows', spec.rows);
-  checkInt(entryPoint, 'C', spec.C);
+  for (const d of ['rows', 'C'] as const) checkInt(entryPoint, d, spec[d]);
   const { rows, C, norm } = spec;
   const weight = spec.weight ?? true,
     bias = spec.bias ?? false,
@@ -126,13 +125,11 @@ export function generateNormParamGrad(spec: NormParamGradSpec): WgslKernel {
     ...(bias ? ['    db += d;'] : []),
   ].join('\n');
   const store = (out: string, v: string) => `\n  ${out}[i] = ${acc ? `${out}[i] + ` : ''}${v};`;
-  const main = `@compute @workgroup_size(${lin.workgroupSize[0]})
-fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${lin.wgsl}${weight ? `\n  var dw = ${V}(0.0);` : ''}${bias ? `\n  var db = ${V}(0.0);` : ''}
+  const init = [...(weight ? [`var dw = ${V}(0.0);`] : []), ...(bias ? [`var db = ${V}(0.0);`] : [])];
+  const main = lin.main(`${init.join('\n  ')}
   for (var r = 0u; r < ${u32(rows)}; r++) {
 ${body}
-  }${weight ? store('dweight', 'dw') : ''}${bias ? store('dbias', 'db') : ''}
-}`;
+  }${weight ? store('dweight', 'dw') : ''}${bias ? store('dbias', 'db') : ''}`);
   return assemble({
     entryPoint,
     fuses: [`${norm}_backward`],

@@ -13,9 +13,9 @@
  * FLOPs 2·rows·out·in each for dA and dW, rows·out for db.
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, linear, u32 } from '../common.js';
+import { assemble, Bindings, checkInt, entryName, linear, range, u32 } from '../common.js';
 import { aRow, aRowNote, GROUPED_TM, type GroupedBody, groupedTiled } from './grouped-matmul.js';
-import { rowsOfTile, tileBound, tileWgsl } from './tiles.js';
+import { tileBound, tileWgsl } from './tiles.js';
 
 export interface GroupedMatmulDxSpec {
   rows: number;
@@ -167,7 +167,7 @@ function tiledDx(entryPoint: string, spec: GroupedMatmulDxSpec): GroupedBody {
   const I4 = I / 4;
   const O4 = O / 4;
   const lin = linear(entryPoint, tileBound(R, E, TM) * I4);
-  const js = rowsOfTile(TM);
+  const js = range(TM);
   const main = lin.main(`let tile = i / ${u32(I4)};
   let i4 = i % ${u32(I4)};
   ${tileWgsl(E, TM)}

@@ -18,8 +18,8 @@
  * order, so chunking changes no result bit.
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, linear, u32, vecType, vectorWidth } from '../common.js';
-import { rowsOfTile, tileBound, tileWgsl } from './tiles.js';
+import { assemble, Bindings, checkInt, entryName, linear, range, u32, vecType, vectorWidth } from '../common.js';
+import { tileBound, tileWgsl } from './tiles.js';
 
 /** Rows per register tile. */
 export const GROUPED_TM = 4;
@@ -170,7 +170,7 @@ function tiledForward(entryPoint: string, spec: GroupedMatmulSpec, ch: ExpertChu
   const NO4 = ch.outRows / 4;
   const whole = ch.experts === E && ch.outRows === O;
   const lin = linear(entryPoint, tileBound(R, ch.experts, TM) * NO4);
-  const js = rowsOfTile(TM);
+  const js = range(TM);
   const row = (j: number) => aRow(spec.gather, `min(row0 + ${u32(j)}, last)`);
   const main = lin.main(`let tile = i / ${u32(NO4)};
   let o4 = ${whole ? '' : `${u32(ch.out0 / 4)} + `}i % ${u32(NO4)};

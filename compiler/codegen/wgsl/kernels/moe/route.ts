@@ -24,9 +24,7 @@ export interface MoeRouteSpec {
 /** Bindings, in order: logits [tokens, E], idx (i32 [tokens, k]), gates [tokens, k], probs [tokens, E]. */
 export function generateMoeRoute(spec: MoeRouteSpec): WgslKernel {
   const entryPoint = entryName('moe_route', spec.name);
-  checkInt(entryPoint, 'tokens', spec.tokens);
-  checkInt(entryPoint, 'experts', spec.experts);
-  checkInt(entryPoint, 'topK', spec.topK);
+  for (const d of ['tokens', 'experts', 'topK'] as const) checkInt(entryPoint, d, spec[d]);
   const { tokens: N, experts: E, topK: k } = spec;
   if (k > E) throw new Error(`${entryPoint}: top_k ${k} exceeds the ${E} experts`);
   const b = new Bindings(entryPoint)

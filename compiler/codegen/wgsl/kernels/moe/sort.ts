@@ -26,8 +26,7 @@ export interface MoeSortSpec {
  */
 export function generateMoeSort(spec: MoeSortSpec): WgslKernel {
   const entryPoint = entryName('moe_sort', spec.name);
-  checkInt(entryPoint, 'slots', spec.slots);
-  checkInt(entryPoint, 'experts', spec.experts);
+  for (const d of ['slots', 'experts'] as const) checkInt(entryPoint, d, spec[d]);
   const { slots: S, experts: E } = spec;
   const b = new Bindings(entryPoint)
     .storage('idx', 'read', [S], 'i32')

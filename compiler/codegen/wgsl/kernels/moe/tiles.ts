@@ -33,6 +33,3 @@ export function tileWgsl(E: number, TM: number, firstExpert = 0): string {
   let row0 = offsets[e] + (tile - first) * ${u32(TM)};
   let last = offsets[e + 1u] - 1u;`;
 }
-
-/** Indices 0 … TM − 1, for unrolled per-row code. */
-export const rowsOfTile = (TM: number): number[] => Array.from({ length: TM }, (_, j) => j);

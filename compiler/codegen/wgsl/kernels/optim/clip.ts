@@ -125,8 +125,7 @@ export interface ClipScaleSpec extends Omit<ReduceOptions, 'workgroupSize'> {
  */
 export function generateClipScale(spec: ClipScaleSpec): WgslKernel {
   const entryPoint = entryName('clip_scale', spec.name);
-  checkInt(entryPoint, 'slots', spec.slots);
-  checkInt(entryPoint, 'parts', spec.parts);
+  for (const d of ['slots', 'parts'] as const) checkInt(entryPoint, d, spec[d]);
   if (!(Number.isFinite(spec.maxNorm) && spec.maxNorm >= 0))
     throw new Error(`${entryPoint}: maxNorm must be finite and >= 0, got ${spec.maxNorm}`);
   const total = spec.slots * (spec.parts ?? 1);

@@ -12,7 +12,7 @@
  * knows only the shared Step uniform, so OptimBindings adds this one after the storage buffers.
  */
 import { OPTIM_UNIFORM } from '../../../../../runtime/uniforms.js';
-import { Bindings, MAX_STORAGE_BUFFERS, product } from '../common.js';
+import { Bindings } from '../common.js';
 
 export const OPTIM_WGSL = OPTIM_UNIFORM.wgsl();
 
@@ -58,41 +58,13 @@ export function optimUniform(h: AdamWHyper, t: number): OptimUniform {
 }
 
 /**
- * Bindings plus the Optim uniform, readable in WGSL as `u_optim.lr` etc. `storageLimit` lets
- * the multi-tensor AdamW (arena.ts) bind as many storage buffers as the target device allows
+ * Bindings plus the Optim uniform, readable in WGSL as `u_optim.lr` etc. The multi-tensor
+ * AdamW (arena.ts) passes a storage limit: as many storage buffers as the target device allows
  * (maxStorageBuffersPerShaderStage: 16 on lavapipe) instead of Bindings' portable 8; the plan
  * that uses it is built for that device's limit.
  */
 export class OptimBindings extends Bindings {
-  private readonly uniformDecls: string[] = [];
-  private readonly storageDecls: string[] = [];
-
-  constructor(
-    private readonly kernelName: string,
-    private readonly storageLimit = MAX_STORAGE_BUFFERS,
-  ) {
-    super(kernelName);
-  }
-
-  override storage(name: string, access: 'read' | 'read_write', shape: number[], elem = 'f32'): this {
-    const binding = this.list.length;
-    this.list.push({ group: 0, binding, name, access, shape, bytes: 4 * product(shape) });
-    this.storageDecls.push(`@group(0) @binding(${binding}) var<storage, ${access}> ${name}: array<${elem}>;`);
-    return this;
-  }
-
   optim(): this {
-    const binding = this.list.length;
-    this.list.push({ group: 0, binding, name: 'optim', access: 'uniform', shape: [], bytes: OPTIM_BYTES });
-    this.uniformDecls.push(`@group(0) @binding(${binding}) var<uniform> ${OPTIM_VAR}: Optim;`);
-    return this;
-  }
-
-  override wgsl(): string {
-    const storage = this.list.filter((b) => b.access !== 'uniform').length;
-    if (storage > this.storageLimit)
-      throw new Error(`internal: ${this.kernelName} declares ${storage} storage buffers, over ${this.storageLimit}`);
-    const decls = [...this.storageDecls, ...this.uniformDecls];
-    return this.uniformDecls.length ? [OPTIM_WGSL, '', ...decls].join('\n') : decls.join('\n');
+    return this.uniform('optim', OPTIM_BYTES, OPTIM_VAR, 'Optim', OPTIM_WGSL);
   }
 }
