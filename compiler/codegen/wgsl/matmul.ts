@@ -158,7 +158,7 @@ function shapes(r: ResolvedMatmul): { A: number[]; B: number[]; C: number[] } {
 
 function bindingsOf(r: ResolvedMatmul): KernelBinding[] {
   const s = shapes(r);
-  const size = (shape: number[]) => 4 * shape.reduce((x, y) => x * y, 1);
+  const size = (shape: number[]) => 4 * product(shape);
   const list: KernelBinding[] = [
     { group: 0, binding: 0, name: 'A', access: 'read', shape: s.A, bytes: size(s.A) },
     { group: 0, binding: 1, name: 'B', access: 'read', shape: s.B, bytes: size(s.B) },

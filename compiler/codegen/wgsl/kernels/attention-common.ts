@@ -5,7 +5,7 @@
 import { COUNTER_RNG_WGSL } from '../../../../runtime/counter-rng.js';
 import { t5RelativeBucket } from '../../../ir/interpret/attention.js';
 import { alibiSlopes } from './alibi.js';
-import { checkInt, f32, type LaunchSize, u32, vecType, vectorWidth } from './common.js';
+import { checkInt, f32, type LaunchSize, u32, vectorized } from './common.js';
 import { checkDropout, dropoutFactor } from './dropout.js';
 
 export interface ResolvedAttention {
@@ -188,9 +188,9 @@ export function resolveShape(
   const variant = spec.variant ?? (canShare && rows >= SG ? 'subgroup' : 'simple');
   if (variant === 'subgroup' && !canShare)
     throw new Error(`${entryPoint}: the subgroup variant needs subgroupMinSize in [4, 64], got ${SG}`);
-  const w = vectorWidth(D);
+  const { w, V, units: D4 } = vectorized(D);
   return {
-    shape: { H, Kh, D, w, D4: D / w, V: vecType(w), causal, window, alibi: spec.alibi ?? false, relative, cross, scale, dropout },
+    shape: { H, Kh, D, w, D4, V, causal, window, alibi: spec.alibi ?? false, relative, cross, scale, dropout },
     SG,
     variant,
   };

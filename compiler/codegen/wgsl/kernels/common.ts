@@ -106,6 +106,7 @@ export class Bindings {
   }
 }
 
+/** How a kernel is dispatched: its workgroup size and grid. */
 export interface LaunchSize {
   workgroupSize: [number, number, number];
   dispatch: [number, number, number];

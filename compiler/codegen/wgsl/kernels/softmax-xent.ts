@@ -25,7 +25,7 @@
  * mean: 'separate' is the strictly portable choice; it costs one more (tiny) dispatch.
  */
 import type { WgslKernel } from '../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, f32, grid, NEG, rowWorkgroupSize, u32, vecType, vectorWidth } from './common.js';
+import { assemble, Bindings, checkInt, entryName, f32, grid, NEG, rowWorkgroupSize, u32, vectorized } from './common.js';
 import { useSubgroups, workgroupReduce, type ReduceOptions } from './reduce.js';
 
 /** Entry point default 'softmax_xent'. */
@@ -66,9 +66,7 @@ export function generateSoftmaxXent(spec: SoftmaxXentSpec): WgslKernel {
   const K = checkClasses(entryPoint, spec.classes, V);
   const grad = spec.dlogits ?? null;
   const lastWg = (spec.mean ?? 'last_workgroup') === 'last_workgroup';
-  const w = vectorWidth(V);
-  const Vt = vecType(w);
-  const V4 = V / w;
+  const { w, V: Vt, units: V4 } = vectorized(V);
   const sg = spec.subgroupMinSize ?? 0;
   const WG = spec.workgroupSize ?? rowWorkgroupSize(V4, spec.tuning ?? 'gpu', sg);
 

@@ -18,7 +18,7 @@
  * order, so chunking changes no result bit.
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { assemble, Bindings, checkInt, entryName, linear, range, u32, vecType, vectorWidth } from '../common.js';
+import { assemble, Bindings, checkInt, entryName, type Launch, linear, range, u32, vectorized } from '../common.js';
 import { tileBound, tileWgsl } from './tiles.js';
 
 /** Rows per register tile. */
@@ -71,7 +71,7 @@ export const aRowNote = (gather: number | undefined): string => (gather === unde
 
 /** A variant's launch, entry-point body and note (register-tiled or one value per invocation); the generator declares the bindings and assembles. */
 export interface GroupedBody {
-  lin: ReturnType<typeof linear>;
+  lin: Launch;
   main: string;
   note: string;
 }
@@ -90,7 +90,7 @@ export function generateGroupedMatmul(spec: GroupedMatmulSpec): WgslKernel {
   const ch = spec.chunk ?? wholeStack(E, O);
   const tiled = groupedTiled(I, O);
   checkChunk(entryPoint, ch, E, O, tiled);
-  const V = vecType(vectorWidth(I));
+  const { V } = vectorized(I);
   const out = tiled ? V : 'f32';
   const aRows = k === undefined ? R : R / k;
   const b = new Bindings(entryPoint).storage('a', 'read', [aRows, I], V).storage('w', 'read', [ch.experts, ch.outRows, I], V);
@@ -135,8 +135,7 @@ function checkChunk(entryPoint: string, ch: ExpertChunk, E: number, O: number, t
 /** One invocation per output value, vec4 loads along `in` when it divides by 4. */
 function perValueForward(entryPoint: string, spec: GroupedMatmulSpec, ch: ExpertChunk): GroupedBody {
   const { rows: R, inDim: I, outDim: O, experts: E } = spec;
-  const w = vectorWidth(I);
-  const I4 = I / w;
+  const { w, units: I4 } = vectorized(I);
   const NO = ch.outRows;
   const lin = linear(entryPoint, R * NO);
   const dot = w === 4 ? 'dot(a[ar + c], w[wr + c])' : 'a[ar + c] * w[wr + c]';

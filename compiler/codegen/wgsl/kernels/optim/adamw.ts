@@ -21,7 +21,7 @@
  * writes scale[0] = 1.
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import { assemble, checkInt, entryName, linear, vecType, vectorWidth } from '../common.js';
+import { assemble, checkInt, entryName, linear, vectorized } from '../common.js';
 import { OPTIM_VAR, OptimBindings } from './uniform.js';
 
 export interface AdamWSpec {
@@ -72,8 +72,7 @@ export function generateAdamW(spec: AdamWSpec): WgslKernel {
   checkInt(entryPoint, 'n', spec.n);
   const { n, decay } = spec;
   const zero = spec.zeroGrad ?? false;
-  const w = vectorWidth(n);
-  const T = vecType(w);
+  const { w, V: T, units } = vectorized(n);
   const b = new OptimBindings(entryPoint)
     .storage('param', 'read_write', [n], T)
     .storage('grad', zero ? 'read_write' : 'read', [n], T)
@@ -81,7 +80,7 @@ export function generateAdamW(spec: AdamWSpec): WgslKernel {
     .storage('v', 'read_write', [n], T)
     .storage('scale', 'read', [1])
     .optim();
-  const lin = linear(entryPoint, n / w);
+  const lin = linear(entryPoint, units);
   const o = OPTIM_VAR;
   const zeroLine = (indent: string) => (zero ? `\n${indent}grad[i] = ${T}(0.0);` : '');
   return assemble({

@@ -24,18 +24,7 @@
  * implementations assume floats are finite.
  */
 import type { WgslKernel } from '../../kernel-types.js';
-import {
-  assemble,
-  Bindings,
-  checkInt,
-  entryName,
-  f32,
-  MAX_WORKGROUPS_PER_DIM,
-  rowWorkgroupSize,
-  u32,
-  vecType,
-  vectorWidth,
-} from '../common.js';
+import { assemble, Bindings, checkInt, entryName, f32, MAX_WORKGROUPS_PER_DIM, rowWorkgroupSize, u32, vectorized } from '../common.js';
 import { useSubgroups, workgroupReduce, type ReduceOptions } from '../reduce.js';
 
 /** Per-invocation partial sums are flushed every this many loads (blocked summation: f32 rounding grows with the block, not with n). */
@@ -71,13 +60,12 @@ export function generateSumSquares(spec: SumSquaresSpec): WgslKernel {
   const parts = spec.parts ?? 1;
   if (slot >= slots) throw new Error(`${entryPoint}: slot ${slot} is not below slots ${slots}`);
   if (parts > MAX_WORKGROUPS_PER_DIM) throw new Error(`${entryPoint}: parts ${parts} exceeds ${MAX_WORKGROUPS_PER_DIM}`);
-  const w = vectorWidth(n);
-  const N = n / w;
+  const { w, V, units: N } = vectorized(n);
   const sg = spec.subgroupMinSize ?? 0;
   const WG = sumSquaresWorkgroup(spec, Math.ceil(N / parts));
   const stride = WG * parts;
   if (N + BLOCK * stride >= 2 ** 32) throw new Error(`${entryPoint}: n ${n} with ${parts} parts overflows the u32 loop bounds`);
-  const b = new Bindings(entryPoint).storage('grad', 'read', [n], vecType(w)).storage('partial', 'read_write', [slots * parts]);
+  const b = new Bindings(entryPoint).storage('grad', 'read', [n], V).storage('partial', 'read_write', [slots * parts]);
   const sq = w === 4 ? 'dot(x, x)' : 'x * x';
   return assemble({
     entryPoint,
