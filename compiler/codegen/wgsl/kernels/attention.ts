@@ -111,10 +111,9 @@ export function generateAttention(spec: AttentionSpec): WgslKernel {
       `FLOPs as compiler/ir/ops.ts counts them: 4·D per (query, key) over ${span} keys, the causal mask not subtracted`,
     ],
     bindings: b,
-    launch: emitted.launch,
+    ...emitted, // launch and main
     flops: pairs * (4 * D + 6),
     prelude: attentionPrelude(r),
     enables: variant === 'subgroup' ? ['subgroups'] : [],
-    main: emitted.main,
   });
 }

@@ -155,11 +155,10 @@ function finish(
       `FLOPs: ${perPair} per (query, key) over ${span} keys per query (as the forward counts, the causal mask not subtracted)`,
     ],
     bindings: b,
-    launch: e.launch,
+    ...e, // launch and main
     flops: r.B * r.H * r.T * span * perPair,
     prelude: attentionPrelude(r),
     enables: variant === 'subgroup' ? ['subgroups'] : [],
-    main: e.main,
   });
 }
 

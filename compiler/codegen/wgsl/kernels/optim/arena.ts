@@ -23,7 +23,7 @@ import { assemble, Bindings, checkInt, entryName, grid, u32 } from '../common.js
 import { useSubgroups, workgroupReduceBytes, workgroupReduceWgsl } from '../reduce.js';
 import { adamwUpdateWgsl } from './adamw.js';
 import { OPTIM_VAR, OptimBindings } from './uniform.js';
-import { SUM_SQUARES_BLOCK, sumSquaresWorkgroup } from './clip.js';
+import { sumSquaresWgsl, sumSquaresWorkgroup } from './clip.js';
 
 /** A tensor in an arena: its offset and length in floats (both multiples of 4). */
 export interface ArenaTensor {
@@ -94,17 +94,7 @@ fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocatio
   let e = TENSORS[wid.x];
   let base = e.x;
   let N = e.y;
-  var total = 0.0;
-  for (var k0 = lid; k0 < N; k0 += ${u32(SUM_SQUARES_BLOCK * stride)}) {
-    let end = min(N, k0 + ${u32(SUM_SQUARES_BLOCK * stride)});
-    var acc = 0.0;
-    for (var k = k0; k < end; k += ${u32(stride)}) {
-      let x = grad[base + k];
-      acc += dot(x, x);
-    }
-    total += acc;
-  }
-  let s = wg_sum(total, lid);
+  ${sumSquaresWgsl('lid', 'N', stride, 'grad[base + k]', 'dot(x, x)')}
   if (lid == 0u) { partial[e.z] = s; }
 }`,
   });

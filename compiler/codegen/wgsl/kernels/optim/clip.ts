@@ -28,8 +28,7 @@ import { assemble, Bindings, checkInt, entryName, f32, MAX_WORKGROUPS_PER_DIM, r
 import { useSubgroups, workgroupReduce, type ReduceOptions } from '../reduce.js';
 
 /** Per-invocation partial sums are flushed every this many loads (blocked summation: f32 rounding grows with the block, not with n). */
-export const SUM_SQUARES_BLOCK = 64;
-const BLOCK = SUM_SQUARES_BLOCK;
+const BLOCK = 64;
 
 /** Entry point default 'sum_squares'. */
 export interface SumSquaresSpec extends ReduceOptions {
@@ -47,6 +46,25 @@ export interface SumSquaresSpec extends ReduceOptions {
 export function sumSquaresWorkgroup(spec: ReduceOptions, width: number): number {
   const tuning = spec.tuning ?? 'gpu';
   return spec.workgroupSize ?? (tuning === 'gpu' ? 256 : rowWorkgroupSize(width, tuning, spec.subgroupMinSize ?? 0));
+}
+
+/**
+ * WGSL leaving in `s` the workgroup's Σ x² over k = first, first + stride, … below count (`x`,
+ * `first` and `count` WGSL expressions), per-invocation sums flushed every BLOCK loads. The
+ * per-tensor and the arena kernels both emit this text, so their sums are bit-identical.
+ */
+export function sumSquaresWgsl(first: string, count: string, stride: number, x: string, sq: string): string {
+  return `var total = 0.0;
+  for (var k0 = ${first}; k0 < ${count}; k0 += ${u32(BLOCK * stride)}) {
+    let end = min(${count}, k0 + ${u32(BLOCK * stride)});
+    var acc = 0.0;
+    for (var k = k0; k < end; k += ${u32(stride)}) {
+      let x = ${x};
+      acc += ${sq};
+    }
+    total += acc;
+  }
+  let s = wg_sum(total, lid);`;
 }
 
 /** Bindings, in order: grad [n] (read), partial [slots·parts] (read_write). Dispatch: parts workgroups. */
@@ -81,17 +99,7 @@ export function generateSumSquares(spec: SumSquaresSpec): WgslKernel {
     ...workgroupReduce(WG, sg, ['sum']),
     main: `@compute @workgroup_size(${WG})
 fn ${entryPoint}(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  var total = 0.0;
-  for (var k0 = wid.x * ${u32(WG)} + lid; k0 < ${u32(N)}; k0 += ${u32(BLOCK * stride)}) {
-    let end = min(${u32(N)}, k0 + ${u32(BLOCK * stride)});
-    var acc = 0.0;
-    for (var k = k0; k < end; k += ${u32(stride)}) {
-      let x = grad[k];
-      acc += ${sq};
-    }
-    total += acc;
-  }
-  let s = wg_sum(total, lid);
+  ${sumSquaresWgsl(`wid.x * ${u32(WG)} + lid`, u32(N), stride, 'grad[k]', sq)}
   if (lid == 0u) { partial[${u32(slot * parts)} + wid.x] = s; }
 }`,
   });
