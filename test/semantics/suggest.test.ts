@@ -31,6 +31,12 @@ describe('did you mean', () => {
     expect(messages('  positions = rope\n  block { attention { heads: 4 } }')).toEqual([
       "unknown knob 'positions' in model; it goes in embedding { positions: … }",
     ]);
+    // Without heads set, the missing-knob error (MS2004) is a knock-on of the n_head one and is not repeated.
+    const host: Host = {
+      readFile: () => 'model m {\n  vocab = 64\n  context = 16\n  d_model = 32\n  layers = 1\n  n_head = 4\n}\n',
+      charVocab: () => 64,
+    };
+    expect(compileFile('m.model', { host, analyze: false }).diagnostics.map((d) => d.code)).toEqual(['MS2001']);
     expect(messages('  n_head = 4\n  block { attention { heads: 4 } }')).toEqual([
       "unknown knob 'n_head' in model; mspec calls it 'heads', which goes in block { attention { heads: … } }",
     ]);
