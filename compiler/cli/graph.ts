@@ -31,9 +31,9 @@ export async function dotToSvg(dot: string): Promise<string> {
   return viz.renderString(dot, { format: 'svg' });
 }
 
-/** Writes through a temporary file in the same folder and a rename, so a reader never sees half a picture. */
 /**
- * Writes `text` to `path` through a temporary file, so a failed write leaves no half file; throws
+ * Writes `text` to `path` through a temporary file in the same folder and a rename, so a reader never
+ * sees half a picture and a failed write leaves nothing; throws
  * an Error whose message says why in words (`example`: a file name to suggest when `path` is a folder).
  */
 export function writeAtomically(path: string, text: string, example: string): void {

@@ -185,14 +185,14 @@ export async function runSample(args: SampleArgs): Promise<number> {
     }
     // A prompt the tokenizer cannot encode fails before anything is printed; so does one that
     // encodes to nothing (an empty --prompt, with a tokenizer that adds no start token).
-    if (rt.encode(args.prompt).length === 0) {
+    const promptTokens = rt.encode(args.prompt).length;
+    if (promptTokens === 0) {
       process.stderr.write(
         `error: ${args.prompt ? `the prompt ${JSON.stringify(args.prompt)} encodes to no tokens` : 'no prompt'}: ` +
           `${data.name}'s tokenizer adds no start token, so decoding needs text to continue; give it with --prompt "…"\n`,
       );
       return 2;
     }
-    const promptTokens = rt.encode(args.prompt).length;
     if (promptTokens > data.context) {
       process.stderr.write(
         `error: the prompt is ${promptTokens} tokens but ${data.name}'s context window is ${data.context}; give a prompt of at most ${data.context} tokens\n`,

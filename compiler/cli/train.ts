@@ -13,7 +13,7 @@
  */
 import { isUserError } from '../../runtime/user-error.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { compileForGpu, unboundable, type SpecSources } from '../schedule/compile-model.js';
 import { planModel } from '../schedule/plan.js';
 import { planTraining } from '../schedule/train-plan.js';
@@ -25,9 +25,8 @@ import type { ModelSpec, TrainSpec } from '../semantics/model.js';
 import { allLayers } from '../semantics/model.js';
 import { acquireDevice, type GpuContext } from '../../runtime/device.js';
 import { readSafetensorsMetadata, writeFileAtomic } from '../../runtime/checkpoint/safetensors.js';
-import { isBuiltinCorpus } from '../../runtime/data/corpus.js';
+import { commandLineData } from '../../runtime/data/data-arg.js';
 import { prepareDataset } from '../../runtime/data/dataset.js';
-import { isSyntheticTask } from '../../runtime/data/pairs-synthetic.js';
 import { preparePairs } from '../../runtime/data/pairs-dataset.js';
 import { runTraining } from '../../runtime/train/run.js';
 import { heldRun, readRunState, STATE_FILE, type RunState } from '../../runtime/train/checkpoint.js';
@@ -139,10 +138,7 @@ async function train(args: TrainArgs): Promise<number> {
     if (r.models.length !== 1)
       throw new TrainError(`${file} defines ${r.models.length} models; pick one with ${file}#${r.models[0]?.spec.name ?? 'name'}`);
     const { target: _t, resume: _r, out: _o, init: _i, overwrite: _w, ...overrides } = args;
-    // --data is typed in the shell: a relative path is the working folder's (the spec's `data` is its folder's).
-    // Recorded absolute, so --resume finds it from anywhere.
-    if (overrides.data !== undefined && !isBuiltinCorpus(overrides.data) && !isSyntheticTask(overrides.data))
-      overrides.data = resolve(overrides.data);
+    if (overrides.data !== undefined) overrides.data = commandLineData(overrides.data);
     config = {
       sources: { entry: file, files: Object.fromEntries([...r.sources].map(([k, v]) => [k, v.text])) },
       model: r.models[0]!.spec.name,

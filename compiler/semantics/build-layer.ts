@@ -200,13 +200,13 @@ const AUX_LOSS_LARGE = 1;
  * (warnings). A shared expert means an MLP every token takes beside the routed ones: without
  * routed experts it is only a wider dense MLP, which `hidden` already says.
  */
-function checkDenseMoeKnobs(env: LayerEnv, f: Frame, own: (knob: string) => boolean): void {
+function checkDenseMoeKnobs(env: LayerEnv, f: Frame, setForThisLayer: (knob: string) => boolean): void {
   const a = env.access;
   const noEffect = (knob: string, span: Span) =>
     env.bag.report('MS3002', span, { knob, reason: 'this MLP is dense (experts: 1), so nothing is routed' }, { hint: DENSE_HINT });
   for (const k of MOE_KNOBS) {
     const span = a.spanOf(f, k);
-    if (!span || !own(k)) continue;
+    if (!span || !setForThisLayer(k)) continue;
     if (k === 'top_k') {
       const topK = a.positive(f, 'top_k', 1);
       if (topK.value > 1)
@@ -247,9 +247,9 @@ function buildMlp(env: LayerEnv, f: Frame, rec: KnobRecorder, baseMlp?: Tree): {
   if (experts.value <= 1) {
     // `block[0] { mlp { experts: 1 } }` makes one layer dense: the routing knobs it inherits from the
     // block belong to the other layers, not to it.
-    const own = (k: string) =>
-      !baseMlp || baseMlp.knobs.get('experts') === f.tree.knobs.get('experts') || baseMlp.knobs.get(k) !== f.tree.knobs.get(k);
-    if (!refused) checkDenseMoeKnobs(env, f, own);
+    const madeDenseHere = baseMlp !== undefined && baseMlp.knobs.get('experts') !== f.tree.knobs.get('experts');
+    const setForThisLayer = (k: string) => !madeDenseHere || baseMlp.knobs.get(k) !== f.tree.knobs.get(k);
+    if (!refused) checkDenseMoeKnobs(env, f, setForThisLayer);
     return { mlp, moe: null };
   }
   const topK = a.has(f, 'top_k') ? a.positive(f, 'top_k', 1) : undefined;

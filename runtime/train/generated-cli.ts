@@ -4,10 +4,10 @@
  * `mspec train`, so the generated script is one call and a wrong input is a one-line error
  * (exit 2 for usage, 1 for data, checkpoints or the GPU), never a stack trace.
  */
-import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireDevice } from '../device.js';
+import { commandLineData } from '../data/data-arg.js';
 import { prepareDataset } from '../data/dataset.js';
 import { preparePairs } from '../data/pairs-dataset.js';
 import { checkRange, RANGES } from '../option-ranges.js';
@@ -75,8 +75,7 @@ async function train(
   sampleTokens: number | undefined,
 ): Promise<number> {
   const dir = args.out ?? join('runs', bundle.model.name);
-  // --data is typed in the shell: a path that exists is the working folder's; otherwise a built-in name or the spec's folder's.
-  const data = args.data === undefined ? undefined : existsSync(args.data) ? resolve(args.data) : args.data;
+  const data = args.data === undefined ? undefined : commandLineData(args.data);
   const recipe: TrainRecipe = { ...bundle.recipe, ...(steps !== undefined ? { steps } : {}), ...(data !== undefined ? { data } : {}) };
   // The checkpoint (optimizer.safetensors) is the run state, as for `mspec train --resume`:
   // a kill between its files still resumes exactly, and the schedule keeps its first length.
