@@ -4,7 +4,7 @@
  * `ModelSpec.knobs` map that `diff` compares.
  */
 import type { Span } from '../diagnostics/span.js';
-import { mspecName } from './suggest.js';
+import { closest, mspecName } from './suggest.js';
 import type { ResolvedKnob } from './model.js';
 import { type EvalContext, type Frame, fmtNum, knob, type Typed, type VariantValue } from './evaluate.js';
 
@@ -25,9 +25,10 @@ export class Access {
   required(f: Frame, name: string, at: Span): Got<number> | undefined {
     if (!f.tree.knobs.has(name)) {
       const rejected = this.ctx.rejectedKeys;
-      // A rejected entry already reported this knob: the same name, its section, or another tool's name for it (n_head).
-      if (rejected && (rejected.has(name) || rejected.has(f.where.split('.').pop()!) || [...rejected].some((k) => mspecName(k) === name)))
-        return undefined;
+      // A rejected entry already reported this knob: the same name, its section, or a name whose
+      // MS2001 suggested it (another tool's name such as n_head, or a misspelling such as contxt).
+      const suggested = (k: string) => mspecName(k) === name || closest(k, [name]) !== undefined;
+      if (rejected && (rejected.has(name) || rejected.has(f.where.split('.').pop()!) || [...rejected].some(suggested))) return undefined;
       this.ctx.bag.report('MS2004', at, { name, where: f.where }, { hint: requiredHint(name, f.where) });
       return undefined;
     }

@@ -37,6 +37,15 @@ describe('did you mean', () => {
       charVocab: () => 64,
     };
     expect(compileFile('m.model', { host, analyze: false }).diagnostics.map((d) => d.code)).toEqual(['MS2001']);
+    // Nor after a misspelling whose MS2001 already names the knob; a knob nothing suggested is still missing.
+    const typo: Host = {
+      readFile: () => 'model m {\n  vocab = 64\n  contxt = 16\n  layers = 1\n  block { attention { heads: 2 } }\n}\n',
+      charVocab: () => 64,
+    };
+    expect(compileFile('m.model', { host: typo, analyze: false }).diagnostics.map((d) => d.message)).toEqual([
+      "unknown knob 'contxt' in model; did you mean 'context'?",
+      "missing required knob 'd_model' in model",
+    ]);
     expect(messages('  n_head = 4\n  block { attention { heads: 4 } }')).toEqual([
       "unknown knob 'n_head' in model; mspec calls it 'heads', which goes in block { attention { heads: … } }",
     ]);
